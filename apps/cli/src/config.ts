@@ -1,0 +1,108 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { AuthConfig } from '@fanout/http';
+
+export const ROLES = ['gateway', 'publisher', 'dev'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface FanoutConfig {
+  role: Role;
+  port: number;
+  host: string;
+  redisUrl?: string;
+  logLevel: string;
+  heartbeatMs: number;
+  idleTimeoutMs: number;
+  retryMs: number;
+  clientBufferBytes: number;
+  historyMaxLen: number;
+  historyTtlSeconds: number;
+  shutdownGraceMs: number;
+  auth: AuthConfig;
+  corsOrigins: string[];
+  maxConnections: number;
+  maxConnectionsPerTenant: number;
+}
+
+/** A configuration error names the variable; the CLI prints it as one line and exits non-zero. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_PORTS: Record<Role, number> = { gateway: 8080, publisher: 8081, dev: 8080 };
+const positiveInt = z.coerce.number().int().positive();
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodType<T>, fallback: T): T {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(variable, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+  return parsed.data;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** Parses and checks the environment once, at start. */
+export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
+  const host = read(env, 'HOST', z.string().min(1), role === 'dev' ? '127.0.0.1' : '0.0.0.0');
+  const redisUrl = read<string | undefined>(
+    env,
+    'REDIS_URL',
+    z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis://host:port/db URL'),
+    undefined,
+  );
+  if (!redisUrl && role !== 'dev') throw new ConfigError('REDIS_URL', `is required by fanout ${role} (redis://host:port/db)`);
+
+  const authMode = read(env, 'FANOUT_AUTH', z.enum(['jwt', 'none']), role === 'dev' ? 'none' : 'jwt');
+  let auth: AuthConfig;
+  if (authMode === 'none') {
+    if (!isLoopbackHost(host)) {
+      throw new ConfigError('FANOUT_AUTH', `none is refused unless HOST is a loopback address (HOST is ${host}); set FANOUT_AUTH=jwt`);
+    }
+    auth = { mode: 'none' };
+  } else {
+    const secret = read<string | undefined>(env, 'FANOUT_JWT_SECRET', z.string().min(1), undefined);
+    const jwksUrl = read<string | undefined>(env, 'FANOUT_JWKS_URL', z.url({ message: 'must be a URL' }), undefined);
+    if (!secret && !jwksUrl) throw new ConfigError('FANOUT_JWT_SECRET', 'FANOUT_JWT_SECRET or FANOUT_JWKS_URL is required when FANOUT_AUTH=jwt');
+    auth = {
+      mode: 'jwt',
+      secret,
+      jwksUrl,
+      issuer: read<string | undefined>(env, 'FANOUT_JWT_ISSUER', z.string().min(1), undefined),
+      audience: read<string | undefined>(env, 'FANOUT_JWT_AUDIENCE', z.string().min(1), undefined),
+    };
+  }
+
+  return {
+    role,
+    host,
+    redisUrl,
+    auth,
+    port: read(env, 'PORT', z.coerce.number().int().min(0).max(65535), DEFAULT_PORTS[role]),
+    logLevel: read(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), 'info'),
+    heartbeatMs: read(env, 'FANOUT_HEARTBEAT_MS', positiveInt, 15_000),
+    idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveInt, 300_000),
+    retryMs: read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), 2_000),
+    clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, 1_048_576),
+    historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, 10_000),
+    historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, 86_400),
+    shutdownGraceMs: read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), 10_000),
+    corsOrigins: read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, 50_000),
+    maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, 10_000),
+  };
+}

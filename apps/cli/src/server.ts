@@ -1,0 +1,104 @@
+import { Server } from 'node:http';
+import express from 'express';
+import { Bus, MemoryBus, RedisBus } from '@fanout/bus';
+import { createGateway } from '@fanout/gateway';
+import { createAuthenticator, notFoundHandler, problemErrorHandler } from '@fanout/http';
+import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
+import { createPublisher } from '@fanout/publisher';
+import { FanoutConfig } from './config';
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  /** Drains and stops everything; resolves when the process may exit. */
+  shutdown(): Promise<void>;
+}
+
+function createBus(config: FanoutConfig, logger: Logger): Bus {
+  const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
+  if (!config.redisUrl) {
+    logger.info('no REDIS_URL: using the embedded in-memory bus (one process, nothing persisted)');
+    return new MemoryBus(history);
+  }
+  return new RedisBus({ ...history, url: config.redisUrl, logger });
+}
+
+/** Builds the process's HTTP app for its role (gateway, publisher, or both for dev) and listens. */
+export async function startServer(config: FanoutConfig): Promise<RunningServer> {
+  const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
+  const registry = createRegistry();
+  const bus = createBus(config, logger);
+  const authenticate = createAuthenticator(config.auth);
+  const withGateway = config.role !== 'publisher';
+  const withPublisher = config.role !== 'gateway';
+
+  const gateway = withGateway
+    ? createGateway({
+        bus,
+        logger,
+        registry,
+        authenticate,
+        settings: {
+          retryMs: config.retryMs,
+          heartbeatMs: config.heartbeatMs,
+          idleTimeoutMs: config.idleTimeoutMs,
+          clientBufferBytes: config.clientBufferBytes,
+          replayPageSize: 500,
+          maxConnections: config.maxConnections,
+          maxConnectionsPerTenant: config.maxConnectionsPerTenant,
+        },
+      })
+    : undefined;
+  const publisher = withPublisher ? createPublisher({ bus, logger, registry, authenticate }) : undefined;
+  let draining = false;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    let ready = !draining && (gateway ? gateway.isReady() : true);
+    if (ready && publisher) ready = await publisher.checkStore().then(() => true, () => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  if (publisher) app.use(publisher.router);
+  if (gateway) app.use(gateway.router);
+  app.use(notFoundHandler);
+  app.use(problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error')));
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.on('clientError', (error, socket) => {
+    logger.debug({ err: error.message }, 'client error');
+    socket.destroy();
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url, role: config.role, bus: config.redisUrl ? redactUrl(config.redisUrl) : 'memory' }, `fanout ${config.role} listening`);
+
+  return {
+    server,
+    url,
+    async shutdown() {
+      draining = true;
+      logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
+      const deadline = Date.now() + config.shutdownGraceMs;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (gateway) await gateway.drain(config.shutdownGraceMs);
+      const left = Math.max(0, deadline - Date.now());
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, left).unref())]);
+      server.closeAllConnections();
+      gateway?.close();
+      await bus.close();
+      logger.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import express, { Router } from 'express';
+import { Bus, LiveBatch } from '@fanout/bus';
+import { Authenticator, HttpProblem } from '@fanout/http';
+import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
+import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
+import { ConnectionLimits } from './connection-limits';
+import { CanaryReadiness } from './readiness';
+import { historyRoutes } from './routes/history-routes';
+import { streamRoutes } from './routes/stream-routes';
+import { StreamContext, StreamSettings } from './stream-context';
+import { SubjectStream } from './subject-stream';
+import { SubscriptionManager } from './subscription-manager';
+
+export interface GatewaySettings extends StreamSettings {
+  maxConnections: number;
+  maxConnectionsPerTenant: number;
+}
+
+export interface GatewayOptions {
+  bus: Bus;
+  logger: Logger;
+  registry: Registry;
+  authenticate: Authenticator;
+  settings: GatewaySettings;
+}
+
+export interface Gateway {
+  router: Router;
+  isReady(): boolean;
+  /** Stops taking streams, ends each open one with `end` {shutdown}, and resolves when all are gone or `graceMs` passed. */
+  drain(graceMs: number): Promise<void>;
+  close(): void;
+}
+
+export const DASHBOARD_DIR = join(__dirname, '..', 'public');
+
+const PUBLISHED_AT = Buffer.from('"publishedAt":"');
+const ISO_LENGTH = 24;
+
+/** publishedAt of a batch's last event, read from its frame without parsing the JSON. */
+function publishedAtMs(batch: LiveBatch): number {
+  const at = batch.frames.lastIndexOf(PUBLISHED_AT);
+  return at < 0 ? NaN : Date.parse(batch.frames.toString('latin1', at + PUBLISHED_AT.length, at + PUBLISHED_AT.length + ISO_LENGTH));
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { bus, logger, settings } = options;
+  const metrics: GatewayMetrics = createGatewayMetrics(options.registry, () => subscriptions.subjectCount);
+  const subscriptions = new SubscriptionManager(bus, (batch) => {
+    const sentAt = publishedAtMs(batch);
+    if (!Number.isNaN(sentAt)) metrics.deliveryLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
+  });
+  bus.onConnection((event) => {
+    if (event === 'up') metrics.busReconnects.inc();
+  });
+  const scheduler = new SweepScheduler(sweepPeriodFor(settings.heartbeatMs, settings.idleTimeoutMs));
+  const ctx: StreamContext = { bus, subscriptions, scheduler, metrics, settings, logger };
+  const openStreams = new Set<SubjectStream>();
+  const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
+  const readiness = new CanaryReadiness(bus, logger);
+  readiness.start();
+  let draining = false;
+
+  const router = Router();
+  router.use('/api/v1/stream', (_req, _res, next) => {
+    next(draining ? new HttpProblem(503, 'this replica is shutting down: reconnect to another', {}, { 'Retry-After': '1' }) : undefined);
+  });
+  router.use(streamRoutes(ctx, options.authenticate, limits, openStreams));
+  router.use(historyRoutes(bus, options.authenticate));
+  router.use(express.static(DASHBOARD_DIR, { index: 'index.html' }));
+
+  return {
+    router,
+    isReady: () => !draining && readiness.isReady(),
+    async drain(graceMs) {
+      draining = true;
+      for (const stream of openStreams) stream.end('shutdown');
+      const deadline = Date.now() + graceMs;
+      while (openStreams.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    },
+    close() {
+      readiness.stop();
+      scheduler.stop();
+    },
+  };
+}

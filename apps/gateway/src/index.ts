@@ -1,0 +1,1 @@
+export { createGateway, Gateway, GatewayOptions, GatewaySettings, DASHBOARD_DIR } from './gateway';

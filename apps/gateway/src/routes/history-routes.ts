@@ -1,0 +1,59 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { SUBJECT_KINDS } from '@fanout/contracts';
+import { Bus } from '@fanout/bus';
+import { Authenticator, HttpProblem } from '@fanout/http';
+import { fromStore } from '../store-errors';
+import { subjectFromPath, unknownSubject } from '../subject-params';
+
+const MAX_PAGE = 1000;
+
+const HistoryQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+});
+const SubjectsQuery = z.object({
+  kind: z.enum(SUBJECT_KINDS).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+});
+
+function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  throw new HttpProblem(400, 'invalid query parameters', { errors });
+}
+
+const DATA_PREFIX = Buffer.from('\ndata: ');
+
+/** The event JSON inside a stored frame (the frame's one `data:` line). */
+function eventJson(frame: Buffer): string {
+  const start = frame.indexOf(DATA_PREFIX) + DATA_PREFIX.length;
+  return frame.toString('utf8', start, frame.indexOf(0x0a, start));
+}
+
+/** History as JSON, and the tenant's recent subjects. */
+export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
+  const router = Router();
+
+  router.get('/api/v1/subjects', async (req, res) => {
+    const principal = await authenticate(req, 'stream:read');
+    const { kind, limit } = parseQuery(SubjectsQuery, req.query);
+    const subjects = await fromStore('listing subjects', () => bus.recentSubjects(principal.tenant, kind, limit));
+    res.json({ subjects: subjects.map(({ kind: k, id, status, seq, updatedAt }) => ({ subject: { kind: k, id }, status, seq, updatedAt })) });
+  });
+
+  router.get('/api/v1/:segment/:id/events', async (req, res) => {
+    const principal = await authenticate(req, 'stream:read');
+    const subject = subjectFromPath(req.params.segment, req.params.id, principal.tenant);
+    const { after, limit } = parseQuery(HistoryQuery, req.query);
+    const info = await fromStore('reading the subject', () => bus.info(subject));
+    if (!info) throw unknownSubject(subject);
+    const entries = await fromStore('reading history', () => bus.history(subject, after, limit));
+    const last = entries[entries.length - 1];
+    const next = last && last.seq < info.lastSeq ? last.seq : null;
+    res.type('application/json').send(`{"events":[${entries.map((e) => eventJson(e.frame)).join(',')}],"next":${next}}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,1 @@
+export { createPublisher, Publisher, PublisherOptions } from './publisher';

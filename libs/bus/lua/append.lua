@@ -1,0 +1,166 @@
+--[[
+Atomically appends a batch of one subject's events: idempotency by eventId, the state-machine
+check, seq assignment, XADD, trimming, expiry after a terminal event, and one SPUBLISH of the
+finished frames. All or none: if any event breaks the state machine, nothing is written.
+
+KEYS: meta (hash), stream, ids (hash eventId -> seq), steps (hash stepIndex -> status)
+ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, eventCount, then per event:
+      eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+Returns per event: {1, seq} stored, {2, seq} duplicate, {0, current, requested, reason} refused,
+{3} not stored because another event of the subject was refused.
+]]
+local metaKey, streamKey, idsKey, stepsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local channel = ARGV[1]
+local kind = ARGV[2]
+local maxlen = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local epochCandidate = ARGV[5]
+local publishedAt = ARGV[6]
+local count = tonumber(ARGV[7])
+local FIELDS, BASE = 7, 7
+
+-- Generated from @fanout/contracts: MACHINES, STEP_MACHINE, TERMINAL, STATUS_TYPES, RETRY_FROM, RETRY_TO
+--@@STATE_MACHINES@@
+
+local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a')
+local epoch = meta[1] or epochCandidate
+local seq = tonumber(meta[2]) or 0
+local status = meta[3] or nil
+local attempt = tonumber(meta[4]) or 0
+
+local stepStatus = {}
+local function currentStep(index)
+  local known = stepStatus[index]
+  if known == nil then
+    known = redis.call('HGET', stepsKey, index) or ''
+    stepStatus[index] = known
+  end
+  return known
+end
+
+local function refuse(current, requested, reason)
+  return { 0, current or 'none', requested, reason }
+end
+
+local function checkStatus(requested, givenAttempt)
+  local machine = MACHINES[kind]
+  local allowed
+  if status == nil then allowed = machine.first else allowed = machine.next[status] or {} end
+  if not allowed[requested] then
+    if status == nil then
+      return refuse(nil, requested, 'the first status of a ' .. kind .. ' must be ' .. machine.firstText)
+    end
+    return refuse(status, requested, 'a ' .. kind .. ' cannot move from ' .. status .. ' to ' .. requested)
+  end
+  if kind ~= 'job' then return nil end
+  local given = tonumber(givenAttempt)
+  if status == nil then return nil, given or 1 end
+  local isRetry = status == RETRY_FROM and requested == RETRY_TO
+  local expected = attempt
+  if isRetry then expected = attempt + 1 end
+  if (isRetry and given ~= expected) or (not isRetry and given ~= nil and given ~= expected) then
+    local what = 'attempt must be omitted or ' .. expected
+    if isRetry then what = 'a retry (running → scheduled) must carry attempt ' .. expected end
+    return refuse(status, requested .. ' (attempt ' .. (givenAttempt ~= '' and givenAttempt or 'omitted') .. ')', what)
+  end
+  return nil, expected
+end
+
+local function checkStep(index, requested)
+  local current = currentStep(index)
+  local allowed
+  if current == '' then allowed = STEP_MACHINE.first else allowed = STEP_MACHINE.next[current] end
+  if allowed and allowed[requested] then return nil end
+  local reason
+  if current == '' then
+    reason = 'the first event of step ' .. index .. ' must be pending or running'
+    current = nil
+  elseif allowed == nil then
+    reason = 'step ' .. index .. ' is finished (' .. current .. ') and takes no more events'
+  else
+    reason = 'step ' .. index .. ' cannot move from ' .. current .. ' to ' .. requested
+  end
+  return refuse(current, 'step ' .. index .. ' ' .. requested, reason)
+end
+
+local results, plan = {}, {}
+local seenInBatch = {}
+local refused = false
+local nextSeq = seq
+for i = 1, count do
+  local b = BASE + (i - 1) * FIELDS
+  local eventId, etype, reqStatus, reqAttempt, stepIndex = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local duplicateOf = seenInBatch[eventId] or redis.call('HGET', idsKey, eventId)
+  if duplicateOf then
+    results[i] = { 2, tonumber(duplicateOf) }
+  else
+    local requested = reqStatus ~= '' and reqStatus or etype
+    local err, resolvedAttempt
+    if status ~= nil and TERMINAL[status] then
+      err = refuse(status, requested, 'the subject is terminal (' .. status .. ') and accepts no further events')
+    elseif STATUS_TYPES[etype] then
+      err, resolvedAttempt = checkStatus(reqStatus, reqAttempt)
+    elseif status == nil then
+      err = refuse(nil, requested, 'the first event of a subject must be its status event, not ' .. etype)
+    elseif etype == 'pack_run.step' then
+      err = checkStep(stepIndex, reqStatus)
+    elseif etype == 'pack_run.log' then
+      local current = currentStep(stepIndex)
+      if current ~= '' and STEP_MACHINE.next[current] == nil then
+        err = refuse(current, etype, 'step ' .. stepIndex .. ' is finished (' .. current .. ') and takes no more events')
+      end
+    end
+    if err then
+      refused = true
+      results[i] = err
+    else
+      nextSeq = nextSeq + 1
+      seenInBatch[eventId] = nextSeq
+      local terminal = false
+      if STATUS_TYPES[etype] then
+        status = reqStatus
+        terminal = TERMINAL[reqStatus] == true
+        if resolvedAttempt then attempt = resolvedAttempt end
+      elseif etype == 'pack_run.step' then
+        stepStatus[stepIndex] = reqStatus
+      end
+      results[i] = { 1, nextSeq }
+      plan[i] = { seq = nextSeq, attempt = etype == 'job.status' and attempt or nil, terminal = terminal }
+    end
+  end
+end
+
+if refused then
+  for i = 1, count do
+    if results[i][1] == 1 then results[i] = { 3 } end
+  end
+  return results
+end
+if nextSeq == seq then return results end
+
+local frames = {}
+local firstSeq, isTerminal = nil, false
+for i = 1, count do
+  local p = plan[i]
+  if p then
+    local b = BASE + (i - 1) * FIELDS
+    local eventId, etype = ARGV[b + 1], ARGV[b + 2]
+    local json = ARGV[b + 6] .. (p.attempt or '') .. ARGV[b + 7] .. ',"seq":' .. p.seq .. ',"publishedAt":"' .. publishedAt .. '"}'
+    local frame = 'id: ' .. epoch .. '-' .. string.format('%010d', p.seq) .. '\nevent: ' .. etype .. '\ndata: ' .. json .. '\n\n'
+    redis.call('XADD', streamKey, '0-' .. p.seq, 'f', frame, 'x', p.terminal and '1' or '0')
+    redis.call('HSET', idsKey, eventId, p.seq)
+    frames[#frames + 1] = frame
+    firstSeq = firstSeq or p.seq
+    isTerminal = isTerminal or p.terminal
+  end
+end
+redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
+redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', attempt, 'u', publishedAt, 'x', isTerminal and '1' or '0')
+for index, stepState in pairs(stepStatus) do
+  if stepState ~= '' then redis.call('HSET', stepsKey, index, stepState) end
+end
+if isTerminal then
+  for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
+end
+redis.call('SPUBLISH', channel, firstSeq .. ' ' .. nextSeq .. ' ' .. (isTerminal and '1' or '0') .. '\n' .. table.concat(frames))
+return results

@@ -1,0 +1,73 @@
+import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+
+export type AppendOutcome =
+  | { eventId: string; seq: number; duplicate: boolean }
+  | { eventId: string; error: AppendRefusal };
+
+export interface AppendRefusal {
+  /** `transition`: this event broke the state machine; `not_stored`: another event of its subject did. */
+  code: 'transition' | 'not_stored';
+  current: string;
+  requested: string;
+  reason: string;
+}
+
+/** A subject's place in the store, read before serving it. */
+export interface SubjectInfo {
+  epoch: string;
+  lastSeq: number;
+  /** The oldest seq still retained (lastSeq + 1 when nothing is). */
+  firstSeq: number;
+  status: string;
+  terminal: boolean;
+  updatedAt: string;
+}
+
+export interface HistoryEntry {
+  seq: number;
+  /** The finished SSE frame, `id:` line included. */
+  frame: Buffer;
+  terminal: boolean;
+}
+
+/** One pub/sub message: the frames of consecutive seqs firstSeq..lastSeq, published together. */
+export interface LiveBatch {
+  firstSeq: number;
+  lastSeq: number;
+  /** The last frame is the subject's terminal event. */
+  terminal: boolean;
+  frames: Buffer;
+}
+
+export interface SubjectSummary {
+  kind: SubjectKind;
+  id: string;
+  status: string;
+  seq: number;
+  updatedAt: string;
+}
+
+export type BatchListener = (batch: LiveBatch) => void;
+export type ConnectionListener = (event: 'down' | 'up') => void;
+
+/**
+ * The store and the pub/sub path. Appends are atomic per subject: validation against the state
+ * machine, idempotency, seq, storage, trimming and publishing happen as one step.
+ */
+export interface Bus {
+  append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]>;
+  info(subject: TenantSubject): Promise<SubjectInfo | null>;
+  /** Retained entries with seq > afterSeq, oldest first, at most `limit`. */
+  history(subject: TenantSubject, afterSeq: number, limit: number): Promise<HistoryEntry[]>;
+  recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]>;
+  /** One listener per subject; resolves once live batches are flowing. */
+  subscribe(subject: TenantSubject, listener: BatchListener): Promise<void>;
+  unsubscribe(subject: TenantSubject): Promise<void>;
+  /** Number of subject subscriptions held. */
+  subscriptionCount(): number;
+  /** Told when the subscription path is lost, and when it is back after a loss (every subscription restored). */
+  onConnection(listener: ConnectionListener): void;
+  /** Resolves once a canary went through the store and back over the subscription path. */
+  probe(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+
+const SEQ_DIGITS = 10;
+
+/** A history epoch: random, so nothing about it survives the loss of the history it names. */
+export function newEpoch(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** `<epoch>-<seq>`; seq is zero-padded so ids also increase as strings. */
+export function formatEventId(epoch: string, seq: number): string {
+  return `${epoch}-${String(seq).padStart(SEQ_DIGITS, '0')}`;
+}
+
+export interface EventPosition {
+  epoch: string;
+  seq: number;
+}
+
+const EVENT_ID_PATTERN = /^([0-9a-f]{8})-(\d{1,15})$/;
+
+/** Undefined when the text is not an event id of ours. */
+export function parseEventId(text: string): EventPosition | undefined {
+  const match = EVENT_ID_PATTERN.exec(text);
+  if (!match) return undefined;
+  return { epoch: match[1]!, seq: Number(match[2]) };
+}
+
+export const SEQ_PAD = SEQ_DIGITS;

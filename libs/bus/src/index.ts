@@ -1,0 +1,11 @@
+export * from './bus';
+export * from './event-id';
+export * from './keys';
+export * from './logger';
+export * from './options';
+export * from './wire';
+export { MemoryBus } from './memory-bus';
+export { RedisBus, RedisBusOptions } from './redis-bus';
+export { prepareEvent, finishEventJson } from './prepared-event';
+export { eventFrame } from './frame';
+export { renderStateMachineTables } from './lua-scripts';

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import Redis, { RedisOptions } from 'ioredis';
+import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, SubjectInfo, SubjectSummary } from './bus';
+import { newEpoch } from './event-id';
+import { subjectKeys, subjectMember, tenantSubjectsKey } from './keys';
+import { silentLogger } from './logger';
+import { loadLuaScript } from './lua-scripts';
+import { BusOptions } from './options';
+import { prepareEvent } from './prepared-event';
+import { decodeBatchMessage } from './wire';
+
+interface ScriptedRedis extends Redis {
+  fanoutAppend(...args: (string | number)[]): Promise<unknown[]>;
+  fanoutInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
+}
+
+export interface RedisBusOptions extends BusOptions {
+  url: string;
+  /** Commands fail after this long rather than queue (the publisher answers 503 within 5 s). */
+  commandTimeoutMs?: number;
+}
+
+type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
+
+const CANARY_PREFIX = 'fanout-canary';
+
+/**
+ * The Redis bus: a Lua script per atomic append (loaded once, called by SHA), a Stream per subject
+ * for replay, and sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a channel that shares the subject's hash tag.
+ */
+export class RedisBus implements Bus {
+  private readonly command: ScriptedRedis;
+  private readonly subscriber: Redis;
+  private readonly listeners = new Map<string, BatchListener>();
+  private readonly connectionListeners: ConnectionListener[] = [];
+  private readonly canaryChannel = `${CANARY_PREFIX}:{${randomBytes(6).toString('hex')}}`;
+  private readonly canaryWaiters = new Map<string, () => void>();
+  private readonly logger;
+  private subscriberUp = false;
+  /** The subscription path was lost since it was last up: the next `ready` is a recovery. */
+  private recovering = false;
+  private closed = false;
+
+  constructor(private readonly options: RedisBusOptions) {
+    this.logger = options.logger ?? silentLogger;
+    const base: RedisOptions = {
+      lazyConnect: false,
+      connectionName: 'fanout',
+      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+    };
+    this.command = new Redis(options.url, { ...base, commandTimeout: options.commandTimeoutMs ?? 5000 }) as ScriptedRedis;
+    this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
+    this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
+    this.command.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis command connection error'));
+
+    this.subscriber = new Redis(options.url, { ...base, autoResubscribe: false, enableOfflineQueue: true });
+    this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis subscriber connection error'));
+    this.subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message));
+    this.subscriber.on('ready', () => void this.restoreSubscriptions());
+    this.subscriber.on('close', () => this.markSubscriberDown());
+  }
+
+  async append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]> {
+    const keys = subjectKeys(subject);
+    const args: (string | number)[] = [
+      keys.meta,
+      keys.stream,
+      keys.ids,
+      keys.steps,
+      keys.channel,
+      subject.kind,
+      this.options.historyMaxLen,
+      this.options.historyTtlSeconds,
+      newEpoch(),
+      new Date().toISOString(),
+      events.length,
+    ];
+    for (const event of events) {
+      const p = prepareEvent(event);
+      args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
+    }
+    const raw = (await this.command.fanoutAppend(...args)) as RawOutcome[];
+    const outcomes = raw.map((r, i) => toOutcome(events[i]!.eventId, r));
+    if (outcomes.some((o) => 'seq' in o && !o.duplicate)) {
+      await this.command.zadd(tenantSubjectsKey(subject.tenant), Date.now(), subjectMember(subject));
+    }
+    return outcomes;
+  }
+
+  async info(subject: TenantSubject): Promise<SubjectInfo | null> {
+    const keys = subjectKeys(subject);
+    const raw = await this.command.fanoutInfo(keys.meta, keys.stream);
+    if (raw.length === 0) return null;
+    const [epoch, lastSeq, firstSeq, status, terminal, updatedAt] = raw;
+    return {
+      epoch: String(epoch),
+      lastSeq: Number(lastSeq),
+      firstSeq: Number(firstSeq),
+      status: String(status),
+      terminal: terminal === '1',
+      updatedAt: String(updatedAt),
+    };
+  }
+
+  async history(subject: TenantSubject, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    const { stream } = subjectKeys(subject);
+    const entries = await this.command.xrangeBuffer(stream, `(0-${afterSeq}`, '+', 'COUNT', limit);
+    return entries.map(([id, fields]) => {
+      const entry: HistoryEntry = { seq: Number(id.toString().slice(2)), frame: Buffer.alloc(0), terminal: false };
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const field = fields[i]!.toString();
+        if (field === 'f') entry.frame = fields[i + 1]!;
+        else if (field === 'x') entry.terminal = fields[i + 1]!.toString() === '1';
+      }
+      return entry;
+    });
+  }
+
+  async recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
+    const members = await this.command.zrevrange(tenantSubjectsKey(tenant), 0, kind ? -1 : limit - 1);
+    const wanted = members
+      .map((member) => {
+        const colon = member.indexOf(':');
+        return { kind: member.slice(0, colon) as SubjectKind, id: member.slice(colon + 1) };
+      })
+      .filter((s) => kind === undefined || s.kind === kind)
+      .slice(0, limit);
+    const infos = await Promise.all(wanted.map((s) => this.info({ tenant, ...s })));
+    const summaries: SubjectSummary[] = [];
+    wanted.forEach((s, i) => {
+      const info = infos[i];
+      if (info) summaries.push({ kind: s.kind, id: s.id, status: info.status, seq: info.lastSeq, updatedAt: info.updatedAt });
+    });
+    return summaries;
+  }
+
+  async subscribe(subject: TenantSubject, listener: BatchListener): Promise<void> {
+    const { channel } = subjectKeys(subject);
+    this.listeners.set(channel, listener);
+    await this.subscriber.ssubscribe(channel);
+  }
+
+  async unsubscribe(subject: TenantSubject): Promise<void> {
+    const { channel } = subjectKeys(subject);
+    if (!this.listeners.delete(channel)) return;
+    if (this.subscriber.status === 'ready') await this.subscriber.sunsubscribe(channel);
+  }
+
+  subscriptionCount(): number {
+    return this.listeners.size;
+  }
+
+  onConnection(listener: ConnectionListener): void {
+    this.connectionListeners.push(listener);
+  }
+
+  async probe(timeoutMs: number): Promise<void> {
+    const token = randomBytes(8).toString('hex');
+    let timer: NodeJS.Timeout | undefined;
+    const received = new Promise<void>((resolve, reject) => {
+      this.canaryWaiters.set(token, resolve);
+      timer = setTimeout(() => reject(new Error(`canary not received within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      if (!this.subscriberUp) throw new Error('the subscription connection is down');
+      await this.command.spublish(this.canaryChannel, token);
+      await received;
+    } finally {
+      clearTimeout(timer);
+      this.canaryWaiters.delete(token);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.allSettled([this.command.quit(), this.subscriber.quit()]);
+    this.command.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private dispatch(channel: string, message: Buffer): void {
+    if (channel === this.canaryChannel) {
+      this.canaryWaiters.get(message.toString())?.();
+      return;
+    }
+    const listener = this.listeners.get(channel);
+    if (!listener) return;
+    const batch = decodeBatchMessage(message);
+    if (!batch) {
+      this.logger.warn({ channel }, 'dropped a malformed pub/sub message');
+      return;
+    }
+    listener(batch);
+  }
+
+  private async restoreSubscriptions(): Promise<void> {
+    try {
+      await this.subscriber.ssubscribe(this.canaryChannel, ...this.listeners.keys());
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'resubscribing failed; waiting for the next reconnect');
+      this.subscriber.disconnect(true);
+      return;
+    }
+    this.subscriberUp = true;
+    if (this.recovering) {
+      this.recovering = false;
+      this.logger.info({ subscriptions: this.listeners.size }, 'subscription path recovered');
+      for (const listener of this.connectionListeners) listener('up');
+    }
+  }
+
+  private markSubscriberDown(): void {
+    if (!this.subscriberUp || this.closed) return;
+    this.subscriberUp = false;
+    this.recovering = true;
+    this.logger.warn({ subscriptions: this.listeners.size }, 'subscription path down');
+    for (const listener of this.connectionListeners) listener('down');
+  }
+}
+
+function toOutcome(eventId: string, raw: RawOutcome): AppendOutcome {
+  switch (raw[0]) {
+    case 1:
+      return { eventId, seq: raw[1], duplicate: false };
+    case 2:
+      return { eventId, seq: raw[1], duplicate: true };
+    case 0:
+      return { eventId, error: { code: 'transition', current: raw[1], requested: raw[2], reason: raw[3] } };
+    default:
+      return {
+        eventId,
+        error: { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' },
+      };
+  }
+}

@@ -1,0 +1,938 @@
+/**
+ * The bus conformance suite: every `Bus` implementation must pass it identically. The legality of
+ * transitions is written out here from CONTRACT.md ("Publishing"), not derived from the code under
+ * test, so a wrong table in @fanout/contracts or a Lua script that disagrees with it fails here.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventType, PublishedEvent, StreamedEventSchemas, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { AppendOutcome, Bus, HistoryEntry, LiveBatch, SubjectInfo, formatEventId, parseEventId } from '../src';
+import { sleep, waitFor } from '../../../test/support/wait';
+
+export interface BusFactoryOptions {
+  historyMaxLen: number;
+  historyTtlSeconds: number;
+}
+export type BusFactory = (opts: BusFactoryOptions) => Promise<{ bus: Bus; cleanup(): Promise<void> }>;
+
+// ---------------------------------------------------------------------------------------------
+// The contract's state machines, restated independently of the implementation.
+// ---------------------------------------------------------------------------------------------
+
+interface ContractMachine {
+  statusType: 'job.status' | 'pack_run.status' | 'run.status';
+  statuses: readonly string[];
+  first: readonly string[];
+  next: Readonly<Record<string, readonly string[]>>;
+  terminal: readonly string[];
+  /** Non-status event types of the kind, as builders (stepIndex 0 for pack runs). */
+  others: readonly EventType[];
+}
+
+export const CONTRACT_MACHINES: Readonly<Record<SubjectKind, ContractMachine>> = {
+  job: {
+    statusType: 'job.status',
+    statuses: ['pending', 'scheduled', 'throttled', 'leased', 'running', 'succeeded', 'failed', 'canceled', 'timed_out'],
+    first: ['pending', 'scheduled'],
+    next: {
+      pending: ['scheduled', 'canceled'],
+      scheduled: ['leased', 'throttled', 'canceled'],
+      throttled: ['scheduled', 'canceled'],
+      leased: ['running', 'scheduled', 'canceled'],
+      // running → scheduled is the retry: legal only with attempt = current + 1 (tested on its own).
+      running: ['succeeded', 'failed', 'canceled', 'timed_out', 'scheduled'],
+    },
+    terminal: ['succeeded', 'failed', 'canceled', 'timed_out'],
+    others: ['job.progress'],
+  },
+  'pack-run': {
+    statusType: 'pack_run.status',
+    statuses: ['pending', 'running', 'succeeded', 'failed', 'canceled'],
+    // The contract only fixes a job's first status; pack runs and runs may also start running.
+    first: ['pending', 'running'],
+    next: { pending: ['running', 'canceled'], running: ['succeeded', 'failed', 'canceled'] },
+    terminal: ['succeeded', 'failed', 'canceled'],
+    others: ['pack_run.step', 'pack_run.log'],
+  },
+  run: {
+    statusType: 'run.status',
+    statuses: ['pending', 'running', 'completed', 'failed', 'canceled'],
+    first: ['pending', 'running'],
+    next: { pending: ['running', 'canceled'], running: ['completed', 'failed', 'canceled'] },
+    terminal: ['completed', 'failed', 'canceled'],
+    others: ['run.progress'],
+  },
+};
+
+export const KINDS: readonly SubjectKind[] = ['job', 'pack-run', 'run'];
+
+/** The shortest legal path of statuses from nothing to `target` (never through a retry). */
+export function pathTo(kind: SubjectKind, target: string): string[] {
+  const machine = CONTRACT_MACHINES[kind];
+  const queue: string[][] = machine.first.map((s) => [s]);
+  for (let path = queue.shift(); path; path = queue.shift()) {
+    const last = path[path.length - 1]!;
+    if (last === target) return path;
+    for (const next of machine.next[last] ?? []) {
+      if (!path.includes(next)) queue.push([...path, next]);
+    }
+  }
+  throw new Error(`no path to ${kind} ${target}`);
+}
+
+export interface IllegalCase {
+  kind: SubjectKind;
+  /** null: the subject has no event yet. */
+  current: string | null;
+  requested: string;
+}
+
+/** Every (current, requested) status pair the contract forbids, for every kind. */
+export function illegalStatusCases(): IllegalCase[] {
+  const cases: IllegalCase[] = [];
+  for (const kind of KINDS) {
+    const machine = CONTRACT_MACHINES[kind];
+    for (const current of [null, ...machine.statuses]) {
+      const allowed = current === null ? machine.first : (machine.next[current] ?? []);
+      for (const requested of machine.statuses) {
+        if (!allowed.includes(requested)) cases.push({ kind, current, requested });
+      }
+    }
+  }
+  return cases;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event builders
+// ---------------------------------------------------------------------------------------------
+
+const RUN_TOKEN = randomBytes(3).toString('hex');
+let counter = 0;
+export const unique = (prefix: string): string => `${prefix}-${RUN_TOKEN}-${++counter}`;
+
+const OCCURRED_AT = '2026-11-27T10:00:00.000Z';
+
+export function newSubject(kind: SubjectKind, tenant = unique('tenant')): TenantSubject {
+  return { tenant, kind, id: unique(kind) };
+}
+
+export function event(subject: TenantSubject, type: EventType, data: object, eventId = unique('ev')): PublishedEvent {
+  return { eventId, tenant: subject.tenant, subject: { kind: subject.kind, id: subject.id }, type, occurredAt: OCCURRED_AT, data } as PublishedEvent;
+}
+
+export function status(subject: TenantSubject, value: string, extra: object = {}, eventId?: string): PublishedEvent {
+  return event(subject, CONTRACT_MACHINES[subject.kind].statusType, { status: value, ...extra }, eventId);
+}
+
+export const step = (subject: TenantSubject, stepIndex: number, value: string, extra: object = {}): PublishedEvent =>
+  event(subject, 'pack_run.step', { stepIndex, stepName: `step-${stepIndex}`, status: value, ...extra });
+
+export const log = (subject: TenantSubject, stepIndex: number, lineNo: number, message = `line ${lineNo}`): PublishedEvent =>
+  event(subject, 'pack_run.log', { stepIndex, lineNo, stream: 'stdout', message });
+
+export const jobProgress = (subject: TenantSubject, percent: number): PublishedEvent => event(subject, 'job.progress', { percent });
+
+/** A non-status event of the subject's kind (for a pack run: `type`, on step 0). */
+function otherEvent(subject: TenantSubject, type: EventType): PublishedEvent {
+  switch (type) {
+    case 'job.progress':
+      return jobProgress(subject, 10);
+    case 'pack_run.step':
+      return step(subject, 0, 'running');
+    case 'pack_run.log':
+      return log(subject, 0, 1);
+    case 'run.progress':
+      return event(subject, 'run.progress', { total: 1, pending: 1, running: 0, succeeded: 0, failed: 0, canceled: 0 });
+    default:
+      throw new Error(`not a non-status type: ${type}`);
+  }
+}
+
+/** What the contract calls the requested status of a refused non-status event. */
+function requestedOf(type: EventType): string {
+  return type === 'pack_run.step' ? 'running' : type;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------------------------
+
+export function storedSeq(outcome: AppendOutcome | undefined): number {
+  if (!outcome || !('seq' in outcome)) throw new Error(`expected a stored outcome, got ${JSON.stringify(outcome)}`);
+  expect(outcome.duplicate).toBe(false);
+  return outcome.seq;
+}
+
+export function expectStored(outcomes: AppendOutcome[], seqs: number[]): void {
+  expect(outcomes).toEqual(seqs.map((seq) => ({ eventId: expect.any(String), seq, duplicate: false })));
+}
+
+export function expectRefused(outcome: AppendOutcome | undefined, current: string, requested: string): void {
+  expect(outcome).toEqual({
+    eventId: expect.any(String),
+    error: { code: 'transition', current, requested, reason: expect.stringMatching(/\S/) },
+  });
+}
+
+export function expectNotStored(outcome: AppendOutcome | undefined): void {
+  expect(outcome).toEqual({ eventId: expect.any(String), error: expect.objectContaining({ code: 'not_stored' }) });
+}
+
+export interface ParsedFrame {
+  id: string;
+  event: string;
+  data: string;
+}
+
+/** Splits an SSE frame (or several) into id/event/data; data lines hold one-line JSON. */
+export function parseFrames(text: string): ParsedFrame[] {
+  expect(text.endsWith('\n\n')).toBe(true);
+  return text
+    .slice(0, -2)
+    .split('\n\n')
+    .map((frame) => {
+      const fields: Record<string, string> = {};
+      for (const line of frame.split('\n')) {
+        const colon = line.indexOf(': ');
+        expect(colon).toBeGreaterThan(0);
+        const name = line.slice(0, colon);
+        expect(fields[name]).toBeUndefined();
+        fields[name] = line.slice(colon + 2);
+      }
+      expect(Object.keys(fields).sort()).toEqual(['data', 'event', 'id']);
+      return { id: fields.id!, event: fields.event!, data: fields.data! };
+    });
+}
+
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The history entry is exactly `published` plus seq and publishedAt (and a job status's resolved attempt). */
+export function expectStreamed(entry: HistoryEntry, published: PublishedEvent, seq: number, epoch: string, attempt?: number): Record<string, unknown> {
+  expect(entry.seq).toBe(seq);
+  const frames = parseFrames(entry.frame.toString('utf8'));
+  expect(frames).toHaveLength(1);
+  const frame = frames[0]!;
+  expect(frame.id).toBe(formatEventId(epoch, seq));
+  expect(parseEventId(frame.id)).toEqual({ epoch, seq });
+  expect(frame.event).toBe(published.type);
+  const json = JSON.parse(frame.data) as Record<string, unknown>;
+  const data = published.type === 'job.status' ? { ...published.data, attempt } : published.data;
+  expect(json).toStrictEqual({ ...published, data, seq, publishedAt: expect.stringMatching(ISO_MS) });
+  expect(() => StreamedEventSchemas[published.type].parse(json)).not.toThrow();
+  return json;
+}
+
+interface Snapshot {
+  info: SubjectInfo | null;
+  history: { seq: number; terminal: boolean; frame: string }[];
+}
+
+export async function snapshot(bus: Bus, subject: TenantSubject): Promise<Snapshot> {
+  const history = await bus.history(subject, 0, 100_000);
+  return { info: await bus.info(subject), history: history.map((e) => ({ seq: e.seq, terminal: e.terminal, frame: e.frame.toString() })) };
+}
+
+export function collector(): { batches: LiveBatch[]; listener: (batch: LiveBatch) => void } {
+  const batches: LiveBatch[] = [];
+  return { batches, listener: (batch) => batches.push(batch) };
+}
+
+/**
+ * Waits until everything published before this call has been delivered: a batch on a fresh
+ * sentinel subject travels the same path after every earlier one.
+ */
+export async function flushDeliveries(bus: Bus): Promise<void> {
+  const sentinel = newSubject('job');
+  const { batches, listener } = collector();
+  await bus.subscribe(sentinel, listener);
+  expectStored(await bus.append(sentinel, [status(sentinel, 'pending')]), [1]);
+  await waitFor('the sentinel batch', () => batches.length > 0, 10_000);
+  await bus.unsubscribe(sentinel);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite
+// ---------------------------------------------------------------------------------------------
+
+export function runBusConformance(name: string, factory: BusFactory): void {
+  describe(`${name}: Bus conformance`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    const open = async (opts: Partial<BusFactoryOptions> = {}): Promise<Bus> => {
+      const { bus, cleanup } = await factory({ historyMaxLen: 1000, historyTtlSeconds: 3600, ...opts });
+      cleanups.push(cleanup);
+      return bus;
+    };
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
+    });
+
+    describe('seq and statuses', () => {
+      it('numbers a subject 1, 2, 3 … with no gaps, across calls and within batches', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        expectStored(await bus.append(s, [status(s, 'pending')]), [1]);
+        expectStored(await bus.append(s, [status(s, 'scheduled'), jobProgress(s, 5)]), [2, 3]);
+        expectStored(await bus.append(s, [jobProgress(s, 6)]), [4]);
+        const history = await bus.history(s, 0, 100);
+        expect(history.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+        expect(await bus.info(s)).toEqual({
+          epoch: expect.stringMatching(/^[0-9a-f]{8}$/),
+          lastSeq: 4,
+          firstSeq: 1,
+          status: 'scheduled',
+          terminal: false,
+          updatedAt: expect.stringMatching(ISO_MS),
+        });
+      });
+
+      it('drives a job pending → scheduled → leased → running → succeeded', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const path = ['pending', 'scheduled', 'leased', 'running', 'succeeded'];
+        for (const [i, value] of path.entries()) {
+          expectStored(await bus.append(s, [status(s, value)]), [i + 1]);
+          const info = await bus.info(s);
+          expect(info).toMatchObject({ status: value, lastSeq: i + 1, terminal: value === 'succeeded' });
+        }
+        const history = await bus.history(s, 0, 100);
+        expect(history.map((e) => e.terminal)).toEqual([false, false, false, false, true]);
+      });
+
+      it.each(KINDS.flatMap((kind) => CONTRACT_MACHINES[kind].statuses.map((target) => [kind, target] as const)))(
+        '%s reaches %s along a legal path',
+        async (kind, target) => {
+          const bus = await open();
+          const s = newSubject(kind);
+          const path = pathTo(kind, target);
+          expectStored(await bus.append(s, path.map((value) => status(s, value))), path.map((_, i) => i + 1));
+          expect(await bus.info(s)).toMatchObject({ status: target, terminal: CONTRACT_MACHINES[kind].terminal.includes(target) });
+        },
+      );
+
+      it('unknown subjects have no info and no history', async () => {
+        const bus = await open();
+        const s = newSubject('run');
+        expect(await bus.info(s)).toBeNull();
+        expect(await bus.history(s, 0, 10)).toEqual([]);
+      });
+    });
+
+    describe('illegal transitions are refused, naming current and requested, and store nothing', () => {
+      it.each(illegalStatusCases().map((c) => [c.kind, c.current ?? 'none', c.requested, c] as const))(
+        '%s: %s → %s',
+        async (_kind, currentText, requested, c) => {
+          const bus = await open();
+          const s = newSubject(c.kind);
+          if (c.current !== null) {
+            const path = pathTo(c.kind, c.current);
+            await bus.append(s, path.map((value) => status(s, value)));
+          }
+          const before = await snapshot(bus, s);
+          const outcomes = await bus.append(s, [status(s, requested)]);
+          expect(outcomes).toHaveLength(1);
+          expectRefused(outcomes[0], currentText, requested);
+          expect(await snapshot(bus, s)).toEqual(before);
+          if (c.current === null) expect(before.info).toBeNull();
+        },
+      );
+
+      it.each(KINDS.flatMap((kind) => CONTRACT_MACHINES[kind].others.map((type) => [kind, type] as const)))(
+        '%s: a %s before any status is refused with current none',
+        async (kind, type) => {
+          const bus = await open();
+          const s = newSubject(kind);
+          const outcomes = await bus.append(s, [otherEvent(s, type)]);
+          expectRefused(outcomes[0], 'none', requestedOf(type));
+          expect(await bus.info(s)).toBeNull();
+          expect(await bus.history(s, 0, 10)).toEqual([]);
+          expect((await bus.recentSubjects(s.tenant, undefined, 10)).map((r) => r.id)).toEqual([]);
+        },
+      );
+
+      it.each(
+        KINDS.flatMap((kind) =>
+          CONTRACT_MACHINES[kind].terminal.flatMap((terminal) => CONTRACT_MACHINES[kind].others.map((type) => [kind, terminal, type] as const)),
+        ),
+      )('%s: terminal %s refuses a %s', async (kind, terminal, type) => {
+        const bus = await open();
+        const s = newSubject(kind);
+        const path = pathTo(kind, terminal);
+        await bus.append(s, path.map((value) => status(s, value)));
+        const before = await snapshot(bus, s);
+        expect(before.info).toMatchObject({ status: terminal, terminal: true });
+        expectRefused((await bus.append(s, [otherEvent(s, type)]))[0], terminal, requestedOf(type));
+        expect(await snapshot(bus, s)).toEqual(before);
+      });
+
+      it.each(
+        KINDS.flatMap((kind) =>
+          CONTRACT_MACHINES[kind].statuses.filter((st) => !CONTRACT_MACHINES[kind].terminal.includes(st)).map((st) => [kind, st] as const),
+        ),
+      )('%s: canceled is reachable from %s', async (kind, from) => {
+        const bus = await open();
+        const s = newSubject(kind);
+        const path = pathTo(kind, from);
+        await bus.append(s, path.map((value) => status(s, value)));
+        expectStored(await bus.append(s, [status(s, 'canceled')]), [path.length + 1]);
+        expect(await bus.info(s)).toMatchObject({ status: 'canceled', terminal: true, lastSeq: path.length + 1 });
+      });
+    });
+
+    describe('job attempts', () => {
+      it('a first status without attempt streams attempt 1; later events may omit it or must equal it', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const events = [status(s, 'pending'), status(s, 'scheduled', { attempt: 1 }), status(s, 'leased')];
+        expectStored(await bus.append(s, events), [1, 2, 3]);
+        const before = await snapshot(bus, s);
+        expectRefused((await bus.append(s, [status(s, 'running', { attempt: 2 })]))[0], 'leased', 'running (attempt 2)');
+        expect(await snapshot(bus, s)).toEqual(before);
+        const epoch = before.info!.epoch;
+        const history = await bus.history(s, 0, 10);
+        events.forEach((e, i) => expectStreamed(history[i]!, e, i + 1, epoch, 1));
+      });
+
+      it('a retry running → scheduled must carry attempt = current + 1, and later events inherit it', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        await bus.append(s, ['pending', 'scheduled', 'leased', 'running'].map((v) => status(s, v)));
+        const before = await snapshot(bus, s);
+        expectRefused((await bus.append(s, [status(s, 'scheduled')]))[0], 'running', 'scheduled (attempt omitted)');
+        expectRefused((await bus.append(s, [status(s, 'scheduled', { attempt: 1 })]))[0], 'running', 'scheduled (attempt 1)');
+        expectRefused((await bus.append(s, [status(s, 'scheduled', { attempt: 3 })]))[0], 'running', 'scheduled (attempt 3)');
+        expect(await snapshot(bus, s)).toEqual(before);
+
+        const retry = status(s, 'scheduled', { attempt: 2, reason: 'worker lost' });
+        const leased = status(s, 'leased');
+        expectStored(await bus.append(s, [retry, leased]), [5, 6]);
+        expectRefused((await bus.append(s, [status(s, 'running', { attempt: 1 })]))[0], 'leased', 'running (attempt 1)');
+        const running = status(s, 'running', { attempt: 2 });
+        expectStored(await bus.append(s, [running]), [7]);
+        // A second retry grows the attempt again.
+        const retry2 = status(s, 'scheduled', { attempt: 3 });
+        const throttled = status(s, 'throttled');
+        expectStored(await bus.append(s, [retry2, throttled]), [8, 9]);
+
+        const epoch = before.info!.epoch;
+        const history = await bus.history(s, 4, 10);
+        expectStreamed(history[0]!, retry, 5, epoch, 2);
+        expectStreamed(history[1]!, leased, 6, epoch, 2);
+        expectStreamed(history[2]!, running, 7, epoch, 2);
+        expectStreamed(history[3]!, retry2, 8, epoch, 3);
+        expectStreamed(history[4]!, throttled, 9, epoch, 3);
+      });
+
+      it('leased → scheduled (lease expired) keeps the attempt', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        await bus.append(s, ['scheduled', 'leased'].map((v) => status(s, v)));
+        expectRefused((await bus.append(s, [status(s, 'scheduled', { attempt: 2 })]))[0], 'leased', 'scheduled (attempt 2)');
+        const expired = status(s, 'scheduled', { reason: 'lease expired' });
+        expectStored(await bus.append(s, [expired]), [3]);
+        const [entry] = await bus.history(s, 2, 1);
+        expectStreamed(entry!, expired, 3, (await bus.info(s))!.epoch, 1);
+      });
+
+      it('a first status may carry a later attempt, which later events then imply', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const first = status(s, 'scheduled', { attempt: 4 });
+        const leased = status(s, 'leased');
+        expectStored(await bus.append(s, [first, leased]), [1, 2]);
+        const history = await bus.history(s, 0, 10);
+        const epoch = (await bus.info(s))!.epoch;
+        expectStreamed(history[0]!, first, 1, epoch, 4);
+        expectStreamed(history[1]!, leased, 2, epoch, 4);
+      });
+    });
+
+    describe('pack-run steps', () => {
+      async function runningPackRun(bus: Bus): Promise<TenantSubject> {
+        const s = newSubject('pack-run');
+        expectStored(await bus.append(s, [status(s, 'pending'), status(s, 'running')]), [1, 2]);
+        return s;
+      }
+
+      it.each([['pending'], ['running']])('a step may start %s', async (first) => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        expectStored(await bus.append(s, [step(s, 0, first)]), [3]);
+      });
+
+      it.each([['succeeded'], ['failed'], ['skipped']])('a step may not start %s', async (first) => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        const before = await snapshot(bus, s);
+        expectRefused((await bus.append(s, [step(s, 0, first)]))[0], 'none', `step 0 ${first}`);
+        expect(await snapshot(bus, s)).toEqual(before);
+      });
+
+      const legalSteps: [string, string][] = [
+        ['pending', 'running'],
+        ['pending', 'skipped'],
+        ['running', 'succeeded'],
+        ['running', 'failed'],
+      ];
+      it.each(legalSteps)('a step moves %s → %s', async (from, to) => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        expectStored(await bus.append(s, [step(s, 3, from), step(s, 3, to)]), [3, 4]);
+      });
+
+      const stepStatuses = ['pending', 'running', 'succeeded', 'failed', 'skipped'];
+      const stepPaths: Record<string, string[]> = {
+        pending: ['pending'],
+        running: ['running'],
+        succeeded: ['running', 'succeeded'],
+        failed: ['running', 'failed'],
+        skipped: ['pending', 'skipped'],
+      };
+      const illegalSteps = stepStatuses.flatMap((from) =>
+        stepStatuses.filter((to) => !legalSteps.some(([a, b]) => a === from && b === to)).map((to) => [from, to] as [string, string]),
+      );
+      it.each(illegalSteps)('a step may not move %s → %s', async (from, to) => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        await bus.append(s, stepPaths[from]!.map((v) => step(s, 1, v)));
+        const before = await snapshot(bus, s);
+        expectRefused((await bus.append(s, [step(s, 1, to)]))[0], from, `step 1 ${to}`);
+        expect(await snapshot(bus, s)).toEqual(before);
+      });
+
+      it.each([['succeeded'], ['failed'], ['skipped']])('a %s step takes no more logs; other steps still do', async (finished) => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        expectStored(await bus.append(s, [...stepPaths[finished]!.map((v) => step(s, 2, v))]), stepPaths[finished]!.map((_, i) => i + 3));
+        const before = await snapshot(bus, s);
+        expectRefused((await bus.append(s, [log(s, 2, 7)]))[0], finished, 'pack_run.log');
+        expect(await snapshot(bus, s)).toEqual(before);
+        const next = before.info!.lastSeq + 1;
+        expectStored(await bus.append(s, [step(s, 3, 'running'), log(s, 3, 1)]), [next, next + 1]);
+      });
+
+      it('logs are taken by pending and running steps, and by steps not yet announced', async () => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        expectStored(
+          await bus.append(s, [step(s, 0, 'pending'), log(s, 0, 1), step(s, 0, 'running'), log(s, 0, 2), log(s, 5, 1), step(s, 0, 'succeeded')]),
+          [3, 4, 5, 6, 7, 8],
+        );
+      });
+
+      it('steps are independent of each other and survive across calls', async () => {
+        const bus = await open();
+        const s = await runningPackRun(bus);
+        expectStored(await bus.append(s, [step(s, 0, 'running'), step(s, 1, 'pending')]), [3, 4]);
+        expectStored(await bus.append(s, [step(s, 0, 'succeeded')]), [5]);
+        expectRefused((await bus.append(s, [step(s, 0, 'running')]))[0], 'succeeded', 'step 0 running');
+        expectRefused((await bus.append(s, [step(s, 1, 'succeeded')]))[0], 'pending', 'step 1 succeeded');
+        expectStored(await bus.append(s, [step(s, 1, 'running'), step(s, 1, 'failed'), status(s, 'failed')]), [6, 7, 8]);
+        expect(await bus.info(s)).toMatchObject({ status: 'failed', terminal: true, lastSeq: 8 });
+      });
+    });
+
+    describe('idempotency', () => {
+      it('the same eventId again answers the original seq as a duplicate; the first content wins', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const pending = status(s, 'pending', { jobType: 'original' });
+        expectStored(await bus.append(s, [pending, jobProgress(s, 1)]), [1, 2]);
+        const before = await snapshot(bus, s);
+
+        const resent = status(s, 'scheduled', { jobType: 'changed' }, pending.eventId);
+        expect(await bus.append(s, [resent])).toEqual([{ eventId: pending.eventId, seq: 1, duplicate: true }]);
+        expect(await snapshot(bus, s)).toEqual(before);
+        expectStreamed((await bus.history(s, 0, 1))[0]!, pending, 1, before.info!.epoch, 1);
+
+        // A duplicate mixed with new events: only the new ones are stored.
+        const fresh = status(s, 'scheduled');
+        expect(await bus.append(s, [pending, fresh])).toEqual([
+          { eventId: pending.eventId, seq: 1, duplicate: true },
+          { eventId: fresh.eventId, seq: 3, duplicate: false },
+        ]);
+      });
+
+      it('re-sending a stored terminal event is a duplicate, not a refusal', async () => {
+        const bus = await open();
+        const s = newSubject('run');
+        const done = status(s, 'completed');
+        expectStored(await bus.append(s, [status(s, 'running'), done]), [1, 2]);
+        const before = await snapshot(bus, s);
+        expect(await bus.append(s, [done])).toEqual([{ eventId: done.eventId, seq: 2, duplicate: true }]);
+        expect(await bus.append(s, [status(s, 'running'), done]).then((o) => o[1])).toEqual({ eventId: done.eventId, seq: 2, duplicate: true });
+        expect(await snapshot(bus, s)).toEqual(before);
+      });
+
+      it('a duplicate within one batch answers the seq given to its first copy', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const pending = status(s, 'pending');
+        const again = status(s, 'scheduled', {}, pending.eventId);
+        const scheduled = status(s, 'scheduled');
+        expect(await bus.append(s, [pending, again, scheduled, scheduled])).toEqual([
+          { eventId: pending.eventId, seq: 1, duplicate: false },
+          { eventId: pending.eventId, seq: 1, duplicate: true },
+          { eventId: scheduled.eventId, seq: 2, duplicate: false },
+          { eventId: scheduled.eventId, seq: 2, duplicate: true },
+        ]);
+        expect(await bus.info(s)).toMatchObject({ lastSeq: 2, status: 'scheduled' });
+        const history = await bus.history(s, 0, 10);
+        expect(history).toHaveLength(2);
+        expectStreamed(history[0]!, pending, 1, (await bus.info(s))!.epoch, 1);
+      });
+
+      it('a duplicate of an event that a refused batch did not store is not stored either', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const pending = status(s, 'pending');
+        expectStored(await bus.append(s, [pending]), [1]);
+        const before = await snapshot(bus, s);
+        const scheduled = status(s, 'scheduled');
+        const outcomes = await bus.append(s, [pending, scheduled, scheduled, status(s, 'running')]);
+        expect(outcomes[0]).toEqual({ eventId: pending.eventId, seq: 1, duplicate: true });
+        expectNotStored(outcomes[1]);
+        expectNotStored(outcomes[2]);
+        expectRefused(outcomes[3], 'scheduled', 'running');
+        expect(await snapshot(bus, s)).toEqual(before);
+        // Nothing of it landed, so sending the scheduled event again stores it.
+        expectStored(await bus.append(s, [scheduled]), [2]);
+      });
+
+      it('idempotency is per subject: the same eventId on another subject is a new event', async () => {
+        const bus = await open();
+        const a = newSubject('job');
+        const b = newSubject('job', a.tenant);
+        const id = unique('shared');
+        expectStored(await bus.append(a, [status(a, 'pending', {}, id)]), [1]);
+        expectStored(await bus.append(b, [status(b, 'pending', {}, id)]), [1]);
+      });
+
+      it('duplicates publish nothing', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const pending = status(s, 'pending');
+        await bus.append(s, [pending]);
+        const { batches, listener } = collector();
+        await bus.subscribe(s, listener);
+        expect(await bus.append(s, [pending])).toEqual([{ eventId: pending.eventId, seq: 1, duplicate: true }]);
+        await flushDeliveries(bus);
+        expect(batches).toEqual([]);
+      });
+    });
+
+    describe('batches', () => {
+      it('an illegal event refuses the whole call for its subject: the others are not_stored', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const outcomes = await bus.append(s, [status(s, 'pending'), status(s, 'scheduled'), status(s, 'succeeded'), status(s, 'leased'), jobProgress(s, 3)]);
+        expect(outcomes).toHaveLength(5);
+        expectNotStored(outcomes[0]);
+        expectNotStored(outcomes[1]);
+        expectRefused(outcomes[2], 'scheduled', 'succeeded');
+        expectNotStored(outcomes[3]);
+        expectNotStored(outcomes[4]);
+        expect(await bus.info(s)).toBeNull();
+        expect(await bus.history(s, 0, 10)).toEqual([]);
+        expect(await bus.recentSubjects(s.tenant, undefined, 10)).toEqual([]);
+      });
+
+      it('a refused call on an existing subject changes nothing and publishes nothing', async () => {
+        const bus = await open();
+        const s = newSubject('pack-run');
+        await bus.append(s, [status(s, 'running'), step(s, 0, 'running')]);
+        const before = await snapshot(bus, s);
+        const { batches, listener } = collector();
+        await bus.subscribe(s, listener);
+        const outcomes = await bus.append(s, [step(s, 0, 'succeeded'), log(s, 0, 1), step(s, 1, 'running'), status(s, 'pending')]);
+        expectNotStored(outcomes[0]);
+        // The log is judged after the step it follows in the call, which finished step 0.
+        expectRefused(outcomes[1], 'succeeded', 'pack_run.log');
+        expectNotStored(outcomes[2]);
+        expectRefused(outcomes[3], 'running', 'pending');
+        expect(await snapshot(bus, s)).toEqual(before);
+        // Nor did the refused call move step 0: it is still running.
+        expectStored(await bus.append(s, [log(s, 0, 1), step(s, 0, 'failed')]), [3, 4]);
+        await flushDeliveries(bus);
+        expect(batches.map((b) => [b.firstSeq, b.lastSeq])).toEqual([[3, 4]]);
+      });
+
+      it('events of one call are stored in the given order', async () => {
+        const bus = await open();
+        const s = newSubject('run');
+        const events = [
+          status(s, 'pending'),
+          event(s, 'run.progress', { total: 3, pending: 3, running: 0, succeeded: 0, failed: 0, canceled: 0 }),
+          status(s, 'running'),
+          event(s, 'run.progress', { total: 3, pending: 0, running: 1, succeeded: 2, failed: 0, canceled: 0 }),
+          status(s, 'completed'),
+        ];
+        expectStored(await bus.append(s, events), [1, 2, 3, 4, 5]);
+        const history = await bus.history(s, 0, 10);
+        const epoch = (await bus.info(s))!.epoch;
+        const published = events.map((e, i) => expectStreamed(history[i]!, e, i + 1, epoch).publishedAt);
+        expect(new Set(published).size).toBe(1);
+        expect((await bus.info(s))!.updatedAt).toBe(published[0]);
+      });
+    });
+
+    describe('streamed frames', () => {
+      it('each history frame holds exactly the published event plus seq and publishedAt, under id epoch-seq', async () => {
+        const bus = await open();
+        const job = newSubject('job');
+        const pack = newSubject('pack-run', job.tenant);
+        const run = newSubject('run', job.tenant);
+        const tricky = 'héllo "quoted" \\ back\\slash \u2713 \u{1F600} <b>&amp;</b> \t tab';
+        const jobEvents = [
+          { ...status(job, 'pending', { jobType: 'export', runId: 'r-1' }), correlationId: 'corr-1' },
+          status(job, 'scheduled', { reason: tricky }),
+          event(job, 'job.progress', { percent: 42.5, message: tricky }),
+        ] as PublishedEvent[];
+        const packEvents = [
+          status(pack, 'running', { packName: 'deploy', packVersion: '1.2.3', steps: [{ index: 0, name: 'build' }, { index: 1, name: 'ship' }] }),
+          step(pack, 0, 'running'),
+          event(pack, 'pack_run.log', { stepIndex: 0, lineNo: 1, stream: 'stderr', level: 'warn', message: tricky }),
+          step(pack, 0, 'succeeded', { exitCode: 0, durationMs: 12.5 }),
+        ];
+        const runEvents = [status(run, 'running'), event(run, 'run.progress', { total: 2, pending: 0, running: 1, succeeded: 1, failed: 0, canceled: 0 })];
+        for (const [s, events] of [[job, jobEvents], [pack, packEvents], [run, runEvents]] as const) {
+          expectStored(await bus.append(s, events), events.map((_, i) => i + 1));
+          const info = (await bus.info(s))!;
+          const history = await bus.history(s, 0, 100);
+          expect(history).toHaveLength(events.length);
+          events.forEach((e, i) => expectStreamed(history[i]!, e, i + 1, info.epoch, e.type === 'job.status' ? 1 : undefined));
+        }
+      });
+
+      it('the epoch is stable across the appends of one subject and differs between subjects', async () => {
+        const bus = await open();
+        const a = newSubject('job');
+        const b = newSubject('job', a.tenant);
+        await bus.append(a, [status(a, 'pending')]);
+        await bus.append(b, [status(b, 'pending')]);
+        const epochA = (await bus.info(a))!.epoch;
+        await bus.append(a, [status(a, 'scheduled')]);
+        await bus.append(a, [jobProgress(a, 1), jobProgress(a, 2)]);
+        expect((await bus.info(a))!.epoch).toBe(epochA);
+        const ids = (await bus.history(a, 0, 10)).map((e) => parseFrames(e.frame.toString())[0]!.id);
+        expect(ids).toEqual([1, 2, 3, 4].map((seq) => formatEventId(epochA, seq)));
+        expect([...ids].sort()).toEqual(ids);
+        expect((await bus.info(b))!.epoch).not.toBe(epochA);
+      });
+    });
+
+    describe('history', () => {
+      it('pages with afterSeq and limit', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        await bus.append(s, [status(s, 'pending'), ...Array.from({ length: 9 }, (_, i) => jobProgress(s, i))]);
+        const seqs = async (after: number, limit: number) => (await bus.history(s, after, limit)).map((e) => e.seq);
+        expect(await seqs(0, 3)).toEqual([1, 2, 3]);
+        expect(await seqs(3, 3)).toEqual([4, 5, 6]);
+        expect(await seqs(6, 3)).toEqual([7, 8, 9]);
+        expect(await seqs(9, 3)).toEqual([10]);
+        expect(await seqs(10, 3)).toEqual([]);
+        expect(await seqs(0, 1000)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(await seqs(4, 0)).toEqual([]);
+        const frames = (await bus.history(s, 0, 10)).map((e) => e.frame.toString());
+        expect((await bus.history(s, 5, 2)).map((e) => e.frame.toString())).toEqual(frames.slice(5, 7));
+      });
+
+      it('trims to historyMaxLen: after 20 events with maxlen 5, seqs 16..20 remain', async () => {
+        const bus = await open({ historyMaxLen: 5 });
+        const s = newSubject('job');
+        await bus.append(s, [status(s, 'pending')]);
+        for (let i = 0; i < 19; i += 1) await bus.append(s, [jobProgress(s, i)]);
+        expect(await bus.info(s)).toMatchObject({ firstSeq: 16, lastSeq: 20 });
+        expect((await bus.history(s, 0, 100)).map((e) => e.seq)).toEqual([16, 17, 18, 19, 20]);
+        expect((await bus.history(s, 3, 2)).map((e) => e.seq)).toEqual([16, 17]);
+        expect((await bus.history(s, 17, 100)).map((e) => e.seq)).toEqual([18, 19, 20]);
+        // Trimmed, not renumbered: the next event is 21.
+        expectStored(await bus.append(s, [jobProgress(s, 99)]), [21]);
+      });
+
+      it('trims within one call too', async () => {
+        const bus = await open({ historyMaxLen: 5 });
+        const s = newSubject('job');
+        await bus.append(s, [status(s, 'pending'), ...Array.from({ length: 11 }, (_, i) => jobProgress(s, i))]);
+        expect(await bus.info(s)).toMatchObject({ firstSeq: 8, lastSeq: 12 });
+        expect((await bus.history(s, 0, 100)).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+      });
+
+      it('a terminal subject expires historyTtlSeconds after its terminal event', async () => {
+        const bus = await open({ historyTtlSeconds: 1 });
+        const done = newSubject('job');
+        const open1 = newSubject('job', done.tenant);
+        await bus.append(open1, [status(open1, 'pending')]);
+        await bus.append(done, [status(done, 'pending'), status(done, 'canceled')]);
+        expect(await bus.info(done)).toMatchObject({ terminal: true });
+        await waitFor('the terminal subject to expire', async () => (await bus.info(done)) === null, 10_000);
+        expect(await bus.history(done, 0, 10)).toEqual([]);
+        expect((await bus.recentSubjects(done.tenant, undefined, 10)).map((r) => r.id)).toEqual([open1.id]);
+        expect(await bus.info(open1)).toMatchObject({ lastSeq: 1 });
+      });
+    });
+
+    describe('tenants', () => {
+      it('the same kind and id in two tenants are separate subjects', async () => {
+        const bus = await open();
+        const a = newSubject('job');
+        const b: TenantSubject = { ...a, tenant: unique('other') };
+        const sharedId = unique('same-event');
+        const { batches, listener } = collector();
+        await bus.subscribe(b, listener);
+        expectStored(await bus.append(a, [status(a, 'pending', {}, sharedId), status(a, 'scheduled'), status(a, 'leased')]), [1, 2, 3]);
+        expectRefused((await bus.append(b, [status(b, 'running')]))[0], 'none', 'running');
+        expectStored(await bus.append(b, [status(b, 'scheduled', {}, sharedId)]), [1]);
+        expect(await bus.info(a)).toMatchObject({ lastSeq: 3, status: 'leased' });
+        expect(await bus.info(b)).toMatchObject({ lastSeq: 1, status: 'scheduled' });
+        expect((await bus.info(a))!.epoch).not.toBe((await bus.info(b))!.epoch);
+        const historyB = await bus.history(b, 0, 10);
+        expect(historyB).toHaveLength(1);
+        expect(JSON.parse(parseFrames(historyB[0]!.frame.toString())[0]!.data)).toMatchObject({ tenant: b.tenant, data: { status: 'scheduled' } });
+        expect((await bus.recentSubjects(a.tenant, undefined, 10)).map((r) => r.id)).toEqual([a.id]);
+        expect(await bus.recentSubjects(b.tenant, undefined, 10)).toEqual([
+          { kind: 'job', id: a.id, status: 'scheduled', seq: 1, updatedAt: expect.stringMatching(ISO_MS) },
+        ]);
+        await flushDeliveries(bus);
+        expect(batches.map((x) => [x.firstSeq, x.lastSeq])).toEqual([[1, 1]]);
+      });
+    });
+
+    describe('live batches', () => {
+      it('delivers one batch per append call holding all its frames, flagged terminal at the end', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const { batches, listener } = collector();
+        await bus.subscribe(s, listener);
+        await bus.append(s, [status(s, 'pending'), status(s, 'scheduled'), status(s, 'leased')]);
+        await bus.append(s, [status(s, 'running')]);
+        await bus.append(s, [jobProgress(s, 50), status(s, 'succeeded')]);
+        await waitFor('three batches', () => batches.length >= 3, 10_000);
+        await flushDeliveries(bus);
+        expect(batches.map((b) => [b.firstSeq, b.lastSeq, b.terminal])).toEqual([
+          [1, 3, false],
+          [4, 4, false],
+          [5, 6, true],
+        ]);
+        const history = await bus.history(s, 0, 100);
+        const frameText = (from: number, to: number) =>
+          history
+            .filter((e) => e.seq >= from && e.seq <= to)
+            .map((e) => e.frame.toString())
+            .join('');
+        for (const batch of batches) {
+          expect(batch.frames.toString()).toBe(frameText(batch.firstSeq, batch.lastSeq));
+          const frames = parseFrames(batch.frames.toString());
+          expect(frames.map((f) => JSON.parse(f.data).seq)).toEqual(
+            Array.from({ length: batch.lastSeq - batch.firstSeq + 1 }, (_, i) => batch.firstSeq + i),
+          );
+        }
+      });
+
+      it('unsubscribe stops delivery; subscriptionCount counts subjects', async () => {
+        const bus = await open();
+        const a = newSubject('job');
+        const b = newSubject('run', a.tenant);
+        expect(bus.subscriptionCount()).toBe(0);
+        const got = { a: collector(), b: collector() };
+        await bus.subscribe(a, got.a.listener);
+        await bus.subscribe(b, got.b.listener);
+        expect(bus.subscriptionCount()).toBe(2);
+        await bus.append(a, [status(a, 'pending')]);
+        await waitFor('a first batch', () => got.a.batches.length === 1, 10_000);
+
+        await bus.unsubscribe(a);
+        expect(bus.subscriptionCount()).toBe(1);
+        await bus.append(a, [status(a, 'scheduled')]);
+        await bus.append(b, [status(b, 'pending')]);
+        await waitFor('a batch of b', () => got.b.batches.length === 1, 10_000);
+        await flushDeliveries(bus);
+        expect(got.a.batches).toHaveLength(1);
+
+        // Unsubscribing what is not subscribed is harmless.
+        await bus.unsubscribe(a);
+        await bus.unsubscribe(newSubject('job'));
+        expect(bus.subscriptionCount()).toBe(1);
+        await bus.unsubscribe(b);
+        expect(bus.subscriptionCount()).toBe(0);
+      });
+
+      it('one listener per subject: subscribing again replaces it', async () => {
+        const bus = await open();
+        const s = newSubject('pack-run');
+        const first = collector();
+        const second = collector();
+        await bus.subscribe(s, first.listener);
+        await bus.subscribe(s, second.listener);
+        expect(bus.subscriptionCount()).toBe(1);
+        await bus.append(s, [status(s, 'pending')]);
+        await waitFor('the batch', () => second.batches.length === 1, 10_000);
+        await flushDeliveries(bus);
+        expect(first.batches).toEqual([]);
+        expect(second.batches).toHaveLength(1);
+      });
+
+      it('a subscription made before the subject exists receives its first events', async () => {
+        const bus = await open();
+        const s = newSubject('run');
+        const { batches, listener } = collector();
+        await bus.subscribe(s, listener);
+        expect(await bus.info(s)).toBeNull();
+        await bus.append(s, [status(s, 'pending')]);
+        await waitFor('the batch', () => batches.length === 1, 10_000);
+        expect(batches[0]).toMatchObject({ firstSeq: 1, lastSeq: 1, terminal: false });
+      });
+    });
+
+    describe('recent subjects', () => {
+      it("lists the tenant's subjects most recent first, with status and seq, by kind and limit", async () => {
+        const bus = await open();
+        const tenant = unique('tenant');
+        const job = newSubject('job', tenant);
+        const run = newSubject('run', tenant);
+        const pack = newSubject('pack-run', tenant);
+        const job2 = newSubject('job', tenant);
+        const elsewhere = newSubject('job');
+        // Distinct milliseconds, so "most recent" is well defined.
+        const pause = () => sleep(5);
+        await bus.append(job, [status(job, 'pending')]);
+        await pause();
+        const runStarted = status(run, 'running');
+        await bus.append(run, [runStarted]);
+        await pause();
+        await bus.append(pack, [status(pack, 'pending'), status(pack, 'running')]);
+        await pause();
+        await bus.append(job2, [status(job2, 'scheduled')]);
+        await pause();
+        await bus.append(elsewhere, [status(elsewhere, 'pending')]);
+        await pause();
+        await bus.append(job, [status(job, 'scheduled'), jobProgress(job, 5)]);
+        await pause();
+        // A refused call and a duplicate do not make a subject recent.
+        expect((await bus.append(run, [runStarted]))[0]).toMatchObject({ duplicate: true });
+        expect((await bus.append(job2, [status(job2, 'leased'), status(job2, 'pending')]))[1]).toHaveProperty('error');
+
+        const all = await bus.recentSubjects(tenant, undefined, 10);
+        expect(all).toEqual([
+          { kind: 'job', id: job.id, status: 'scheduled', seq: 3, updatedAt: expect.stringMatching(ISO_MS) },
+          { kind: 'job', id: job2.id, status: 'scheduled', seq: 1, updatedAt: expect.stringMatching(ISO_MS) },
+          { kind: 'pack-run', id: pack.id, status: 'running', seq: 2, updatedAt: expect.stringMatching(ISO_MS) },
+          { kind: 'run', id: run.id, status: 'running', seq: 1, updatedAt: expect.stringMatching(ISO_MS) },
+        ]);
+        expect(all[0]!.updatedAt).toBe((await bus.info(job))!.updatedAt);
+        expect((await bus.recentSubjects(tenant, undefined, 2)).map((r) => r.id)).toEqual([job.id, job2.id]);
+        expect((await bus.recentSubjects(tenant, 'job', 10)).map((r) => r.id)).toEqual([job.id, job2.id]);
+        expect((await bus.recentSubjects(tenant, 'job', 1)).map((r) => r.id)).toEqual([job.id]);
+        expect((await bus.recentSubjects(tenant, 'run', 10)).map((r) => r.id)).toEqual([run.id]);
+        expect((await bus.recentSubjects(tenant, 'pack-run', 10)).map((r) => r.id)).toEqual([pack.id]);
+        expect(await bus.recentSubjects(unique('nobody'), undefined, 10)).toEqual([]);
+      });
+    });
+
+    describe('probe', () => {
+      it('resolves', async () => {
+        const bus = await open();
+        await expect(bus.probe(2000)).resolves.toBeUndefined();
+      });
+    });
+  });
+}

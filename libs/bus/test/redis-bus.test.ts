@@ -1,0 +1,173 @@
+import Redis from 'ioredis';
+import { TenantSubject } from '@fanout/contracts';
+import { LiveBatch, RedisBus, formatEventId, subjectKeys, subjectTag } from '../src';
+import { RedisServer, startRedis } from '../../../test/support/redis-server';
+import { waitFor } from '../../../test/support/wait';
+import { BusFactoryOptions, collector, expectStored, log, newSubject, runBusConformance, status, step } from './conformance';
+
+let redis: RedisServer;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** A RedisBus whose subscription path is up (the 'up' event comes once every subscription is in place). */
+async function openRedisBus(opts: BusFactoryOptions): Promise<RedisBus> {
+  const bus = new RedisBus({ url: redis.url, ...opts });
+  const events: string[] = [];
+  bus.onConnection((event) => events.push(event));
+  try {
+    await waitFor('the bus subscription path to come up', () => events.includes('up'), 10_000, 5);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  return bus;
+}
+
+runBusConformance('RedisBus', async (opts) => {
+  const bus = await openRedisBus(opts);
+  return { bus, cleanup: () => bus.close() };
+});
+
+describe('RedisBus specifics', () => {
+  const buses: RedisBus[] = [];
+  const clients: Redis[] = [];
+  const open = async (opts: Partial<BusFactoryOptions> = {}): Promise<RedisBus> => {
+    const bus = await openRedisBus({ historyMaxLen: 1000, historyTtlSeconds: 3600, ...opts });
+    buses.push(bus);
+    return bus;
+  };
+  const client = (): Redis => {
+    const c = redis.client();
+    clients.push(c);
+    return c;
+  };
+  afterEach(async () => {
+    for (const bus of buses.splice(0)) await bus.close();
+    for (const c of clients.splice(0)) c.disconnect();
+  });
+
+  async function keysOf(c: Redis, subject: TenantSubject): Promise<string[]> {
+    const tag = subjectTag(subject);
+    return (await c.keys('*')).filter((key) => key.includes(tag)).sort();
+  }
+
+  it("after a terminal event every key of the subject expires in about historyTtlSeconds", async () => {
+    const ttl = 600;
+    const bus = await open({ historyTtlSeconds: ttl });
+    const c = client();
+    const s = newSubject('pack-run');
+    const keys = subjectKeys(s);
+    const storedKeys = [keys.meta, keys.stream, keys.ids, keys.steps].sort();
+    await bus.append(s, [
+      status(s, 'pending', { steps: [{ index: 0, name: 'build' }] }),
+      status(s, 'running'),
+      step(s, 0, 'running'),
+      log(s, 0, 1),
+      step(s, 0, 'succeeded'),
+    ]);
+    expect(await keysOf(c, s)).toEqual(storedKeys);
+    for (const key of storedKeys) expect(await c.ttl(key)).toBe(-1);
+
+    expectStored(await bus.append(s, [status(s, 'succeeded')]), [6]);
+    expect(await keysOf(c, s)).toEqual(storedKeys);
+    for (const key of storedKeys) {
+      const left = await c.ttl(key);
+      expect(left).toBeGreaterThan(ttl - 10);
+      expect(left).toBeLessThanOrEqual(ttl);
+    }
+  });
+
+  it("a subject's keys and its channel share one hash tag holding tenant, kind and id", async () => {
+    const bus = await open();
+    const c = client();
+    const s: TenantSubject = { tenant: 'acme', kind: 'pack-run', id: `pr:1.${Date.now()}_x-y` };
+    const keys = subjectKeys(s);
+    const tags = Object.values(keys).map((key) => {
+      const open = key.indexOf('{');
+      const close = key.indexOf('}', open + 1);
+      expect(open).toBeGreaterThanOrEqual(0);
+      expect(close).toBeGreaterThan(open + 1);
+      return key.slice(open, close + 1);
+    });
+    expect(new Set(tags)).toEqual(new Set([subjectTag(s)]));
+    expect(subjectTag(s)).toBe(`{acme:pack-run:${s.id}}`);
+    expect(new Set(Object.values(keys)).size).toBe(5);
+    // The same id in another tenant gets another tag.
+    expect(subjectTag({ ...s, tenant: 'other' })).not.toBe(subjectTag(s));
+
+    // The bus really publishes on that channel and stores under those keys.
+    const listener = client();
+    const messages: string[] = [];
+    listener.on('smessage', (channel: string, message: string) => messages.push(`${channel}|${message}`));
+    await listener.ssubscribe(keys.channel);
+    await bus.append(s, [status(s, 'running'), step(s, 0, 'running')]);
+    await waitFor('the raw sharded message', () => messages.length === 1, 10_000);
+    expect(messages[0]!.startsWith(`${keys.channel}|1 2 0\nid: `)).toBe(true);
+    expect(await keysOf(c, s)).toEqual([keys.meta, keys.stream, keys.ids, keys.steps].sort());
+  });
+
+  it('probe rejects while redis-server is down; the bus recovers after it restarts', async () => {
+    const bus = await open();
+    const connection: string[] = [];
+    bus.onConnection((event) => connection.push(event));
+    const s = newSubject('job');
+    const { batches, listener } = collector();
+    await bus.subscribe(s, listener);
+    await bus.append(s, [status(s, 'pending')]);
+    await waitFor('the first batch', () => batches.length === 1, 10_000);
+    await expect(bus.probe(2000)).resolves.toBeUndefined();
+
+    try {
+      await redis.kill();
+      await expect(bus.probe(1000)).rejects.toThrow();
+      await expect(bus.append(s, [status(s, 'scheduled')])).rejects.toThrow();
+      await waitFor('the down event', () => connection.includes('down'), 10_000);
+    } finally {
+      await redis.start();
+    }
+
+    await waitFor('the probe to succeed again', () => bus.probe(1000).then(() => true), 15_000);
+    expect(connection).toEqual(['down', 'up']);
+    expect(bus.subscriptionCount()).toBe(1);
+    // The server kept no data (no persistence): the subject starts again, and the restored
+    // subscription delivers it.
+    expect(await bus.info(s)).toBeNull();
+    expectStored(await bus.append(s, [status(s, 'scheduled')]), [1]);
+    await waitFor('a batch after the restart', () => batches.length === 2, 10_000);
+    expect(batches[1]).toMatchObject({ firstSeq: 1, lastSeq: 1, terminal: false });
+  });
+
+  it('history loss: after FLUSHALL the subject starts again under a new epoch at seq 1', async () => {
+    const bus = await open();
+    const c = client();
+    const s = newSubject('job');
+    const pending = status(s, 'pending');
+    expectStored(await bus.append(s, [pending, status(s, 'scheduled'), status(s, 'leased')]), [1, 2, 3]);
+    const before = (await bus.info(s))!;
+    const { batches, listener } = collector();
+    await bus.subscribe(s, listener);
+
+    expect(await c.flushall()).toBe('OK');
+    expect(await bus.info(s)).toBeNull();
+    expect(await bus.history(s, 0, 10)).toEqual([]);
+
+    // The eventIds are forgotten with the history: the old first event is stored anew.
+    expectStored(await bus.append(s, [pending]), [1]);
+    const after = (await bus.info(s))!;
+    expect(after).toMatchObject({ lastSeq: 1, firstSeq: 1, status: 'pending', terminal: false });
+    expect(after.epoch).toMatch(/^[0-9a-f]{8}$/);
+    expect(after.epoch).not.toBe(before.epoch);
+    const [entry] = await bus.history(s, 0, 10);
+    expect(entry!.frame.toString().startsWith(`id: ${formatEventId(after.epoch, 1)}\n`)).toBe(true);
+    await waitFor('the batch', () => batches.length === 1, 10_000);
+    const batch: LiveBatch = batches[0]!;
+    expect(batch).toMatchObject({ firstSeq: 1, lastSeq: 1 });
+    expect(batch.frames.equals(entry!.frame)).toBe(true);
+  });
+});

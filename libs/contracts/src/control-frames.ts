@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { SubjectSchema } from './subject';
+
+export const END_REASONS = ['completed', 'idle_timeout', 'shutdown', 'token_expired'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+export const GAP_REASONS = ['history_trimmed', 'history_lost'] as const;
+export type GapReason = (typeof GAP_REASONS)[number];
+
+export const HeartbeatFrameData = z.strictObject({ ts: z.iso.datetime() });
+export const EndFrameData = z.strictObject({ reason: z.enum(END_REASONS) });
+export const GapFrameData = z.strictObject({
+  reason: z.enum(GAP_REASONS),
+  firstAvailableSeq: z.number().int().min(1),
+  subject: SubjectSchema.optional(),
+});
+export const SubjectUpdatedFrameData = z.strictObject({
+  subject: SubjectSchema,
+  status: z.string(),
+  seq: z.number().int().min(1),
+  updatedAt: z.iso.datetime(),
+});
+
+/** Frames without an `id`: they never move an EventSource's Last-Event-ID. */
+export const CONTROL_FRAMES = {
+  heartbeat: HeartbeatFrameData,
+  end: EndFrameData,
+  gap: GapFrameData,
+} as const;
+export type ControlFrameName = keyof typeof CONTROL_FRAMES;

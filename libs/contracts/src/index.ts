@@ -1,0 +1,5 @@
+export * from './subject';
+export * from './events';
+export * from './state-machines';
+export * from './control-frames';
+export * from './problem';

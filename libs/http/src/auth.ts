@@ -1,0 +1,68 @@
+import { Request } from 'express';
+import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
+import { TENANT_PATTERN } from '@fanout/contracts';
+import { HttpProblem } from './problem';
+
+export type Scope = 'stream:read' | 'events:write';
+
+export interface Principal {
+  tenant: string;
+  /** The tenant came from a verified token (so a publisher may write for that tenant only). */
+  fromToken: boolean;
+  /** Token expiry in epoch ms, when the principal came from a token. */
+  expiresAt?: number;
+}
+
+export type AuthConfig =
+  | { mode: 'none' }
+  | { mode: 'jwt'; secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+
+export type Authenticator = (req: Request, scope: Scope) => Promise<Principal>;
+
+const DEFAULT_TENANT = 'default';
+
+export function createAuthenticator(config: AuthConfig): Authenticator {
+  if (config.mode === 'none') return async (req) => ({ tenant: tenantFromHeader(req), fromToken: false });
+
+  const secret = config.secret ? new TextEncoder().encode(config.secret) : undefined;
+  const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl)) : undefined;
+  const verifyOptions = {
+    issuer: config.issuer,
+    audience: config.audience,
+    algorithms: secret ? ['HS256'] : ['RS256', 'ES256'],
+  };
+  return async (req, scope) => {
+    const token = bearerToken(req);
+    if (!token) throw new HttpProblem(401, 'a token is required: Authorization: Bearer <jwt>, or ?access_token=');
+    let payload: JWTPayload;
+    try {
+      payload = secret ? (await jwtVerify(token, secret, verifyOptions)).payload : (await jwtVerify(token, jwks!, verifyOptions)).payload;
+    } catch (error) {
+      throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, { 'WWW-Authenticate': 'Bearer' });
+    }
+    const tenant = payload['tenant'];
+    if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) {
+      throw new HttpProblem(401, 'the token has no valid tenant claim');
+    }
+    const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
+    if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
+    return { tenant, fromToken: true, expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined };
+  };
+}
+
+function tenantFromHeader(req: Request): string {
+  const header = req.get('x-tenant');
+  if (header === undefined || header === '') return DEFAULT_TENANT;
+  if (!TENANT_PATTERN.test(header)) throw new HttpProblem(400, 'the X-Tenant header must match ^[A-Za-z0-9._-]{1,128}$');
+  return header;
+}
+
+function bearerToken(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match?.[1];
+  }
+  const query = req.query['access_token'];
+  return typeof query === 'string' && query !== '' ? query : undefined;
+}

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export { Registry } from 'prom-client';
+
+/** Stream kinds as metric labels: the three subject kinds plus the multi-subject and activity streams. */
+export type StreamKindLabel = 'job' | 'pack-run' | 'run' | 'multi' | 'subjects';
+export type DisconnectReason = 'client_closed' | 'completed' | 'idle_timeout' | 'slow_consumer' | 'shutdown' | 'token_expired';
+export type PublishResult = 'accepted' | 'duplicate' | 'rejected';
+
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'fanout_process_' });
+  return registry;
+}
+
+export interface GatewayMetrics {
+  connections: Gauge<'kind'>;
+  eventsDelivered: Counter<'kind'>;
+  replayedEvents: Counter;
+  heartbeats: Counter;
+  disconnects: Counter<'reason'>;
+  subscriptions: Gauge;
+  deliveryLag: Histogram;
+  busReconnects: Counter;
+}
+
+export function createGatewayMetrics(registry: Registry, subscriptionCount: () => number): GatewayMetrics {
+  const registers = [registry];
+  return {
+    connections: new Gauge({ name: 'fanout_gateway_connections', help: 'Open SSE streams', labelNames: ['kind'], registers }),
+    eventsDelivered: new Counter({
+      name: 'fanout_gateway_events_delivered_total',
+      help: 'Domain events written to clients, live and replayed',
+      labelNames: ['kind'],
+      registers,
+    }),
+    replayedEvents: new Counter({ name: 'fanout_gateway_replayed_events_total', help: 'Domain events written from history', registers }),
+    heartbeats: new Counter({ name: 'fanout_gateway_heartbeats_total', help: 'Heartbeat frames written', registers }),
+    disconnects: new Counter({ name: 'fanout_gateway_disconnects_total', help: 'Streams ended, by reason', labelNames: ['reason'], registers }),
+    subscriptions: new Gauge({
+      name: 'fanout_gateway_subscriptions',
+      help: 'Bus subscriptions held by this replica for its clients',
+      registers,
+      collect() {
+        this.set(subscriptionCount());
+      },
+    }),
+    deliveryLag: new Histogram({
+      name: 'fanout_delivery_lag_seconds',
+      help: 'From publishedAt to the write to a client (sampled per live batch)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    busReconnects: new Counter({
+      name: 'fanout_gateway_bus_recoveries_total',
+      help: 'Times the subscription path came back after a loss and every subject was caught up',
+      registers,
+    }),
+  };
+}
+
+export interface PublisherMetrics {
+  events: Counter<'result'>;
+}
+
+export function createPublisherMetrics(registry: Registry): PublisherMetrics {
+  return {
+    events: new Counter({
+      name: 'fanout_publisher_events_total',
+      help: 'Events received by the publisher, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
+}

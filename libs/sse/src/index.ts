@@ -1,0 +1,3 @@
+export * from './frames';
+export * from './sse-connection';
+export * from './sweep-scheduler';
