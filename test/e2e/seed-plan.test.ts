@@ -386,15 +386,23 @@ describe('resume', () => {
 
     let publishing = true;
     let published = 4;
+    let producerError: unknown;
     const producer = (async () => {
       while (publishing) {
         await stack.publishOk([job.progress(published % 100), job.progress((published + 1) % 100), job.progress((published + 2) % 100)]);
         published += 3;
         await sleep(5);
       }
-    })();
+    })().catch((error) => {
+      producerError = error;
+      throw error;
+    });
+    const producing = () => {
+      if (producerError) throw producerError;
+      return true;
+    };
     try {
-      await a.waitForEvents(30);
+      await a.waitForFrames((frames) => producing() && frames.filter((f) => f.id !== undefined).length >= 30, 20_000);
       a.close();
       const k = seqsOf(a).at(-1)!;
       const lastId = idOfSeq(a, k);
@@ -405,7 +413,7 @@ describe('resume', () => {
           ? await stack.open('job', job.id, { gateway: 1, lastEventId: lastId })
           : await stack.open('job', job.id, { gateway: 1, query: { lastEventId: lastId } });
       expect(b.status).toBe(200);
-      await b.waitForFrames((frames) => frames.filter((f) => f.id !== undefined).length >= 30 && published >= k + 60, 20_000);
+      await b.waitForFrames((frames) => producing() && frames.filter((f) => f.id !== undefined).length >= 30 && published >= k + 60, 20_000);
       publishing = false;
       await producer;
       await stack.publishOk(job.status('succeeded'));
@@ -541,6 +549,20 @@ describe('answers before streaming', () => {
     await stack.publishOk(job.status('pending'));
     await problem(await stack.open('job', job.id, { lastEventId: 'not-an-event-id' }), 400);
     await problem(await stack.open('job', job.id, { query: { lastEventId: 'zzzz-12' } }), 400);
+  });
+
+  test('the Last-Event-ID header wins over ?lastEventId=', async () => {
+    const job = jobEvents(stack.tenant);
+    await stack.publishOk([job.status('pending'), job.status('scheduled'), job.status('leased')]);
+    const s = await stack.open('job', job.id);
+    await s.waitForEvents(3);
+    const idOf1 = idOfSeq(s, 1);
+    s.close();
+    const both = await stack.open('job', job.id, { lastEventId: idOf1, query: { lastEventId: 'not-an-event-id' }, gateway: 1 });
+    expect(both.status).toBe(200);
+    await both.waitForEvents(2);
+    await sleep(100);
+    expect(seqsOf(both)).toEqual([2, 3]);
   });
 
   test('an empty Last-Event-ID counts as none', async () => {

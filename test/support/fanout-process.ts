@@ -125,8 +125,11 @@ export async function startFanout(
 
   const waitExit = async (timeoutMs: number): Promise<boolean> => {
     if (exited) return true;
-    const timer = sleep(timeoutMs).then(() => false);
-    return Promise.race([exitPromise.then(() => true), timer]);
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<boolean>((resolveGuard) => {
+      timer = setTimeout(() => resolveGuard(false), timeoutMs);
+    });
+    return Promise.race([exitPromise.then(() => true), guard]).finally(() => clearTimeout(timer));
   };
 
   const kill = async (): Promise<void> => {

@@ -25,7 +25,7 @@ export interface SseStream {
   /** Domain frames only: those with an `id`. */
   events(): SseFrame[];
   /** Domain frames' data, parsed. */
-  eventData<T = Record<string, unknown>>(): T[];
+  eventData<T = Record<string, any>>(): T[];
   /** Frames named `name`. */
   named(name: string): SseFrame[];
   /** Resolves once `predicate(frames)` holds (or `frames.length >= count`); rejects on timeout or when the response ends first. */
@@ -272,7 +272,7 @@ export async function runEventSource(
   let check: () => void = () => undefined;
   const es = new EventSource(url, {
     fetch: async (input, init) => {
-      const headers = { ...(init?.headers as Record<string, string> | undefined), 'X-Tenant': tenant };
+      const headers: Record<string, string> = { ...(init?.headers as Record<string, string> | undefined), 'X-Tenant': tenant };
       const response = await fetch(input, { ...init, headers });
       run.requests.push({ lastEventId: headers['Last-Event-ID'] ?? null, status: response.status });
       setImmediate(() => check());

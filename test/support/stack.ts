@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { FanoutProcess, startFanout } from './fanout-process';
 import { RedisServer, startRedis } from './redis-server';
 import { closeAllStreams, openStream, OpenStreamOptions, SseStream } from './sse-client';
@@ -255,4 +256,45 @@ export function seqsOf(stream: SseStream): number[] {
 /** [from, from+1, …, to] */
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/**
+ * POSTs bytes over node:http and resolves with the answer even when the server answers (e.g. 413) and
+ * closes before it has read the whole body (fetch may fail with "other side closed" then).
+ */
+export function postBytes(url: string, body: string | Buffer, headers: Record<string, string>, timeoutMs = 20_000): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }> {
+  return new Promise((resolvePost, rejectPost) => {
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, agent: false });
+    let answered = false;
+    const guard = setTimeout(() => {
+      req.destroy();
+      rejectPost(new Error(`POST ${url}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.on('error', (error) => {
+      if (!answered) {
+        clearTimeout(guard);
+        rejectPost(new Error(`POST ${url} failed before an answer: ${error.message}`));
+      }
+    });
+    req.on('response', (res) => {
+      answered = true;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      const done = () => {
+        clearTimeout(guard);
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolvePost({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        req.destroy();
+      };
+      res.on('end', done);
+      res.on('close', done);
+    });
+    req.end(body);
+  });
 }

@@ -2,7 +2,7 @@ import { Server } from 'node:http';
 import express from 'express';
 import { Bus, MemoryBus, RedisBus } from '@fanout/bus';
 import { createGateway } from '@fanout/gateway';
-import { createAuthenticator, notFoundHandler, problemErrorHandler } from '@fanout/http';
+import { corsFor, createAuthenticator, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { FanoutConfig } from './config';
@@ -54,6 +54,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
+  app.use(corsFor(config.corsOrigins));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

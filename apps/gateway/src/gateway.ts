@@ -9,7 +9,7 @@ import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
 import { streamRoutes } from './routes/stream-routes';
 import { StreamContext, StreamSettings } from './stream-context';
-import { SubjectStream } from './subject-stream';
+import { StreamSession } from './stream-session';
 import { SubscriptionManager } from './subscription-manager';
 
 export interface GatewaySettings extends StreamSettings {
@@ -56,7 +56,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   const scheduler = new SweepScheduler(sweepPeriodFor(settings.heartbeatMs, settings.idleTimeoutMs));
   const ctx: StreamContext = { bus, subscriptions, scheduler, metrics, settings, logger };
-  const openStreams = new Set<SubjectStream>();
+  const openStreams = new Set<StreamSession>();
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
   const readiness = new CanaryReadiness(bus, logger);
   readiness.start();

@@ -1,10 +1,10 @@
 import { GapReason } from '@fanout/contracts';
-import { SubjectInfo, parseEventId } from '@fanout/bus';
+import { EventPosition, SubjectInfo } from '@fanout/bus';
 import { HttpProblem } from '@fanout/http';
 
-export type ResumePlan =
-  | { kind: 'done' }
-  | { kind: 'stream'; afterSeq: number; gap?: { reason: GapReason; firstAvailableSeq: number } };
+export type Gap = { reason: GapReason; firstAvailableSeq: number };
+
+export type ResumePlan = { kind: 'done' } | { kind: 'stream'; afterSeq: number; gap?: Gap };
 
 /** `Last-Event-ID` wins over `?lastEventId=`; an empty one counts as none. */
 export function resumeText(header: string | undefined, query: unknown): string | undefined {
@@ -13,23 +13,26 @@ export function resumeText(header: string | undefined, query: unknown): string |
   return undefined;
 }
 
+export function malformedResume(text: string): HttpProblem {
+  return new HttpProblem(400, `malformed resume position ${JSON.stringify(text.slice(0, 64))}: expected an event id of this stream`);
+}
+
 /**
- * Where a stream starts, from the client's resume position and the subject's place in the store:
- * replay after a seq (with a `gap` first when history is missing), or nothing at all (204).
+ * Where a subject's stream starts, from the client's position (its `epoch` may be a prefix of the
+ * full epoch, as multi-subject cursors keep) and the subject's place in the store: replay after a
+ * seq, with a `gap` first when history is missing, or nothing at all (the client has it all: 204).
  */
-export function planResume(text: string | undefined, info: SubjectInfo): ResumePlan {
-  if (text === undefined) {
+export function planResume(position: EventPosition | undefined, info: SubjectInfo): ResumePlan {
+  if (position === undefined) {
     return info.firstSeq > 1
       ? { kind: 'stream', afterSeq: 0, gap: { reason: 'history_trimmed', firstAvailableSeq: info.firstSeq } }
       : { kind: 'stream', afterSeq: 0 };
   }
-  const position = parseEventId(text);
-  if (!position) throw new HttpProblem(400, `malformed resume position ${JSON.stringify(text.slice(0, 64))}: expected an event id of this stream`);
-  if (position.epoch !== info.epoch) {
+  if (!info.epoch.startsWith(position.epoch)) {
     return { kind: 'stream', afterSeq: 0, gap: { reason: 'history_lost', firstAvailableSeq: info.firstSeq } };
   }
   if (position.seq > info.lastSeq) {
-    throw new HttpProblem(400, `resume position ${text} is ahead of the subject's last event (seq ${info.lastSeq})`);
+    throw new HttpProblem(400, `the resume position (seq ${position.seq}) is ahead of the stream's last event (seq ${info.lastSeq})`);
   }
   if (info.terminal && position.seq === info.lastSeq) return { kind: 'done' };
   if (position.seq < info.firstSeq - 1) {

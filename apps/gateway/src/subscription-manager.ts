@@ -1,5 +1,4 @@
-import { TenantSubject } from '@fanout/contracts';
-import { Bus, LiveBatch, subjectKeyString } from '@fanout/bus';
+import { Bus, LiveBatch, StreamRef, subjectKeyString } from '@fanout/bus';
 
 /** A local client of a subject: told of every live batch, and when the bus path came back after a loss. */
 export interface LiveClient {
@@ -8,7 +7,7 @@ export interface LiveClient {
 }
 
 interface Entry {
-  subject: TenantSubject;
+  ref: StreamRef;
   clients: Set<LiveClient>;
   subscribed: Promise<void>;
 }
@@ -33,12 +32,12 @@ export class SubscriptionManager {
   }
 
   /** Resolves once live batches of the subject reach `client`. */
-  async join(subject: TenantSubject, client: LiveClient): Promise<void> {
-    const key = subjectKeyString(subject);
+  async join(ref: StreamRef, client: LiveClient): Promise<void> {
+    const key = subjectKeyString(ref);
     let entry = this.entries.get(key);
     if (!entry) {
-      const created: Entry = { subject, clients: new Set(), subscribed: Promise.resolve() };
-      created.subscribed = this.bus.subscribe(subject, (batch) => this.dispatch(created, batch));
+      const created: Entry = { ref, clients: new Set(), subscribed: Promise.resolve() };
+      created.subscribed = this.bus.subscribe(ref, (batch) => this.dispatch(created, batch));
       this.entries.set(key, created);
       entry = created;
     }
@@ -46,17 +45,17 @@ export class SubscriptionManager {
     try {
       await entry.subscribed;
     } catch (error) {
-      this.leave(subject, client);
+      this.leave(ref, client);
       throw error;
     }
   }
 
-  leave(subject: TenantSubject, client: LiveClient): void {
-    const key = subjectKeyString(subject);
+  leave(ref: StreamRef, client: LiveClient): void {
+    const key = subjectKeyString(ref);
     const entry = this.entries.get(key);
     if (!entry || !entry.clients.delete(client) || entry.clients.size > 0) return;
     this.entries.delete(key);
-    void this.bus.unsubscribe(subject).catch(() => undefined);
+    void this.bus.unsubscribe(ref).catch(() => undefined);
   }
 
   get subjectCount(): number {

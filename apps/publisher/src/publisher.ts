@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE } from '@fanout/contracts';
 import { AppendOutcome, AppendRefusal, Bus } from '@fanout/bus';
-import { Authenticator, HttpProblem } from '@fanout/http';
+import { Authenticator, HttpProblem, Principal } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
 import { parseEventsBody } from './parse-events';
 import { storeEvents } from './store-batch';
@@ -36,12 +36,15 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   router.post(
     '/api/v1/events',
-    (req, _res, next) => {
-      next(req.is('application/json') || req.is('+json') ? undefined : new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
+    (req, res, next) => {
+      options.authenticate(req, 'events:write').then((principal) => {
+        res.locals['principal'] = principal;
+        next(req.is('application/json') || req.is('+json') ? undefined : new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
+      }, next);
     },
     jsonBody,
     async (req, res) => {
-      const principal = await options.authenticate(req, 'events:write');
+      const principal = res.locals['principal'] as Principal;
       let events;
       try {
         ({ events } = parseEventsBody(req.body));

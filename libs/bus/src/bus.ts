@@ -1,5 +1,18 @@
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
 
+/** A tenant's activity stream: one `subject.updated` frame per status change of any of its subjects. */
+export interface ActivityRef {
+  tenant: string;
+  kind: 'activity';
+}
+
+/** Anything with a history and a live channel: a subject, or a tenant's activity. */
+export type StreamRef = TenantSubject | ActivityRef;
+
+export function activityOf(tenant: string): ActivityRef {
+  return { tenant, kind: 'activity' };
+}
+
 export type AppendOutcome =
   | { eventId: string; seq: number; duplicate: boolean }
   | { eventId: string; error: AppendRefusal };
@@ -56,13 +69,13 @@ export type ConnectionListener = (event: 'down' | 'up') => void;
  */
 export interface Bus {
   append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]>;
-  info(subject: TenantSubject): Promise<SubjectInfo | null>;
+  info(ref: StreamRef): Promise<SubjectInfo | null>;
   /** Retained entries with seq > afterSeq, oldest first, at most `limit`. */
-  history(subject: TenantSubject, afterSeq: number, limit: number): Promise<HistoryEntry[]>;
+  history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]>;
   recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]>;
   /** One listener per subject; resolves once live batches are flowing. */
-  subscribe(subject: TenantSubject, listener: BatchListener): Promise<void>;
-  unsubscribe(subject: TenantSubject): Promise<void>;
+  subscribe(ref: StreamRef, listener: BatchListener): Promise<void>;
+  unsubscribe(ref: StreamRef): Promise<void>;
   /** Number of subject subscriptions held. */
   subscriptionCount(): number;
   /** Told when the subscription path is lost, and when it is back after a loss (every subscription restored). */

@@ -9,3 +9,4 @@ export { RedisBus, RedisBusOptions } from './redis-bus';
 export { prepareEvent, finishEventJson } from './prepared-event';
 export { eventFrame } from './frame';
 export { renderStateMachineTables } from './lua-scripts';
+export { ActivityUpdate, activityUpdates } from './activity';

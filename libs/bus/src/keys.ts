@@ -1,15 +1,24 @@
 import { TenantSubject } from '@fanout/contracts';
+import { ActivityRef, StreamRef } from './bus';
 
 /**
  * Every key and the channel of a subject share one hash tag, so in Redis Cluster they live on one
  * shard and the append script can touch them all. The tenant is part of every key.
  */
-export interface SubjectKeys {
+export interface StreamKeys {
   meta: string;
   stream: string;
+  channel: string;
+}
+
+export interface SubjectKeys extends StreamKeys {
   ids: string;
   steps: string;
-  channel: string;
+}
+
+export interface ActivityKeys extends StreamKeys {
+  /** The last subject seq recorded per subject, so racing publishers never reorder a subject's statuses. */
+  latest: string;
 }
 
 export function subjectTag(subject: TenantSubject): string {
@@ -21,6 +30,15 @@ export function subjectKeys(subject: TenantSubject): SubjectKeys {
   return { meta: `${tag}:m`, stream: `${tag}:s`, ids: `${tag}:ids`, steps: `${tag}:steps`, channel: `${tag}:c` };
 }
 
+export function activityKeys(ref: ActivityRef): ActivityKeys {
+  const tag = `fo:{${ref.tenant}}:activity`;
+  return { meta: `${tag}:m`, stream: `${tag}:s`, latest: `${tag}:latest`, channel: `${tag}:c` };
+}
+
+export function streamKeys(ref: StreamRef): StreamKeys {
+  return ref.kind === 'activity' ? activityKeys(ref) : subjectKeys(ref);
+}
+
 export function tenantSubjectsKey(tenant: string): string {
   return `fo:{${tenant}}:subjects`;
 }
@@ -30,6 +48,7 @@ export function subjectMember(subject: { kind: string; id: string }): string {
   return `${subject.kind}:${subject.id}`;
 }
 
-export function subjectKeyString(subject: TenantSubject): string {
-  return `${subject.tenant}:${subject.kind}:${subject.id}`;
+/** A map key for a stream: `tenant:kind:id`, or `tenant:activity:` for the tenant's activity. */
+export function subjectKeyString(ref: StreamRef): string {
+  return ref.kind === 'activity' ? `${ref.tenant}:activity:` : `${ref.tenant}:${ref.kind}:${ref.id}`;
 }

@@ -7,30 +7,53 @@ import {
   checkEvent,
   emptySubjectState,
 } from '@fanout/contracts';
-import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, SubjectInfo, SubjectSummary } from './bus';
+import { ActivityUpdate, activityUpdates } from './activity';
+import {
+  AppendOutcome,
+  BatchListener,
+  Bus,
+  ConnectionListener,
+  HistoryEntry,
+  StreamRef,
+  SubjectInfo,
+  SubjectSummary,
+  activityOf,
+} from './bus';
 import { newEpoch } from './event-id';
 import { eventFrame } from './frame';
 import { subjectKeyString } from './keys';
 import { HistoryOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
-import { encodeBatchMessage, decodeBatchMessage } from './wire';
+import { decodeBatchMessage, encodeBatchMessage } from './wire';
 
-interface StoredSubject {
-  subject: TenantSubject;
+/** A retained log of frames with its epoch: a subject's history, or a tenant's activity. */
+interface StoredStream {
   epoch: string;
-  state: SubjectState;
   lastSeq: number;
+  status: string;
   terminal: boolean;
   updatedAt: string;
   /** Retained entries, oldest first. */
   entries: HistoryEntry[];
+}
+
+interface StoredSubject extends StoredStream {
+  subject: TenantSubject;
+  state: SubjectState;
   eventIds: Map<string, number>;
   expiry?: NodeJS.Timeout;
 }
 
+interface StoredActivity extends StoredStream {
+  latest: Map<string, number>;
+}
+
+const NOT_STORED = { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' } as const;
+
 /** The bus of `fanout dev` without Redis: the same semantics as the Redis bus, in one process. */
 export class MemoryBus implements Bus {
   private readonly subjects = new Map<string, StoredSubject>();
+  private readonly activities = new Map<string, StoredActivity>();
   private readonly listeners = new Map<string, BatchListener>();
 
   constructor(private readonly options: HistoryOptions) {}
@@ -38,9 +61,7 @@ export class MemoryBus implements Bus {
   async append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]> {
     const key = subjectKeyString(subject);
     const existing = this.subjects.get(key);
-    const state: SubjectState = existing
-      ? { ...existing.state, steps: new Map(existing.state.steps) }
-      : emptySubjectState();
+    const state: SubjectState = existing ? { ...existing.state, steps: new Map(existing.state.steps) } : emptySubjectState();
     const seenInBatch = new Map<string, number>();
     const outcomes: AppendOutcome[] = [];
     const accepted: { index: number; seq: number; attempt?: number; terminal: boolean }[] = [];
@@ -67,13 +88,7 @@ export class MemoryBus implements Bus {
       accepted.push({ index, seq, attempt: event.type === 'job.status' ? state.attempt : undefined, terminal: verdict.terminal });
     });
 
-    if (refused) {
-      return outcomes.map((o) =>
-        'seq' in o && !o.duplicate
-          ? { eventId: o.eventId, error: { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' } }
-          : o,
-      );
-    }
+    if (refused) return outcomes.map((o) => ('seq' in o && !o.duplicate ? { eventId: o.eventId, error: NOT_STORED } : o));
     if (accepted.length === 0) return outcomes;
 
     const publishedAt = new Date().toISOString();
@@ -81,50 +96,46 @@ export class MemoryBus implements Bus {
       subject,
       epoch: newEpoch(),
       state,
+      status: '',
       lastSeq: 0,
       terminal: false,
       updatedAt: publishedAt,
       entries: [],
       eventIds: new Map(),
     };
-    let frames = '';
-    for (const { index, seq: entrySeq, attempt, terminal } of accepted) {
+    const frames = accepted.map(({ index, seq: entrySeq, attempt, terminal }) => {
       const event = events[index]!;
-      const frame = eventFrame(stored.epoch, entrySeq, event.type, finishEventJson(prepareEvent(event), entrySeq, attempt, publishedAt));
-      stored.entries.push({ seq: entrySeq, frame: Buffer.from(frame), terminal });
       stored.eventIds.set(event.eventId, entrySeq);
-      frames += frame;
-    }
-    const terminal = accepted.some((a) => a.terminal);
-    if (stored.entries.length > this.options.historyMaxLen) stored.entries.splice(0, stored.entries.length - this.options.historyMaxLen);
-    Object.assign(stored, { state, lastSeq: seq, terminal, updatedAt: publishedAt });
+      const json = finishEventJson(prepareEvent(event), entrySeq, attempt, publishedAt);
+      return { seq: entrySeq, frame: eventFrame(stored.epoch, entrySeq, event.type, json), terminal };
+    });
+    stored.state = state;
+    stored.status = state.status ?? '';
     this.subjects.set(key, stored);
-    if (terminal) {
+    this.store(key, stored, frames, publishedAt);
+    if (stored.terminal) {
       stored.expiry = setTimeout(() => this.subjects.delete(key), this.options.historyTtlSeconds * 1000);
       stored.expiry.unref();
     }
-    const message = Buffer.from(encodeBatchMessage(accepted[0]!.seq, seq, terminal, frames));
-    const listener = this.listeners.get(key);
-    // Delivered on a later turn, as a real pub/sub message would be.
-    if (listener) setImmediate(() => listener(decodeBatchMessage(message)!));
+    this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt);
     return outcomes;
   }
 
-  async info(subject: TenantSubject): Promise<SubjectInfo | null> {
-    const stored = this.subjects.get(subjectKeyString(subject));
+  async info(ref: StreamRef): Promise<SubjectInfo | null> {
+    const stored = this.stream(ref);
     if (!stored) return null;
     return {
       epoch: stored.epoch,
       lastSeq: stored.lastSeq,
       firstSeq: stored.entries[0]?.seq ?? stored.lastSeq + 1,
-      status: stored.state.status ?? '',
+      status: stored.status,
       terminal: stored.terminal,
       updatedAt: stored.updatedAt,
     };
   }
 
-  async history(subject: TenantSubject, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
-    const entries = this.subjects.get(subjectKeyString(subject))?.entries ?? [];
+  async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    const entries = this.stream(ref)?.entries ?? [];
     const first = entries[0]?.seq ?? 0;
     const start = Math.max(0, afterSeq + 1 - first);
     return entries.slice(start, start + limit);
@@ -135,15 +146,15 @@ export class MemoryBus implements Bus {
       .filter((s) => s.subject.tenant === tenant && (kind === undefined || s.subject.kind === kind))
       .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
       .slice(0, limit)
-      .map((s) => ({ kind: s.subject.kind, id: s.subject.id, status: s.state.status ?? '', seq: s.lastSeq, updatedAt: s.updatedAt }));
+      .map((s) => ({ kind: s.subject.kind, id: s.subject.id, status: s.status, seq: s.lastSeq, updatedAt: s.updatedAt }));
   }
 
-  async subscribe(subject: TenantSubject, listener: BatchListener): Promise<void> {
-    this.listeners.set(subjectKeyString(subject), listener);
+  async subscribe(ref: StreamRef, listener: BatchListener): Promise<void> {
+    this.listeners.set(subjectKeyString(ref), listener);
   }
 
-  async unsubscribe(subject: TenantSubject): Promise<void> {
-    this.listeners.delete(subjectKeyString(subject));
+  async unsubscribe(ref: StreamRef): Promise<void> {
+    this.listeners.delete(subjectKeyString(ref));
   }
 
   subscriptionCount(): number {
@@ -161,6 +172,52 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     for (const stored of this.subjects.values()) clearTimeout(stored.expiry);
     this.subjects.clear();
+    this.activities.clear();
     this.listeners.clear();
+  }
+
+  private stream(ref: StreamRef): StoredStream | undefined {
+    const key = subjectKeyString(ref);
+    return ref.kind === 'activity' ? this.activities.get(key) : this.subjects.get(key);
+  }
+
+  /** Appends frames of consecutive seqs, trims to the retention, and publishes them as one batch. */
+  private store(key: string, stream: StoredStream, frames: { seq: number; frame: string; terminal: boolean }[], at: string): void {
+    for (const { seq, frame, terminal } of frames) stream.entries.push({ seq, frame: Buffer.from(frame), terminal });
+    const excess = stream.entries.length - this.options.historyMaxLen;
+    if (excess > 0) stream.entries.splice(0, excess);
+    const last = frames[frames.length - 1]!;
+    stream.lastSeq = last.seq;
+    stream.terminal = last.terminal;
+    stream.updatedAt = at;
+    const message = Buffer.from(encodeBatchMessage(frames[0]!.seq, last.seq, last.terminal, frames.map((f) => f.frame).join('')));
+    const listener = this.listeners.get(key);
+    // Delivered on a later turn, as a real pub/sub message would be.
+    if (listener) setImmediate(() => listener(decodeBatchMessage(message)!));
+  }
+
+  private recordActivity(tenant: string, updates: ActivityUpdate[], at: string): void {
+    const ref = activityOf(tenant);
+    const key = subjectKeyString(ref);
+    const activity = this.activities.get(key) ?? {
+      epoch: newEpoch(),
+      lastSeq: 0,
+      status: 'active',
+      terminal: false,
+      updatedAt: at,
+      entries: [],
+      latest: new Map<string, number>(),
+    };
+    const frames: { seq: number; frame: string; terminal: boolean }[] = [];
+    for (const update of updates) {
+      if (update.subjectSeq <= (activity.latest.get(update.member) ?? 0)) continue;
+      if (update.terminal) activity.latest.delete(update.member);
+      else activity.latest.set(update.member, update.subjectSeq);
+      const seq = activity.lastSeq + frames.length + 1;
+      frames.push({ seq, frame: eventFrame(activity.epoch, seq, 'subject.updated', update.json), terminal: false });
+    }
+    if (frames.length === 0) return;
+    this.activities.set(key, activity);
+    this.store(key, activity, frames, at);
   }
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import Redis, { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, SubjectInfo, SubjectSummary } from './bus';
+import { activityUpdates } from './activity';
+import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { newEpoch } from './event-id';
-import { subjectKeys, subjectMember, tenantSubjectsKey } from './keys';
+import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantSubjectsKey } from './keys';
 import { silentLogger } from './logger';
 import { loadLuaScript } from './lua-scripts';
 import { BusOptions } from './options';
@@ -12,6 +13,7 @@ import { decodeBatchMessage } from './wire';
 
 interface ScriptedRedis extends Redis {
   fanoutAppend(...args: (string | number)[]): Promise<unknown[]>;
+  fanoutActivity(...args: (string | number)[]): Promise<number>;
   fanoutInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
 }
 
@@ -54,6 +56,7 @@ export class RedisBus implements Bus {
     };
     this.command = new Redis(options.url, { ...base, commandTimeout: options.commandTimeoutMs ?? 5000 }) as ScriptedRedis;
     this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
+    this.command.defineCommand('fanoutActivity', { numberOfKeys: 3, lua: loadLuaScript('activity') });
     this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
     this.command.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis command connection error'));
 
@@ -66,6 +69,7 @@ export class RedisBus implements Bus {
 
   async append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]> {
     const keys = subjectKeys(subject);
+    const publishedAt = new Date().toISOString();
     const args: (string | number)[] = [
       keys.meta,
       keys.stream,
@@ -76,7 +80,7 @@ export class RedisBus implements Bus {
       this.options.historyMaxLen,
       this.options.historyTtlSeconds,
       newEpoch(),
-      new Date().toISOString(),
+      publishedAt,
       events.length,
     ];
     for (const event of events) {
@@ -86,13 +90,24 @@ export class RedisBus implements Bus {
     const raw = (await this.command.fanoutAppend(...args)) as RawOutcome[];
     const outcomes = raw.map((r, i) => toOutcome(events[i]!.eventId, r));
     if (outcomes.some((o) => 'seq' in o && !o.duplicate)) {
-      await this.command.zadd(tenantSubjectsKey(subject.tenant), Date.now(), subjectMember(subject));
+      await Promise.all([
+        this.command.zadd(tenantSubjectsKey(subject.tenant), Date.now(), subjectMember(subject)),
+        this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt),
+      ]);
     }
     return outcomes;
   }
 
-  async info(subject: TenantSubject): Promise<SubjectInfo | null> {
-    const keys = subjectKeys(subject);
+  private async recordActivity(tenant: string, updates: ReturnType<typeof activityUpdates>, updatedAt: string): Promise<void> {
+    if (updates.length === 0) return;
+    const keys = activityKeys(activityOf(tenant));
+    const args: (string | number)[] = [keys.meta, keys.stream, keys.latest, keys.channel, this.options.historyMaxLen, newEpoch(), updatedAt, updates.length];
+    for (const u of updates) args.push(u.member, u.subjectSeq, u.terminal ? '1' : '0', u.json);
+    await this.command.fanoutActivity(...args);
+  }
+
+  async info(ref: StreamRef): Promise<SubjectInfo | null> {
+    const keys = streamKeys(ref);
     const raw = await this.command.fanoutInfo(keys.meta, keys.stream);
     if (raw.length === 0) return null;
     const [epoch, lastSeq, firstSeq, status, terminal, updatedAt] = raw;
@@ -106,8 +121,8 @@ export class RedisBus implements Bus {
     };
   }
 
-  async history(subject: TenantSubject, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
-    const { stream } = subjectKeys(subject);
+  async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    const { stream } = streamKeys(ref);
     const entries = await this.command.xrangeBuffer(stream, `(0-${afterSeq}`, '+', 'COUNT', limit);
     return entries.map(([id, fields]) => {
       const entry: HistoryEntry = { seq: Number(id.toString().slice(2)), frame: Buffer.alloc(0), terminal: false };
@@ -138,14 +153,14 @@ export class RedisBus implements Bus {
     return summaries;
   }
 
-  async subscribe(subject: TenantSubject, listener: BatchListener): Promise<void> {
-    const { channel } = subjectKeys(subject);
+  async subscribe(ref: StreamRef, listener: BatchListener): Promise<void> {
+    const { channel } = streamKeys(ref);
     this.listeners.set(channel, listener);
     await this.subscriber.ssubscribe(channel);
   }
 
-  async unsubscribe(subject: TenantSubject): Promise<void> {
-    const { channel } = subjectKeys(subject);
+  async unsubscribe(ref: StreamRef): Promise<void> {
+    const { channel } = streamKeys(ref);
     if (!this.listeners.delete(channel)) return;
     if (this.subscriber.status === 'ready') await this.subscriber.sunsubscribe(channel);
   }

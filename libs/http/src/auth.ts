@@ -25,7 +25,8 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
   if (config.mode === 'none') return async (req) => ({ tenant: tenantFromHeader(req), fromToken: false });
 
   const secret = config.secret ? new TextEncoder().encode(config.secret) : undefined;
-  const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl)) : undefined;
+  // A token with an unknown `kid` refetches the key set (keys rotate without a restart), at most every 100 ms.
+  const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 100 }) : undefined;
   const verifyOptions = {
     issuer: config.issuer,
     audience: config.audience,

@@ -1,3 +1,4 @@
 export * from './problem';
 export * from './error-handler';
 export * from './auth';
+export * from './web-security';

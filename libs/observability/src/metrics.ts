@@ -4,7 +4,15 @@ export { Registry } from 'prom-client';
 
 /** Stream kinds as metric labels: the three subject kinds plus the multi-subject and activity streams. */
 export type StreamKindLabel = 'job' | 'pack-run' | 'run' | 'multi' | 'subjects';
-export type DisconnectReason = 'client_closed' | 'completed' | 'idle_timeout' | 'slow_consumer' | 'shutdown' | 'token_expired';
+export type DisconnectReason =
+  | 'client_closed'
+  | 'completed'
+  | 'idle_timeout'
+  | 'slow_consumer'
+  | 'shutdown'
+  | 'token_expired'
+  /** History could not be read (the store failed mid-replay): the client resumes. */
+  | 'store_error';
 export type PublishResult = 'accepted' | 'duplicate' | 'rejected';
 
 export function createRegistry(): Registry {

@@ -1,0 +1,83 @@
+import { GapReason, TenantSubject } from '@fanout/contracts';
+import { SseConnection, controlFrame } from '@fanout/sse';
+import { encodeCursor, encodePosition } from './multi-cursor';
+import { Gap } from './resume-position';
+import { StreamContext } from './stream-context';
+import { StreamSession } from './stream-session';
+import { SubjectFeed } from './subject-feed';
+
+export interface MultiEntry {
+  subject: TenantSubject;
+  epoch: string;
+  afterSeq: number;
+  /** The client already has this subject's terminal event: nothing to stream. */
+  done: boolean;
+  gap?: Gap;
+}
+
+const FRAME_END = Buffer.from('\n\n');
+const NEWLINE = 0x0a;
+
+/**
+ * Many subjects on one connection. Each subject has its own feed (the same gapless seam as a
+ * single stream); every frame's `id` is rewritten to the cursor of all positions after it.
+ */
+export class MultiStream extends StreamSession {
+  private readonly feeds = new Map<SubjectFeed, number>();
+  private readonly positions: Buffer[];
+  private readonly epochs: string[];
+  private readonly done: boolean[];
+
+  constructor(
+    ctx: StreamContext,
+    private readonly entries: readonly MultiEntry[],
+    conn: SseConnection,
+    expiresAt: number | undefined,
+  ) {
+    super(ctx, conn, 'multi', expiresAt);
+    this.epochs = entries.map((e) => e.epoch);
+    this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
+    this.done = entries.map((e) => e.done);
+    entries.forEach((entry, index) => {
+      if (!entry.done) this.feeds.set(new SubjectFeed(ctx, entry.subject, this, entry.afterSeq), index);
+    });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.feeds.keys()].map((feed) => feed.subscribe()));
+    if (!this.open()) return;
+    await Promise.all([...this.feeds].map(([feed, index]) => feed.replay(this.entries[index]!.gap)));
+  }
+
+  deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void {
+    const index = this.feeds.get(feed);
+    if (index === undefined) return;
+    const parts: Buffer[] = [];
+    let offset = 0;
+    for (let seq = firstSeq; seq <= lastSeq; seq += 1) {
+      const end = frames.indexOf(FRAME_END, offset);
+      if (end < 0) break;
+      const afterId = frames.indexOf(NEWLINE, offset) + 1;
+      this.positions[index] = encodePosition({ epoch: this.epochs[index]!, seq });
+      parts.push(Buffer.from(`id: ${encodeCursor(this.positions)}\n`), frames.subarray(afterId, end + FRAME_END.length));
+      offset = end + FRAME_END.length;
+    }
+    this.writeEvents(Buffer.concat(parts), lastSeq - firstSeq + 1, replayed);
+  }
+
+  gap(feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void {
+    const { kind, id } = feed.ref as TenantSubject;
+    this.writeControl(controlFrame('gap', { reason, firstAvailableSeq, subject: { kind, id } }));
+  }
+
+  completed(feed: SubjectFeed): void {
+    const index = this.feeds.get(feed);
+    if (index === undefined) return;
+    this.done[index] = true;
+    if (this.done.every(Boolean)) this.end('completed');
+  }
+
+  protected stopFeeds(): void {
+    for (const feed of this.feeds.keys()) feed.stop();
+  }
+}

@@ -1,0 +1,37 @@
+import { GapReason } from '@fanout/contracts';
+import { StreamRef } from '@fanout/bus';
+import { SseConnection, controlFrame } from '@fanout/sse';
+import { StreamContext } from './stream-context';
+import { StreamSession } from './stream-session';
+import { SubjectFeed } from './subject-feed';
+
+/** A stream of one subject (or of a tenant's activity): stored frames are written as they are. */
+export class SingleStream extends StreamSession {
+  private readonly feed: SubjectFeed;
+
+  constructor(ctx: StreamContext, ref: StreamRef, conn: SseConnection, afterSeq: number, expiresAt: number | undefined) {
+    super(ctx, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, expiresAt);
+    this.feed = new SubjectFeed(ctx, ref, this, afterSeq);
+  }
+
+  async start(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {
+    await this.feed.subscribe();
+    if (this.open()) await this.feed.replay(gap);
+  }
+
+  deliver(_feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void {
+    this.writeEvents(frames, lastSeq - firstSeq + 1, replayed);
+  }
+
+  gap(_feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void {
+    this.writeControl(controlFrame('gap', { reason, firstAvailableSeq }));
+  }
+
+  completed(): void {
+    this.end('completed');
+  }
+
+  protected stopFeeds(): void {
+    this.feed.stop();
+  }
+}

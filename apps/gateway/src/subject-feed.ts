@@ -1,0 +1,161 @@
+import { GapReason } from '@fanout/contracts';
+import { LiveBatch, StreamRef, framesAfter } from '@fanout/bus';
+import { StreamContext } from './stream-context';
+import { LiveClient } from './subscription-manager';
+
+/** Where a feed's events go: a connection, which may rewrite ids (multi-subject) before writing. */
+export interface FeedSink {
+  /** Frames of the consecutive seqs firstSeq..lastSeq, each one a finished SSE frame with its own `id:` line. */
+  deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void;
+  gap(feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void;
+  /** The feed delivered its subject's terminal event. */
+  completed(feed: SubjectFeed): void;
+  failed(feed: SubjectFeed, error: Error): void;
+  isOpen(): boolean;
+  drained(): Promise<void>;
+}
+
+type Phase = 'replaying' | 'live' | 'stopped';
+
+/** Live batches held while history is replayed; past this, they are dropped and history re-read. */
+const MAX_BUFFERED_BATCHES = 1024;
+
+/**
+ * One subject's events for one connection, with a gapless seam between replay and live (DESIGN
+ * rule 2): the subscription is made first and live batches are buffered while history after the
+ * position is sent page by page, each page only once the socket has drained; the buffer is then
+ * flushed, skipping every seq already sent. A batch that arrives out of order, or a bus recovery,
+ * sends the feed back to history for what it missed.
+ */
+export class SubjectFeed implements LiveClient {
+  private phase: Phase = 'replaying';
+  private buffered: LiveBatch[] = [];
+  private bufferOverflowed = false;
+  private catchingUp = false;
+  private catchUpAgain = false;
+
+  constructor(
+    private readonly ctx: StreamContext,
+    readonly ref: StreamRef,
+    private readonly sink: FeedSink,
+    private sentSeq: number,
+  ) {}
+
+  /** The last seq this connection was sent. */
+  get position(): number {
+    return this.sentSeq;
+  }
+
+  /** Resolves once live batches reach this feed (call before `replay`). */
+  subscribe(): Promise<void> {
+    return this.ctx.subscriptions.join(this.ref, this);
+  }
+
+  /** Sends `gap` if due, then replays history and goes live. */
+  async replay(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {
+    if (gap) this.sendGap(gap.reason, gap.firstAvailableSeq);
+    await this.catchUp();
+  }
+
+  stop(): void {
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopped';
+    this.buffered = [];
+    this.ctx.subscriptions.leave(this.ref, this);
+  }
+
+  onBatch(batch: LiveBatch): void {
+    if (this.phase === 'replaying') {
+      if (this.buffered.length >= MAX_BUFFERED_BATCHES) {
+        this.buffered = [];
+        this.bufferOverflowed = true;
+      }
+      this.buffered.push(batch);
+      return;
+    }
+    if (this.phase !== 'live' || batch.lastSeq <= this.sentSeq) return;
+    if (batch.firstSeq > this.sentSeq + 1) {
+      // A batch went missing on the way (the pub/sub path dropped it): history has it.
+      this.buffered.push(batch);
+      void this.catchUp();
+      return;
+    }
+    const firstSeq = this.sentSeq + 1;
+    this.sentSeq = batch.lastSeq;
+    this.sink.deliver(this, framesAfter(batch, firstSeq - 1), firstSeq, batch.lastSeq, false);
+    if (batch.terminal) this.complete();
+  }
+
+  onRecovered(): void {
+    if (this.phase === 'stopped') return;
+    // Batches published while the path was down never arrived: read them from history.
+    this.bufferOverflowed = true;
+    void this.catchUp();
+  }
+
+  private isOpen(): boolean {
+    return this.phase !== 'stopped' && this.sink.isOpen();
+  }
+
+  private complete(): void {
+    this.stop();
+    this.sink.completed(this);
+  }
+
+  /** Replays history after sentSeq until caught up, then flushes the buffer and goes live. */
+  private async catchUp(): Promise<void> {
+    if (this.catchingUp) {
+      this.catchUpAgain = true;
+      return;
+    }
+    this.catchingUp = true;
+    this.phase = 'replaying';
+    try {
+      do {
+        this.catchUpAgain = false;
+        await this.replayHistory();
+      } while (this.catchUpAgain && this.isOpen());
+      if (this.isOpen()) this.goLive();
+    } catch (error) {
+      if (this.isOpen()) this.sink.failed(this, error as Error);
+    } finally {
+      this.catchingUp = false;
+    }
+  }
+
+  private async replayHistory(): Promise<void> {
+    const pageSize = this.ctx.settings.replayPageSize;
+    for (;;) {
+      this.bufferOverflowed = false;
+      const page = await this.ctx.bus.history(this.ref, this.sentSeq, pageSize);
+      if (!this.isOpen()) return;
+      const first = page[0];
+      const last = page[page.length - 1];
+      if (first && last) {
+        if (first.seq > this.sentSeq + 1) this.sendGap('history_trimmed', first.seq);
+        this.sentSeq = last.seq;
+        const frames = page.length === 1 ? first.frame : Buffer.concat(page.map((e) => e.frame));
+        this.sink.deliver(this, frames, first.seq, last.seq, true);
+        if (last.terminal) return this.complete();
+        await this.sink.drained();
+        if (!this.isOpen()) return;
+      }
+      if (page.length < pageSize && !this.bufferOverflowed) return;
+    }
+  }
+
+  private goLive(): void {
+    const pending = this.buffered;
+    this.buffered = [];
+    this.phase = 'live';
+    for (const batch of pending) {
+      if (!this.isOpen()) return;
+      this.onBatch(batch);
+    }
+  }
+
+  private sendGap(reason: GapReason, firstAvailableSeq: number): void {
+    this.sentSeq = Math.max(this.sentSeq, firstAvailableSeq - 1);
+    this.sink.gap(this, reason, firstAvailableSeq);
+  }
+}
