@@ -44,6 +44,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
           idleTimeoutMs: config.idleTimeoutMs,
           clientBufferBytes: config.clientBufferBytes,
           replayPageSize: 500,
+          historyCacheBytes: 32 * 1024 * 1024,
           maxConnections: config.maxConnections,
           maxConnectionsPerTenant: config.maxConnectionsPerTenant,
         },

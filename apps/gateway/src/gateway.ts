@@ -5,6 +5,7 @@ import { Authenticator, HttpProblem } from '@fanout/http';
 import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
+import { HistoryPages } from './history-pages';
 import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
 import { streamRoutes } from './routes/stream-routes';
@@ -51,11 +52,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     const sentAt = publishedAtMs(batch);
     if (!Number.isNaN(sentAt)) metrics.deliveryLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
   });
-  bus.onConnection((event) => {
-    if (event === 'up') metrics.busReconnects.inc();
-  });
   const scheduler = new SweepScheduler(sweepPeriodFor(settings.heartbeatMs, settings.idleTimeoutMs));
-  const ctx: StreamContext = { bus, subscriptions, scheduler, metrics, settings, logger };
+  const history = new HistoryPages(bus, settings.replayPageSize, settings.historyCacheBytes);
+  bus.onConnection((event) => {
+    if (event !== 'up') return;
+    // Pages cached before the loss may be of a history the store no longer has: clear them first.
+    history.clear();
+    metrics.busReconnects.inc();
+    subscriptions.recoverAll();
+  });
+  const ctx: StreamContext = { bus, history, subscriptions, scheduler, metrics, settings, logger };
   const openStreams = new Set<StreamSession>();
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
   const readiness = new CanaryReadiness(bus, logger);

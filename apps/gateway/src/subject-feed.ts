@@ -124,10 +124,9 @@ export class SubjectFeed implements LiveClient {
   }
 
   private async replayHistory(): Promise<void> {
-    const pageSize = this.ctx.settings.replayPageSize;
     for (;;) {
       this.bufferOverflowed = false;
-      const page = await this.ctx.bus.history(this.ref, this.sentSeq, pageSize);
+      const { entries: page, reachedEnd } = await this.ctx.history.read(this.ref, this.sentSeq);
       if (!this.isOpen()) return;
       const first = page[0];
       const last = page[page.length - 1];
@@ -140,7 +139,7 @@ export class SubjectFeed implements LiveClient {
         await this.sink.drained();
         if (!this.isOpen()) return;
       }
-      if (page.length < pageSize && !this.bufferOverflowed) return;
+      if (reachedEnd && !this.bufferOverflowed) return;
     }
   }
 

@@ -16,8 +16,8 @@ export type BatchObserver = (batch: LiveBatch) => void;
 
 /**
  * One bus subscription per subject per replica, shared by its local clients and dropped when the
- * last one leaves (DESIGN rule 3). When the bus path comes back after a loss, every client is told
- * to catch up from history (rule 4).
+ * last one leaves (DESIGN rule 3). When the bus path comes back after a loss, `recoverAll` tells
+ * every client to catch up from history (rule 4).
  */
 export class SubscriptionManager {
   private readonly entries = new Map<string, Entry>();
@@ -25,11 +25,7 @@ export class SubscriptionManager {
   constructor(
     private readonly bus: Bus,
     private readonly observeBatch: BatchObserver = () => undefined,
-  ) {
-    bus.onConnection((event) => {
-      if (event === 'up') this.recoverAll();
-    });
-  }
+  ) {}
 
   /** Resolves once live batches of the subject reach `client`. */
   async join(ref: StreamRef, client: LiveClient): Promise<void> {
@@ -67,7 +63,8 @@ export class SubscriptionManager {
     this.observeBatch(batch);
   }
 
-  private recoverAll(): void {
+  /** The bus path came back after a loss: every client catches up from history. */
+  recoverAll(): void {
     for (const entry of this.entries.values()) {
       for (const client of entry.clients) client.onRecovered();
     }

@@ -20,6 +20,8 @@ export type AuthConfig =
 export type Authenticator = (req: Request, scope: Scope) => Promise<Principal>;
 
 const DEFAULT_TENANT = 'default';
+/** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3). */
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
 export function createAuthenticator(config: AuthConfig): Authenticator {
   if (config.mode === 'none') return async (req) => ({ tenant: tenantFromHeader(req), fromToken: false });
@@ -34,16 +36,16 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
   };
   return async (req, scope) => {
     const token = bearerToken(req);
-    if (!token) throw new HttpProblem(401, 'a token is required: Authorization: Bearer <jwt>, or ?access_token=');
+    if (!token) throw new HttpProblem(401, 'a token is required: Authorization: Bearer <jwt>, or ?access_token=', {}, CHALLENGE);
     let payload: JWTPayload;
     try {
       payload = secret ? (await jwtVerify(token, secret, verifyOptions)).payload : (await jwtVerify(token, jwks!, verifyOptions)).payload;
     } catch (error) {
-      throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, { 'WWW-Authenticate': 'Bearer' });
+      throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, CHALLENGE);
     }
     const tenant = payload['tenant'];
     if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) {
-      throw new HttpProblem(401, 'the token has no valid tenant claim');
+      throw new HttpProblem(401, 'the token has no valid tenant claim', {}, CHALLENGE);
     }
     const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
     if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);

@@ -1,14 +1,18 @@
 import { ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { SSE_HEADERS, controlFrame, retryFrame } from './frames';
 
 /**
- * One open SSE response. Writes go straight to the socket; `unsentBytes` is what the kernel has not
- * taken yet, which is how a slow reader is found. The body is not chunk-encoded: it ends with the
- * connection (`Connection: close`), so no framing bytes are added to each write.
+ * One open SSE response. Once the headers are out, frames go straight to the socket: the body is
+ * not chunk-encoded (it ends with the connection, `Connection: close`), so no framing is added to
+ * each write, and every write of one turn is corked into one syscall. `unsentBytes` is what the
+ * kernel has not taken yet, which is how a slow reader is found.
  */
 export class SseConnection {
   lastWriteAt = Date.now();
+  private socket: Socket | undefined;
   private open = true;
+  private corked = false;
 
   constructor(private readonly res: ServerResponse) {
     res.once('close', () => {
@@ -24,38 +28,48 @@ export class SseConnection {
     this.res.removeHeader('Transfer-Encoding');
     this.res.writeHead(200, { ...extraHeaders, ...SSE_HEADERS, Connection: 'close' });
     this.res.flushHeaders();
+    this.socket = this.res.socket ?? undefined;
     this.write(retryFrame(retryMs));
   }
 
   /** False when the socket's buffer is full: wait for `drained()` before writing history. */
   write(chunk: Buffer): boolean {
-    if (!this.isOpen) return false;
+    const socket = this.socket;
+    if (!socket || !this.isOpen) return false;
     this.lastWriteAt = Date.now();
-    return this.res.write(chunk);
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => this.uncork());
+    }
+    return socket.write(chunk);
   }
 
   get unsentBytes(): number {
-    return this.res.writableLength + (this.res.socket?.writableLength ?? 0);
+    return this.socket?.writableLength ?? 0;
   }
 
   drained(): Promise<void> {
-    if (!this.isOpen || !this.res.writableNeedDrain) return Promise.resolve();
+    const socket = this.socket;
+    if (!socket || !this.isOpen || !socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
+        socket.off('drain', done);
+        socket.off('close', done);
         resolve();
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      socket.on('drain', done);
+      socket.on('close', done);
     });
   }
 
-  /** Sends `end` {reason} and closes the response cleanly. */
+  /** Sends `end` {reason} and closes the connection cleanly. */
   end(reason: string): void {
     if (!this.isOpen) return;
-    this.res.end(controlFrame('end', { reason }));
     this.open = false;
+    this.uncork();
+    if (this.socket) this.socket.end(controlFrame('end', { reason }));
+    else this.res.end(controlFrame('end', { reason }));
   }
 
   /** Drops the connection at once (a slow consumer: its backlog is not worth sending). */
@@ -66,5 +80,11 @@ export class SseConnection {
 
   onClose(listener: () => void): void {
     this.res.once('close', listener);
+  }
+
+  private uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket?.uncork();
   }
 }

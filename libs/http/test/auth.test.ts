@@ -1,0 +1,143 @@
+/**
+ * createAuthenticator in-process: which token is read (header or ?access_token=), what is refused with
+ * 401 and what with 403, and that no answer ever echoes the token. The end-to-end side (real processes,
+ * JWKS rotation, tenant isolation, expiry mid-stream) is test/e2e/auth.test.ts.
+ */
+import { Request } from 'express';
+import { SignJWT, generateKeyPair } from 'jose';
+import { AuthConfig, HttpProblem, createAuthenticator } from '@fanout/http';
+
+const SECRET = 'unit-test-secret-0123456789abcdef';
+const KEY = new TextEncoder().encode(SECRET);
+const now = () => Math.floor(Date.now() / 1000);
+
+function fakeRequest(headers: Record<string, string> = {}, query: Record<string, unknown> = {}): Request {
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return { get: (name: string) => lower[name.toLowerCase()], query } as unknown as Request;
+}
+
+function mint(claims: Record<string, unknown>, options: { exp?: number; key?: Uint8Array; alg?: string } = {}): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: options.alg ?? 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(options.exp ?? now() + 300)
+    .sign(options.key ?? KEY);
+}
+
+/** The HttpProblem thrown by `promise` (fails the test when it resolves). */
+async function problemOf(promise: Promise<unknown>): Promise<HttpProblem> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof HttpProblem) return error;
+    throw error;
+  }
+  throw new Error('expected an HttpProblem, but the request was accepted');
+}
+
+const jwt: AuthConfig = { mode: 'jwt', secret: SECRET };
+
+describe('createAuthenticator (jwt, HS256)', () => {
+  const authenticate = createAuthenticator(jwt);
+
+  test('a Bearer header or ?access_token= is read; the principal carries the tenant and expiry', async () => {
+    const exp = now() + 120;
+    const token = await mint({ tenant: 'acme', scope: 'stream:read' }, { exp });
+    for (const req of [
+      fakeRequest({ Authorization: `Bearer ${token}` }),
+      fakeRequest({ Authorization: `bearer ${token}` }),
+      fakeRequest({}, { access_token: token }),
+    ]) {
+      await expect(authenticate(req, 'stream:read')).resolves.toEqual({ tenant: 'acme', fromToken: true, expiresAt: exp * 1000 });
+    }
+  });
+
+  test('X-Tenant is ignored when a token decides the tenant', async () => {
+    const token = await mint({ tenant: 'acme', scope: 'stream:read' });
+    const principal = await authenticate(fakeRequest({ Authorization: `Bearer ${token}`, 'X-Tenant': 'other' }), 'stream:read');
+    expect(principal.tenant).toBe('acme');
+  });
+
+  test('scopes are space-separated words: a scope is granted only when listed exactly', async () => {
+    const both = await mint({ tenant: 'acme', scope: 'events:write stream:read' });
+    await expect(authenticate(fakeRequest({}, { access_token: both }), 'stream:read')).resolves.toMatchObject({ tenant: 'acme' });
+    await expect(authenticate(fakeRequest({}, { access_token: both }), 'events:write')).resolves.toMatchObject({ tenant: 'acme' });
+    for (const scope of [undefined, '', 'stream:readx', 'stream', 'events:write', ['stream:read']]) {
+      const token = await mint(scope === undefined ? { tenant: 'acme' } : { tenant: 'acme', scope });
+      const problem = await problemOf(authenticate(fakeRequest({ Authorization: `Bearer ${token}` }), 'stream:read'));
+      expect(problem.status).toBe(403);
+    }
+  });
+
+  test('refused tokens are 401 with WWW-Authenticate: Bearer, and the detail never echoes the token', async () => {
+    const other = new TextEncoder().encode('another-secret-0123456789abcdef');
+    const rsa = await generateKeyPair('RS256');
+    const header = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const unsecured = `${header({ alg: 'none', typ: 'JWT' })}.${header({ tenant: 'acme', scope: 'stream:read', exp: now() + 300 })}.`;
+    const cases: Record<string, string | undefined> = {
+      'no token': undefined,
+      garbage: 'not-a-jwt',
+      'bad signature': await mint({ tenant: 'acme', scope: 'stream:read' }, { key: other }),
+      'alg none': unsecured,
+      'RS256 where HS256 is configured': await new SignJWT({ tenant: 'acme', scope: 'stream:read' })
+        .setProtectedHeader({ alg: 'RS256' })
+        .setExpirationTime(now() + 300)
+        .sign(rsa.privateKey),
+      expired: await mint({ tenant: 'acme', scope: 'stream:read' }, { exp: now() - 5 }),
+      'not yet valid': await new SignJWT({ tenant: 'acme', scope: 'stream:read' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setNotBefore(now() + 300)
+        .setExpirationTime(now() + 600)
+        .sign(KEY),
+      'no tenant claim': await mint({ scope: 'stream:read' }),
+      'a malformed tenant claim': await mint({ tenant: 'a/b', scope: 'stream:read' }),
+    };
+    for (const [name, token] of Object.entries(cases)) {
+      const problem = await problemOf(authenticate(fakeRequest(token === undefined ? {} : { Authorization: `Bearer ${token}` }), 'stream:read'));
+      expect({ name, status: problem.status, challenge: problem.headers['WWW-Authenticate'] }).toEqual({ name, status: 401, challenge: 'Bearer' });
+      if (token) {
+        const answer = JSON.stringify(problem.toProblem());
+        for (const part of token.split('.').filter((p) => p.length > 8)) expect(answer).not.toContain(part);
+      }
+    }
+  });
+
+  test('another authorization scheme is not a token (and does not fall back to the query)', async () => {
+    const token = await mint({ tenant: 'acme', scope: 'stream:read' });
+    const problem = await problemOf(authenticate(fakeRequest({ Authorization: 'Basic dXNlcjpwYXNz' }, { access_token: token }), 'stream:read'));
+    expect(problem.status).toBe(401);
+  });
+});
+
+describe('createAuthenticator (jwt, issuer and audience)', () => {
+  const authenticate = createAuthenticator({ ...jwt, issuer: 'https://issuer.test', audience: 'fanout' });
+  const build = (iss?: string, aud?: string) => {
+    const t = new SignJWT({ tenant: 'acme', scope: 'stream:read' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 300);
+    if (iss) t.setIssuer(iss);
+    if (aud) t.setAudience(aud);
+    return t.sign(KEY);
+  };
+
+  test('the configured issuer and audience are required', async () => {
+    await expect(authenticate(fakeRequest({}, { access_token: await build('https://issuer.test', 'fanout') }), 'stream:read')).resolves.toMatchObject({ tenant: 'acme' });
+    for (const [iss, aud] of [
+      ['https://evil.test', 'fanout'],
+      ['https://issuer.test', 'other'],
+      [undefined, 'fanout'],
+      ['https://issuer.test', undefined],
+    ] as const) {
+      const problem = await problemOf(authenticate(fakeRequest({}, { access_token: await build(iss, aud) }), 'stream:read'));
+      expect({ iss, aud, status: problem.status }).toEqual({ iss, aud, status: 401 });
+    }
+  });
+});
+
+describe('createAuthenticator (none)', () => {
+  const authenticate = createAuthenticator({ mode: 'none' });
+
+  test('the tenant is X-Tenant, else default; a malformed X-Tenant is a 400', async () => {
+    await expect(authenticate(fakeRequest({ 'X-Tenant': 'acme' }), 'events:write')).resolves.toEqual({ tenant: 'acme', fromToken: false });
+    await expect(authenticate(fakeRequest(), 'stream:read')).resolves.toEqual({ tenant: 'default', fromToken: false });
+    expect((await problemOf(authenticate(fakeRequest({ 'X-Tenant': 'a b' }), 'stream:read'))).status).toBe(400);
+  });
+});
