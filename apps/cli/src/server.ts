@@ -77,9 +77,14 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
-  server.on('clientError', (error, socket) => {
-    logger.debug({ err: error.message }, 'client error');
-    socket.destroy();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    logger.debug({ err: error.message, code: error.code }, 'malformed request');
+    if (socket.writable && !socket.destroyed) {
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -222,11 +222,26 @@ export class RedisBus implements Bus {
       return;
     }
     this.subscriberUp = true;
-    if (this.recovering) {
-      this.recovering = false;
-      this.logger.info({ subscriptions: this.listeners.size }, 'subscription path recovered');
-      for (const listener of this.connectionListeners) listener('up');
-    }
+    if (!this.recovering) return;
+    // Recovering means reading each subject's history, over the command connection: wait until it is back too.
+    await this.commandReady();
+    if (!this.subscriberUp || !this.recovering || this.closed) return;
+    this.recovering = false;
+    this.logger.info({ subscriptions: this.listeners.size }, 'subscription path recovered');
+    for (const listener of this.connectionListeners) listener('up');
+  }
+
+  private commandReady(): Promise<void> {
+    if (this.command.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.command.off('ready', done);
+        this.command.off('end', done);
+        resolve();
+      };
+      this.command.on('ready', done);
+      this.command.on('end', done);
+    });
   }
 
   private markSubscriberDown(): void {

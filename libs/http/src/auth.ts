@@ -41,6 +41,9 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     try {
       payload = secret ? (await jwtVerify(token, secret, verifyOptions)).payload : (await jwtVerify(token, jwks!, verifyOptions)).payload;
     } catch (error) {
+      if (isKeySetUnreachable(error)) {
+        throw new HttpProblem(503, `the signing keys could not be fetched: ${(error as Error).message}`, {}, { 'Retry-After': '1' });
+      }
       throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, CHALLENGE);
     }
     const tenant = payload['tenant'];
@@ -68,4 +71,11 @@ function bearerToken(req: Request): string | undefined {
   }
   const query = req.query['access_token'];
   return typeof query === 'string' && query !== '' ? query : undefined;
+}
+
+const UNREACHABLE_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/** The JWKS endpoint did not answer (a fault on our side, not a bad token). */
+function isKeySetUnreachable(error: unknown): boolean {
+  return UNREACHABLE_CODES.has((error as { code?: string }).code ?? '');
 }
