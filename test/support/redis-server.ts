@@ -32,7 +32,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     const started = proc;
     await waitFor(`redis-server on port ${port}`, async () => {
       if (started.exitCode !== null) throw new Error(`redis-server exited with ${started.exitCode}`);
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 0 });
       try {
         await probe.connect();
         return (await probe.ping()) === 'PONG';
@@ -56,7 +56,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     url: `redis://127.0.0.1:${port}`,
     port,
     client() {
-      const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, disconnectTimeout: 0 });
       clients.push(c);
       return c;
     },

@@ -132,7 +132,8 @@ end
 
 if refused then
   for i = 1, count do
-    if results[i][1] == 1 then results[i] = { 3 } end
+    -- a duplicate of an event earlier in this call (seq past the stored ones) was not stored either
+    if results[i][1] == 1 or (results[i][1] == 2 and results[i][2] > seq) then results[i] = { 3 } end
   end
   return results
 end

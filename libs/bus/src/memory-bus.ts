@@ -88,7 +88,9 @@ export class MemoryBus implements Bus {
       accepted.push({ index, seq, attempt: event.type === 'job.status' ? state.attempt : undefined, terminal: verdict.terminal });
     });
 
-    if (refused) return outcomes.map((o) => ('seq' in o && !o.duplicate ? { eventId: o.eventId, error: NOT_STORED } : o));
+    // A duplicate of an event earlier in this call (seq past the stored ones) was not stored either.
+    const storedUpTo = existing?.lastSeq ?? 0;
+    if (refused) return outcomes.map((o) => ('seq' in o && (!o.duplicate || o.seq > storedUpTo) ? { eventId: o.eventId, error: NOT_STORED } : o));
     if (accepted.length === 0) return outcomes;
 
     const publishedAt = new Date().toISOString();

@@ -122,6 +122,8 @@ export class RedisBus implements Bus {
   }
 
   async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    // XRANGE … COUNT 0 answers nil, not an empty list.
+    if (limit <= 0) return [];
     const { stream } = streamKeys(ref);
     const entries = await this.command.xrangeBuffer(stream, `(0-${afterSeq}`, '+', 'COUNT', limit);
     return entries.map(([id, fields]) => {

@@ -11,9 +11,14 @@ export const MAX_PACK_STEPS = 1000;
 const name = z.string().min(1).max(MAX_NAME_CHARS);
 const optionalName = z.string().max(MAX_NAME_CHARS).optional();
 const count = z.number().int().min(0);
+/** Node's Buffer where there is one (the publisher's hot path); TextEncoder in browsers (@fanout/client). */
+const utf8Bytes: (s: string) => number =
+  typeof Buffer === 'function' ? (s) => Buffer.byteLength(s, 'utf8') : (s) => new TextEncoder().encode(s).byteLength;
 const logMessage = z
   .string()
-  .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_LOG_MESSAGE_BYTES, `must be at most ${MAX_LOG_MESSAGE_BYTES} bytes of UTF-8`);
+  .refine((s) => utf8Bytes(s) <= MAX_LOG_MESSAGE_BYTES, `must be at most ${MAX_LOG_MESSAGE_BYTES} bytes of UTF-8`)
+  // For JSON Schema, which counts characters: a bound the byte limit implies, and the byte limit in words.
+  .meta({ maxLength: MAX_LOG_MESSAGE_BYTES, description: `at most ${MAX_LOG_MESSAGE_BYTES} bytes of UTF-8` });
 
 export const JOB_STATUSES = ['pending', 'scheduled', 'throttled', 'leased', 'running', 'succeeded', 'failed', 'canceled', 'timed_out'] as const;
 export const PACK_RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -30,7 +35,8 @@ export const JobStatusData = z.strictObject({
 });
 export const JobProgressData = z.strictObject({
   percent: z.number().min(0).max(100),
-  message: optionalName,
+  // The contract bounds every `message` at 8 KiB of UTF-8 (names and reasons at 256 characters).
+  message: logMessage.optional(),
 });
 export const PackRunStatusData = z.strictObject({
   status: z.enum(PACK_RUN_STATUSES),
