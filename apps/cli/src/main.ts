@@ -1,19 +1,56 @@
+import { UsageError } from './client/endpoint';
+import { emitCommand } from './commands/emit';
+import { runPackCommand } from './commands/run-pack';
+import { tailCommand } from './commands/tail';
 import { ConfigError, ROLES, Role, loadConfig } from './config';
 import { startServer } from './server';
 
-const USAGE = `usage: fanout <gateway|publisher|dev>
+const USAGE = `usage: fanout <command> [options]
 
+servers
   gateway     stateless SSE gateway replica (REDIS_URL required), port 8080
   publisher   publisher worker: validates, orders, stores, publishes (REDIS_URL required), port 8081
   dev         gateway + publisher + dashboard in one process on 127.0.0.1:8080;
               the embedded in-memory bus when REDIS_URL is unset
 
-Configuration is read from environment variables; see docs/configuration.md.`;
+clients (\`fanout <command> --help\` for each one's options)
+  emit        publish events from the command line, a JSON file or stdin
+  tail        follow a subject's stream (job, pack-run, run) to its end, resuming by itself
+  run-pack    execute a task pack (YAML) on this machine and publish it as a pack run
+
+Servers read their configuration from environment variables; see docs/configuration.md.
+Clients read FANOUT_URL (or FANOUT_PUBLISHER_URL / FANOUT_GATEWAY_URL), FANOUT_TOKEN, FANOUT_TENANT.`;
+
+/** The client commands: each resolves with its exit status. */
+const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  emit: emitCommand,
+  tail: tailCommand,
+  'run-pack': runPackCommand,
+};
+
+async function runClient(name: string, command: (args: string[]) => Promise<number>, args: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await command(args);
+  } catch (error) {
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(`fanout ${name}: ${(error as Error).message}${usage ? `\n(fanout ${name} --help for usage)` : ''}`);
+    code = usage ? 2 : 1;
+  }
+  process.exitCode = code;
+  // Streams and timers of a finished command must not keep the process alive.
+  setImmediate(() => process.exit(code));
+}
 
 async function main(args: string[]): Promise<void> {
   const role = args[0];
   if (role === '--help' || role === '-h' || role === 'help') {
     console.log(USAGE);
+    return;
+  }
+  const client = role === undefined ? undefined : CLIENT_COMMANDS[role];
+  if (client) {
+    await runClient(role!, client, args.slice(1));
     return;
   }
   if (!ROLES.includes(role as Role)) {

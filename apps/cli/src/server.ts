@@ -1,6 +1,7 @@
 import { Server } from 'node:http';
 import express from 'express';
 import { Bus, MemoryBus, RedisBus } from '@fanout/bus';
+import { OPENAPI_PATH, PROBLEM_CONTENT_TYPE, buildOpenApiDocument } from '@fanout/contracts';
 import { createGateway } from '@fanout/gateway';
 import { corsFor, createAuthenticator, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
@@ -68,6 +69,11 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  let openApi: string | undefined;
+  app.get(OPENAPI_PATH, (_req, res) => {
+    openApi ??= JSON.stringify(buildOpenApiDocument());
+    res.type('application/json').send(openApi);
+  });
   if (publisher) app.use(publisher.router);
   if (gateway) app.use(gateway.router);
   app.use(notFoundHandler);
@@ -80,8 +86,17 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: error.message, code: error.code }, 'malformed request');
     if (socket.writable && !socket.destroyed) {
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      // Every error answer is problem+json, even one the HTTP parser gives before any route runs.
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({
+        title: tooLarge ? 'Request Header Fields Too Large' : 'Bad Request',
+        status: tooLarge ? 431 : 400,
+        detail: tooLarge ? 'the request headers are over the size limit' : 'the request is not valid HTTP/1.1',
+      });
+      const statusLine = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(
+        `HTTP/1.1 ${statusLine}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     } else {
       socket.destroy();
     }

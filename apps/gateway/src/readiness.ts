@@ -6,7 +6,8 @@ const READY_WINDOW_MS = 2000;
 
 /**
  * Readiness proven, not assumed: a canary goes through the store and back over this replica's own
- * subscription path every second; ready while the last one returned within the last 2 s.
+ * subscription path every second; ready while the last one returned within the last 2 s and the
+ * subscription connection has not been lost since.
  */
 export class CanaryReadiness {
   private lastSuccessAt = 0;
@@ -16,7 +17,12 @@ export class CanaryReadiness {
   constructor(
     private readonly bus: Bus,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // A lost subscription connection is known at once: not ready until a canary goes through again.
+    bus.onConnection((event) => {
+      if (event === 'down') this.lastSuccessAt = 0;
+    });
+  }
 
   start(): void {
     const tick = async (): Promise<void> => {

@@ -18,5 +18,10 @@ export function corsFor(origins: readonly string[]): RequestHandler {
 
 /** Security headers for the dashboard and the API. */
 export function securityHeaders(): RequestHandler {
-  return helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } });
+  return helmet({
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+    // Gateways are often reached over plain HTTP behind a proxy (docker-compose.yml): upgrading the
+    // dashboard's own script and API requests to https there would break it.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
 }

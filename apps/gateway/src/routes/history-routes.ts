@@ -1,21 +1,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { SUBJECT_KINDS } from '@fanout/contracts';
+import { HistoryQuerySchema, SubjectsQuerySchema } from '@fanout/contracts';
 import { Bus } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
 import { fromStore } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
-
-const MAX_PAGE = 1000;
-
-const HistoryQuery = z.object({
-  after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
-});
-const SubjectsQuery = z.object({
-  kind: z.enum(SUBJECT_KINDS).optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
-});
 
 function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   const parsed = schema.safeParse(query);
@@ -38,7 +27,7 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
 
   router.get('/api/v1/subjects', async (req, res) => {
     const principal = await authenticate(req, 'stream:read');
-    const { kind, limit } = parseQuery(SubjectsQuery, req.query);
+    const { kind, limit } = parseQuery(SubjectsQuerySchema, req.query);
     const subjects = await fromStore('listing subjects', () => bus.recentSubjects(principal.tenant, kind, limit));
     res.json({ subjects: subjects.map(({ kind: k, id, status, seq, updatedAt }) => ({ subject: { kind: k, id }, status, seq, updatedAt })) });
   });
@@ -46,7 +35,7 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
   router.get('/api/v1/:segment/:id/events', async (req, res) => {
     const principal = await authenticate(req, 'stream:read');
     const subject = subjectFromPath(req.params.segment, req.params.id, principal.tenant);
-    const { after, limit } = parseQuery(HistoryQuery, req.query);
+    const { after, limit } = parseQuery(HistoryQuerySchema, req.query);
     const info = await fromStore('reading the subject', () => bus.info(subject));
     if (!info) throw unknownSubject(subject);
     const entries = await fromStore('reading history', () => bus.history(subject, after, limit));

@@ -1,0 +1,40 @@
+# fanout: one image for every role (`gateway`, `publisher`, `dev`); the command picks the role.
+#   docker build -t fanout .
+#   docker run --rm -e REDIS_URL=redis://redis:6379/0 -e FANOUT_JWT_SECRET=… -p 8080:8080 fanout gateway
+
+# --- build: install every dependency, compile the TypeScript project references -------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# The manifests first, so the dependency layer is cached until one of them changes.
+COPY package.json package-lock.json ./
+COPY libs/contracts/package.json libs/contracts/
+COPY libs/observability/package.json libs/observability/
+COPY libs/sse/package.json libs/sse/
+COPY libs/http/package.json libs/http/
+COPY libs/bus/package.json libs/bus/
+COPY libs/client/package.json libs/client/
+COPY apps/publisher/package.json apps/publisher/
+COPY apps/gateway/package.json apps/gateway/
+COPY apps/cli/package.json apps/cli/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.base.json ./
+COPY libs libs
+COPY apps apps
+RUN npx tsc -b \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf libs/*/src apps/*/src libs/*/test apps/*/test
+
+# --- runtime: compiled JavaScript and production dependencies only, as a non-root user -------------
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/libs ./libs
+COPY --from=build --chown=root:root /app/apps ./apps
+# The image's files belong to root and are read-only to the process, which runs as `node` (uid 1000).
+USER node
+EXPOSE 8080 8081
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "apps/cli/dist/main.js"]
+CMD ["gateway"]

@@ -1,0 +1,555 @@
+'use strict';
+/**
+ * Scenarios B1–B6 of issue 5. Each phase starts its system fresh, drives it with the same load
+ * generator, and measures CPU from /proc over the window from the first publish until every
+ * connection has every frame it should (or a bounded timeout).
+ */
+const { randomBytes } = require('node:crypto');
+const { cpuMeter, rssKiB, sleep } = require('./procs');
+const { percentile } = require('./loadgen');
+const { createClient, jobStatus, jobProgress, packRunStatus, packRunLog } = require('./publish');
+const { startFanoutSystem, startBaselineSystem, sumCpu } = require('./systems');
+
+const SEGMENT = { job: 'jobs', 'pack-run': 'pack-runs', run: 'runs' };
+
+const PARAMS = {
+  full: {
+    B1: { clients: 1000, rate: 100, seconds: 10, sampleEvery: 20 },
+    B2: { clients: 200, events: 20000, batch: 100, inFlight: 4, eventBytes: 200, sampleEvery: 20 },
+    B3: { subjects: 2000, gateways: 2, rate: 2000, seconds: 10, tickMs: 10, sampleEvery: 2 },
+    B4: { connections: 10000, subjects: 1000, warmup: 100, settleMs: 2000 },
+    B5: { clients: 1000, behind: 1000, sampleEvery: 10 },
+    B6: { seconds: 5, warmupSeconds: 1, connections: 8, subjects: 100, batch: 100, eventBytes: 200 },
+  },
+  quick: {
+    B1: { clients: 100, rate: 100, seconds: 2, sampleEvery: 10 },
+    B2: { clients: 20, events: 2000, batch: 100, inFlight: 4, eventBytes: 200, sampleEvery: 5 },
+    B3: { subjects: 200, gateways: 2, rate: 200, seconds: 2, tickMs: 10, sampleEvery: 2 },
+    B4: { connections: 1000, subjects: 100, warmup: 50, settleMs: 1000 },
+    B5: { clients: 100, behind: 100, sampleEvery: 5 },
+    B6: { seconds: 1, warmupSeconds: 0.3, connections: 8, subjects: 20, batch: 100, eventBytes: 200 },
+  },
+};
+
+const DESCRIPTIONS = {
+  B1: (p) => `fan-out: 1 job × ${p.clients} clients, ${p.rate} events/s for ${p.seconds} s (one event per POST, paced)`,
+  B2: (p) => `log burst: 1 pack run × ${p.clients} clients, ${p.events} pack_run.log events of ~${p.eventBytes} B, batches of ${p.batch}, ${p.inFlight} in flight`,
+  B3: (p) => `many subjects: ${p.subjects} jobs × 1 client over ${p.gateways} gateways, ${p.rate} events/s for ${p.seconds} s (${(p.rate * p.tickMs) / 1000} events of distinct subjects per POST every ${p.tickMs} ms)`,
+  B4: (p) => `idle: ${p.connections} idle connections on one server over ${p.subjects} jobs (after a warm-up of ${p.warmup} connections)`,
+  B5: (p) => `reconnect herd: ${p.clients} clients of one job reconnect at once, each ${p.behind} events behind`,
+  B6: (p) => `publisher: ${p.connections} keep-alive connections, ${p.seconds} s per mode, pack_run.log events of ~${p.eventBytes} B over ${p.subjects} pack runs`,
+};
+
+function tenantFor(scenario) {
+  return `bench-${scenario.toLowerCase()}-${randomBytes(3).toString('hex')}`;
+}
+
+function latencySummary(sorted) {
+  return {
+    samples: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? sorted[sorted.length - 1] : NaN,
+  };
+}
+
+function sortedOf(values) {
+  return Float64Array.from(values).sort();
+}
+
+function streamPath(kind, id) {
+  return `/api/v1/stream/${SEGMENT[kind]}/${encodeURIComponent(id)}`;
+}
+
+async function metricValue(url, name) {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let sum;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum || 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** Cumulative bucket counts of a gateway's fanout_delivery_lag_seconds histogram (publishedAt to write). */
+async function lagBuckets(url) {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('fanout_delivery_lag_seconds_bucket')) continue;
+    const le = /le="([^"]+)"/.exec(line)[1];
+    out[le] = (out[le] || 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+
+/**
+ * The gateways' own view of latency over the window (their histogram, summed over replicas): the
+ * upper bound of the bucket holding p50 and p99, in ms. Tells the time to reach the gateway and
+ * write apart from the time on the client's side.
+ */
+async function gatewayLag(sys, before) {
+  const after = {};
+  for (const g of sys.gateways) for (const [le, n] of Object.entries(await lagBuckets(g.url))) after[le] = (after[le] || 0) + n;
+  const bounds = Object.keys(after).sort((a, b) => (a === '+Inf' ? 1 : b === '+Inf' ? -1 : Number(a) - Number(b)));
+  const count = (le) => after[le] - (before[le] || 0);
+  const total = count('+Inf');
+  const bound = (q) => {
+    const le = bounds.find((b) => count(b) >= q * total);
+    return le === '+Inf' ? Infinity : Number(le) * 1000;
+  };
+  return { batches: total, p50AtMostMs: bound(0.5), p99AtMostMs: bound(0.99) };
+}
+
+async function gatewayLagBefore(sys) {
+  const before = {};
+  for (const g of sys.gateways) for (const [le, n] of Object.entries(await lagBuckets(g.url))) before[le] = (before[le] || 0) + n;
+  return before;
+}
+
+/**
+ * The live fan-out measurement shared by B1–B3: create the subjects, connect every client and wait
+ * until each has what it should have before the window (the status event, replayed by the gateway;
+ * nothing on the baseline), then publish and wait until every client has every event.
+ */
+async function measureLive(ctx, sys, opts) {
+  const { tenant, subjects, clientsPerSubject, sampleEvery, eventsPerSubject, publish, timeoutMs } = opts;
+  const { pool, log } = ctx;
+  const client = createClient(sys.publishUrl, { connections: 8 });
+  try {
+    await client.publishAll(
+      subjects.map((s) => s.first),
+      { batch: 500, inFlight: 2 },
+    );
+    const specs = [];
+    subjects.forEach((s, i) => {
+      for (let c = 0; c < clientsPerSubject; c++) {
+        const target = sys.streamTargets[(i * clientsPerSubject + c) % sys.streamTargets.length];
+        specs.push({
+          host: target.host,
+          port: target.port,
+          path: streamPath(s.kind, s.id),
+          headers: { 'X-Tenant': tenant },
+          target: sys.initialIds,
+          startSeq: sys.initialIds ? 0 : 1,
+        });
+      }
+    });
+    log(`  ${sys.kind}: connecting ${specs.length} clients`);
+    await pool.open(specs, { concurrency: 200, sampleEvery });
+    const ready = await pool.waitFor((s) => s.ready === specs.length, { timeoutMs: 120000 });
+    if (!ready.finished) throw new Error(`${sys.kind}: only ${ready.stats.ready} of ${specs.length} clients ready (${ready.reason}); statuses ${JSON.stringify(ready.stats.statuses)} errors ${JSON.stringify(ready.stats.errors)}`);
+    await pool.expect(sys.initialIds + eventsPerSubject);
+    await pool.resetLatency(true);
+    const lagBefore = sys.kind === 'fanout' ? await gatewayLagBefore(sys).catch(() => null) : null;
+    const before = await pool.stats();
+    const loadgenPids = { ...pool.pids(), main: process.pid };
+    const meter = cpuMeter({ ...sys.serverPids, ...sys.otherPids, ...loadgenPids });
+    log(`  ${sys.kind}: publishing`);
+    const published = await publish(client);
+    const done = await pool.waitFor((s) => s.reached === s.conns, { timeoutMs, stallMs: 15000 });
+    const { cpu, wallSeconds } = meter.stop();
+    const after = done.stats;
+    const lat = await pool.latencies();
+    const lag = lagBefore ? await gatewayLag(sys, lagBefore).catch(() => undefined) : undefined;
+    await pool.closeAll();
+    const deliveries = after.ids - before.ids;
+    const serverCpu = sumCpu(cpu, Object.keys(sys.serverPids));
+    // A process near 100 % of a core is saturated: its figures then measure the machine, not the code.
+    const busiest = (names) => Math.max(...names.map((name) => (cpu[name] || 0) / wallSeconds));
+    const answerTimes = sortedOf(published.times || []);
+    return {
+      system: sys.kind,
+      finished: done.finished,
+      unfinishedReason: done.reason,
+      connections: specs.length,
+      deliveries,
+      expectedDeliveries: specs.length * eventsPerSubject,
+      windowSeconds: wallSeconds,
+      cpu,
+      serverCpuSeconds: serverCpu,
+      redisCpuSeconds: cpu.redis,
+      publisherCpuSeconds: cpu.publisher,
+      loadgenCpuSeconds: sumCpu(cpu, Object.keys(loadgenPids)),
+      busiestServerProcessShare: busiest(Object.keys(sys.serverPids)),
+      busiestLoadgenProcessShare: busiest(Object.keys(loadgenPids)),
+      deliveriesPerServerCpuSecond: deliveries / serverCpu,
+      latencyMs: latencySummary(lat.sorted),
+      latencyDropped: lat.dropped,
+      gatewayLag: lag,
+      lost: after.loss,
+      extra: after.extra,
+      seqGaps: after.seqGaps,
+      seqDups: after.seqDups,
+      sampledConnections: after.sampled,
+      closedUnexpectedly: after.closedUnexpectedly,
+      controlEvents: after.controlEvents,
+      bytesReceived: after.bytes - before.bytes,
+      publishAnswerMs: { p50: percentile(answerTimes, 50), p99: percentile(answerTimes, 99), requests: answerTimes.length },
+    };
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs `phase` against each system, starting and stopping the system around it. */
+async function againstSystems(ctx, scenario, startOptions, phase) {
+  const out = {};
+  const systems = ctx.baseline ? ['baseline', 'fanout'] : ['fanout'];
+  for (const kind of systems) {
+    const profileDir = ctx.profileRoot ? `${ctx.profileRoot}/${scenario}-${kind}` : undefined;
+    const sys = kind === 'fanout' ? await startFanoutSystem({ ...startOptions, profileDir, pin: ctx.pin }) : await startBaselineSystem({ profileDir, pin: ctx.pin });
+    try {
+      out[kind] = await phase(sys);
+    } finally {
+      await sys.stop();
+    }
+  }
+  return out;
+}
+
+function ratio(a, b) {
+  return a && b ? a / b : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function b1(ctx, p) {
+  const phases = await againstSystems(ctx, 'B1', { gateways: 1 }, (sys) => {
+    const tenant = tenantFor('B1');
+    const id = `b1-${randomBytes(4).toString('hex')}`;
+    const events = p.rate * p.seconds;
+    return measureLive(ctx, sys, {
+      tenant,
+      subjects: [{ kind: 'job', id, first: jobStatus(tenant, id, 'pending') }],
+      clientsPerSubject: p.clients,
+      sampleEvery: p.sampleEvery,
+      eventsPerSubject: events,
+      timeoutMs: p.seconds * 1000 + 60000,
+      publish: (client) => client.paced(events, 1000 / p.rate, (i) => jobProgress(tenant, id, i % 101)),
+    });
+  });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond) };
+}
+
+async function b2(ctx, p) {
+  const phases = await againstSystems(ctx, 'B2', { gateways: 1 }, (sys) => {
+    const tenant = tenantFor('B2');
+    const id = `b2-${randomBytes(4).toString('hex')}`;
+    const logs = Array.from({ length: p.events }, (_, i) => packRunLog(tenant, id, i + 1, p.eventBytes));
+    return measureLive(ctx, sys, {
+      tenant,
+      subjects: [{ kind: 'pack-run', id, first: packRunStatus(tenant, id, 'pending') }],
+      clientsPerSubject: p.clients,
+      sampleEvery: p.sampleEvery,
+      eventsPerSubject: p.events,
+      timeoutMs: 180000,
+      publish: async (client) => {
+        const times = [];
+        const started = Date.now();
+        const batches = [];
+        for (let i = 0; i < logs.length; i += p.batch) batches.push(logs.slice(i, i + p.batch));
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(p.inFlight, batches.length) }, async () => {
+            while (next < batches.length) times.push((await client.publishOk(batches[next++])).ms);
+          }),
+        );
+        return { times, sentIn: Date.now() - started };
+      },
+    });
+  });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond) };
+}
+
+async function b3(ctx, p) {
+  const phases = await againstSystems(ctx, 'B3', { gateways: p.gateways }, (sys) => {
+    const tenant = tenantFor('B3');
+    const prefix = `b3-${randomBytes(3).toString('hex')}`;
+    const subjects = Array.from({ length: p.subjects }, (_, i) => {
+      const id = `${prefix}-${i}`;
+      return { kind: 'job', id, first: jobStatus(tenant, id, 'pending') };
+    });
+    const perTick = Math.max(1, Math.round((p.rate * p.tickMs) / 1000));
+    const total = p.rate * p.seconds;
+    const ticks = Math.ceil(total / perTick);
+    const eventsPerSubject = total / p.subjects;
+    if (!Number.isInteger(eventsPerSubject) || ticks * perTick !== total) throw new Error('B3 parameters must divide evenly');
+    return measureLive(ctx, sys, {
+      tenant,
+      subjects,
+      clientsPerSubject: 1,
+      sampleEvery: p.sampleEvery,
+      eventsPerSubject,
+      timeoutMs: p.seconds * 1000 + 60000,
+      publish: (client) =>
+        client.paced(ticks, p.tickMs, (t) => ({
+          events: Array.from({ length: perTick }, (_, k) => {
+            const n = t * perTick + k;
+            return jobProgress(tenant, subjects[n % p.subjects].id, Math.floor(n / p.subjects) % 101);
+          }),
+        })),
+    });
+  });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond) };
+}
+
+/** The server's JS heap in use and its memory outside the heap (bytes), as it reports them. */
+async function heapOf(sys) {
+  if (sys.kind === 'baseline') {
+    const { memory } = await (await fetch(`${sys.baseline.url}/healthz`, { signal: AbortSignal.timeout(5000) })).json();
+    return { heapUsed: memory.heapUsed, external: memory.external };
+  }
+  const url = sys.gateways[0].url;
+  return {
+    heapUsed: await metricValue(url, 'fanout_process_nodejs_heap_size_used_bytes'),
+    external: await metricValue(url, 'fanout_process_nodejs_external_memory_bytes'),
+  };
+}
+
+async function b4(ctx, p) {
+  const { pool, log } = ctx;
+  const gatewayEnv = { FANOUT_MAX_CONNECTIONS: String(p.connections * 2), FANOUT_MAX_CONNECTIONS_PER_TENANT: String(p.connections * 2) };
+  const phases = await againstSystems(ctx, 'B4', { gateways: 1, gatewayEnv }, async (sys) => {
+    const tenant = tenantFor('B4');
+    const prefix = `b4-${randomBytes(3).toString('hex')}`;
+    const ids = Array.from({ length: p.subjects }, (_, i) => `${prefix}-${i}`);
+    const client = createClient(sys.publishUrl);
+    try {
+      await client.publishAll(
+        ids.map((id) => jobStatus(tenant, id, 'pending')),
+        { batch: 500, inFlight: 2 },
+      );
+    } finally {
+      client.close();
+    }
+    const target = sys.streamTargets[0];
+    const serverPid = Object.values(sys.serverPids)[0];
+    const spec = (i) => ({ host: target.host, port: target.port, path: streamPath('job', ids[i % ids.length]), headers: { 'X-Tenant': tenant }, target: sys.initialIds, sample: false });
+    // Warm-up: the first connections load and compile the stream path; they are not what we measure.
+    await pool.open(Array.from({ length: p.warmup }, (_, i) => spec(i)), { concurrency: 100 });
+    const warm = await pool.waitFor((s) => s.ready === p.warmup, { timeoutMs: 60000 });
+    if (!warm.finished) throw new Error(`${sys.kind}: warm-up connections not ready (${warm.reason})`);
+    await pool.closeAll();
+    await sleep(1000);
+    process.kill(serverPid, 'SIGUSR2');
+    await sleep(500);
+    const rssBefore = rssKiB(serverPid);
+    const heapBefore = await heapOf(sys).catch(() => ({}));
+    log(`  ${sys.kind}: opening ${p.connections} idle connections (RSS before ${rssBefore} KiB)`);
+    const openStarted = Date.now();
+    await pool.open(Array.from({ length: p.connections }, (_, i) => spec(i)), { concurrency: 400 });
+    const ready = await pool.waitFor((s) => s.ready === p.connections, { timeoutMs: 300000, intervalMs: 250, stallMs: 30000 });
+    const openSeconds = (Date.now() - openStarted) / 1000;
+    if (!ready.finished) throw new Error(`${sys.kind}: ${ready.stats.ready} of ${p.connections} idle connections ready (${ready.reason}); statuses ${JSON.stringify(ready.stats.statuses)} errors ${JSON.stringify(ready.stats.errors)}`);
+    await sleep(p.settleMs);
+    const rssAfter = rssKiB(serverPid);
+    const heapAfter = await heapOf(sys).catch(() => ({}));
+    // The same after a full GC (SIGUSR2, bench/gc-preload.js): what the connections really retain.
+    process.kill(serverPid, 'SIGUSR2');
+    await sleep(1000);
+    const heapAfterGc = await heapOf(sys).catch(() => ({}));
+    const rssAfterGc = rssKiB(serverPid);
+    const end = await pool.stats();
+    const stillOpen = end.conns - end.closed;
+    await pool.closeAll();
+    return {
+      system: sys.kind,
+      connections: p.connections,
+      openSeconds,
+      openPerSecond: p.connections / openSeconds,
+      rssBeforeKiB: rssBefore,
+      rssAfterKiB: rssAfter,
+      kibPerConnection: (rssAfter - rssBefore) / p.connections,
+      // Indicative only: the heap figure includes garbage not yet collected.
+      heapKibPerConnection: (heapAfter.heapUsed - heapBefore.heapUsed) / 1024 / p.connections,
+      externalKibPerConnection: (heapAfter.external - heapBefore.external) / 1024 / p.connections,
+      rssAfterGcKiB: rssAfterGc,
+      heapRetainedKibPerConnection: (heapAfterGc.heapUsed - heapBefore.heapUsed) / 1024 / p.connections,
+      stillOpen,
+    };
+  });
+  return { phases, ratio: ratio(phases.fanout?.kibPerConnection, phases.baseline?.kibPerConnection) };
+}
+
+async function b5(ctx, p) {
+  const { pool, log } = ctx;
+  const { formatEventId, parseEventId, subjectKeys } = require('@fanout/bus');
+  const sys = await startFanoutSystem({ gateways: 1, profileDir: ctx.profileRoot ? `${ctx.profileRoot}/B5-fanout` : undefined, pin: ctx.pin });
+  try {
+    const tenant = tenantFor('B5');
+    const id = `b5-${randomBytes(4).toString('hex')}`;
+    const client = createClient(sys.publishUrl);
+    const gateway = sys.gateways[0];
+    const target = sys.streamTargets[0];
+    try {
+      await client.publishOk(jobStatus(tenant, id, 'pending'));
+      const spec = (extra) => ({ host: target.host, port: target.port, path: streamPath('job', id), headers: { 'X-Tenant': tenant }, ...extra });
+      // The crowd is live at seq 1, then loses its connections.
+      await pool.open(Array.from({ length: p.clients }, () => spec({ target: 1, startSeq: 0 })), { concurrency: 200, sampleEvery: p.sampleEvery });
+      const live = await pool.waitFor((s) => s.ready === p.clients, { timeoutMs: 60000 });
+      if (!live.finished) throw new Error(`B5: only ${live.stats.ready} of ${p.clients} clients live (${live.reason})`);
+      const lastId = live.stats.lastId;
+      const position = parseEventId(lastId || '');
+      if (!position || position.seq !== 1) throw new Error(`B5: unexpected last id ${lastId}`);
+      await pool.closeAll();
+      for (let i = 0; i < 100 && (await metricValue(gateway.url, 'fanout_gateway_subscriptions')) !== 0; i++) await sleep(50);
+      // While they are away, the job moves on by `behind` events.
+      const events = Array.from({ length: p.behind }, (_, i) => jobProgress(tenant, id, i % 101));
+      await client.publishAll(events, { batch: 100, inFlight: 1 });
+      const lastEventId = formatEventId(position.epoch, 1);
+      const keys = subjectKeys({ tenant, kind: 'job', id });
+      await sleep(300);
+      const idleBefore = await sys.redis.info('stats');
+      await sleep(1000);
+      const idleAfter = await sys.redis.info('stats');
+      const idleBytesPerSecond = idleAfter.total_net_output_bytes - idleBefore.total_net_output_bytes;
+
+      // The herd: every client reconnects at once with Last-Event-ID of seq 1.
+      log(`  fanout: ${p.clients} clients reconnect at once, ${p.behind} events behind`);
+      await pool.resetLatency(false);
+      const infoBefore = await sys.redis.info('stats');
+      const loadgenPids = { ...pool.pids(), main: process.pid };
+      const meter = cpuMeter({ ...sys.serverPids, ...sys.otherPids, ...loadgenPids });
+      const startedAt = Date.now();
+      const opening = pool.open(Array.from({ length: p.clients }, () => spec({ target: p.behind, startSeq: 1, headers: { 'X-Tenant': tenant, 'Last-Event-ID': lastEventId } })), { concurrency: 0, sampleEvery: p.sampleEvery });
+      await opening;
+      const done = await pool.waitFor((s) => s.conns === p.clients && s.reached === s.conns, { timeoutMs: 120000, intervalMs: 20 });
+      const { cpu, wallSeconds } = meter.stop();
+      const infoAfter = await sys.redis.info('stats');
+      const s = done.stats;
+      await pool.closeAll();
+      // One copy of the history the herd needed: the frames after seq 1, as stored.
+      const entries = await sys.redis.client.xrangeBuffer(keys.stream, '(0-1', '+');
+      let historyBytes = 0;
+      for (const [, fields] of entries) for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i].toString() === 'f') historyBytes += fields[i + 1].length;
+      const redisBytes = infoAfter.total_net_output_bytes - infoBefore.total_net_output_bytes;
+      return {
+        phases: {
+          fanout: {
+            system: 'fanout',
+            finished: done.finished,
+            unfinishedReason: done.reason,
+            clients: p.clients,
+            behind: p.behind,
+            catchUpSeconds: s.maxDoneAt ? (s.maxDoneAt - startedAt) / 1000 : NaN,
+            firstCaughtUpSeconds: s.minDoneAt ? (s.minDoneAt - startedAt) / 1000 : NaN,
+            allHeadersSeconds: s.maxHeadersAt ? (s.maxHeadersAt - startedAt) / 1000 : NaN,
+            windowSeconds: wallSeconds,
+            redisBytesOut: redisBytes,
+            redisIdleBytesPerSecond: idleBytesPerSecond,
+            historyBytes,
+            redisBytesPerHistoryCopy: redisBytes / historyBytes,
+            deliveries: s.ids,
+            cpu,
+            serverCpuSeconds: sumCpu(cpu, Object.keys(sys.serverPids)),
+            redisCpuSeconds: cpu.redis,
+            loadgenCpuSeconds: sumCpu(cpu, Object.keys(loadgenPids)),
+            lost: s.loss,
+            extra: s.extra,
+            seqGaps: s.seqGaps,
+            seqDups: s.seqDups,
+            statuses: s.statuses,
+            errors: s.errors,
+            controlEvents: s.controlEvents,
+          },
+        },
+      };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await sys.stop();
+  }
+}
+
+async function b6(ctx, p) {
+  const { log } = ctx;
+  const sys = await startFanoutSystem({ gateways: 0, profileDir: ctx.profileRoot ? `${ctx.profileRoot}/B6-fanout` : undefined, pin: ctx.pin });
+  const client = createClient(sys.publishUrl, { connections: p.connections });
+  try {
+    const tenant = tenantFor('B6');
+    const prefix = `b6-${randomBytes(3).toString('hex')}`;
+    const ids = Array.from({ length: p.subjects }, (_, i) => `${prefix}-${i}`);
+    await client.publishAll(
+      ids.map((id) => packRunStatus(tenant, id, 'pending')),
+      { batch: 500, inFlight: 1 },
+    );
+    const lineNo = new Map(ids.map((id) => [id, 0]));
+    let rr = 0;
+    const nextLog = (id) => {
+      const n = lineNo.get(id) + 1;
+      lineNo.set(id, n);
+      return packRunLog(tenant, id, n, p.eventBytes);
+    };
+    const modes = [
+      { name: 'single', perRequest: 1, body: () => nextLog(ids[rr++ % ids.length]) },
+      {
+        name: `batch${p.batch}`,
+        perRequest: p.batch,
+        body: () => {
+          const id = ids[rr++ % ids.length];
+          return { events: Array.from({ length: p.batch }, () => nextLog(id)) };
+        },
+      },
+      { name: `batch${p.batch}-mixed`, perRequest: p.batch, body: () => ({ events: Array.from({ length: p.batch }, () => nextLog(ids[rr++ % ids.length])) }) },
+    ];
+    const drive = async (mode, seconds) => {
+      const times = [];
+      let accepted = 0;
+      let failed = 0;
+      let firstFailure;
+      const started = Date.now();
+      const end = started + seconds * 1000;
+      const maxRequests = 2_000_000;
+      let requests = 0;
+      let lastAnswerAt = started;
+      await Promise.all(
+        Array.from({ length: p.connections }, async () => {
+          while (Date.now() < end && requests < maxRequests) {
+            requests++;
+            const answer = await client.post('/api/v1/events', mode.body());
+            lastAnswerAt = Date.now();
+            times.push(answer.ms);
+            if (answer.status === 202) accepted += mode.perRequest;
+            else {
+              failed++;
+              firstFailure ??= `${answer.status} ${answer.text.slice(0, 200)}`;
+            }
+          }
+        }),
+      );
+      return { times, accepted, failed, firstFailure, seconds: (lastAnswerAt - started) / 1000 };
+    };
+    const results = {};
+    for (const mode of modes) {
+      await drive(mode, p.warmupSeconds);
+      log(`  publisher: ${mode.name} for ${p.seconds} s`);
+      const meter = cpuMeter({ ...sys.otherPids, main: process.pid });
+      const r = await drive(mode, p.seconds);
+      const { cpu } = meter.stop();
+      const sorted = sortedOf(r.times);
+      results[mode.name] = {
+        eventsPerSecond: r.accepted / r.seconds,
+        requestsPerSecond: r.times.length / r.seconds,
+        accepted: r.accepted,
+        failed: r.failed,
+        firstFailure: r.firstFailure,
+        answerMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
+        publisherCpuSeconds: cpu.publisher,
+        redisCpuSeconds: cpu.redis,
+        loadgenCpuSeconds: cpu.main,
+        publisherCpuMicrosPerEvent: (cpu.publisher / r.accepted) * 1e6,
+        seconds: r.seconds,
+      };
+    }
+    return { phases: { fanout: { system: 'fanout', connections: p.connections, modes: results } } };
+  } finally {
+    client.close();
+    await sys.stop();
+  }
+}
+
+const SCENARIOS = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6 };
+
+module.exports = { SCENARIOS, PARAMS, DESCRIPTIONS };

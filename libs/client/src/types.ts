@@ -1,0 +1,84 @@
+import { GapReason, StreamedEvent, Subject } from '@fanout/contracts';
+import { SubjectRef } from './subjects';
+
+/** connecting → live ⇄ reconnecting → ended (ended is final). */
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'ended';
+
+/** Where an event came from: its stream id (a cursor of every subject on a multi-subject stream). */
+export interface EventMeta {
+  id: string;
+  subject: Subject;
+}
+
+/**
+ * Something is missing from a subject's sequence: announced by the server (its history no longer
+ * holds what the client needs), or seen by the client itself (seqs skipped; this should never happen).
+ */
+export type GapNotice =
+  | { source: 'server'; subject: Subject; reason: GapReason; firstAvailableSeq: number }
+  | { source: 'client'; subject: Subject; reason: 'seq_skipped'; expectedSeq: number; receivedSeq: number };
+
+export type ClientErrorKind =
+  /** A frame the contract does not allow (it is not delivered). */
+  | 'invalid_frame'
+  /** The gateway refused the stream (`status` when the EventSource exposes it) or the connection failed. */
+  | 'connection'
+  /** getToken() failed, or a token expired with no getToken to renew it. */
+  | 'token';
+
+export interface ClientError {
+  kind: ClientErrorKind;
+  message: string;
+  status?: number;
+}
+
+/** The part of an EventSource the client uses (the browser's, or e.g. the `eventsource` package's). */
+export interface EventSourceLike {
+  readonly readyState: number;
+  addEventListener(type: string, listener: (event: any) => void): void;
+  close(): void;
+}
+
+/** The second argument of the EventSource constructor. `fetch` is honoured by fetch-based implementations (the `eventsource` package), ignored by browsers. */
+export interface EventSourceInitLike {
+  withCredentials?: boolean;
+  fetch?: (url: string | URL, init: any) => Promise<any>;
+}
+
+export type EventSourceConstructor = new (url: string, init?: EventSourceInitLike) => EventSourceLike;
+
+export interface SubscribeOptions {
+  /** The gateway's origin (and path prefix, if any), e.g. `https://events.example.com`; `''` for the page's own origin. */
+  baseUrl: string;
+  /** One subject (the single-subject route) or up to 100 (one multi-subject stream). */
+  subjects: readonly SubjectRef[];
+  /** A JWT with `stream:read`; sent as `?access_token=` (EventSource cannot set headers). */
+  token?: string;
+  /** Called for a new token when the stream ends with `token_expired` (and on auth failures). */
+  getToken?: () => string | Promise<string>;
+  /**
+   * `X-Tenant` for a gateway with `FANOUT_AUTH=none`. Only fetch-based EventSource implementations
+   * (such as the `eventsource` package) can send it; a browser's EventSource cannot.
+   */
+  tenant?: string;
+  /** Sent with cookies across origins (EventSource's `withCredentials`). */
+  withCredentials?: boolean;
+  /** Every event, validated, once, in seq order per subject. */
+  onEvent: (event: StreamedEvent, meta: EventMeta) => void;
+  onState: (state: ConnectionState) => void;
+  onGap?: (gap: GapNotice) => void;
+  onError?: (error: ClientError) => void;
+  /** In browsers sharing one connection across tabs: whether this tab holds the connection. */
+  onRole?: (role: 'leader' | 'follower') => void;
+  /** Defaults to `globalThis.EventSource`; in Node pass one (e.g. `import { EventSource } from 'eventsource'`). */
+  EventSource?: EventSourceConstructor;
+  /**
+   * Share one connection among the tabs of this origin that subscribe to the same subjects (Web
+   * Locks + BroadcastChannel). Default: on in a browser page that has both.
+   */
+  shareAcrossTabs?: boolean;
+  /** Events a tab keeps to hand to tabs that join later (default 10,000). */
+  sharedHistoryLimit?: number;
+  /** First delay before reopening a stream the EventSource gave up on; doubles up to 30 s (default 1,000). */
+  reconnectDelayMs?: number;
+}

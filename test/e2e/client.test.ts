@@ -1,0 +1,315 @@
+/**
+ * @fanout/client in Node (the `eventsource` package injected) against real gateway processes: a
+ * real redis-server, a publisher and gateway replicas spawned through the CLI, a loopback TCP proxy
+ * in front of replicas that go away, and a tiny crafted SSE server for what a correct gateway never
+ * sends. Timeouts are hang guards only.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { EventSource } from 'eventsource';
+import { SignJWT } from 'jose';
+import { ClientError, ConnectionState, EventMeta, GapNotice, StreamedEvent, subscribe, SubscribeOptions } from '@fanout/client';
+import { FanoutProcess } from '../support/fanout-process';
+import { expectContiguous } from '../support/frames';
+import { jobEvents, makeEvent, packRunEvents, runEvents, Stack, startStack, TestEvent, uniqueId } from '../support/stack';
+import { BalancingProxy, startBalancingProxy } from '../support/balancing-proxy';
+import { sleep, waitFor } from '../support/wait';
+
+const RETRY_MS = 200;
+const JWT_SECRET = 'client-test-secret-0123456789abcdef';
+
+let stack: Stack;
+const cleanups: (() => unknown)[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ gateways: 2, env: { FANOUT_RETRY_MS: RETRY_MS } });
+}, 60_000);
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+}, 60_000);
+
+interface Requested {
+  url: string;
+  lastEventId: string | undefined;
+}
+
+/** The `eventsource` package, recording every request it makes (URL and Last-Event-ID header). */
+function recordingEventSource(requests: Requested[]): SubscribeOptions['EventSource'] {
+  return class extends EventSource {
+    constructor(url: string, init?: { fetch?: (url: string | URL, init: any) => Promise<any> }) {
+      const inner = init?.fetch ?? ((u: string | URL, i: any) => fetch(u, i));
+      super(url, {
+        ...init,
+        fetch: (u, i) => {
+          requests.push({ url: String(u), lastEventId: (i.headers as Record<string, string>)['Last-Event-ID'] });
+          return inner(u, i);
+        },
+      });
+    }
+  };
+}
+
+interface Recording {
+  events: { event: StreamedEvent; meta: EventMeta }[];
+  states: ConnectionState[];
+  gaps: GapNotice[];
+  errors: ClientError[];
+  requests: Requested[];
+  unsubscribe: () => void;
+  /** Each subject's seqs in delivery order. */
+  seqs(key: string): number[];
+  until(what: string, check: () => unknown, timeoutMs?: number): Promise<void>;
+}
+
+function record(options: Omit<SubscribeOptions, 'onEvent' | 'onState' | 'onGap' | 'onError'>): Recording {
+  const requests: Requested[] = [];
+  const rec: Recording = {
+    events: [],
+    states: [],
+    gaps: [],
+    errors: [],
+    requests,
+    unsubscribe: () => undefined,
+    seqs: (key) => rec.events.filter(({ event }) => `${event.subject.kind}:${event.subject.id}` === key).map(({ event }) => event.seq),
+    until: async (what, check, timeoutMs = 15_000) => {
+      await waitFor(`${what} (states ${rec.states.join(' → ')}; ${rec.events.length} events; gaps ${JSON.stringify(rec.gaps)}; errors ${JSON.stringify(rec.errors)})`, check, timeoutMs, 10);
+    },
+  };
+  rec.unsubscribe = subscribe({
+    EventSource: recordingEventSource(requests),
+    tenant: stack.tenant,
+    ...options,
+    onEvent: (event, meta) => rec.events.push({ event, meta }),
+    onState: (state) => rec.states.push(state),
+    onGap: (gap) => rec.gaps.push(gap),
+    onError: (error) => rec.errors.push(error),
+  });
+  cleanups.push(rec.unsubscribe);
+  return rec;
+}
+
+const keyOf = (b: { kind: string; id: string }): string => `${b.kind}:${b.id}`;
+
+async function connectionsOn(gateway: FanoutProcess): Promise<number> {
+  return (await gateway.metric('fanout_gateway_connections')) ?? 0;
+}
+
+describe('@fanout/client against gateway replicas', () => {
+  test('three subjects on one multi-subject stream: every event once, validated, in seq order; completed ends it and nothing reconnects', async () => {
+    const t = stack.tenant;
+    const job = jobEvents(t);
+    const pr = packRunEvents(t);
+    const run = runEvents(t);
+    await stack.publishOk([job.status('pending'), pr.status('pending'), run.status('pending')]);
+    const gateway = stack.gateways[0]!;
+    const rec = record({ baseUrl: gateway.url, subjects: [keyOf(run), `job:${job.id}`, { kind: 'pack-run', id: pr.id }] });
+    await rec.until('3 replayed events', () => rec.events.length === 3);
+    expect(rec.states).toEqual(['connecting', 'live']);
+    expect(rec.requests).toHaveLength(1);
+    expect(rec.requests[0]!.url).toMatch(/\/api\/v1\/stream\?subjects=/);
+
+    await stack.publishOk([job.status('scheduled'), pr.status('running'), pr.log(0, 1, 'stdout', 'hi'), run.status('running')]);
+    await stack.publishOk([job.status('canceled'), pr.status('succeeded')]);
+    await rec.until('both ended subjects', () => rec.events.length === 9);
+    expect(rec.states.at(-1)).toBe('live');
+    await stack.publishOk(run.status('completed'));
+    await rec.until('the ended state', () => rec.states.at(-1) === 'ended');
+
+    expect(rec.states).toEqual(['connecting', 'live', 'ended']);
+    expect(rec.gaps).toEqual([]);
+    expect(rec.errors).toEqual([]);
+    expect(rec.seqs(keyOf(job))).toEqual([1, 2, 3]);
+    expect(rec.seqs(keyOf(pr))).toEqual([1, 2, 3, 4]);
+    expect(rec.seqs(keyOf(run))).toEqual([1, 2, 3]);
+    expect(rec.events.at(-1)!.event).toMatchObject({ type: 'run.status', data: { status: 'completed' } });
+    // The meta id is the stream's id: the cursor of every position.
+    expect(rec.events.at(-1)!.meta.id).toMatch(/^[A-Za-z0-9_-]+$/);
+    await waitFor('the gateway to count no connection', async () => (await connectionsOn(gateway)) === 0);
+    await sleep(RETRY_MS * 3);
+    expect(rec.requests).toHaveLength(1);
+  });
+
+  test('one subject uses the single-subject route; an already finished subject replays and ends; an unknown one is an error that ends', async () => {
+    const job = jobEvents(stack.tenant);
+    await stack.publishOk([job.status('pending'), job.status('scheduled'), job.status('canceled')]);
+    const done = record({ baseUrl: stack.gateways[1]!.url, subjects: [keyOf(job)] });
+    await done.until('the ended state', () => done.states.at(-1) === 'ended');
+    expect(done.requests.map((r) => new URL(r.url).pathname)).toEqual([`/api/v1/stream/jobs/${job.id}`]);
+    expect(done.events.map(({ event }) => event.seq)).toEqual([1, 2, 3]);
+    expect(done.events[0]!.meta.id).toMatch(/^[0-9a-f]{8}-0000000001$/);
+
+    const missing = record({ baseUrl: stack.gateways[1]!.url, subjects: [`job:${uniqueId('missing')}`, keyOf(job)] });
+    await missing.until('the ended state', () => missing.states.at(-1) === 'ended');
+    expect(missing.errors).toEqual([expect.objectContaining({ kind: 'connection', status: 404 })]);
+    expect(missing.events).toEqual([]);
+    expect(missing.requests).toHaveLength(1);
+  });
+
+  test('reconnection resumes every subject: a replica shut down (end shutdown), then the connection dropped, behind a loopback proxy', async () => {
+    const t = stack.tenant;
+    const job = jobEvents(t);
+    const pr = packRunEvents(t);
+    const run = runEvents(t);
+    const subjects = [keyOf(job), keyOf(pr), keyOf(run)];
+    const doomed = await stack.addGateway({ FANOUT_RETRY_MS: RETRY_MS });
+    const proxy: BalancingProxy = await startBalancingProxy([doomed.port]);
+    cleanups.push(() => proxy.close());
+    await stack.publishOk([job.status('pending'), pr.status('running'), run.status('pending')]);
+    const rec = record({ baseUrl: proxy.url, subjects });
+    await rec.until('3 replayed events', () => rec.events.length === 3);
+    await stack.publishOk([job.status('scheduled'), pr.log(0, 1, 'stdout', 'a'), run.status('running')]);
+    await rec.until('6 events', () => rec.events.length === 6);
+    const idBeforeShutdown = rec.events.at(-1)!.meta.id;
+
+    // The replica drains (SIGTERM: end {shutdown}); the proxy sends the reconnect to the other one.
+    proxy.setTargets([stack.gateways[1]!.port]);
+    await stack.stopProcess(doomed);
+    await stack.publishOk([job.status('leased'), pr.log(0, 2, 'stdout', 'b'), run.progress({ total: 1, pending: 0, running: 1, succeeded: 0, failed: 0, canceled: 0 })]);
+    await rec.until('the events published while it was away', () => rec.events.length === 9);
+    expect(rec.requests[1]!.lastEventId).toBe(idBeforeShutdown);
+    await stack.publishOk([job.status('running'), pr.log(0, 3, 'stdout', 'c')]);
+    await rec.until('11 events', () => rec.events.length === 11);
+    const idBeforeDrop = rec.events.at(-1)!.meta.id;
+
+    // A network drop (connection reset), with events published before the client is back.
+    proxy.setTargets([stack.gateways[0]!.port]);
+    expect(proxy.cut()).toBe(1);
+    await stack.publishOk([job.progress(50), pr.log(0, 4, 'stderr', 'd'), run.status('completed')]);
+    await rec.until('the events published during the drop', () => rec.events.length === 14);
+    expect(rec.requests.at(-1)!.lastEventId).toBe(idBeforeDrop);
+    await stack.publishOk([job.status('succeeded'), pr.status('failed')]);
+    await rec.until('the ended state', () => rec.states.at(-1) === 'ended');
+
+    expect(rec.gaps).toEqual([]);
+    expect(rec.errors).toEqual([]);
+    expectContiguous(rec.seqs(keyOf(job)), 1, 6, 'job');
+    expectContiguous(rec.seqs(keyOf(pr)), 1, 6, 'pack-run');
+    expectContiguous(rec.seqs(keyOf(run)), 1, 4, 'run');
+    expect(rec.states).toEqual(['connecting', 'live', 'reconnecting', 'live', 'reconnecting', 'live', 'ended']);
+    expect(rec.requests).toHaveLength(3);
+  });
+
+  test('token_expired: getToken gives a new token and the stream resumes after the last event', async () => {
+    const gateway = await stack.addGateway({ FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: JWT_SECRET, FANOUT_RETRY_MS: RETRY_MS });
+    cleanups.push(() => stack.stopProcess(gateway));
+    const token = (seconds: number) =>
+      new SignJWT({ tenant: stack.tenant, scope: 'stream:read' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+        .sign(new TextEncoder().encode(JWT_SECRET));
+    const job = jobEvents(stack.tenant);
+    const run = runEvents(stack.tenant);
+    await stack.publishOk([job.status('pending'), run.status('pending')]);
+    let renewals = 0;
+    const rec = record({
+      baseUrl: gateway.url,
+      subjects: [keyOf(job), keyOf(run)],
+      token: await token(2),
+      getToken: () => {
+        renewals += 1;
+        return token(60);
+      },
+    });
+    await rec.until('2 events', () => rec.events.length === 2);
+    await rec.until('the token to expire and the stream to reopen', () => rec.requests.length === 2, 10_000);
+    await stack.publishOk([job.status('scheduled'), run.status('running')]);
+    await rec.until('4 events', () => rec.events.length === 4);
+    expect(renewals).toBe(1);
+    const reopened = new URL(rec.requests[1]!.url);
+    expect(reopened.searchParams.get('lastEventId')).toBe(rec.events[1]!.meta.id);
+    expect(reopened.searchParams.get('access_token')).not.toBe(new URL(rec.requests[0]!.url).searchParams.get('access_token'));
+    expect(rec.seqs(keyOf(job))).toEqual([1, 2]);
+    expect(rec.seqs(keyOf(run))).toEqual([1, 2]);
+    expect(rec.gaps).toEqual([]);
+    expect(rec.states).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+  });
+});
+
+describe('@fanout/client against a crafted SSE server', () => {
+  let server: Server;
+  let baseUrl: string;
+  let script: string[] = [];
+  let seen: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+      res.end(`retry: 60000\n\n${script.join('')}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const streamed = (event: TestEvent, seq: number) => ({ ...event, data: event.type === 'job.status' ? { attempt: 1, ...event.data } : event.data, seq, publishedAt: new Date().toISOString() });
+  const frame = (name: string, data: unknown, id?: string) => `${id === undefined ? '' : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+  test('a skipped seq is reported as a gap; server gaps are surfaced; duplicates, invalid frames and foreign subjects are not delivered', async () => {
+    const t = 'crafted';
+    const a = jobEvents(t, 'a');
+    const b = jobEvents(t, 'b');
+    const events: [TestEvent, number][] = [
+      [a.status('pending'), 1],
+      [b.status('pending'), 1],
+      [a.status('scheduled'), 2],
+      [a.progress(10), 4], // seq 3 never came
+    ];
+    script = [
+      ...events.map(([e, seq], i) => frame(e.type, streamed(e, seq), `c${i}`)),
+      frame('gap', { reason: 'history_trimmed', firstAvailableSeq: 5, subject: { kind: 'job', id: 'b' } }),
+      frame('job.progress', streamed(b.progress(20), 5), 'c5'),
+      frame('job.progress', streamed(a.progress(10), 4), 'c6'), // a duplicate
+      frame('job.status', { ...streamed(a.status('running'), 5), data: { status: 'flying', attempt: 1 } }, 'c7'),
+      frame('job.status', streamed(makeEvent(t, 'job', 'stranger', 'job.status', { status: 'pending' }), 1), 'c8'),
+      frame('heartbeat', { ts: new Date().toISOString() }),
+      frame('job.status', streamed(a.status('succeeded'), 5), 'c9'),
+      frame('job.status', streamed(b.status('canceled'), 6), 'c10'),
+      frame('end', { reason: 'completed' }),
+    ];
+    seen = [];
+    const rec = record({ baseUrl, subjects: ['job:a', 'job:b'], tenant: undefined });
+    await rec.until('the ended state', () => rec.states.at(-1) === 'ended');
+    expect(seen).toEqual(['/api/v1/stream?subjects=job:a,job:b']);
+    expect(rec.events.map(({ event, meta }) => [event.subject.id, event.seq, meta.id])).toEqual([
+      ['a', 1, 'c0'],
+      ['b', 1, 'c1'],
+      ['a', 2, 'c2'],
+      ['a', 4, 'c3'],
+      ['b', 5, 'c5'],
+      ['a', 5, 'c9'],
+      ['b', 6, 'c10'],
+    ]);
+    expect(rec.gaps).toEqual([
+      { source: 'client', subject: { kind: 'job', id: 'a' }, reason: 'seq_skipped', expectedSeq: 3, receivedSeq: 4 },
+      { source: 'server', subject: { kind: 'job', id: 'b' }, reason: 'history_trimmed', firstAvailableSeq: 5 },
+    ]);
+    expect(rec.errors.map((e) => e.kind)).toEqual(['invalid_frame', 'invalid_frame']);
+    expect(rec.errors[1]!.message).toMatch(/job:stranger/);
+    expect(rec.states).toEqual(['connecting', 'live', 'ended']);
+  });
+
+  test('on a single-subject stream a gap names no subject: it is the one subject', async () => {
+    const c = jobEvents('crafted', 'c');
+    script = [
+      frame('gap', { reason: 'history_lost', firstAvailableSeq: 1 }),
+      frame('job.status', streamed(c.status('pending'), 1), 'x1'),
+      frame('job.status', streamed(c.status('canceled'), 2), 'x2'),
+      frame('end', { reason: 'completed' }),
+    ];
+    seen = [];
+    const rec = record({ baseUrl: `${baseUrl}/`, subjects: ['job:c'] });
+    await rec.until('the ended state', () => rec.states.at(-1) === 'ended');
+    expect(seen).toEqual(['/api/v1/stream/jobs/c']);
+    expect(rec.gaps).toEqual([{ source: 'server', subject: { kind: 'job', id: 'c' }, reason: 'history_lost', firstAvailableSeq: 1 }]);
+    expect(rec.events.map(({ event }) => event.seq)).toEqual([1, 2]);
+  });
+});
