@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { isClusterUrl, parseClusterNodes, parseClusterUrl } from '@fanout/bus';
 import { AuthConfig } from '@fanout/http';
 
 export const ROLES = ['gateway', 'publisher', 'dev'] as const;
@@ -9,7 +11,12 @@ export interface FanoutConfig {
   role: Role;
   port: number;
   host: string;
+  /** `redis://…`, or `redis+cluster://host:port,…` for Redis Cluster. */
   redisUrl?: string;
+  /** REDIS_CLUSTER_NODES: Redis Cluster startup nodes (`host:port`). */
+  redisClusterNodes?: string[];
+  /** FANOUT_WORKERS: processes sharing the port (node:cluster); 1 runs no primary. */
+  workers: number;
   logLevel: string;
   heartbeatMs: number;
   idleTimeoutMs: number;
@@ -59,10 +66,36 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   const redisUrl = read<string | undefined>(
     env,
     'REDIS_URL',
-    z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis://host:port/db URL'),
+    z.string().regex(/^rediss?(\+cluster)?:\/\/[^\s]+$/, 'must be a redis://host:port/db or redis+cluster://host:port,host:port URL'),
     undefined,
   );
-  if (!redisUrl && role !== 'dev') throw new ConfigError('REDIS_URL', `is required by fanout ${role} (redis://host:port/db)`);
+  if (redisUrl && isClusterUrl(redisUrl)) {
+    try {
+      parseClusterUrl(redisUrl);
+    } catch (error) {
+      throw new ConfigError('REDIS_URL', (error as Error).message);
+    }
+  }
+  const clusterNodesText = read<string | undefined>(env, 'REDIS_CLUSTER_NODES', z.string().min(1), undefined);
+  let redisClusterNodes: string[] | undefined;
+  if (clusterNodesText !== undefined) {
+    if (redisUrl) throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+    try {
+      redisClusterNodes = parseClusterNodes(clusterNodesText).map((n) => (n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`));
+    } catch (error) {
+      throw new ConfigError('REDIS_CLUSTER_NODES', `${(error as Error).message} (expected host:port,host:port,…)`);
+    }
+  }
+  if (!redisUrl && !redisClusterNodes && role !== 'dev') {
+    throw new ConfigError('REDIS_URL', `is required by fanout ${role} (redis://host:port/db; or REDIS_CLUSTER_NODES=host:port,… for Redis Cluster)`);
+  }
+  const workers = read(
+    env,
+    'FANOUT_WORKERS',
+    z.union([z.literal('auto').transform(() => availableParallelism()), z.coerce.number().int().min(1).max(256)]),
+    1,
+  );
+  if (workers > 1 && role === 'dev') throw new ConfigError('FANOUT_WORKERS', 'must be 1 for fanout dev (its in-memory bus lives in one process)');
 
   const authMode = read(env, 'FANOUT_AUTH', z.enum(['jwt', 'none']), role === 'dev' ? 'none' : 'jwt');
   let auth: AuthConfig;
@@ -88,6 +121,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     role,
     host,
     redisUrl,
+    redisClusterNodes,
+    workers,
     auth,
     port: read(env, 'PORT', z.coerce.number().int().min(0).max(65535), DEFAULT_PORTS[role]),
     logLevel: read(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), 'info'),

@@ -4,6 +4,7 @@ import { runPackCommand } from './commands/run-pack';
 import { tailCommand } from './commands/tail';
 import { ConfigError, ROLES, Role, loadConfig } from './config';
 import { startServer } from './server';
+import { isPrimaryOfWorkers, isWorkerProcess, runWorkers, workerConfig } from './workers';
 
 const USAGE = `usage: fanout <command> [options]
 
@@ -38,8 +39,11 @@ async function runClient(name: string, command: (args: string[]) => Promise<numb
     code = usage ? 2 : 1;
   }
   process.exitCode = code;
-  // Streams and timers of a finished command must not keep the process alive.
-  setImmediate(() => process.exit(code));
+  // Streams and timers of a finished command must not keep the process alive, but what it wrote
+  // to a pipe must all get out first (a pipe's writes are queued once the reader falls behind).
+  const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
 }
 
 async function main(args: string[]): Promise<void> {
@@ -50,6 +54,8 @@ async function main(args: string[]): Promise<void> {
   }
   const client = role === undefined ? undefined : CLIENT_COMMANDS[role];
   if (client) {
+    // A reader that went away (`fanout tail … | head`) ends the command quietly.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
     await runClient(role!, client, args.slice(1));
     return;
   }
@@ -67,7 +73,11 @@ async function main(args: string[]): Promise<void> {
     }
     throw error;
   }
-  const running = await startServer(config);
+  if (isPrimaryOfWorkers(config)) {
+    runWorkers(config);
+    return;
+  }
+  const running = await startServer(workerConfig(config));
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -82,6 +92,8 @@ async function main(args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A worker whose primary is gone drains and exits rather than linger.
+  if (isWorkerProcess()) process.on('disconnect', () => stop('the primary exited'));
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {

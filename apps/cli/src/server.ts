@@ -1,10 +1,10 @@
 import { Server } from 'node:http';
 import express from 'express';
-import { Bus, MemoryBus, RedisBus } from '@fanout/bus';
+import { Bus, MemoryBus, RedisBus, describeRedisTarget, redisTargetOf } from '@fanout/bus';
 import { OPENAPI_PATH, PROBLEM_CONTENT_TYPE, buildOpenApiDocument } from '@fanout/contracts';
 import { createGateway } from '@fanout/gateway';
 import { corsFor, createAuthenticator, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
-import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
+import { Logger, createLogger, createRegistry, redactUrl, replicaMetrics } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { FanoutConfig } from './config';
 
@@ -17,17 +17,19 @@ export interface RunningServer {
 
 function createBus(config: FanoutConfig, logger: Logger): Bus {
   const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
-  if (!config.redisUrl) {
+  if (!config.redisUrl && !config.redisClusterNodes) {
     logger.info('no REDIS_URL: using the embedded in-memory bus (one process, nothing persisted)');
     return new MemoryBus(history);
   }
-  return new RedisBus({ ...history, url: config.redisUrl, logger });
+  return new RedisBus({ ...history, url: config.redisUrl, clusterNodes: config.redisClusterNodes, logger });
 }
 
 /** Builds the process's HTTP app for its role (gateway, publisher, or both for dev) and listens. */
 export async function startServer(config: FanoutConfig): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
   const registry = createRegistry();
+  // With FANOUT_WORKERS > 1, any worker's /metrics is the whole replica's (summed by the primary).
+  const metricsText = replicaMetrics(registry);
   const bus = createBus(config, logger);
   const authenticate = createAuthenticator(config.auth);
   const withGateway = config.role !== 'publisher';
@@ -57,6 +59,11 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders());
+  app.use((req, _res, next) => {
+    // pino's line carries the pid: with FANOUT_WORKERS it tells which worker served the request.
+    logger.debug({ method: req.method, url: redactUrl(req.originalUrl) }, 'request');
+    next();
+  });
   app.use(corsFor(config.corsOrigins));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -67,7 +74,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
+    res.type(registry.contentType).send(await metricsText());
   });
   let openApi: string | undefined;
   app.get(OPENAPI_PATH, (_req, res) => {
@@ -104,7 +111,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  logger.info({ url, role: config.role, bus: config.redisUrl ? redactUrl(config.redisUrl) : 'memory' }, `fanout ${config.role} listening`);
+  const busName = config.redisUrl || config.redisClusterNodes ? describeRedisTarget(redisTargetOf({ url: config.redisUrl, clusterNodes: config.redisClusterNodes })) : 'memory';
+  logger.info({ url, role: config.role, bus: busName }, `fanout ${config.role} listening`);
 
   return {
     server,

@@ -10,3 +10,6 @@ export { prepareEvent, finishEventJson } from './prepared-event';
 export { eventFrame } from './frame';
 export { renderStateMachineTables } from './lua-scripts';
 export { ActivityUpdate, activityUpdates } from './activity';
+export { RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
+export { ClusterSubscriber } from './cluster-subscriber';
+export { keySlot } from './key-slot';

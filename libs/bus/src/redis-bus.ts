@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Redis, { RedisOptions } from 'ioredis';
+import { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { activityUpdates } from './activity';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
@@ -9,23 +9,33 @@ import { silentLogger } from './logger';
 import { loadLuaScript } from './lua-scripts';
 import { BusOptions } from './options';
 import { prepareEvent } from './prepared-event';
+import {
+  CommandConnection,
+  SubscriberConnection,
+  canaryChannelsOf,
+  createCommandConnection,
+  createSubscriberConnection,
+  isCanaryChannel,
+  redisTargetOf,
+} from './redis-connections';
 import { decodeBatchMessage } from './wire';
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = CommandConnection & {
   fanoutAppend(...args: (string | number)[]): Promise<unknown[]>;
   fanoutActivity(...args: (string | number)[]): Promise<number>;
   fanoutInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
-}
+};
 
 export interface RedisBusOptions extends BusOptions {
-  url: string;
+  /** `redis://host:port/db`, or `redis+cluster://host:port,host:port` for Redis Cluster. */
+  url?: string;
+  /** Redis Cluster startup nodes (`host:port`); selects Redis Cluster. */
+  clusterNodes?: string[];
   /** Commands fail after this long rather than queue (the publisher answers 503 within 5 s). */
   commandTimeoutMs?: number;
 }
 
 type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
-
-const CANARY_PREFIX = 'fanout-canary';
 
 /**
  * The Redis bus: a Lua script per atomic append (loaded once, called by SHA), a Stream per subject
@@ -33,10 +43,10 @@ const CANARY_PREFIX = 'fanout-canary';
  */
 export class RedisBus implements Bus {
   private readonly command: ScriptedRedis;
-  private readonly subscriber: Redis;
+  private readonly subscriber: SubscriberConnection;
   private readonly listeners = new Map<string, BatchListener>();
   private readonly connectionListeners: ConnectionListener[] = [];
-  private readonly canaryChannel = `${CANARY_PREFIX}:{${randomBytes(6).toString('hex')}}`;
+  private readonly canaryId = randomBytes(6).toString('hex');
   private readonly canaryWaiters = new Map<string, () => void>();
   private readonly logger;
   private subscriberUp = false;
@@ -54,13 +64,14 @@ export class RedisBus implements Bus {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
     };
-    this.command = new Redis(options.url, { ...base, commandTimeout: options.commandTimeoutMs ?? 5000 }) as ScriptedRedis;
+    const target = redisTargetOf(options);
+    this.command = createCommandConnection(target, { ...base, commandTimeout: options.commandTimeoutMs ?? 5000 }) as ScriptedRedis;
     this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
     this.command.defineCommand('fanoutActivity', { numberOfKeys: 3, lua: loadLuaScript('activity') });
     this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
     this.command.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis command connection error'));
 
-    this.subscriber = new Redis(options.url, { ...base, autoResubscribe: false, enableOfflineQueue: true });
+    this.subscriber = createSubscriberConnection(target, { ...base, autoResubscribe: false, enableOfflineQueue: true }, this.logger);
     this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis subscriber connection error'));
     this.subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message));
     this.subscriber.on('ready', () => void this.restoreSubscriptions());
@@ -178,13 +189,16 @@ export class RedisBus implements Bus {
   async probe(timeoutMs: number): Promise<void> {
     const token = randomBytes(8).toString('hex');
     let timer: NodeJS.Timeout | undefined;
+    // One canary channel per shard (one on a single Redis): the token must come back on each.
+    const channels = canaryChannelsOf(this.subscriber, this.canaryId);
+    let missing = channels.length;
     const received = new Promise<void>((resolve, reject) => {
-      this.canaryWaiters.set(token, resolve);
+      this.canaryWaiters.set(token, () => --missing === 0 && resolve());
       timer = setTimeout(() => reject(new Error(`canary not received within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       if (!this.subscriberUp) throw new Error('the subscription connection is down');
-      await this.command.spublish(this.canaryChannel, token);
+      await Promise.all(channels.map((channel) => this.command.spublish(channel, token)));
       await received;
     } finally {
       clearTimeout(timer);
@@ -201,7 +215,7 @@ export class RedisBus implements Bus {
   }
 
   private dispatch(channel: string, message: Buffer): void {
-    if (channel === this.canaryChannel) {
+    if (isCanaryChannel(channel)) {
       this.canaryWaiters.get(message.toString())?.();
       return;
     }
@@ -217,7 +231,7 @@ export class RedisBus implements Bus {
 
   private async restoreSubscriptions(): Promise<void> {
     try {
-      await this.subscriber.ssubscribe(this.canaryChannel, ...this.listeners.keys());
+      await this.subscriber.ssubscribe(...canaryChannelsOf(this.subscriber, this.canaryId), ...this.listeners.keys());
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'resubscribing failed; waiting for the next reconnect');
       this.subscriber.disconnect(true);

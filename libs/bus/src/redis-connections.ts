@@ -1,0 +1,129 @@
+import Redis, { Cluster, RedisOptions } from 'ioredis';
+import { ClusterSubscriber } from './cluster-subscriber';
+import { BusLogger } from './logger';
+
+/** Where the bus's Redis is: one server (a `redis://` URL) or a Redis Cluster (its startup nodes). */
+export type RedisTarget = { kind: 'single'; url: string } | { kind: 'cluster'; cluster: RedisClusterTarget };
+
+export interface RedisClusterTarget {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+const CLUSTER_URL = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?(?:\?.*)?$/;
+
+export function isClusterUrl(url: string): boolean {
+  return /^rediss?\+cluster:\/\//.test(url);
+}
+
+/** `host:port` (or `[v6]:port`) → host and port; throws a readable error. */
+export function parseNodeAddress(address: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s,]+)):(\d{1,5})$/.exec(address.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port < 1 || port > 65535) throw new Error(`"${address}" is not host:port`);
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+/** `host:port,host:port,…` → startup nodes. */
+export function parseClusterNodes(list: string | readonly string[]): { host: string; port: number }[] {
+  const items = (typeof list === 'string' ? list.split(',') : list).map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new Error('names no node (host:port,host:port,…)');
+  return items.map(parseNodeAddress);
+}
+
+/** `redis+cluster://[user:password@]host:port,host:port[/]` (`rediss+cluster://` for TLS). */
+export function parseClusterUrl(url: string): RedisClusterTarget {
+  const match = CLUSTER_URL.exec(url);
+  if (!match) throw new Error('must be redis+cluster://[user:password@]host:port,host:port');
+  const [, scheme, auth, hosts] = match;
+  const target: RedisClusterTarget = { nodes: parseClusterNodes(hosts!), tls: scheme === 'rediss' };
+  if (auth) {
+    const colon = auth.indexOf(':');
+    const user = decodeURIComponent(colon < 0 ? auth : auth.slice(0, colon));
+    const password = colon < 0 ? '' : decodeURIComponent(auth.slice(colon + 1));
+    if (colon < 0) target.password = user;
+    else {
+      if (user) target.username = user;
+      if (password) target.password = password;
+    }
+  }
+  return target;
+}
+
+/** The target named by a bus's options: `clusterNodes`, a `redis+cluster://` URL, or a plain URL. */
+export function redisTargetOf(options: { url?: string; clusterNodes?: readonly string[] }): RedisTarget {
+  if (options.clusterNodes && options.clusterNodes.length > 0) {
+    return { kind: 'cluster', cluster: { nodes: parseClusterNodes(options.clusterNodes), tls: false } };
+  }
+  if (!options.url) throw new Error('RedisBus needs a url or clusterNodes');
+  if (isClusterUrl(options.url)) return { kind: 'cluster', cluster: parseClusterUrl(options.url) };
+  return { kind: 'single', url: options.url };
+}
+
+/** How the target appears in a log line: no password. */
+export function describeRedisTarget(target: RedisTarget): string {
+  if (target.kind === 'single') return target.url.replace(/\/\/[^@/]*@/, '//[redacted]@');
+  return `cluster ${target.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+}
+
+export type CommandConnection = Redis | Cluster;
+export type SubscriberConnection = Redis | ClusterSubscriber;
+
+function nodeOptions(cluster: RedisClusterTarget, base: RedisOptions): RedisOptions {
+  return {
+    ...base,
+    ...(cluster.username ? { username: cluster.username } : {}),
+    ...(cluster.password ? { password: cluster.password } : {}),
+    ...(cluster.tls ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * The command connection: a Redis, or an ioredis Cluster that sends each command (and each Lua
+ * script, by its first key) to the master of its slot and follows MOVED and ASK. Commands are not
+ * queued while a node is away: after a few quick retries (a failover) they fail, and the publisher
+ * answers 503.
+ */
+export function createCommandConnection(target: RedisTarget, base: RedisOptions): CommandConnection {
+  if (target.kind === 'single') return new Redis(target.url, base);
+  return new Cluster(target.cluster.nodes, {
+    redisOptions: nodeOptions(target.cluster, base),
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 50,
+    maxRedirections: 16,
+    scaleReads: 'master',
+  });
+}
+
+/**
+ * The subscription path: one Redis connection, or (Redis Cluster) a ClusterSubscriber with a
+ * connection per master, which emits the same `ready`, `close` and `smessageBuffer` events.
+ */
+export function createSubscriberConnection(target: RedisTarget, base: RedisOptions, logger: BusLogger): SubscriberConnection {
+  if (target.kind === 'single') return new Redis(target.url, base);
+  const options = nodeOptions(target.cluster, base);
+  const topology = new Cluster(target.cluster.nodes, {
+    redisOptions: { ...options, connectionName: 'fanout-topology' },
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+    // A safety net: losses are normally seen at once (a closed connection, MOVED, a server-side SUNSUBSCRIBE).
+    slotsRefreshInterval: 5000,
+  });
+  return new ClusterSubscriber(topology, options, logger);
+}
+
+const CANARY_PREFIX = 'fanout-canary';
+
+/** A replica's canary channels: one per master in a cluster, so a probe proves every shard's path. */
+export function canaryChannelsOf(subscriber: SubscriberConnection, id: string): string[] {
+  return subscriber instanceof ClusterSubscriber ? subscriber.canaryChannels(`${CANARY_PREFIX}:${id}`) : [`${CANARY_PREFIX}:{${id}}`];
+}
+
+export function isCanaryChannel(channel: string): boolean {
+  return channel.startsWith(`${CANARY_PREFIX}:`);
+}
