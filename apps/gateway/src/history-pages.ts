@@ -1,5 +1,11 @@
 import { Bus, HistoryEntry, StreamRef, subjectKeyString } from '@fanout/bus';
 
+/** A read in flight, and when it was issued on the join clock (see SubscriptionManager.now). */
+interface PendingRead {
+  issuedAt: number;
+  entries: Promise<HistoryEntry[]>;
+}
+
 export interface HistoryPage {
   entries: HistoryEntry[];
   /** The read found the end of the stored history (there may be live events after it). */
@@ -21,9 +27,13 @@ const PAGE_TTL_MS = 10_000;
  * (least recently used first out, bounded in bytes), and concurrent reads of one page make one
  * request (single flight). A reconnecting herd of one subject thus reads its history from the
  * store about once, not once per client. Call `clear()` when the store may have lost data.
+ *
+ * A read that reaches the end of the history is only shared with clients that joined the live
+ * path before it was issued: a later joiner's buffer starts after it, and would miss what was
+ * published in between.
  */
 export class HistoryPages {
-  private readonly inFlight = new Map<string, Promise<HistoryEntry[]>>();
+  private readonly inFlight = new Map<string, PendingRead>();
   private readonly cache = new Map<string, CachedPage>();
   private cachedBytes = 0;
 
@@ -31,10 +41,12 @@ export class HistoryPages {
     private readonly bus: Bus,
     private readonly pageSize: number,
     private readonly maxCachedBytes: number,
+    /** The join clock: reads issued at or after a client's join ticket are safe to share with it. */
+    private readonly now: () => number,
   ) {}
 
-  /** Entries after `afterSeq`, oldest first. */
-  async read(ref: StreamRef, afterSeq: number): Promise<HistoryPage> {
+  /** Entries after `afterSeq`, oldest first, for a client that joined the live path at `joinedAt`. */
+  async read(ref: StreamRef, afterSeq: number, joinedAt: number): Promise<HistoryPage> {
     const aligned = afterSeq - (afterSeq % this.pageSize);
     const key = `${subjectKeyString(ref)}@${aligned}`;
     const cached = this.cache.get(key);
@@ -44,7 +56,7 @@ export class HistoryPages {
       this.cache.set(key, cached);
       return { entries: cached.entries.filter((e) => e.seq > afterSeq), reachedEnd: false };
     }
-    const entries = await this.fetch(ref, aligned, key);
+    const entries = await this.fetch(ref, aligned, key, joinedAt);
     if (this.isExactPage(entries, aligned)) {
       this.remember(key, entries);
       return { entries: entries.filter((e) => e.seq > afterSeq), reachedEnd: false };
@@ -68,12 +80,16 @@ export class HistoryPages {
     this.cachedBytes -= page.bytes;
   }
 
-  private fetch(ref: StreamRef, aligned: number, key: string): Promise<HistoryEntry[]> {
+  private fetch(ref: StreamRef, aligned: number, key: string, joinedAt: number): Promise<HistoryEntry[]> {
     const pending = this.inFlight.get(key);
-    if (pending) return pending;
-    const request = this.bus.history(ref, aligned, this.pageSize).finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, request);
-    return request;
+    if (pending && pending.issuedAt >= joinedAt) return pending.entries;
+    const read: PendingRead = { issuedAt: this.now(), entries: this.bus.history(ref, aligned, this.pageSize) };
+    this.inFlight.set(key, read);
+    const forget = (): void => {
+      if (this.inFlight.get(key) === read) this.inFlight.delete(key);
+    };
+    read.entries.then(forget, forget);
+    return read.entries;
   }
 
   private isExactPage(entries: HistoryEntry[], aligned: number): boolean {

@@ -33,6 +33,8 @@ export class SubjectFeed implements LiveClient {
   private bufferOverflowed = false;
   private catchingUp = false;
   private catchUpAgain = false;
+  /** When this feed began receiving live batches, on the subscription manager's join clock. */
+  private joinedAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly ctx: StreamContext,
@@ -47,8 +49,8 @@ export class SubjectFeed implements LiveClient {
   }
 
   /** Resolves once live batches reach this feed (call before `replay`). */
-  subscribe(): Promise<void> {
-    return this.ctx.subscriptions.join(this.ref, this);
+  async subscribe(): Promise<void> {
+    this.joinedAt = await this.ctx.subscriptions.join(this.ref, this);
   }
 
   /** Sends `gap` if due, then replays history and goes live. */
@@ -126,7 +128,7 @@ export class SubjectFeed implements LiveClient {
   private async replayHistory(): Promise<void> {
     for (;;) {
       this.bufferOverflowed = false;
-      const { entries: page, reachedEnd } = await this.ctx.history.read(this.ref, this.sentSeq);
+      const { entries: page, reachedEnd } = await this.ctx.history.read(this.ref, this.sentSeq, this.joinedAt);
       if (!this.isOpen()) return;
       const first = page[0];
       const last = page[page.length - 1];

@@ -21,14 +21,24 @@ export type BatchObserver = (batch: LiveBatch) => void;
  */
 export class SubscriptionManager {
   private readonly entries = new Map<string, Entry>();
+  private joins = 0;
 
   constructor(
     private readonly bus: Bus,
     private readonly observeBatch: BatchObserver = () => undefined,
   ) {}
 
-  /** Resolves once live batches of the subject reach `client`. */
-  async join(ref: StreamRef, client: LiveClient): Promise<void> {
+  /**
+   * A counter of joins: a history read issued at `now()` ≥ a client's join ticket was issued after
+   * that client began receiving live batches, so read + buffered batches leave no gap for it.
+   */
+  now(): number {
+    return this.joins;
+  }
+
+  /** Resolves, with the client's join ticket, once live batches of the subject reach `client`. */
+  async join(ref: StreamRef, client: LiveClient): Promise<number> {
+    const ticket = ++this.joins;
     const key = subjectKeyString(ref);
     let entry = this.entries.get(key);
     if (!entry) {
@@ -44,6 +54,7 @@ export class SubscriptionManager {
       this.leave(ref, client);
       throw error;
     }
+    return ticket;
   }
 
   leave(ref: StreamRef, client: LiveClient): void {
