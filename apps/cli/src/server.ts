@@ -1,9 +1,9 @@
-import { Server } from 'node:http';
+import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import express from 'express';
 import { Bus, MemoryBus, RedisBus, describeRedisTarget, redisTargetOf } from '@fanout/bus';
 import { OPENAPI_PATH, PROBLEM_CONTENT_TYPE, buildOpenApiDocument } from '@fanout/contracts';
 import { createGateway } from '@fanout/gateway';
-import { corsFor, createAuthenticator, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
+import { corsFor, createAuthenticator, streamHeadersFor, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl, replicaMetrics } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { FanoutConfig } from './config';
@@ -41,6 +41,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
         logger,
         registry,
         authenticate,
+        streamHeaders: streamHeadersFor(config.corsOrigins),
         settings: {
           retryMs: config.retryMs,
           heartbeatMs: config.heartbeatMs,
@@ -58,13 +59,15 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders());
+  const security = securityHeaders();
+  const cors = corsFor(config.corsOrigins);
+  app.use(security);
   app.use((req, _res, next) => {
     // pino's line carries the pid: with FANOUT_WORKERS it tells which worker served the request.
     logger.debug({ method: req.method, url: redactUrl(req.originalUrl) }, 'request');
     next();
   });
-  app.use(corsFor(config.corsOrigins));
+  app.use(cors);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -86,9 +89,17 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   app.use(notFoundHandler);
   app.use(problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error')));
 
+  // The stream routes bypass Express (an idle stream then holds no router state or header
+  // objects); their CORS and nosniff headers come from streamHeadersFor, the same policy.
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!gateway?.isStreamRequest(req)) return void app(req, res);
+    logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
+    gateway.handleStream(req, res);
+  };
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s = createServer(dispatch);
     s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: error.message, code: error.code }, 'malformed request');

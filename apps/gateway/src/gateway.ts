@@ -1,14 +1,15 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import express, { Router } from 'express';
 import { Bus, LiveBatch } from '@fanout/bus';
-import { Authenticator, HttpProblem } from '@fanout/http';
+import { Authenticator, StreamHeaders } from '@fanout/http';
 import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
 import { HistoryPages } from './history-pages';
 import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
-import { streamRoutes } from './routes/stream-routes';
+import { createStreamHandler, isStreamRequest } from './stream-handler';
 import { StreamContext, StreamSettings } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubscriptionManager } from './subscription-manager';
@@ -23,11 +24,17 @@ export interface GatewayOptions {
   logger: Logger;
   registry: Registry;
   authenticate: Authenticator;
+  /** Headers of stream answers (CORS, nosniff), which bypass Express's middleware. */
+  streamHeaders: StreamHeaders;
   settings: GatewaySettings;
 }
 
 export interface Gateway {
+  /** The JSON routes and the dashboard (Express). */
   router: Router;
+  /** Whether `handleStream` answers this request: the stream routes bypass Express. */
+  isStreamRequest(req: IncomingMessage): boolean;
+  handleStream(req: IncomingMessage, res: ServerResponse): void;
   isReady(): boolean;
   /** Stops taking streams, ends each open one with `end` {shutdown}, and resolves when all are gone or `graceMs` passed. */
   drain(graceMs: number): Promise<void>;
@@ -69,15 +76,21 @@ export function createGateway(options: GatewayOptions): Gateway {
   let draining = false;
 
   const router = Router();
-  router.use('/api/v1/stream', (_req, _res, next) => {
-    next(draining ? new HttpProblem(503, 'this replica is shutting down: reconnect to another', {}, { 'Retry-After': '1' }) : undefined);
+  const handleStream = createStreamHandler({
+    ctx,
+    authenticate: options.authenticate,
+    limits,
+    open: openStreams,
+    isDraining: () => draining,
+    headersFor: options.streamHeaders,
   });
-  router.use(streamRoutes(ctx, options.authenticate, limits, openStreams));
   router.use(historyRoutes(bus, options.authenticate));
   router.use(express.static(DASHBOARD_DIR, { index: 'index.html' }));
 
   return {
     router,
+    isStreamRequest,
+    handleStream,
     isReady: () => !draining && readiness.isReady(),
     async drain(graceMs) {
       draining = true;

@@ -13,7 +13,7 @@ export abstract class StreamSession implements Sweepable, FeedSink {
   private started = false;
   private closed = false;
   private lastEventAt = Date.now();
-  private readonly closeListeners: (() => void)[] = [];
+  private closeListener: (() => void) | undefined;
 
   protected constructor(
     protected readonly ctx: StreamContext,
@@ -42,8 +42,9 @@ export abstract class StreamSession implements Sweepable, FeedSink {
     return true;
   }
 
+  /** Told once, when the session ends for any reason. */
   onClosed(listener: () => void): void {
-    this.closeListeners.push(listener);
+    this.closeListener = listener;
   }
 
   isOpen(): boolean {
@@ -103,6 +104,7 @@ export abstract class StreamSession implements Sweepable, FeedSink {
       this.ctx.metrics.connections.dec({ kind: this.kindLabel });
       this.ctx.metrics.disconnects.inc({ reason });
     }
-    for (const listener of this.closeListeners.splice(0)) listener();
+    this.closeListener?.();
+    this.closeListener = undefined;
   }
 }

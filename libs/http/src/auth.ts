@@ -1,4 +1,4 @@
-import { Request } from 'express';
+import { IncomingMessage } from 'node:http';
 import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { TENANT_PATTERN } from '@fanout/contracts';
 import { HttpProblem } from './problem';
@@ -17,7 +17,8 @@ export type AuthConfig =
   | { mode: 'none' }
   | { mode: 'jwt'; secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
 
-export type Authenticator = (req: Request, scope: Scope) => Promise<Principal>;
+/** Works on any node:http request (Express's included): reads headers and the `access_token` query parameter. */
+export type Authenticator = (req: IncomingMessage, scope: Scope) => Promise<Principal>;
 
 const DEFAULT_TENANT = 'default';
 /** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3). */
@@ -56,21 +57,28 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
   };
 }
 
-function tenantFromHeader(req: Request): string {
-  const header = req.get('x-tenant');
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function tenantFromHeader(req: IncomingMessage): string {
+  const header = headerOf(req, 'x-tenant');
   if (header === undefined || header === '') return DEFAULT_TENANT;
   if (!TENANT_PATTERN.test(header)) throw new HttpProblem(400, 'the X-Tenant header must match ^[A-Za-z0-9._-]{1,128}$');
   return header;
 }
 
-function bearerToken(req: Request): string | undefined {
-  const header = req.get('authorization');
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = headerOf(req, 'authorization');
   if (header) {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     return match?.[1];
   }
-  const query = req.query['access_token'];
-  return typeof query === 'string' && query !== '' ? query : undefined;
+  // Express rewrites req.url inside mounted routers; originalUrl is the request's own.
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const query = new URL(url, 'http://localhost').searchParams.get('access_token');
+  return query ? query : undefined;
 }
 
 const UNREACHABLE_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH']);

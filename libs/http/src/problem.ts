@@ -1,4 +1,4 @@
-import { Response } from 'express';
+import { ServerResponse } from 'node:http';
 import { PROBLEM_CONTENT_TYPE, Problem } from '@fanout/contracts';
 
 const TITLES: Record<number, string> = {
@@ -32,11 +32,18 @@ export class HttpProblem extends Error {
   }
 }
 
-export function sendProblem(res: Response, problem: HttpProblem): void {
+/** Answers with the problem; works on any node:http response (Express's included). */
+export function sendProblem(res: ServerResponse, problem: HttpProblem, headers: Readonly<Record<string, string>> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.set(problem.headers);
-  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.toProblem()));
+  const body = JSON.stringify(problem.toProblem());
+  res.writeHead(problem.status, {
+    ...headers,
+    ...problem.headers,
+    'Content-Type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }

@@ -11,9 +11,40 @@ export function corsFor(origins: readonly string[]): RequestHandler {
     origin: origins.includes('*') ? true : [...origins],
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'X-Tenant'],
-    exposedHeaders: ['Retry-After'],
+    exposedHeaders: [...EXPOSED_HEADERS],
     maxAge: 600,
   });
+}
+
+const EXPOSED_HEADERS = ['Retry-After'] as const;
+
+/** The headers of a stream answer for the request's origin. */
+export type StreamHeaders = (origin: string | undefined) => Readonly<Record<string, string>>;
+
+/**
+ * The headers of the stream routes, which bypass Express: the same CORS policy as `corsFor` for
+ * their simple GETs (preflights still go through `corsFor`), and `nosniff`. Built once per
+ * origin, so an open stream holds no header objects of its own.
+ */
+export function streamHeadersFor(origins: readonly string[]): StreamHeaders {
+  const base = { 'X-Content-Type-Options': 'nosniff' };
+  const anyOrigin = origins.includes('*');
+  const allowed = new Map<string, Readonly<Record<string, string>>>();
+  for (const origin of origins) {
+    allowed.set(origin, {
+      ...base,
+      'Access-Control-Allow-Origin': origin,
+      'Access-Control-Expose-Headers': EXPOSED_HEADERS.join(','),
+      Vary: 'Origin',
+    });
+  }
+  return (origin) => {
+    if (origin === undefined) return base;
+    const known = allowed.get(origin);
+    if (known || !anyOrigin) return known ?? base;
+    // `*` reflects the origin, as corsFor does.
+    return { ...base, 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSED_HEADERS.join(','), Vary: 'Origin' };
+  };
 }
 
 /** Security headers for the dashboard and the API. */

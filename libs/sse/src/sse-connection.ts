@@ -14,9 +14,17 @@ export class SseConnection {
   private open = true;
   private corked = false;
 
-  constructor(private readonly res: ServerResponse) {
-    res.once('close', () => {
+  private closeListener: (() => void) | undefined;
+
+  /** `headers` are added to the stream's own (CORS, nosniff); they are not copied per connection. */
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    // One listener, not `once` per interested party: an idle connection should hold as little as possible.
+    res.on('close', () => {
       this.open = false;
+      this.closeListener?.();
     });
   }
 
@@ -24,9 +32,9 @@ export class SseConnection {
     return this.open && !this.res.destroyed;
   }
 
-  start(retryMs: number, extraHeaders: Record<string, string> = {}): void {
+  start(retryMs: number): void {
     this.res.removeHeader('Transfer-Encoding');
-    this.res.writeHead(200, { ...extraHeaders, ...SSE_HEADERS, Connection: 'close' });
+    this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS, Connection: 'close' });
     this.res.flushHeaders();
     this.socket = this.res.socket ?? undefined;
     this.write(retryFrame(retryMs));
@@ -78,8 +86,9 @@ export class SseConnection {
     this.res.destroy();
   }
 
+  /** The one listener told when the connection closes, whoever closed it. */
   onClose(listener: () => void): void {
-    this.res.once('close', listener);
+    this.closeListener = listener;
   }
 
   private uncork(): void {

@@ -1,0 +1,185 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { SUBJECT_ID_PATTERN, SUBJECT_KINDS, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { activityOf, parseEventId } from '@fanout/bus';
+import { Authenticator, HttpProblem, Principal, StreamHeaders, sendProblem } from '@fanout/http';
+import { SseConnection } from '@fanout/sse';
+import { ConnectionLimits } from './connection-limits';
+import { decodeCursor } from './multi-cursor';
+import { MultiEntry, MultiStream } from './multi-stream';
+import { Gap, malformedResume, planResume, resumeText } from './resume-position';
+import { SingleStream } from './single-stream';
+import { fromStore } from './store-errors';
+import { StreamContext } from './stream-context';
+import { StreamSession } from './stream-session';
+import { subjectFromPath, unknownSubject } from './subject-params';
+
+export const MAX_SUBJECTS_PER_STREAM = 100;
+const STREAM_PREFIX = '/api/v1/stream';
+
+export interface StreamHandlerOptions {
+  ctx: StreamContext;
+  authenticate: Authenticator;
+  limits: ConnectionLimits;
+  open: Set<StreamSession>;
+  isDraining: () => boolean;
+  headersFor: StreamHeaders;
+}
+
+/** A request for one of the stream routes, parsed from its URL. */
+interface StreamRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  segments: string[];
+  query: URLSearchParams;
+}
+
+/** Whether a request is for a stream route (GET /api/v1/stream…), which `handleStream` answers. */
+export function isStreamRequest(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' || !req.url?.startsWith(STREAM_PREFIX)) return false;
+  const next = req.url.charAt(STREAM_PREFIX.length);
+  return next === '' || next === '/' || next === '?';
+}
+
+/**
+ * The stream routes, served on plain node:http objects rather than through Express, so an open
+ * stream holds no router state (an idle connection costs little more than Node's own objects):
+ * one subject, many subjects on one connection, and the tenant's activity. Each answers
+ * 404/400/204/429/503 before streaming, then replays after the resume position and goes live.
+ */
+export function createStreamHandler(options: StreamHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { ctx, authenticate, limits, open } = options;
+
+  /** Takes a connection slot and tracks the session until its response closes. */
+  const admit = <S extends StreamSession>(
+    principal: Principal,
+    { req, res }: StreamRequest,
+    create: (conn: SseConnection) => S,
+  ): S => {
+    const release = limits.acquire(principal.tenant);
+    const session = create(new SseConnection(res, options.headersFor(req.headers.origin)));
+    open.add(session);
+    session.onClosed(() => {
+      release();
+      open.delete(session);
+    });
+    return session;
+  };
+  const noContent = ({ req, res }: StreamRequest): void => {
+    res.writeHead(204, options.headersFor(req.headers.origin)).end();
+  };
+
+  const streamActivity = async (request: StreamRequest, principal: Principal): Promise<void> => {
+    const { req, query } = request;
+    const ref = activityOf(principal.tenant);
+    const text = resumeOf(req, query);
+    const position = text === undefined ? undefined : parseEventId(text);
+    if (text !== undefined && !position) throw malformedResume(text);
+    const info = await fromStore('reading the activity', () => ctx.bus.info(ref));
+    let afterSeq = 0;
+    let gap: Gap | undefined;
+    if (info) {
+      const plan = planResume(position, info);
+      if (plan.kind === 'stream') ({ afterSeq, gap } = plan);
+    } else if (position) {
+      gap = { reason: 'history_lost', firstAvailableSeq: 1 };
+    }
+    const session = admit(principal, request, (conn) => new SingleStream(ctx, ref, conn, afterSeq, principal.expiresAt));
+    await fromStore('subscribing', () => session.start(gap));
+  };
+
+  const streamSubject = async (request: StreamRequest, principal: Principal): Promise<void> => {
+    const { req, query, segments } = request;
+    const subject = subjectFromPath(segments[0]!, decodeSegment(segments[1]!), principal.tenant);
+    const text = resumeOf(req, query);
+    const position = text === undefined ? undefined : parseEventId(text);
+    if (text !== undefined && !position) throw malformedResume(text);
+    const info = await fromStore('reading the subject', () => ctx.bus.info(subject));
+    if (!info) throw unknownSubject(subject);
+    const plan = planResume(position, info);
+    if (plan.kind === 'done') return noContent(request);
+    const session = admit(principal, request, (conn) => new SingleStream(ctx, subject, conn, plan.afterSeq, principal.expiresAt));
+    await fromStore('subscribing', () => session.start(plan.gap));
+  };
+
+  const streamMany = async (request: StreamRequest, principal: Principal): Promise<void> => {
+    const { req, query } = request;
+    const subjects = parseSubjectList(query.getAll('subjects').join(','), principal.tenant);
+    const text = resumeOf(req, query);
+    const positions = text === undefined ? undefined : decodeCursor(text, subjects.length);
+    if (text !== undefined && !positions) throw malformedResume(text);
+    const infos = await fromStore('reading the subjects', () => Promise.all(subjects.map((s) => ctx.bus.info(s))));
+    const entries: MultiEntry[] = subjects.map((subject, i) => {
+      const info = infos[i];
+      if (!info) throw unknownSubject(subject);
+      const plan = planResume(positions?.[i], info);
+      return plan.kind === 'done'
+        ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
+        : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
+    });
+    if (entries.every((e) => e.done)) return noContent(request);
+    const session = admit(principal, request, (conn) => new MultiStream(ctx, entries, conn, principal.expiresAt));
+    await fromStore('subscribing', () => session.start());
+  };
+
+  const route = async (request: StreamRequest): Promise<void> => {
+    if (options.isDraining()) {
+      throw new HttpProblem(503, 'this replica is shutting down: reconnect to another', {}, { 'Retry-After': '1' });
+    }
+    const { segments } = request;
+    if (segments.length > 2) throw new HttpProblem(404, `no route for GET ${STREAM_PREFIX}/${segments.join('/')}`);
+    const principal = await authenticate(request.req, 'stream:read');
+    if (segments.length === 0) return streamMany(request, principal);
+    if (segments.length === 1 && segments[0] === 'subjects') return streamActivity(request, principal);
+    if (segments.length === 2) return streamSubject(request, principal);
+    throw new HttpProblem(404, `no route for GET ${STREAM_PREFIX}/${segments.join('/')}`);
+  };
+
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const segments = url.pathname.slice(STREAM_PREFIX.length).split('/').filter(Boolean);
+    route({ req, res, segments, query: url.searchParams }).catch((error: Error) => {
+      const headers = options.headersFor(req.headers.origin);
+      if (error instanceof HttpProblem) return sendProblem(res, error, headers);
+      ctx.logger.error({ err: error }, 'unexpected error on a stream route');
+      sendProblem(res, new HttpProblem(500, 'an unexpected error occurred; it has been logged'), headers);
+    });
+  };
+}
+
+function resumeOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
+  const header = req.headers['last-event-id'];
+  return resumeText(Array.isArray(header) ? header[0] : header, query.get('lastEventId') ?? undefined);
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpProblem(400, 'the subject id is not valid percent-encoding');
+  }
+}
+
+/** `job:a,pack-run:b,…`: entries split at the first colon, at most 100, duplicates ignored. */
+function parseSubjectList(text: string, tenant: string): TenantSubject[] {
+  if (text.trim() === '') {
+    throw new HttpProblem(400, 'the subjects query parameter is required: ?subjects=job:a,pack-run:b (at most 100)');
+  }
+  const items = text.split(',');
+  if (items.length > MAX_SUBJECTS_PER_STREAM) {
+    throw new HttpProblem(400, `at most ${MAX_SUBJECTS_PER_STREAM} subjects per stream, not ${items.length}`);
+  }
+  const seen = new Set<string>();
+  const subjects: TenantSubject[] = [];
+  for (const item of items) {
+    const colon = item.indexOf(':');
+    const kind = item.slice(0, colon);
+    const id = item.slice(colon + 1);
+    if (colon < 0 || !(SUBJECT_KINDS as readonly string[]).includes(kind) || !SUBJECT_ID_PATTERN.test(id)) {
+      throw new HttpProblem(400, `malformed subject ${JSON.stringify(item.slice(0, 140))}: expected kind:id with kind job, pack-run or run`);
+    }
+    if (seen.has(item)) continue;
+    seen.add(item);
+    subjects.push({ tenant, kind: kind as SubjectKind, id });
+  }
+  return subjects;
+}
