@@ -82,9 +82,8 @@ export abstract class StreamSession implements Sweepable, FeedSink {
   protected writeEvents(frames: Buffer, count: number, replayed: boolean): void {
     this.conn.write(frames);
     this.lastEventAt = Date.now();
-    this.ctx.metrics.eventsDelivered.inc({ kind: this.kindLabel }, count);
-    if (replayed) this.ctx.metrics.replayedEvents.inc(count);
-    else if (this.conn.unsentBytes > this.ctx.settings.clientBufferBytes) {
+    this.ctx.metrics.countDelivered(this.kindLabel, count, replayed);
+    if (!replayed && this.conn.unsentBytes > this.ctx.settings.clientBufferBytes) {
       this.ctx.logger.info({ stream: this.kindLabel, unsentBytes: this.conn.unsentBytes }, 'dropping a slow consumer');
       this.conn.destroy();
       this.finish('slow_consumer');

@@ -23,8 +23,11 @@ export function createRegistry(): Registry {
 
 export interface GatewayMetrics {
   connections: Gauge<'kind'>;
-  eventsDelivered: Counter<'kind'>;
-  replayedEvents: Counter;
+  /**
+   * Counts delivered events (and those among them replayed). Called per client per write, so it
+   * only adds to plain numbers; the counters take them when scraped.
+   */
+  countDelivered(kind: StreamKindLabel, count: number, replayed: boolean): void;
   heartbeats: Counter;
   disconnects: Counter<'reason'>;
   subscriptions: Gauge;
@@ -34,15 +37,35 @@ export interface GatewayMetrics {
 
 export function createGatewayMetrics(registry: Registry, subscriptionCount: () => number): GatewayMetrics {
   const registers = [registry];
+  const delivered: Record<StreamKindLabel, number> = { job: 0, 'pack-run': 0, run: 0, multi: 0, subjects: 0 };
+  let replayed = 0;
+  new Counter({
+    name: 'fanout_gateway_events_delivered_total',
+    help: 'Domain events written to clients, live and replayed',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      for (const kind of Object.keys(delivered) as StreamKindLabel[]) {
+        if (delivered[kind] > 0) this.inc({ kind }, delivered[kind]);
+        delivered[kind] = 0;
+      }
+    },
+  });
+  new Counter({
+    name: 'fanout_gateway_replayed_events_total',
+    help: 'Domain events written from history',
+    registers,
+    collect() {
+      this.inc(replayed);
+      replayed = 0;
+    },
+  });
   return {
     connections: new Gauge({ name: 'fanout_gateway_connections', help: 'Open SSE streams', labelNames: ['kind'], registers }),
-    eventsDelivered: new Counter({
-      name: 'fanout_gateway_events_delivered_total',
-      help: 'Domain events written to clients, live and replayed',
-      labelNames: ['kind'],
-      registers,
-    }),
-    replayedEvents: new Counter({ name: 'fanout_gateway_replayed_events_total', help: 'Domain events written from history', registers }),
+    countDelivered(kind, count, fromHistory) {
+      delivered[kind] += count;
+      if (fromHistory) replayed += count;
+    },
     heartbeats: new Counter({ name: 'fanout_gateway_heartbeats_total', help: 'Heartbeat frames written', registers }),
     disconnects: new Counter({ name: 'fanout_gateway_disconnects_total', help: 'Streams ended, by reason', labelNames: ['reason'], registers }),
     subscriptions: new Gauge({
