@@ -3,7 +3,7 @@
  * 401 and what with 403, and that no answer ever echoes the token. The end-to-end side (real processes,
  * JWKS rotation, tenant isolation, expiry mid-stream) is test/e2e/auth.test.ts.
  */
-import { Request } from 'express';
+import { IncomingMessage } from 'node:http';
 import { SignJWT, generateKeyPair } from 'jose';
 import { AuthConfig, HttpProblem, createAuthenticator } from '@fanout/http';
 
@@ -11,9 +11,11 @@ const SECRET = 'unit-test-secret-0123456789abcdef';
 const KEY = new TextEncoder().encode(SECRET);
 const now = () => Math.floor(Date.now() / 1000);
 
-function fakeRequest(headers: Record<string, string> = {}, query: Record<string, unknown> = {}): Request {
+/** A node:http request as the authenticator sees it: lower-cased headers and a URL with the query. */
+function fakeRequest(headers: Record<string, string> = {}, query: Record<string, string> = {}): IncomingMessage {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return { get: (name: string) => lower[name.toLowerCase()], query } as unknown as Request;
+  const search = new URLSearchParams(query).toString();
+  return { headers: lower, url: `/api/v1/stream/jobs/j1${search ? `?${search}` : ''}` } as unknown as IncomingMessage;
 }
 
 function mint(claims: Record<string, unknown>, options: { exp?: number; key?: Uint8Array; alg?: string } = {}): Promise<string> {
