@@ -222,7 +222,8 @@ async function main() {
     process.stdout.write(`wrote ${path.relative(ROOT, DOCS_FILE)}\n`);
   }
   const failed = Object.entries(results.scenarios).filter(([, r]) => r.error);
-  process.exitCode = failed.length ? 1 : 0;
+  // Exit explicitly: a client of a process that is gone must not keep the run alive.
+  process.exit(failed.length ? 1 : 0);
 }
 
 main().catch(async (error) => {

@@ -26,6 +26,8 @@ let conns = [];
 let latencies = new Float64Array(1 << 16);
 let latencyCount = 0;
 let latencyDropped = 0;
+/** Whether sampled connections record latencies now (off while a herd replays old events). */
+let recording = true;
 
 function pushLatency(ms) {
   if (latencyCount >= MAX_LATENCIES) {
@@ -102,7 +104,6 @@ class Conn {
     this.controlEvents = {};
     this.lastId = null;
     this.chunkState = null;
-    this.recordLatency = true;
     this.socket = null;
   }
 
@@ -271,7 +272,7 @@ class Conn {
       this.seqGaps++;
       this.lastSeq.set(subject, parsed.seq);
     }
-    if (this.recordLatency && parsed.publishedAt) pushLatency(now - Date.parse(parsed.publishedAt));
+    if (recording && parsed.publishedAt) pushLatency(now - Date.parse(parsed.publishedAt));
   }
 
   close() {
@@ -376,7 +377,7 @@ const handlers = {
   resetLatency(msg) {
     latencyCount = 0;
     latencyDropped = 0;
-    for (const c of conns) c.recordLatency = msg.record !== false;
+    recording = msg.record !== false;
     return {};
   },
   latencies() {

@@ -129,7 +129,7 @@ function textTable(rows) {
 function machineText(m) {
   return [
     `- date: ${m.date}`,
-    `- code: commit ${m.commit}${m.uncommittedChanges && m.uncommittedChanges.length ? ` plus uncommitted changes to ${m.uncommittedChanges.length} files of apps/ and libs/ (${m.uncommittedChanges.slice(0, 8).join(', ')}${m.uncommittedChanges.length > 8 ? ', …' : ''})` : ''}`,
+    m.commit === undefined ? '- code: not recorded' : `- code: commit ${m.commit}${m.uncommittedChanges && m.uncommittedChanges.length ? ` plus uncommitted changes to ${m.uncommittedChanges.length} files of apps/ and libs/ (${m.uncommittedChanges.slice(0, 8).join(', ')}${m.uncommittedChanges.length > 8 ? ', …' : ''})` : ''}`,
     `- machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memTotalGiB} GiB memory, ${m.kernel}`,
     `- node ${m.node}, ${m.redis}`,
     `- load average at start: ${m.loadStart.map((l) => l.toFixed(2)).join(' ')}; at end: ${m.loadEnd ? m.loadEnd.map((l) => l.toFixed(2)).join(' ') : '–'}`,
@@ -178,11 +178,19 @@ ${scenarioLines.join('\n')}
   the POST arrives) to receipt by the client, on a sample of the connections, which also check that
   \`seq\` is contiguous. **lost** counts, on every connection, frames expected but not received, plus
   sampled seq gaps and connections that closed before the end.
+- **gateways' own lag**: the gateways' \`fanout_delivery_lag_seconds\` histogram over the window (the
+  upper bound of the bucket holding p50 / p99): publishedAt to the end of the gateway's write loop,
+  which tells the time up to the gateway's writes apart from the time on the clients' side.
 - **B4**: RSS of the server process after the idle connections (and a 2 s settle) minus before, per
-  connection; both servers first took and closed a warm-up batch of connections.
+  connection; both servers first took and closed a warm-up batch of connections. The JS heap figures
+  are the servers' own (\`process.memoryUsage()\` / the \`nodejs_heap_size_used_bytes\` metric), once as
+  found and once after a full GC: both servers run with \`--expose-gc --require bench/gc-preload.js\`,
+  which runs \`gc()\` on SIGUSR2 and changes nothing else. \`node bench/heap-diff.js\` shows what the
+  retained bytes are, by constructor.
 - **B5**: \`INFO stats\` \`total_net_output_bytes\` of Redis over the herd, against the stored frames after
-  the clients' position (one copy of the history); it includes the gateways' canary traffic (about
-  ${results.scenarios.B5 && results.scenarios.B5.phases ? fmtNum(results.scenarios.B5.phases.fanout.redisIdleBytesPerSecond) : '–'} B/s when idle).
+  the clients' position (one copy of the history); it includes the gateways' canary traffic${
+    results.scenarios.B5 && results.scenarios.B5.phases ? ` (${fmtNum(results.scenarios.B5.phases.fanout.redisIdleBytesPerSecond)} B/s when idle)` : ''
+  }.
 - **B6**: one publisher process; \`batch100\` sends each request's 100 events for one subject (one Lua
   call), \`-mixed\` spreads a request's events over many subjects (one Lua call per subject).
 
