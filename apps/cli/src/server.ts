@@ -59,6 +59,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
 
   const app = express();
   app.disable('x-powered-by');
+  // Answers are API payloads, not cacheable documents: no ETag hash of every body.
+  app.set('etag', false);
   const security = securityHeaders();
   const cors = corsFor(config.corsOrigins);
   app.use(security);

@@ -65,7 +65,12 @@ export class RedisBus implements Bus {
       autoResendUnfulfilledCommands: false,
     };
     const target = redisTargetOf(options);
-    this.command = createCommandConnection(target, { ...base, commandTimeout: options.commandTimeoutMs ?? 5000 }) as ScriptedRedis;
+    this.command = createCommandConnection(target, {
+      ...base,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
+      // Commands issued in one turn (many requests' appends, many clients' history reads) share one write.
+      enableAutoPipelining: true,
+    }) as ScriptedRedis;
     this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
     this.command.defineCommand('fanoutActivity', { numberOfKeys: 3, lua: loadLuaScript('activity') });
     this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
@@ -100,17 +105,18 @@ export class RedisBus implements Bus {
     }
     const raw = (await this.command.fanoutAppend(...args)) as RawOutcome[];
     const outcomes = raw.map((r, i) => toOutcome(events[i]!.eventId, r));
+    // Only a call that stored something makes its subject recent (a refusal or a duplicate does not).
     if (outcomes.some((o) => 'seq' in o && !o.duplicate)) {
+      const updates = activityUpdates(subject, events, outcomes, publishedAt);
       await Promise.all([
         this.command.zadd(tenantSubjectsKey(subject.tenant), Date.now(), subjectMember(subject)),
-        this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt),
+        updates.length > 0 ? this.recordActivity(subject.tenant, updates, publishedAt) : undefined,
       ]);
     }
     return outcomes;
   }
 
   private async recordActivity(tenant: string, updates: ReturnType<typeof activityUpdates>, updatedAt: string): Promise<void> {
-    if (updates.length === 0) return;
     const keys = activityKeys(activityOf(tenant));
     const args: (string | number)[] = [keys.meta, keys.stream, keys.latest, keys.channel, this.options.historyMaxLen, newEpoch(), updatedAt, updates.length];
     for (const u of updates) args.push(u.member, u.subjectSeq, u.terminal ? '1' : '0', u.json);
@@ -148,21 +154,33 @@ export class RedisBus implements Bus {
     });
   }
 
+  /**
+   * The tenant's subjects, most recently appended first. The index is read a page at a time; an
+   * entry whose subject no longer exists (expired, or it never stored an event) is skipped and
+   * removed, so the index does not outgrow what is stored.
+   */
   async recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
-    const members = await this.command.zrevrange(tenantSubjectsKey(tenant), 0, kind ? -1 : limit - 1);
-    const wanted = members
-      .map((member) => {
-        const colon = member.indexOf(':');
-        return { kind: member.slice(0, colon) as SubjectKind, id: member.slice(colon + 1) };
-      })
-      .filter((s) => kind === undefined || s.kind === kind)
-      .slice(0, limit);
-    const infos = await Promise.all(wanted.map((s) => this.info({ tenant, ...s })));
+    const indexKey = tenantSubjectsKey(tenant);
+    const pageSize = Math.max(limit, 100);
     const summaries: SubjectSummary[] = [];
-    wanted.forEach((s, i) => {
-      const info = infos[i];
-      if (info) summaries.push({ kind: s.kind, id: s.id, status: info.status, seq: info.lastSeq, updatedAt: info.updatedAt });
-    });
+    for (let offset = 0; summaries.length < limit; offset += pageSize) {
+      const members = await this.command.zrevrange(indexKey, offset, offset + pageSize - 1);
+      const wanted = members.map(parseSubjectMember).filter((s) => kind === undefined || s.kind === kind);
+      const infos = await Promise.all(wanted.map((s) => this.info({ tenant, ...s })));
+      const gone: string[] = [];
+      wanted.forEach((s, i) => {
+        const info = infos[i];
+        if (!info) gone.push(subjectMember(s));
+        else if (summaries.length < limit) {
+          summaries.push({ kind: s.kind, id: s.id, status: info.status, seq: info.lastSeq, updatedAt: info.updatedAt });
+        }
+      });
+      if (gone.length > 0) {
+        await this.command.zrem(indexKey, ...gone);
+        offset -= gone.length;
+      }
+      if (members.length < pageSize) break;
+    }
     return summaries;
   }
 
@@ -283,4 +301,9 @@ function toOutcome(eventId: string, raw: RawOutcome): AppendOutcome {
         error: { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' },
       };
   }
+}
+
+function parseSubjectMember(member: string): { kind: SubjectKind; id: string } {
+  const colon = member.indexOf(':');
+  return { kind: member.slice(0, colon) as SubjectKind, id: member.slice(colon + 1) };
 }

@@ -91,6 +91,7 @@ export function createCommandConnection(target: RedisTarget, base: RedisOptions)
   return new Cluster(target.cluster.nodes, {
     redisOptions: nodeOptions(target.cluster, base),
     enableOfflineQueue: false,
+    enableAutoPipelining: base.enableAutoPipelining,
     clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,
