@@ -12,7 +12,8 @@ export function heartbeatFrame(now: Date = new Date()): Buffer {
 }
 
 export const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
+  // Exactly as the contract names it; SSE is UTF-8 by definition.
+  'Content-Type': 'text/event-stream',
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
 } as const;
