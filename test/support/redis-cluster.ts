@@ -31,14 +31,23 @@ export interface RedisCluster extends RedisServer {
   nodes: ClusterNode[];
   /** `127.0.0.1:p1,127.0.0.1:p2,…` of the initial masters (REDIS_CLUSTER_NODES). */
   nodeList: string;
-  /** A plain connection to one node (disconnected by stop()). */
+  /** A plain connection to one node, made once and kept (disconnected by stop()). */
   nodeClient(port: number): Redis;
   /** An ioredis Cluster client (disconnected by stop()). */
   clusterClient(): Cluster;
   /** The node that serves `slot` now, asked of a running node. */
   ownerOfSlot(slot: number): Promise<ClusterNode>;
+  /** The slot owners now, asked of a running node once: slot → node. */
+  slotOwners(): Promise<(slot: number) => ClusterNode>;
   /** Starts a new node and joins it as a replica of `master`; resolves once it is in sync. */
   addReplica(master: ClusterNode): Promise<ClusterNode>;
+  /**
+   * Moves one slot to another master the way `redis-cli --cluster reshard` does: IMPORTING /
+   * MIGRATING, the keys MIGRATEd in small groups (clients meanwhile get ASK, or TRYAGAIN for a
+   * multi-key command), then SETSLOT NODE on every master. `pauseMs` between groups gives clients
+   * time to hit the redirections.
+   */
+  migrateSlot(slot: number, to: ClusterNode, options?: { pauseMs?: number; keysPerMigrate?: number }): Promise<void>;
   /** SIGKILLs a node (its data directory stays). */
   killNode(node: ClusterNode): Promise<void>;
   /** Waits until every running node agrees on the slot owners and reports cluster_state:ok. */
@@ -75,6 +84,14 @@ interface NodeProcess extends ClusterNode {
   dir: string;
 }
 
+const started = new Set<ChildProcess>();
+// If the test worker exits without stopping its clusters, leave no redis-server behind.
+process.once('exit', () => {
+  for (const proc of started) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+});
+
 async function pingable(port: number): Promise<boolean> {
   const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 0 });
   probe.on('error', () => undefined);
@@ -104,6 +121,8 @@ async function launchNode(root: string, nodeTimeoutMs: number): Promise<NodeProc
   ];
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
   if (proc.pid === undefined) throw new Error('could not spawn redis-server');
+  started.add(proc);
+  proc.once('exit', () => started.delete(proc));
   await waitFor(`cluster node on port ${port}`, async () => {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
     return pingable(port);
@@ -138,6 +157,7 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
   const root = mkdtempSync(join(tmpdir(), 'fanout-cluster-'));
   const nodes: NodeProcess[] = [];
   const clients: (Redis | Cluster)[] = [];
+  const nodeClients = new Map<number, Redis>();
 
   const halt = async (node: NodeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
     if (!node.running) return;
@@ -147,14 +167,18 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
   };
   const stop = async (): Promise<void> => {
     clients.splice(0).forEach((c) => c.disconnect());
+    nodeClients.clear();
     await Promise.all(nodes.map((n) => halt(n)));
     rmSync(root, { recursive: true, force: true });
   };
 
   const nodeClient = (port: number): Redis => {
+    const known = nodeClients.get(port);
+    if (known && known.status !== 'end') return known;
     const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, disconnectTimeout: 0, retryStrategy: (n) => (n > 20 ? null : 100) });
     c.on('error', () => undefined);
     clients.push(c);
+    nodeClients.set(port, c);
     return c;
   };
   const anyRunning = (): NodeProcess => {
@@ -221,11 +245,16 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
       return c;
     },
     async ownerOfSlot(slot) {
+      return (await cluster.slotOwners())(slot);
+    },
+    async slotOwners() {
       const owners = await slotOwners(nodeClient(anyRunning().port));
-      const range = owners.find(([start, end]) => slot >= start && slot <= end);
-      const node = range && nodes.find((n) => n.port === range[2]);
-      if (!node) throw new Error(`no owner of slot ${slot}`);
-      return node;
+      return (slot: number) => {
+        const range = owners.find(([start, end]) => slot >= start && slot <= end);
+        const node = range && nodes.find((n) => n.port === range[2]);
+        if (!node) throw new Error(`no owner of slot ${slot}`);
+        return node;
+      };
     },
     async addReplica(master) {
       const replica = await launchNode(root, nodeTimeoutMs);
@@ -250,6 +279,23 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
       }, 30_000, 100);
       await sleep(0);
       return replica;
+    },
+    async migrateSlot(slot, to, migrateOptions = {}) {
+      const from = await cluster.ownerOfSlot(slot);
+      if (from === to) return;
+      const source = nodeClient(from.port);
+      const target = nodeClient(to.port);
+      await target.cluster('SETSLOT', slot, 'IMPORTING', from.id);
+      await source.cluster('SETSLOT', slot, 'MIGRATING', to.id);
+      for (;;) {
+        const keys = (await source.cluster('GETKEYSINSLOT', slot, migrateOptions.keysPerMigrate ?? 2)) as string[];
+        if (keys.length === 0) break;
+        await source.call('MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', ...keys);
+        await sleep(migrateOptions.pauseMs ?? 20);
+      }
+      await target.cluster('SETSLOT', slot, 'NODE', to.id);
+      await source.cluster('SETSLOT', slot, 'NODE', to.id);
+      for (const node of nodes.filter((n) => n.running && n !== from && n !== to)) await nodeClient(node.port).cluster('SETSLOT', slot, 'NODE', to.id);
     },
     killNode: (node) => halt(node as NodeProcess),
     waitHealthy,

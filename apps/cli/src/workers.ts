@@ -32,18 +32,18 @@ export function runWorkers(config: FanoutConfig): void {
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     const pid = worker.process.pid;
     if (stopping) {
-      logger.info({ pid, code, signal }, 'worker stopped');
+      logger.info({ worker: pid, code, signal }, 'worker stopped');
       return;
     }
     const everListened = listened.delete(worker.id);
     failedStarts = everListened ? 0 : failedStarts + 1;
     if (failedStarts >= MAX_FAILED_STARTS) {
-      logger.fatal({ pid, code, signal, failedStarts }, 'workers keep exiting before they listen: giving up');
+      logger.fatal({ worker: pid, code, signal, failedStarts }, 'workers keep exiting before they listen: giving up');
       void stop(1);
       return;
     }
     const delayMs = everListened ? 0 : Math.min(100 * 2 ** failedStarts, 5000);
-    logger.error({ pid, code, signal, restartInMs: delayMs }, 'worker exited: starting another');
+    logger.error({ worker: pid, code, signal, restartInMs: delayMs }, 'worker exited: starting another');
     setTimeout(fork, delayMs);
   });
 

@@ -57,8 +57,8 @@ export class ClusterSubscriber extends EventEmitter {
     super();
     topology.on('error', (error: Error) => this.emit('error', error));
     topology.on('refresh', () => this.checkTopology());
-    if (topology.status === 'ready') void this.recover();
-    else topology.once('ready', () => void this.recover());
+    // The topology's first slots were fetched just before its `ready`: no need to ask again.
+    topology.once('ready', () => void this.recover(true));
   }
 
   /** One canary channel per master, named after `id`: a probe through all of them proves every shard's path. */
@@ -160,12 +160,12 @@ export class ClusterSubscriber extends EventEmitter {
   }
 
   /** Until the path is ready: ask the cluster for its slots, connect to every master, wait for them. */
-  private async recover(): Promise<void> {
+  private async recover(slotsAreFresh = false): Promise<void> {
     if (this.recovering) return;
     this.recovering = true;
     try {
       for (let attempt = 1; this.needsRecovery(); attempt++) {
-        const owners = await this.freshOwners();
+        const owners = attempt === 1 && slotsAreFresh ? this.currentOwners() : await this.freshOwners();
         if (owners && this.needsRecovery()) {
           this.connectLinks(owners);
           if ((await this.linksReady()) && sameMasters(owners, this.currentOwners())) {
@@ -241,16 +241,22 @@ export class ClusterSubscriber extends EventEmitter {
     return link;
   }
 
+  /** Resolves true once every master's connection is ready, false after LINKS_READY_TIMEOUT_MS. */
   private linksReady(): Promise<boolean> {
-    const deadline = Date.now() + LINKS_READY_TIMEOUT_MS;
+    const links = [...this.links.values()];
+    const allReady = (): boolean => this.status !== 'end' && links.every((link) => link.status === 'ready');
+    if (allReady()) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.status === 'end') resolve(false);
-        else if ([...this.links.values()].every((link) => link.status === 'ready')) resolve(true);
-        else if (Date.now() > deadline) resolve(false);
-        else setTimeout(check, 10);
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const link of links) link.off('ready', check);
+        resolve(allReady());
       };
-      check();
+      const check = (): void => {
+        if (allReady()) done();
+      };
+      const timer = setTimeout(done, LINKS_READY_TIMEOUT_MS);
+      for (const link of links) link.on('ready', check);
     });
   }
 

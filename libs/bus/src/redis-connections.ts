@@ -88,10 +88,16 @@ function nodeOptions(cluster: RedisClusterTarget, base: RedisOptions): RedisOpti
  */
 export function createCommandConnection(target: RedisTarget, base: RedisOptions): CommandConnection {
   if (target.kind === 'single') return new Redis(target.url, base);
+  const { enableAutoPipelining: _notOnACluster, ...nodeBase } = base;
   return new Cluster(target.cluster.nodes, {
-    redisOptions: nodeOptions(target.cluster, base),
+    redisOptions: nodeOptions(target.cluster, nodeBase),
     enableOfflineQueue: false,
-    enableAutoPipelining: base.enableAutoPipelining,
+    // No auto-pipelining on a cluster: ioredis groups a turn's commands by the slot map it has cached,
+    // so while a slot moves (resharding, failover) a pipeline can mix nodes and fails whole ("All keys
+    // in the pipeline should belong to the same slots allocation group"), and a MOVED answer inside a
+    // pipeline that holds a script is returned to the caller instead of being followed. Plain
+    // commands follow MOVED and ASK one by one.
+    enableAutoPipelining: false,
     clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,

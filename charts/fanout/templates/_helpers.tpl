@@ -1,0 +1,102 @@
+{{/* The chart's name, at most 63 characters. */}}
+{{- define "fanout.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release's full name, at most 63 characters; components append -gateway / -publisher. */}}
+{{- define "fanout.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "fanout.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "fanout.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "fanout.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fanout.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "fanout.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "fanout.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "fanout.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The environment both roles share: Redis and the JWT secret from Secrets, the FANOUT_* settings.
+A redis+cluster:// URL in the Secret selects Redis Cluster.
+*/}}
+{{- define "fanout.env" -}}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.existingSecret }}
+      key: {{ .Values.redis.secretKey }}
+- name: FANOUT_AUTH
+  value: jwt
+{{- if .Values.auth.jwt.existingSecret }}
+- name: FANOUT_JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.auth.jwt.existingSecret }}
+      key: {{ .Values.auth.jwt.secretKey }}
+{{- end }}
+{{- with .Values.auth.jwt.jwksUrl }}
+- name: FANOUT_JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.auth.jwt.issuer }}
+- name: FANOUT_JWT_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.auth.jwt.audience }}
+- name: FANOUT_JWT_AUDIENCE
+  value: {{ . | quote }}
+{{- end }}
+- name: LOG_LEVEL
+  value: {{ .Values.config.logLevel | quote }}
+- name: FANOUT_HEARTBEAT_MS
+  value: {{ .Values.config.heartbeatMs | quote }}
+- name: FANOUT_IDLE_TIMEOUT_MS
+  value: {{ .Values.config.idleTimeoutMs | quote }}
+- name: FANOUT_RETRY_MS
+  value: {{ .Values.config.retryMs | quote }}
+- name: FANOUT_CLIENT_BUFFER_BYTES
+  value: {{ .Values.config.clientBufferBytes | quote }}
+- name: FANOUT_HISTORY_MAXLEN
+  value: {{ .Values.config.historyMaxLen | quote }}
+- name: FANOUT_HISTORY_TTL_S
+  value: {{ .Values.config.historyTtlSeconds | quote }}
+- name: FANOUT_SHUTDOWN_GRACE_MS
+  value: {{ .Values.config.shutdownGraceMs | quote }}
+- name: FANOUT_MAX_CONNECTIONS
+  value: {{ .Values.config.maxConnections | quote }}
+- name: FANOUT_MAX_CONNECTIONS_PER_TENANT
+  value: {{ .Values.config.maxConnectionsPerTenant | quote }}
+{{- with .Values.config.corsOrigins }}
+- name: FANOUT_CORS_ORIGINS
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
