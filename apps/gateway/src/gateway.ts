@@ -60,7 +60,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!Number.isNaN(sentAt)) metrics.deliveryLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
   });
   const scheduler = new SweepScheduler(sweepPeriodFor(settings.heartbeatMs, settings.idleTimeoutMs));
-  const history = new HistoryPages(bus, settings.replayPageSize, settings.historyCacheBytes, () => subscriptions.now());
+  const history = new HistoryPages(bus, settings.replayPageSize, settings.historyCacheBytes, subscriptions);
   bus.onConnection((event) => {
     if (event !== 'up') return;
     // Pages cached before the loss may be of a history the store no longer has: clear them first.

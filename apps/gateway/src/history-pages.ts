@@ -1,15 +1,28 @@
-import { Bus, HistoryEntry, StreamRef, subjectKeyString } from '@fanout/bus';
-
-/** A read in flight, and when it was issued on the join clock (see SubscriptionManager.now). */
-interface PendingRead {
-  issuedAt: number;
-  entries: Promise<HistoryEntry[]>;
-}
+import { Bus, HistoryEntry, LiveBatch, StreamRef, subjectKeyString } from '@fanout/bus';
 
 export interface HistoryPage {
   entries: HistoryEntry[];
   /** The read found the end of the stored history (there may be live events after it). */
   reachedEnd: boolean;
+  /**
+   * Live batches received after a shared read was issued, when that was before the client joined:
+   * the client takes them as if it had been subscribed then. Empty when the read is the client's own.
+   */
+  missed: LiveBatch[];
+}
+
+/** What the subscription manager tells of time and of the live batches it received. */
+export interface LiveLog {
+  now(): number;
+  batchesSince(ref: StreamRef, since: number): LiveBatch[] | undefined;
+}
+
+/** A read, and when it was issued on the live log's clock. */
+interface SharedRead {
+  issuedAt: number;
+  entries: Promise<HistoryEntry[]>;
+  /** For a settled read that reached the end of the history: when it may no longer be shared. */
+  expiresAt?: number;
 }
 
 interface CachedPage {
@@ -20,20 +33,20 @@ interface CachedPage {
 
 /** A store that lost its data starts subjects again with new epochs: cached pages must not outlive that by long. */
 const PAGE_TTL_MS = 10_000;
+/** An end-of-history read serves the clients that arrive soon after it (a reconnecting herd). */
+const END_READ_TTL_MS = 1_000;
 
 /**
  * History reads shared by every client of a replica. Pages are aligned to multiples of the page
- * size, so clients at any position share them; a full aligned page never changes, so it is kept
- * (least recently used first out, bounded in bytes), and concurrent reads of one page make one
- * request (single flight). A reconnecting herd of one subject thus reads its history from the
- * store about once, not once per client. Call `clear()` when the store may have lost data.
- *
- * A read that reaches the end of the history is only shared with clients that joined the live
- * path before it was issued: a later joiner's buffer starts after it, and would miss what was
- * published in between.
+ * size, so clients at any position share them. A full aligned page never changes: it is kept
+ * (least recently used first out, bounded in bytes). A read that reached the end of the history
+ * serves the clients that join while it is in flight or soon after, together with the live
+ * batches received since it was issued, so nothing published in between is missed. A reconnecting
+ * herd of one subject thus reads its history from the store about once, not once per client.
+ * Call `clear()` when the store may have lost data.
  */
 export class HistoryPages {
-  private readonly inFlight = new Map<string, PendingRead>();
+  private readonly reads = new Map<string, SharedRead>();
   private readonly cache = new Map<string, CachedPage>();
   private cachedBytes = 0;
 
@@ -41,59 +54,76 @@ export class HistoryPages {
     private readonly bus: Bus,
     private readonly pageSize: number,
     private readonly maxCachedBytes: number,
-    /** The join clock: reads issued at or after a client's join ticket are safe to share with it. */
-    private readonly now: () => number,
+    private readonly live: LiveLog,
   ) {}
 
   /** Entries after `afterSeq`, oldest first, for a client that joined the live path at `joinedAt`. */
   async read(ref: StreamRef, afterSeq: number, joinedAt: number): Promise<HistoryPage> {
     const aligned = afterSeq - (afterSeq % this.pageSize);
     const key = `${subjectKeyString(ref)}@${aligned}`;
+    const after = (entries: HistoryEntry[]): HistoryEntry[] => entries.filter((e) => e.seq > afterSeq);
+
     const cached = this.cache.get(key);
     if (cached && Date.now() - cached.cachedAt > PAGE_TTL_MS) this.forget(key, cached);
     else if (cached) {
       this.cache.delete(key);
       this.cache.set(key, cached);
-      return { entries: cached.entries.filter((e) => e.seq > afterSeq), reachedEnd: false };
+      return { entries: after(cached.entries), reachedEnd: false, missed: [] };
     }
-    const entries = await this.fetch(ref, aligned, key, joinedAt);
-    if (this.isExactPage(entries, aligned)) {
-      this.remember(key, entries);
-      return { entries: entries.filter((e) => e.seq > afterSeq), reachedEnd: false };
+
+    const shared = this.reads.get(key);
+    if (shared && (shared.expiresAt === undefined || shared.expiresAt > Date.now())) {
+      const entries = await shared.entries;
+      if (this.isExactPage(entries, aligned)) return { entries: after(entries), reachedEnd: false, missed: [] };
+      if (entries.length < this.pageSize) {
+        const missed = shared.issuedAt >= joinedAt ? [] : this.live.batchesSince(ref, shared.issuedAt);
+        if (missed) return { entries: after(entries), reachedEnd: true, missed };
+      }
     }
-    if (entries.length < this.pageSize) {
-      // The end of the history: everything stored after `aligned` is here.
-      return { entries: entries.filter((e) => e.seq > afterSeq), reachedEnd: true };
-    }
+
+    const entries = await this.fetch(ref, aligned, key);
+    if (this.isExactPage(entries, aligned)) return { entries: after(entries), reachedEnd: false, missed: [] };
+    if (entries.length < this.pageSize) return { entries: after(entries), reachedEnd: true, missed: [] };
     // The aligned page was trimmed away in part: read from the position itself.
     const direct = await this.bus.history(ref, afterSeq, this.pageSize);
-    return { entries: direct, reachedEnd: direct.length < this.pageSize };
+    return { entries: direct, reachedEnd: direct.length < this.pageSize, missed: [] };
   }
 
   clear(): void {
     this.cache.clear();
     this.cachedBytes = 0;
+    this.reads.clear();
   }
 
-  private forget(key: string, page: CachedPage): void {
-    this.cache.delete(key);
-    this.cachedBytes -= page.bytes;
-  }
-
-  private fetch(ref: StreamRef, aligned: number, key: string, joinedAt: number): Promise<HistoryEntry[]> {
-    const pending = this.inFlight.get(key);
-    if (pending && pending.issuedAt >= joinedAt) return pending.entries;
-    const read: PendingRead = { issuedAt: this.now(), entries: this.bus.history(ref, aligned, this.pageSize) };
-    this.inFlight.set(key, read);
-    const forget = (): void => {
-      if (this.inFlight.get(key) === read) this.inFlight.delete(key);
+  /** A read of this client's own, issued now (after it joined), shared with the clients after it. */
+  private fetch(ref: StreamRef, aligned: number, key: string): Promise<HistoryEntry[]> {
+    const read: SharedRead = { issuedAt: this.live.now(), entries: this.bus.history(ref, aligned, this.pageSize) };
+    this.reads.set(key, read);
+    const settle = (entries: HistoryEntry[] | undefined): void => {
+      if (this.reads.get(key) !== read) return;
+      if (entries && this.isExactPage(entries, aligned)) {
+        this.reads.delete(key);
+        this.remember(key, entries);
+      } else if (entries && entries.length < this.pageSize) {
+        read.expiresAt = Date.now() + END_READ_TTL_MS;
+        setTimeout(() => {
+          if (this.reads.get(key) === read) this.reads.delete(key);
+        }, END_READ_TTL_MS).unref();
+      } else {
+        this.reads.delete(key);
+      }
     };
-    read.entries.then(forget, forget);
+    read.entries.then(settle, () => settle(undefined));
     return read.entries;
   }
 
   private isExactPage(entries: HistoryEntry[], aligned: number): boolean {
     return entries.length === this.pageSize && entries[0]?.seq === aligned + 1;
+  }
+
+  private forget(key: string, page: CachedPage): void {
+    this.cache.delete(key);
+    this.cachedBytes -= page.bytes;
   }
 
   private remember(key: string, entries: HistoryEntry[]): void {

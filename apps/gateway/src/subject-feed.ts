@@ -128,8 +128,11 @@ export class SubjectFeed implements LiveClient {
   private async replayHistory(): Promise<void> {
     for (;;) {
       this.bufferOverflowed = false;
-      const { entries: page, reachedEnd } = await this.ctx.history.read(this.ref, this.sentSeq, this.joinedAt);
+      const { entries: page, reachedEnd, missed } = await this.ctx.history.read(this.ref, this.sentSeq, this.joinedAt);
       if (!this.isOpen()) return;
+      // A shared read issued before this feed joined comes with the live batches since: they go
+      // before those the feed received itself (the overlap is skipped by seq when going live).
+      if (missed.length > 0) this.buffered = [...missed, ...this.buffered];
       const first = page[0];
       const last = page[page.length - 1];
       if (first && last) {

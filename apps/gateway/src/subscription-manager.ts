@@ -6,44 +6,64 @@ export interface LiveClient {
   onRecovered(): void;
 }
 
+interface LoggedBatch {
+  at: number;
+  batch: LiveBatch;
+}
+
 interface Entry {
   ref: StreamRef;
   clients: Set<LiveClient>;
   subscribed: Promise<void>;
+  /** When live batches began to arrive (undefined until the subscription is confirmed). */
+  confirmedAt?: number;
+  /** The most recent live batches, oldest first, bounded by RECENT_BATCHES and RECENT_BYTES. */
+  recent: LoggedBatch[];
+  recentBytes: number;
+  /** Batches at or before this time may be missing from `recent`. */
+  recentFloor: number;
 }
 
 export type BatchObserver = (batch: LiveBatch) => void;
+
+const RECENT_BATCHES = 64;
+const RECENT_BYTES = 1024 * 1024;
 
 /**
  * One bus subscription per subject per replica, shared by its local clients and dropped when the
  * last one leaves (DESIGN rule 3). When the bus path comes back after a loss, `recoverAll` tells
  * every client to catch up from history (rule 4).
+ *
+ * A clock orders joins and live batches, and each subscription keeps its most recent batches, so a
+ * history read issued before a client joined can still serve it: the read plus the batches since
+ * it was issued (`batchesSince`) leave no gap.
  */
 export class SubscriptionManager {
   private readonly entries = new Map<string, Entry>();
-  private joins = 0;
+  private clock = 0;
 
   constructor(
     private readonly bus: Bus,
     private readonly observeBatch: BatchObserver = () => undefined,
   ) {}
 
-  /**
-   * A counter of joins: a history read issued at `now()` ≥ a client's join ticket was issued after
-   * that client began receiving live batches, so read + buffered batches leave no gap for it.
-   */
+  /** The current time on the clock of joins and live batches. */
   now(): number {
-    return this.joins;
+    return this.clock;
   }
 
-  /** Resolves, with the client's join ticket, once live batches of the subject reach `client`. */
+  /**
+   * Resolves once live batches of the subject reach `client`, with the time it joined: every batch
+   * after that time reaches the client.
+   */
   async join(ref: StreamRef, client: LiveClient): Promise<number> {
-    const ticket = ++this.joins;
     const key = subjectKeyString(ref);
     let entry = this.entries.get(key);
     if (!entry) {
-      const created: Entry = { ref, clients: new Set(), subscribed: Promise.resolve() };
-      created.subscribed = this.bus.subscribe(ref, (batch) => this.dispatch(created, batch));
+      const created: Entry = { ref, clients: new Set(), subscribed: Promise.resolve(), recent: [], recentBytes: 0, recentFloor: 0 };
+      created.subscribed = this.bus.subscribe(ref, (batch) => this.dispatch(created, batch)).then(() => {
+        created.confirmedAt = ++this.clock;
+      });
       this.entries.set(key, created);
       entry = created;
     }
@@ -54,7 +74,7 @@ export class SubscriptionManager {
       this.leave(ref, client);
       throw error;
     }
-    return ticket;
+    return ++this.clock;
   }
 
   leave(ref: StreamRef, client: LiveClient): void {
@@ -65,19 +85,42 @@ export class SubscriptionManager {
     void this.bus.unsubscribe(ref).catch(() => undefined);
   }
 
-  get subjectCount(): number {
-    return this.entries.size;
+  /**
+   * Every live batch of the subject received after time `since`, oldest first; undefined when
+   * that cannot be known (the subscription is younger than `since`, or batches were dropped from
+   * the log since then).
+   */
+  batchesSince(ref: StreamRef, since: number): LiveBatch[] | undefined {
+    const entry = this.entries.get(subjectKeyString(ref));
+    if (!entry || entry.confirmedAt === undefined || since < entry.confirmedAt || since < entry.recentFloor) return undefined;
+    return entry.recent.filter((logged) => logged.at > since).map((logged) => logged.batch);
   }
 
-  private dispatch(entry: Entry, batch: LiveBatch): void {
-    for (const client of entry.clients) client.onBatch(batch);
-    this.observeBatch(batch);
+  get subjectCount(): number {
+    return this.entries.size;
   }
 
   /** The bus path came back after a loss: every client catches up from history. */
   recoverAll(): void {
     for (const entry of this.entries.values()) {
+      // Batches published during the loss never arrived: the log no longer vouches for the past.
+      entry.recent = [];
+      entry.recentBytes = 0;
+      entry.recentFloor = ++this.clock;
       for (const client of entry.clients) client.onRecovered();
     }
+  }
+
+  private dispatch(entry: Entry, batch: LiveBatch): void {
+    const at = ++this.clock;
+    entry.recent.push({ at, batch });
+    entry.recentBytes += batch.frames.length;
+    while (entry.recent.length > RECENT_BATCHES || entry.recentBytes > RECENT_BYTES) {
+      const dropped = entry.recent.shift()!;
+      entry.recentBytes -= dropped.batch.frames.length;
+      entry.recentFloor = dropped.at;
+    }
+    for (const client of entry.clients) client.onBatch(batch);
+    this.observeBatch(batch);
   }
 }
