@@ -2,6 +2,13 @@ import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { SSE_HEADERS, controlFrame, retryFrame } from './frames';
 
+/** Connections written in this turn: one nextTick uncorks them all (not a closure per connection). */
+const corkedThisTurn: SseConnection[] = [];
+
+function uncorkAll(): void {
+  for (const conn of corkedThisTurn.splice(0)) conn.uncork();
+}
+
 /**
  * One open SSE response. Once the headers are out, frames go straight to the socket: the body is
  * not chunk-encoded (it ends with the connection, `Connection: close`), so no framing is added to
@@ -48,7 +55,8 @@ export class SseConnection {
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      process.nextTick(() => this.uncork());
+      corkedThisTurn.push(this);
+      if (corkedThisTurn.length === 1) process.nextTick(uncorkAll);
     }
     return socket.write(chunk);
   }
@@ -91,7 +99,8 @@ export class SseConnection {
     this.closeListener = listener;
   }
 
-  private uncork(): void {
+  /** @internal: called once per turn for every connection written in it. */
+  uncork(): void {
     if (!this.corked) return;
     this.corked = false;
     this.socket?.uncork();
