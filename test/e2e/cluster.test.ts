@@ -200,6 +200,9 @@ test('failover: a replica is added to one master, the master is killed (SIGKILL)
   const [others] = [masters.filter((m) => m !== victim)];
   const subjects = [...(await subjectsOn([victim], 3, EVENTS_EACH)), ...(await subjectsOn([others![0]!], 1, EVENTS_EACH))];
   await Promise.all(subjects.map((s) => stack.publishOk(s.events[0]!)));
+  // Start from a replica in sync (its initial sync done, the first events acknowledged): a replica
+  // still syncing has nothing to be promoted with.
+  await waitFor(`replica ${replica.address} to acknowledge the master's writes`, async () => Number(await cluster.nodeClient(victim.port).call('WAIT', '1', '1000')) >= 1, 30_000, 50);
   const clients = await connect(subjects);
   const log: RetryLog = { unavailable: 0, networkErrors: 0 };
   const cuts: { killedAt?: number; promotedAt?: number } = {};
