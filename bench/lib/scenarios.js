@@ -19,7 +19,8 @@ const PARAMS = {
     B3: { subjects: 2000, gateways: 2, rate: 2000, seconds: 10, tickMs: 10, sampleEvery: 2 },
     B4: { connections: 10000, subjects: 1000, warmup: 100, settleMs: 2000 },
     B5: { clients: 1000, behind: 1000, sampleEvery: 10 },
-    B6: { seconds: 5, warmupSeconds: 1, connections: 8, subjects: 100, batch: 100, eventBytes: 200 },
+    // Enough requests in flight that the publisher, not the generator's round trips, is the bottleneck.
+    B6: { seconds: 5, warmupSeconds: 1, connections: 32, subjects: 100, batch: 100, eventBytes: 200 },
   },
   quick: {
     B1: { clients: 100, rate: 100, seconds: 2, sampleEvery: 10 },
