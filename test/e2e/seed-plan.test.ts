@@ -4,7 +4,7 @@
  * Timeouts are hang guards only.
  */
 import { formatEventId, parseEventId } from '@fanout/bus';
-import { CONTROL_FRAMES, StreamedEventSchemas } from '@fanout/contracts';
+import { CONTROL_FRAMES } from '@fanout/contracts';
 import { closeAllStreams, runEventSource, SseFrame, SseStream, within } from '../support/sse-client';
 import {
   chunk,
@@ -19,49 +19,13 @@ import {
   TestEvent,
 } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
+import { expectContiguous, schemaProblem } from '../support/frames';
 import { RAPID_SEQUENCE_TITLE, RESUME_CASES, RESUME_TITLE, rapidSequence, resumeOnTheOtherReplica } from '../support/seed-scenarios';
 
 const RETRY_MS = 1500;
 
 type Json = Record<string, any>;
 const dataOf = (frame: SseFrame): Json => JSON.parse(frame.data) as Json;
-
-/** Throws a short, precise message (a 10,000-element toEqual diff is unreadable). */
-function expectContiguous(seqs: number[], from: number, to: number, who: string): void {
-  const expectedLength = to - from + 1;
-  for (let i = 0; i < Math.max(seqs.length, expectedLength); i++) {
-    if (seqs[i] !== from + i) {
-      const around = seqs.slice(Math.max(0, i - 3), i + 4).join(', ');
-      throw new Error(
-        `${who}: expected seq ${from}..${to} contiguous (${expectedLength} events), got ${seqs.length} events; ` +
-          `first mismatch at index ${i}: expected ${from + i <= to ? from + i : '(nothing)'}, got ${seqs[i] ?? '(nothing)'} (around: ${around})`,
-      );
-    }
-  }
-}
-
-/** Validates one frame against the contract's schemas; returns a problem description or undefined. */
-function schemaProblem(frame: SseFrame): string | undefined {
-  if (frame.event === 'retry') return undefined;
-  let data: unknown;
-  try {
-    data = JSON.parse(frame.data);
-  } catch {
-    return `${frame.event}: data is not JSON: ${frame.data.slice(0, 200)}`;
-  }
-  if (frame.id !== undefined) {
-    const schema = (StreamedEventSchemas as Record<string, { safeParse(v: unknown): { success: boolean; error?: unknown } }>)[frame.event];
-    if (!schema) return `domain frame with unknown event name "${frame.event}"`;
-    const result = schema.safeParse(data);
-    if (!result.success) return `${frame.event} id=${frame.id}: ${String(result.error)} in ${frame.data.slice(0, 300)}`;
-    if ((data as Json).type !== frame.event) return `${frame.event}: data.type is ${(data as Json).type}`;
-    return undefined;
-  }
-  const control = (CONTROL_FRAMES as Record<string, { safeParse(v: unknown): { success: boolean; error?: unknown } }>)[frame.event];
-  if (!control) return `frame without id and with unknown event name "${frame.event}": ${frame.data.slice(0, 200)}`;
-  const result = control.safeParse(data);
-  return result.success ? undefined : `${frame.event}: ${String(result.error)} in ${frame.data}`;
-}
 
 let stack: Stack;
 

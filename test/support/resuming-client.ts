@@ -107,19 +107,8 @@ export class ResumingClient {
   }
 }
 
-/** Throws a short, precise message (a 1,000-element toEqual diff is unreadable). */
-export function expectContiguous(seqs: number[], from: number, to: number, who: string): void {
-  const expectedLength = to - from + 1;
-  for (let i = 0; i < Math.max(seqs.length, expectedLength); i++) {
-    if (seqs[i] !== from + i) {
-      const around = seqs.slice(Math.max(0, i - 3), i + 4).join(', ');
-      throw new Error(
-        `${who}: expected seq ${from}..${to} contiguous (${expectedLength} events), got ${seqs.length} events; ` +
-          `first mismatch at index ${i}: expected ${from + i <= to ? from + i : '(nothing)'}, got ${seqs[i] ?? '(nothing)'} (around: ${around})`,
-      );
-    }
-  }
-}
+/** Re-exported for the tests that already import it from here. */
+export { expectContiguous } from './frames';
 
 /**
  * A pack run of exactly `total` events (total ≥ 6): pending, running, step 0 running, log lines,
