@@ -24,6 +24,9 @@ export interface FanoutConfig {
   clientBufferBytes: number;
   historyMaxLen: number;
   historyTtlSeconds: number;
+  /** Replicas that must acknowledge each append (Redis WAIT); 0 = asynchronous replication. */
+  redisWaitReplicas: number;
+  redisWaitTimeoutMs: number;
   shutdownGraceMs: number;
   auth: AuthConfig;
   corsOrigins: string[];
@@ -132,6 +135,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, 1_048_576),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, 10_000),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, 86_400),
+    redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), 0),
+    redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveInt, 1000),
     shutdownGraceMs: read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), 10_000),
     corsOrigins: read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')
       .split(',')

@@ -21,7 +21,14 @@ function createBus(config: FanoutConfig, logger: Logger): Bus {
     logger.info('no REDIS_URL: using the embedded in-memory bus (one process, nothing persisted)');
     return new MemoryBus(history);
   }
-  return new RedisBus({ ...history, url: config.redisUrl, clusterNodes: config.redisClusterNodes, logger });
+  return new RedisBus({
+    ...history,
+    url: config.redisUrl,
+    clusterNodes: config.redisClusterNodes,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
+    logger,
+  });
 }
 
 /** Builds the process's HTTP app for its role (gateway, publisher, or both for dev) and listens. */

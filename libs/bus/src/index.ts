@@ -5,7 +5,7 @@ export * from './logger';
 export * from './options';
 export * from './wire';
 export { MemoryBus } from './memory-bus';
-export { RedisBus, RedisBusOptions } from './redis-bus';
+export { RedisBus, RedisBusOptions, ReplicationTimeoutError } from './redis-bus';
 export { prepareEvent, finishEventJson } from './prepared-event';
 export { eventFrame } from './frame';
 export { renderStateMachineTables } from './lua-scripts';

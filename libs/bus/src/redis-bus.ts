@@ -33,6 +33,21 @@ export interface RedisBusOptions extends BusOptions {
   clusterNodes?: string[];
   /** Commands fail after this long rather than queue (the publisher answers 503 within 5 s). */
   commandTimeoutMs?: number;
+  /**
+   * Replicas that must acknowledge each append before it is answered (Redis WAIT), so an event
+   * answered 202 survives the loss of its master. 0: asynchronous replication, as Redis defaults.
+   */
+  waitReplicas?: number;
+  /** How long an append waits for those acknowledgements before it fails. */
+  waitTimeoutMs?: number;
+}
+
+/** An append stored on the master that not enough replicas acknowledged in time. */
+export class ReplicationTimeoutError extends Error {
+  constructor(acknowledged: number, wanted: number, timeoutMs: number) {
+    super(`only ${acknowledged} of ${wanted} replicas acknowledged the append within ${timeoutMs} ms`);
+    this.name = 'ReplicationTimeoutError';
+  }
 }
 
 type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
@@ -103,7 +118,7 @@ export class RedisBus implements Bus {
       const p = prepareEvent(event);
       args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
     }
-    const raw = (await this.command.fanoutAppend(...args)) as RawOutcome[];
+    const raw = await this.runAppend(args);
     const outcomes = raw.map((r, i) => toOutcome(events[i]!.eventId, r));
     // Only a call that stored something makes its subject recent (a refusal or a duplicate does not).
     if (outcomes.some((o) => 'seq' in o && !o.duplicate)) {
@@ -114,6 +129,30 @@ export class RedisBus implements Bus {
       ]);
     }
     return outcomes;
+  }
+
+  /**
+   * The append script, and with `waitReplicas` a WAIT in the same pipeline: a pipeline goes to the
+   * node of its keyed command, so WAIT asks the subject's own master (in Redis Cluster too).
+   */
+  private async runAppend(args: (string | number)[]): Promise<RawOutcome[]> {
+    const wanted = this.options.waitReplicas ?? 0;
+    if (wanted === 0) return (await this.command.fanoutAppend(...args)) as RawOutcome[];
+    const timeoutMs = this.options.waitTimeoutMs ?? 1000;
+    const pipeline = this.command.pipeline() as unknown as {
+      fanoutAppend(...a: (string | number)[]): unknown;
+      wait(replicas: number, timeout: number): unknown;
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    pipeline.fanoutAppend(...args);
+    pipeline.wait(wanted, timeoutMs);
+    const replies = await pipeline.exec();
+    const [append, wait] = replies ?? [];
+    if (!append || append[0]) throw append?.[0] ?? new Error('the append pipeline was not executed');
+    if (!wait || wait[0]) throw wait?.[0] ?? new Error('WAIT was not executed');
+    const acknowledged = Number(wait[1]);
+    if (acknowledged < wanted) throw new ReplicationTimeoutError(acknowledged, wanted, timeoutMs);
+    return append[1] as RawOutcome[];
   }
 
   private async recordActivity(tenant: string, updates: ReturnType<typeof activityUpdates>, updatedAt: string): Promise<void> {
