@@ -8,37 +8,10 @@ import {
   emptySubjectState,
   isTerminalStatus,
 } from '@fanout/contracts';
+import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
 
-/** The contract's ("Publishing") state machines, written out by hand as the oracle. */
-const CONTRACT: Record<SubjectKind, { type: string; statuses: string[]; first: string[]; next: Record<string, string[]>; terminal: string[] }> = {
-  job: {
-    type: 'job.status',
-    statuses: ['pending', 'scheduled', 'throttled', 'leased', 'running', 'succeeded', 'failed', 'canceled', 'timed_out'],
-    first: ['pending', 'scheduled'],
-    next: {
-      pending: ['scheduled', 'canceled'],
-      scheduled: ['leased', 'throttled', 'canceled'],
-      throttled: ['scheduled', 'canceled'],
-      leased: ['running', 'scheduled', 'canceled'],
-      running: ['succeeded', 'failed', 'canceled', 'timed_out', 'scheduled'],
-    },
-    terminal: ['succeeded', 'failed', 'canceled', 'timed_out'],
-  },
-  'pack-run': {
-    type: 'pack_run.status',
-    statuses: ['pending', 'running', 'succeeded', 'failed', 'canceled'],
-    first: ['pending', 'running'],
-    next: { pending: ['running', 'canceled'], running: ['succeeded', 'failed', 'canceled'] },
-    terminal: ['succeeded', 'failed', 'canceled'],
-  },
-  run: {
-    type: 'run.status',
-    statuses: ['pending', 'running', 'completed', 'failed', 'canceled'],
-    first: ['pending', 'running'],
-    next: { pending: ['running', 'canceled'], running: ['completed', 'failed', 'canceled'] },
-    terminal: ['completed', 'failed', 'canceled'],
-  },
-};
+/** The contract's state machines, written out by hand (shared with the bus conformance suite). */
+const CONTRACT = CONTRACT_MACHINES;
 const KINDS = Object.keys(CONTRACT) as SubjectKind[];
 
 const state = (status: string | null, attempt = status === null ? 0 : 1, steps: [number, string][] = []): SubjectState => ({
@@ -47,7 +20,7 @@ const state = (status: string | null, attempt = status === null ? 0 : 1, steps: 
   steps: new Map(steps),
 });
 const statusEvent = (kind: SubjectKind, status: string, attempt?: number) => ({
-  type: CONTRACT[kind].type,
+  type: CONTRACT[kind].statusType,
   data: attempt === undefined ? { status } : { status, attempt },
 });
 const stepEvent = (stepIndex: number, status: string) => ({ type: 'pack_run.step', data: { stepIndex, stepName: 's', status } });
