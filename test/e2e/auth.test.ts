@@ -12,7 +12,7 @@ import { EventSource } from 'eventsource';
 import { JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { CLI_PATH, FanoutProcess, REPO_ROOT } from '../support/fanout-process';
 import { closeAllStreams, openStream, SseStream, within } from '../support/sse-client';
-import { jobEvents, Kind, packRunEvents, ROUTE_SEGMENT, runEvents, Stack, startStack, TestEvent, uniqueId } from '../support/stack';
+import { jobEvents, Kind, packRunEvents, ROUTE_SEGMENT, runEvents, Stack, startStack, TestEvent, uniqueId, jsonOrUndefined } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
 
 type Json = Record<string, any>;
@@ -99,13 +99,7 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<A
     return { status: 200, headers: s.headers, text: '', json: undefined };
   }
   const text = await s.body();
-  let json: Json | undefined;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch {
-    json = undefined;
-  }
-  return { status: s.status, headers: s.headers, text, json };
+  return { status: s.status, headers: s.headers, text, json: jsonOrUndefined<Json>(text) };
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {

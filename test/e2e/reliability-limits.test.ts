@@ -11,7 +11,7 @@ import { formatEventId, parseEventId } from '@fanout/bus';
 import { FanoutProcess } from '../support/fanout-process';
 import { closeAllStreams, openStream, within } from '../support/sse-client';
 import { expectContiguous, packRunPlan, publishPaced, rssBytes } from '../support/resuming-client';
-import { Stack, TestEvent, jobEvents, makeEvent, packRunEvents, postBytes, startStack } from '../support/stack';
+import { Stack, TestEvent, jobEvents, makeEvent, packRunEvents, postBytes, startStack, jsonOrUndefined } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
@@ -157,13 +157,7 @@ interface Answer {
 async function request(url: string, init: RequestInit = {}): Promise<Answer> {
   const response = await fetch(url, init);
   const text = await response.text();
-  let json: Json | undefined;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, contentType: response.headers.get('content-type') ?? undefined, text, json };
+  return { status: response.status, contentType: response.headers.get('content-type') ?? undefined, text, json: jsonOrUndefined<Json>(text) };
 }
 
 /** A GET whose headers are bigger than the server takes, over a raw socket (fetch refuses nothing, but the answer may come before the request is read). */

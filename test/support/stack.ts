@@ -65,13 +65,16 @@ export interface Stack {
 
 async function readAnswer(response: Response): Promise<HttpAnswer> {
   const text = await response.text();
-  let json: unknown;
+  return { status: response.status, headers: response.headers, text, json: jsonOrUndefined(text) };
+}
+
+/** The parsed body, or undefined when it is not JSON. */
+export function jsonOrUndefined<T = any>(text: string): T | undefined {
   try {
-    json = text ? JSON.parse(text) : undefined;
+    return text ? (JSON.parse(text) as T) : undefined;
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status: response.status, headers: response.headers, text, json };
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {

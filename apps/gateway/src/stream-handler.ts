@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { SUBJECT_ID_PATTERN, SUBJECT_KINDS, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { activityOf, parseEventId } from '@fanout/bus';
+import { EventPosition, activityOf, parseEventId } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal, StreamHeaders, sendProblem } from '@fanout/http';
 import { SseConnection } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
@@ -71,9 +71,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   const streamActivity = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query } = request;
     const ref = activityOf(principal.tenant);
-    const text = resumeOf(req, query);
-    const position = text === undefined ? undefined : parseEventId(text);
-    if (text !== undefined && !position) throw malformedResume(text);
+    const position = eventPositionOf(req, query);
     const info = await fromStore('reading the activity', () => ctx.bus.info(ref));
     let afterSeq = 0;
     let gap: Gap | undefined;
@@ -90,9 +88,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   const streamSubject = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query, segments } = request;
     const subject = subjectFromPath(segments[0]!, decodeSegment(segments[1]!), principal.tenant);
-    const text = resumeOf(req, query);
-    const position = text === undefined ? undefined : parseEventId(text);
-    if (text !== undefined && !position) throw malformedResume(text);
+    const position = eventPositionOf(req, query);
     const info = await fromStore('reading the subject', () => ctx.bus.info(subject));
     if (!info) throw unknownSubject(subject);
     const plan = planResume(position, info);
@@ -149,6 +145,15 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
 function resumeOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
   const header = req.headers['last-event-id'];
   return resumeText(Array.isArray(header) ? header[0] : header, query.get('lastEventId') ?? undefined);
+}
+
+/** The resume position of a single-subject (or activity) stream: none, or a valid event id (else 400). */
+function eventPositionOf(req: IncomingMessage, query: URLSearchParams): EventPosition | undefined {
+  const text = resumeOf(req, query);
+  if (text === undefined) return undefined;
+  const position = parseEventId(text);
+  if (!position) throw malformedResume(text);
+  return position;
 }
 
 function decodeSegment(segment: string): string {
