@@ -43,11 +43,6 @@ export class SubjectFeed implements LiveClient {
     private sentSeq: number,
   ) {}
 
-  /** The last seq this connection was sent. */
-  get position(): number {
-    return this.sentSeq;
-  }
-
   /** Resolves once live batches reach this feed (call before `replay`). */
   async subscribe(): Promise<void> {
     this.joinedAt = await this.ctx.subscriptions.join(this.ref, this);

@@ -26,4 +26,3 @@ export function parseEventId(text: string): EventPosition | undefined {
   return { epoch: match[1]!, seq: Number(match[2]) };
 }
 
-export const SEQ_PAD = SEQ_DIGITS;
