@@ -31,6 +31,24 @@ function createBus(config: FanoutConfig, logger: Logger): Bus {
   });
 }
 
+const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
+
+async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      await bus.probe(500);
+      return;
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        logger.warn({ err: (error as Error).message }, 'the store does not answer yet: listening anyway (not ready)');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** Builds the process's HTTP app for its role (gateway, publisher, or both for dev) and listens. */
 export async function startServer(config: FanoutConfig): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
@@ -105,6 +123,10 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
     gateway.handleStream(req, res);
   };
+  // Workers share one port: a worker still connecting to its store would take connections the
+  // others could serve, so it listens once its store answers (bounded: an outage never keeps the
+  // port closed, and /readyz tells the load balancer).
+  if (config.workers > 1) await untilStoreAnswers(bus, logger, STORE_WAIT_BEFORE_LISTEN_MS);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(dispatch);
     s.once('error', reject);
