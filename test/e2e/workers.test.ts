@@ -62,6 +62,8 @@ function scrape(url: string): Promise<string> {
 
 test('FANOUT_WORKERS=2: streams are served by both worker processes and /metrics, whichever worker answers, sums the whole replica', async () => {
   const gateway = await stack.addGateway({ FANOUT_WORKERS: 2, LOG_LEVEL: 'debug' });
+  // A worker listens once its store answers: wait until both take connections.
+  await waitFor('both workers listening', () => logLines(gateway).filter((l) => l.msg === 'worker listening').length >= 2, 20_000);
   const job = jobEvents(stack.tenant);
   await stack.publishOk(job.status('pending'));
   const streams: SseStream[] = [];

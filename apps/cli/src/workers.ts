@@ -26,6 +26,7 @@ export function runWorkers(config: FanoutConfig): void {
     worker.once('listening', () => {
       listened.add(worker.id);
       failedStarts = 0;
+      logger.info({ worker: worker.process.pid, listening: listened.size }, 'worker listening');
     });
   };
 
