@@ -27,13 +27,14 @@ const USAGE = `usage: npm run bench -- [options]
   --profile          run the gateways, publisher and baseline with --cpu-prof; summaries are printed
                      and profiles kept in bench/results/profiles/<run>/
   --pin              pin servers (gateways, baseline) to CPU 0 and everything else to CPU 1
-  --workers N        subscriber processes of the load generator (default 2)
+  --workers N        Node subscriber processes of the load generator, for the sampled connections (default 2)
+  --no-sink          no C counting sink: the Node workers hold every connection
   --no-baseline      skip the baseline phases (no ratios)
   --no-build         do not run tsc -b first (dist must exist)
 `;
 
 function parseArgs(argv) {
-  const opts = { scenarios: Object.keys(SCENARIOS), quick: false, writeDocs: false, profile: false, pin: false, workers: 2, baseline: true, build: true, provisional: false };
+  const opts = { scenarios: Object.keys(SCENARIOS), quick: false, writeDocs: false, profile: false, pin: false, workers: 2, sink: true, baseline: true, build: true, provisional: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -67,6 +68,9 @@ function parseArgs(argv) {
         break;
       case '--no-baseline':
         opts.baseline = false;
+        break;
+      case '--no-sink':
+        opts.sink = false;
         break;
       case '--no-build':
         opts.build = false;
@@ -131,6 +135,7 @@ function machine(opts) {
     loadEnd: null,
     nofile: procs.childNofile(),
     workers: opts.workers,
+    sink: opts.sink,
     pinned: opts.pin,
   };
 }
@@ -167,7 +172,7 @@ async function main() {
 
   const stamp = m.date.replace(/[:.]/g, '-');
   const profileRoot = opts.profile ? path.join(RESULTS_DIR, 'profiles', stamp) : undefined;
-  const pool = await startWorkers(opts.workers, { cpus: opts.pin ? 1 : undefined });
+  const pool = await startWorkers(opts.workers, { cpus: opts.pin ? 1 : undefined, sink: opts.sink, log });
   const ctx = { pool, log, baseline: opts.baseline, profileRoot, pin: opts.pin };
   const results = { argv, quick: opts.quick, provisional: opts.provisional, machine: m, params: {}, scenarios: {}, profiles: {} };
   try {

@@ -1,52 +1,139 @@
 'use strict';
 /**
- * The subscriber side of the load generator: a pool of bench/subscriber-worker.js processes, each
- * holding a share of the SSE connections, driven over IPC.
+ * The subscriber side of the load generator: bench/subscriber-worker.js processes (Node, driven
+ * over IPC) hold the sampled connections, which parse every frame for latency and seq checks; a
+ * counting sink (bench/sink.c, compiled here with the system's C compiler, driven over stdin and
+ * stdout) holds all the others, which only count bytes and frames. Without a C compiler the Node
+ * workers hold every connection, as before, and the run says so.
  */
 const path = require('node:path');
+const { existsSync, mkdirSync, statSync } = require('node:fs');
+const { spawnSync } = require('node:child_process');
 const { spawnManaged, stopManaged, sleep } = require('./procs');
 
 const WORKER = path.join(__dirname, '..', 'subscriber-worker.js');
+const SINK_SOURCE = path.join(__dirname, '..', 'sink.c');
+const SINK_BINARY = path.join(__dirname, '..', '.build', 'sink');
 
+/** Compiles the sink when its binary is missing or older than its source; undefined (with why) when it cannot. */
+function buildSink() {
+  if (existsSync(SINK_BINARY) && statSync(SINK_BINARY).mtimeMs >= statSync(SINK_SOURCE).mtimeMs) return { binary: SINK_BINARY };
+  mkdirSync(path.dirname(SINK_BINARY), { recursive: true });
+  const result = spawnSync('cc', ['-O2', '-Wall', '-o', SINK_BINARY, SINK_SOURCE], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) return { why: result.error ? result.error.message : result.stderr.trim() };
+  return { binary: SINK_BINARY };
+}
+
+/** A call(type, payload) → reply, with a timeout, over any transport. */
+function caller(name, entry, send) {
+  let nextId = 1;
+  const waiting = new Map();
+  entry.exit.then(() => {
+    for (const resolve of waiting.values()) resolve({ error: `${name} exited` });
+    waiting.clear();
+  });
+  const receive = (msg) => {
+    const resolve = waiting.get(msg.id);
+    if (resolve) {
+      waiting.delete(msg.id);
+      resolve(msg);
+    }
+  };
+  const call = (type, payload = {}, timeoutMs = 120000) =>
+    new Promise((resolve, reject) => {
+      if (entry.exited) {
+        reject(new Error(`${name} has exited`));
+        return;
+      }
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`${name}: no answer to ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.set(id, (msg) => {
+        clearTimeout(timer);
+        if (msg.error) reject(new Error(`${name} ${type}: ${msg.error}`));
+        else resolve(msg);
+      });
+      send(id, type, payload);
+    });
+  return { receive, call };
+}
+
+function startNodeWorker(i, cpus) {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const name = `loadgen-${i}`;
+  const entry = spawnManaged(name, process.execPath, [WORKER], { env, ipc: true, cpus });
+  const { receive, call } = caller(name, entry, (id, type, payload) => entry.child.send({ type, id, ...payload }));
+  entry.child.on('message', receive);
+  return { name, entry, pid: entry.pid, call, sampling: true };
+}
+
+/** The sink's line protocol (see bench/sink.c); it keeps no latencies. */
+function startSinkWorker(binary, cpus) {
+  const name = 'loadgen-sink';
+  let receive = () => {};
+  const entry = spawnManaged(name, binary, [], {
+    stdin: true,
+    cpus,
+    onLine: (line) => {
+      const space = line.indexOf(' ');
+      if (space > 0) receive({ id: Number(line.slice(0, space)), ...JSON.parse(line.slice(space + 1)) });
+    },
+  });
+  const send = (id, type, payload) => {
+    const stdin = entry.child.stdin;
+    switch (type) {
+      case 'open': {
+        const parts = [`${id} open ${payload.concurrency || 0} ${payload.conns.length}\n`];
+        for (const spec of payload.conns) {
+          if (spec.host !== '127.0.0.1') throw new Error(`the sink connects to 127.0.0.1 only, not ${spec.host}`);
+          const request = Buffer.from(requestHead(spec), 'latin1');
+          parts.push(`${spec.port} ${spec.target ?? 0} ${request.length}\n`, request);
+        }
+        for (const part of parts) stdin.write(part);
+        return;
+      }
+      case 'stats':
+        stdin.write(`${id} stats ${payload.detail ? 1 : 0}\n`);
+        return;
+      case 'expect':
+        stdin.write(`${id} expect ${payload.all}\n`);
+        return;
+      case 'resetLatency':
+        receive({ id });
+        return;
+      case 'latencies':
+        receive({ id, latencies: [], dropped: 0 });
+        return;
+      default:
+        stdin.write(`${id} ${type}\n`);
+    }
+  };
+  const wired = caller(name, entry, send);
+  receive = wired.receive;
+  entry.child.stdin.on('error', () => {});
+  return { name, entry, pid: entry.pid, call: wired.call, sampling: false };
+}
+
+/** The request a subscriber sends: what subscriber-worker.js writes too. */
+function requestHead(spec) {
+  let head = `GET ${spec.path} HTTP/1.1\r\nHost: ${spec.host}:${spec.port}\r\nAccept: text/event-stream\r\n`;
+  for (const [name, value] of Object.entries(spec.headers || {})) head += `${name}: ${value}\r\n`;
+  return `${head}\r\n`;
+}
+
+/**
+ * `count` Node workers, plus the counting sink unless `options.sink` is false or it cannot be built.
+ * `options.log` is told which.
+ */
 async function startWorkers(count, options = {}) {
   const workers = [];
-  for (let i = 0; i < count; i++) {
-    const env = { ...process.env };
-    delete env.NODE_OPTIONS;
-    const entry = spawnManaged(`loadgen-${i}`, process.execPath, [WORKER], { env, ipc: true, cpus: options.cpus });
-    let nextId = 1;
-    const waiting = new Map();
-    entry.child.on('message', (msg) => {
-      const resolve = waiting.get(msg.id);
-      if (resolve) {
-        waiting.delete(msg.id);
-        resolve(msg);
-      }
-    });
-    entry.child.once('exit', () => {
-      for (const resolve of waiting.values()) resolve({ error: `loadgen-${i} exited` });
-      waiting.clear();
-    });
-    const call = (type, payload = {}, timeoutMs = 120000) =>
-      new Promise((resolve, reject) => {
-        if (entry.exited) {
-          reject(new Error(`loadgen-${i} has exited`));
-          return;
-        }
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          reject(new Error(`loadgen-${i}: no answer to ${type} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiting.set(id, (msg) => {
-          clearTimeout(timer);
-          if (msg.error) reject(new Error(`loadgen-${i} ${type}: ${msg.error}`));
-          else resolve(msg);
-        });
-        entry.child.send({ type, id, ...payload });
-      });
-    workers.push({ entry, pid: entry.pid, call });
-  }
+  for (let i = 0; i < count; i++) workers.push(startNodeWorker(i, options.cpus));
+  const sink = options.sink === false ? { why: '--no-sink' } : buildSink();
+  if (sink.binary) workers.push(startSinkWorker(sink.binary, options.cpus));
+  if (options.log) options.log(sink.binary ? `load generator: ${count} Node workers (sampled connections) + the C counting sink` : `load generator: ${count} Node workers, no C sink (${sink.why})`);
   return createPool(workers);
 }
 
@@ -69,19 +156,27 @@ function mergeStats(list) {
 function createPool(workers) {
   const pool = {
     workers,
-    pids: () => Object.fromEntries(workers.map((w, i) => [`loadgen-${i}`, w.pid])),
+    pids: () => Object.fromEntries(workers.map((w) => [w.name, w.pid])),
     /**
-     * Spreads `specs` round-robin over the workers (a spec: {key, host, port, path, headers, sample,
-     * target, startSeq}); every `sampleEvery`-th connection is sampled. Resolves when every connection
-     * has its response headers (or failed).
+     * Spreads `specs` over the workers (a spec: {key, host, port, path, headers, sample, target,
+     * startSeq}); every `sampleEvery`-th connection is sampled. At most `concurrency` connections
+     * wait for their response head at once, shared in proportion to each worker's connections.
+     * Resolves when every connection has its response headers (or failed).
      */
     async open(specs, { concurrency = 0, sampleEvery = 20 } = {}) {
       const shares = workers.map(() => []);
+      const sampling = workers.filter((w) => w.sampling);
+      const counting = workers.filter((w) => !w.sampling);
+      let sampled = 0;
+      let counted = 0;
       specs.forEach((spec, i) => {
-        shares[i % workers.length].push({ ...spec, sample: spec.sample ?? i % sampleEvery === 0 });
+        const sample = spec.sample ?? i % sampleEvery === 0;
+        // Sampled connections go round-robin over the Node workers; the others to the sink when there is one.
+        const worker = sample || counting.length === 0 ? sampling[sampled++ % sampling.length] : counting[counted++ % counting.length];
+        shares[workers.indexOf(worker)].push({ ...spec, sample });
       });
-      const perWorker = concurrency > 0 ? Math.max(1, Math.ceil(concurrency / workers.length)) : 0;
-      await Promise.all(workers.map((w, i) => w.call('open', { conns: shares[i], concurrency: perWorker }, 180000)));
+      const limitOf = (share) => (concurrency > 0 ? Math.max(1, Math.round((concurrency * share.length) / specs.length)) : 0);
+      await Promise.all(workers.map((w, i) => w.call('open', { conns: shares[i], concurrency: limitOf(shares[i]) }, 180000)));
     },
     async stats(detail = false) {
       const list = await Promise.all(workers.map((w) => w.call('stats', { detail })));

@@ -38,14 +38,14 @@ const managed = new Map();
  * `taskset -c <cpus>` in front when `cpus` is given. stdout/stderr lines are kept (the last 200).
  */
 function spawnManaged(name, command, args, options = {}) {
-  const { env = process.env, cpus, ipc = false, onLine } = options;
+  const { env = process.env, cpus, ipc = false, stdin = false, onLine } = options;
   const pinned = cpus !== undefined && cpus !== null ? ['taskset', '-c', String(cpus)] : [];
   const argv = [...pinned, command, ...args];
   const script = `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn) 2>/dev/null; exec "$@"`;
   const child = spawn('bash', ['-c', script, 'bench', ...argv], {
     cwd: REPO_ROOT,
     env,
-    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
   });
   if (child.pid === undefined) throw new Error(`could not spawn ${name}`);
   const logs = [];

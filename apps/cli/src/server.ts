@@ -27,6 +27,7 @@ function createBus(config: FanoutConfig, logger: Logger): Bus {
     clusterNodes: config.redisClusterNodes,
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
+    autoPipelining: config.role !== 'gateway',
     logger,
   });
 }

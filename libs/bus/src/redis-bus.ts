@@ -40,6 +40,12 @@ export interface RedisBusOptions extends BusOptions {
   waitReplicas?: number;
   /** How long an append waits for those acknowledgements before it fails. */
   waitTimeoutMs?: number;
+  /**
+   * Commands issued in one turn share one write (ioredis auto-pipelining; single Redis only).
+   * Worth it for a publisher, whose appends from many requests arrive together; a gateway's reads
+   * come one connection at a time, where the pipeline's bookkeeping only costs memory. Default on.
+   */
+  autoPipelining?: boolean;
 }
 
 /** An append stored on the master that not enough replicas acknowledged in time. */
@@ -83,8 +89,7 @@ export class RedisBus implements Bus {
     this.command = createCommandConnection(target, {
       ...base,
       commandTimeout: options.commandTimeoutMs ?? 5000,
-      // Commands issued in one turn (many requests' appends, many clients' history reads) share one write.
-      enableAutoPipelining: true,
+      enableAutoPipelining: options.autoPipelining ?? true,
     }) as ScriptedRedis;
     this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
     this.command.defineCommand('fanoutActivity', { numberOfKeys: 3, lua: loadLuaScript('activity') });
