@@ -133,7 +133,7 @@ function machineText(m) {
     `- machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memTotalGiB} GiB memory, ${m.kernel}`,
     `- node ${m.node}, ${m.redis}`,
     `- load average at start: ${m.loadStart.map((l) => l.toFixed(2)).join(' ')}; at end: ${m.loadEnd ? m.loadEnd.map((l) => l.toFixed(2)).join(' ') : '–'}`,
-    `- open-file limit of the processes: ${m.nofile}; load generator: ${m.workers} subscriber processes${m.pinned ? '; servers pinned to CPU 0, everything else to CPU 1' : '; no CPU pinning'}`,
+    `- open-file limit of the processes: ${m.nofile}; load generator: ${m.sink === false ? `${m.workers} Node subscriber processes (no C sink)` : `the C counting sink (bench/sink.c) and ${m.workers} Node subscriber processes for the sampled connections`}${m.pinned ? '; servers pinned to CPU 0, everything else to CPU 1' : '; no CPU pinning'}`,
   ].join('\n');
 }
 
@@ -173,7 +173,9 @@ ${scenarioLines.join('\n')}
 - **deliveries / server CPU-s**: domain frames received by all clients in the window, divided by the
   user+system CPU (from \`/proc/<pid>/stat\`) of the gateway processes (fanout) or the baseline process,
   over the window from the first publish until every client has every event. Redis, the publisher and
-  the load generator (subscriber processes plus the driving process) are reported separately.
+  the load generator (the C counting sink, the Node subscriber processes and the driving process)
+  are reported separately. The sink holds every connection that only counts frames; the Node
+  processes hold the sampled ones (bench/README.md says why).
 - **latency**: \`publishedAt\` (set by the publisher just before its Lua append; by the baseline when
   the POST arrives) to receipt by the client, on a sample of the connections, which also check that
   \`seq\` is contiguous. **lost** counts, on every connection, frames expected but not received, plus
