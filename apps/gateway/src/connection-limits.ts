@@ -12,8 +12,8 @@ export class ConnectionLimits {
     private readonly maxPerTenant: number,
   ) {}
 
-  /** Takes a slot for `tenant` or throws 429; the returned function gives it back (once). */
-  acquire(tenant: string): () => void {
+  /** Takes a slot for `tenant` or throws 429; `release(tenant)` gives it back. */
+  acquire(tenant: string): void {
     const tenantCount = this.perTenant.get(tenant) ?? 0;
     if (this.total >= this.maxTotal) {
       throw new HttpProblem(429, `this replica holds its maximum of ${this.maxTotal} streams`, {}, { 'Retry-After': RETRY_AFTER_SECONDS });
@@ -23,14 +23,14 @@ export class ConnectionLimits {
     }
     this.total += 1;
     this.perTenant.set(tenant, tenantCount + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.total -= 1;
-      const left = (this.perTenant.get(tenant) ?? 1) - 1;
-      if (left === 0) this.perTenant.delete(tenant);
-      else this.perTenant.set(tenant, left);
-    };
+  }
+
+  /** Gives back one slot `acquire(tenant)` took (call once per acquire). */
+  release(tenant: string): void {
+    const held = this.perTenant.get(tenant);
+    if (held === undefined) return;
+    this.total -= 1;
+    if (held === 1) this.perTenant.delete(tenant);
+    else this.perTenant.set(tenant, held - 1);
   }
 }

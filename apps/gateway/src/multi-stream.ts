@@ -34,7 +34,7 @@ export class MultiStream extends StreamSession {
     conn: SseConnection,
     expiresAt: number | undefined,
   ) {
-    super(ctx, conn, 'multi', expiresAt);
+    super(ctx, conn, 'multi', entries[0]!.subject.tenant, expiresAt);
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);

@@ -10,7 +10,7 @@ export class SingleStream extends StreamSession {
   private readonly feed: SubjectFeed;
 
   constructor(ctx: StreamContext, ref: StreamRef, conn: SseConnection, afterSeq: number, expiresAt: number | undefined) {
-    super(ctx, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, expiresAt);
+    super(ctx, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
     this.feed = new SubjectFeed(ctx, ref, this, afterSeq);
   }
 

@@ -8,7 +8,7 @@ import { decodeCursor } from './multi-cursor';
 import { MultiEntry, MultiStream } from './multi-stream';
 import { Gap, malformedResume, planResume, resumeText } from './resume-position';
 import { SingleStream } from './single-stream';
-import { fromStore } from './store-errors';
+import { STORE_FAILED } from './store-errors';
 import { StreamContext } from './stream-context';
 import { StreamSession } from './stream-session';
 import { subjectFromPath, unknownSubject } from './subject-params';
@@ -49,19 +49,20 @@ export function isStreamRequest(req: IncomingMessage): boolean {
 export function createStreamHandler(options: StreamHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { ctx, authenticate, limits, open } = options;
 
+  const closed = (session: StreamSession): void => {
+    limits.release(session.tenant);
+    open.delete(session);
+  };
   /** Takes a connection slot and tracks the session until its response closes. */
   const admit = <S extends StreamSession>(
     principal: Principal,
     { req, res }: StreamRequest,
     create: (conn: SseConnection) => S,
   ): S => {
-    const release = limits.acquire(principal.tenant);
+    limits.acquire(principal.tenant);
     const session = create(new SseConnection(res, options.headersFor(req.headers.origin)));
     open.add(session);
-    session.onClosed(() => {
-      release();
-      open.delete(session);
-    });
+    session.onClosed(closed);
     return session;
   };
   const noContent = ({ req, res }: StreamRequest): void => {
@@ -72,7 +73,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const { req, query } = request;
     const ref = activityOf(principal.tenant);
     const position = eventPositionOf(req, query);
-    const info = await fromStore('reading the activity', () => ctx.bus.info(ref));
+    const info = await ctx.bus.info(ref).catch(STORE_FAILED.readingActivity);
     let afterSeq = 0;
     let gap: Gap | undefined;
     if (info) {
@@ -82,19 +83,19 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
       gap = { reason: 'history_lost', firstAvailableSeq: 1 };
     }
     const session = admit(principal, request, (conn) => new SingleStream(ctx, ref, conn, afterSeq, principal.expiresAt));
-    await fromStore('subscribing', () => session.start(gap));
+    await session.start(gap).catch(STORE_FAILED.subscribing);
   };
 
   const streamSubject = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query, segments } = request;
     const subject = subjectFromPath(segments[0]!, decodeSegment(segments[1]!), principal.tenant);
     const position = eventPositionOf(req, query);
-    const info = await fromStore('reading the subject', () => ctx.bus.info(subject));
+    const info = await ctx.bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
     const plan = planResume(position, info);
     if (plan.kind === 'done') return noContent(request);
     const session = admit(principal, request, (conn) => new SingleStream(ctx, subject, conn, plan.afterSeq, principal.expiresAt));
-    await fromStore('subscribing', () => session.start(plan.gap));
+    await session.start(plan.gap).catch(STORE_FAILED.subscribing);
   };
 
   const streamMany = async (request: StreamRequest, principal: Principal): Promise<void> => {
@@ -103,7 +104,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const text = resumeOf(req, query);
     const positions = text === undefined ? undefined : decodeCursor(text, subjects.length);
     if (text !== undefined && !positions) throw malformedResume(text);
-    const infos = await fromStore('reading the subjects', () => Promise.all(subjects.map((s) => ctx.bus.info(s))));
+    const infos = await Promise.all(subjects.map((s) => ctx.bus.info(s))).catch(STORE_FAILED.readingSubjects);
     const entries: MultiEntry[] = subjects.map((subject, i) => {
       const info = infos[i];
       if (!info) throw unknownSubject(subject);
@@ -114,7 +115,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     });
     if (entries.every((e) => e.done)) return noContent(request);
     const session = admit(principal, request, (conn) => new MultiStream(ctx, entries, conn, principal.expiresAt));
-    await fromStore('subscribing', () => session.start());
+    await session.start().catch(STORE_FAILED.subscribing);
   };
 
   const route = async (request: StreamRequest): Promise<void> => {

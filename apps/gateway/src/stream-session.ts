@@ -1,6 +1,6 @@
 import { EndReason, GapReason } from '@fanout/contracts';
 import { DisconnectReason, StreamKindLabel } from '@fanout/observability';
-import { SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
+import { CloseListener, SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
 import { FeedSink, SubjectFeed } from './subject-feed';
 import { StreamContext } from './stream-context';
 
@@ -9,19 +9,21 @@ import { StreamContext } from './stream-context';
  * swept by the replica's one scheduler, and the metrics of its life. Subclasses decide how the
  * frames of their feeds are written.
  */
-export abstract class StreamSession implements Sweepable, FeedSink {
+export abstract class StreamSession implements Sweepable, FeedSink, CloseListener {
   private started = false;
   private closed = false;
   private lastEventAt = Date.now();
-  private closeListener: (() => void) | undefined;
+  private closeListener: ((session: StreamSession) => void) | undefined;
 
   protected constructor(
     protected readonly ctx: StreamContext,
     protected readonly conn: SseConnection,
     readonly kindLabel: StreamKindLabel,
+    /** The tenant whose connection slot this session holds. */
+    readonly tenant: string,
     private readonly expiresAt: number | undefined,
   ) {
-    conn.onClose(() => this.finish('client_closed'));
+    conn.onClose(this);
   }
 
   abstract deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void;
@@ -42,9 +44,13 @@ export abstract class StreamSession implements Sweepable, FeedSink {
     return true;
   }
 
-  /** Told once, when the session ends for any reason. */
-  onClosed(listener: () => void): void {
+  /** Told once, when the session ends for any reason (one function shared by every session). */
+  onClosed(listener: (session: StreamSession) => void): void {
     this.closeListener = listener;
+  }
+
+  connectionClosed(): void {
+    this.finish('client_closed');
   }
 
   isOpen(): boolean {
@@ -103,7 +109,7 @@ export abstract class StreamSession implements Sweepable, FeedSink {
       this.ctx.metrics.connections.dec({ kind: this.kindLabel });
       this.ctx.metrics.disconnects.inc({ reason });
     }
-    this.closeListener?.();
+    this.closeListener?.(this);
     this.closeListener = undefined;
   }
 }

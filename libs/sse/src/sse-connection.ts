@@ -2,6 +2,11 @@ import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { SSE_HEADERS, controlFrame, retryFrame } from './frames';
 
+/** Told once when the connection closes, whoever closed it (an object, not a closure per connection). */
+export interface CloseListener {
+  connectionClosed(): void;
+}
+
 /** Connections written in this turn: one nextTick uncorks them all (not a closure per connection). */
 const corkedThisTurn: SseConnection[] = [];
 
@@ -21,7 +26,7 @@ export class SseConnection {
   private open = true;
   private corked = false;
 
-  private closeListener: (() => void) | undefined;
+  private closeListener: CloseListener | undefined;
 
   /** `headers` are added to the stream's own (CORS, nosniff); they are not copied per connection. */
   constructor(
@@ -31,7 +36,7 @@ export class SseConnection {
     // One listener, not `once` per interested party: an idle connection should hold as little as possible.
     res.on('close', () => {
       this.open = false;
-      this.closeListener?.();
+      this.closeListener?.connectionClosed();
     });
   }
 
@@ -95,7 +100,7 @@ export class SseConnection {
   }
 
   /** The one listener told when the connection closes, whoever closed it. */
-  onClose(listener: () => void): void {
+  onClose(listener: CloseListener): void {
     this.closeListener = listener;
   }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { HistoryQuerySchema, SubjectsQuerySchema } from '@fanout/contracts';
 import { Bus } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
-import { fromStore } from '../store-errors';
+import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
 
 function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
@@ -28,7 +28,7 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
   router.get('/api/v1/subjects', async (req, res) => {
     const principal = await authenticate(req, 'stream:read');
     const { kind, limit } = parseQuery(SubjectsQuerySchema, req.query);
-    const subjects = await fromStore('listing subjects', () => bus.recentSubjects(principal.tenant, kind, limit));
+    const subjects = await bus.recentSubjects(principal.tenant, kind, limit).catch(STORE_FAILED.listingSubjects);
     res.json({ subjects: subjects.map(({ kind: k, id, status, seq, updatedAt }) => ({ subject: { kind: k, id }, status, seq, updatedAt })) });
   });
 
@@ -36,9 +36,9 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
     const principal = await authenticate(req, 'stream:read');
     const subject = subjectFromPath(req.params.segment, req.params.id, principal.tenant);
     const { after, limit } = parseQuery(HistoryQuerySchema, req.query);
-    const info = await fromStore('reading the subject', () => bus.info(subject));
+    const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
-    const entries = await fromStore('reading history', () => bus.history(subject, after, limit));
+    const entries = await bus.history(subject, after, limit).catch(STORE_FAILED.readingHistory);
     const last = entries[entries.length - 1];
     const next = last && last.seq < info.lastSeq ? last.seq : null;
     res.type('application/json').send(`{"events":[${entries.map((e) => eventJson(e.frame)).join(',')}],"next":${next}}`);
