@@ -34,6 +34,8 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     issuer: config.issuer,
     audience: config.audience,
     algorithms: secret ? ['HS256'] : ['RS256', 'ES256'],
+    // The contract's claims include `exp`: a token that never expires would hold a stream forever.
+    requiredClaims: ['exp'],
   };
   return async (req, scope) => {
     const token = bearerToken(req);

@@ -91,6 +91,7 @@ describe('createAuthenticator (jwt, HS256)', () => {
         .setNotBefore(now() + 300)
         .setExpirationTime(now() + 600)
         .sign(KEY),
+      'no exp claim': await new SignJWT({ tenant: 'acme', scope: 'stream:read' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(KEY),
       'no tenant claim': await mint({ scope: 'stream:read' }),
       'a malformed tenant claim': await mint({ tenant: 'a/b', scope: 'stream:read' }),
     };
