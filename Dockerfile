@@ -2,7 +2,7 @@
 #   docker build -t fanout .
 #   docker run --rm -e REDIS_URL=redis://redis:6379/0 -e FANOUT_JWT_SECRET=… -p 8080:8080 fanout gateway
 
-# --- build: install every dependency, compile the TypeScript project references -------------------
+# --- build: install every dependency, compile the TypeScript project references, bundle the dashboard
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # The manifests first, so the dependency layer is cached until one of them changes.
@@ -18,19 +18,23 @@ COPY apps/gateway/package.json apps/gateway/
 COPY apps/cli/package.json apps/cli/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
+COPY scripts/build-dashboard.js scripts/
 COPY libs libs
 COPY apps apps
+# The dashboard is bundled (esbuild, a dev dependency) into apps/gateway/dist/public before the prune.
 RUN npx tsc -b \
+ && node scripts/build-dashboard.js \
  && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf libs/*/src apps/*/src libs/*/test apps/*/test
+ && rm -rf libs/*/src apps/*/src libs/*/test apps/*/test apps/gateway/dashboard
 
-# --- runtime: compiled JavaScript and production dependencies only, as a non-root user -------------
+# --- runtime: compiled JavaScript, the built dashboard and production dependencies, as a non-root user
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/libs ./libs
+# apps/*/dist, the gateway's with the dashboard bundle in dist/public (served at GET /).
 COPY --from=build --chown=root:root /app/apps ./apps
 # The image's files belong to root and are read-only to the process, which runs as `node` (uid 1000).
 USER node

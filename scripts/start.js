@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 'use strict';
-// `npm start`: build what is out of date (tsc -b is incremental), then run `fanout dev`.
+// `npm start`: build what is out of date (tsc -b is incremental) and bundle the dashboard, then run `fanout dev`.
 const { spawnSync, spawn } = require('node:child_process');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const build = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+for (const step of [[require.resolve('typescript/bin/tsc'), '-b'], [join(__dirname, 'build-dashboard.js')]]) {
+  const build = spawnSync(process.execPath, step, { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
 
 const child = spawn(process.execPath, [join(root, 'apps/cli/bin/fanout.js'), 'dev', ...process.argv.slice(2)], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));

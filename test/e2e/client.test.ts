@@ -8,7 +8,18 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
-import { ClientError, ConnectionState, EventMeta, GapNotice, StreamedEvent, subscribe, SubscribeOptions } from '@fanout/client';
+import {
+  ClientError,
+  ConnectionState,
+  EventMeta,
+  EventSourceConstructor,
+  GapNotice,
+  StreamedEvent,
+  subscribe,
+  subscribeActivity,
+  SubscribeOptions,
+  SubjectUpdate,
+} from '@fanout/client';
 import { FanoutProcess } from '../support/fanout-process';
 import { expectContiguous } from '../support/frames';
 import { jobEvents, makeEvent, packRunEvents, runEvents, Stack, startStack, TestEvent, uniqueId } from '../support/stack';
@@ -52,6 +63,16 @@ function recordingEventSource(requests: Requested[]): SubscribeOptions['EventSou
       });
     }
   };
+}
+
+/** The same, telling no status when it gives up: a browser's EventSource does not expose it. */
+function statuslessEventSource(requests: Requested[]): EventSourceConstructor {
+  const Recording = recordingEventSource(requests) as unknown as typeof EventSource;
+  return class extends Recording {
+    override addEventListener(type: string, listener: (event: any) => void): void {
+      super.addEventListener(type, type === 'error' ? () => listener({}) : listener);
+    }
+  } as unknown as EventSourceConstructor;
 }
 
 interface Recording {
@@ -227,6 +248,112 @@ describe('@fanout/client against gateway replicas', () => {
     expect(rec.seqs(keyOf(run))).toEqual([1, 2]);
     expect(rec.gaps).toEqual([]);
     expect(rec.states).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+  });
+});
+
+describe('@fanout/client: the activity stream and an EventSource that tells no status, against gateway replicas', () => {
+  test('subscribeActivity: every status change of the tenant (not progress), live, then resumed after a drop from the last id with nothing repeated', async () => {
+    const tenant = uniqueId('activity');
+    const proxy = await startBalancingProxy([stack.gateways[0]!.port]);
+    cleanups.push(() => proxy.close());
+    const requests: Requested[] = [];
+    const updates: { update: SubjectUpdate; id: string }[] = [];
+    const states: ConnectionState[] = [];
+    const errors: ClientError[] = [];
+    const unsubscribe = subscribeActivity({
+      baseUrl: proxy.url,
+      tenant,
+      EventSource: recordingEventSource(requests),
+      onUpdate: (update, { id }) => updates.push({ update, id }),
+      onState: (state) => states.push(state),
+      onError: (error) => errors.push(error),
+    });
+    cleanups.push(unsubscribe);
+    const until = (what: string, check: () => boolean) =>
+      waitFor(`${what} (states ${states.join(' → ')}; ${JSON.stringify(updates.map((u) => u.update))}; errors ${JSON.stringify(errors)})`, check, 15_000, 10);
+    await until('live', () => states.at(-1) === 'live');
+    expect(requests.map((r) => new URL(r.url).pathname)).toEqual(['/api/v1/stream/subjects']);
+
+    const job = jobEvents(tenant);
+    const pr = packRunEvents(tenant);
+    const run = runEvents(tenant);
+    await stack.publishOk([job.status('pending'), pr.status('running'), pr.log(0, 1, 'stdout', 'not a status'), job.progress(10)]);
+    await until('2 updates', () => updates.length === 2);
+    const idBeforeDrop = updates[1]!.id;
+    expect(idBeforeDrop).toMatch(/^[0-9a-f]{8}-0000000002$/);
+
+    expect(proxy.cut()).toBe(1);
+    await stack.publishOk([job.status('scheduled'), run.status('pending')]);
+    await until('the changes published during the drop', () => updates.length === 4);
+    expect(requests.at(-1)!.lastEventId).toBe(idBeforeDrop);
+    await stack.publishOk(job.status('canceled'));
+    await until('5 updates', () => updates.length === 5);
+
+    expect(updates.map(({ update }) => [`${update.subject.kind}:${update.subject.id}`, update.status, update.seq])).toEqual([
+      [`job:${job.id}`, 'pending', 1],
+      [`pack-run:${pr.id}`, 'running', 1],
+      [`job:${job.id}`, 'scheduled', 3],
+      [`run:${run.id}`, 'pending', 1],
+      [`job:${job.id}`, 'canceled', 4],
+    ]);
+    expect(updates.map(({ id }) => Number(id.split('-')[1]))).toEqual([1, 2, 3, 4, 5]);
+    expect(states).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+    expect(errors).toEqual([]);
+  });
+
+  test('a refused stream whose status the EventSource does not tell: one fetch of it finds the 404 and the subscription ends with that error', async () => {
+    const requests: Requested[] = [];
+    const states: ConnectionState[] = [];
+    const errors: ClientError[] = [];
+    cleanups.push(
+      subscribe({
+        baseUrl: stack.gateways[0]!.url,
+        subjects: [`job:${uniqueId('missing')}`],
+        tenant: stack.tenant,
+        EventSource: statuslessEventSource(requests),
+        onEvent: () => undefined,
+        onState: (state) => states.push(state),
+        onError: (error) => errors.push(error),
+      }),
+    );
+    await waitFor('the end', () => states.at(-1) === 'ended');
+    expect(errors).toEqual([{ kind: 'connection', message: 'the gateway answered 404', status: 404, final: true }]);
+    expect(states).toEqual(['connecting', 'ended']);
+    expect(requests).toHaveLength(1);
+  });
+
+  test('a refused token whose status the EventSource does not tell: the 401 is found out, getToken renews it and the stream goes live', async () => {
+    const gateway = await stack.addGateway({ FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: JWT_SECRET, FANOUT_RETRY_MS: RETRY_MS });
+    cleanups.push(() => stack.stopProcess(gateway));
+    const job = jobEvents(stack.tenant);
+    await stack.publishOk(job.status('pending'));
+    let renewals = 0;
+    const requests: Requested[] = [];
+    const rec = {
+      events: [] as StreamedEvent[],
+      states: [] as ConnectionState[],
+      errors: [] as ClientError[],
+    };
+    cleanups.push(
+      subscribe({
+        baseUrl: gateway.url,
+        subjects: [keyOf(job)],
+        token: 'not-a-token',
+        getToken: () => {
+          renewals += 1;
+          return new SignJWT({ tenant: stack.tenant, scope: 'stream:read' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1m').sign(new TextEncoder().encode(JWT_SECRET));
+        },
+        EventSource: statuslessEventSource(requests),
+        onEvent: (event) => rec.events.push(event),
+        onState: (state) => rec.states.push(state),
+        onError: (error) => rec.errors.push(error),
+      }),
+    );
+    await waitFor('the replayed event', () => rec.events.length === 1);
+    expect(renewals).toBe(1);
+    expect(rec.states).toEqual(['connecting', 'reconnecting', 'live']);
+    expect(rec.errors).toEqual([]);
+    expect(requests.map((r) => new URL(r.url).searchParams.get('access_token'))).toEqual(['not-a-token', expect.stringMatching(/^ey/)]);
   });
 });
 

@@ -3,10 +3,11 @@
  * replicas behind a loopback proxy, it watches `fanout run-pack` of an example pack, survives the
  * death of the replica it is connected to, and ends with every step succeeded and every log line
  * once, in order — the same frames `fanout tail --json` prints. A second test holds 100,000 log
- * lines. Screenshots go to test-results/dashboard/. Timeouts are hang guards only.
+ * lines; a third checks that the page is the build's bundle and asks nothing of another origin.
+ * Screenshots go to test-results/dashboard/. Timeouts are hang guards only.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { Browser, chromium, Page } from 'playwright-core';
 import { BalancingProxy, startBalancingProxy } from '../support/balancing-proxy';
@@ -245,6 +246,45 @@ describe('dashboard with FANOUT_AUTH=jwt', () => {
       await page.reload();
       await page.waitForFunction(() => document.getElementById('connection')!.dataset['state'] === 'live', undefined, { timeout: 10_000 });
       expect(await page.isHidden('#token-panel')).toBe(true);
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+      await page.close();
+    } finally {
+      await dev.stop();
+    }
+  });
+});
+
+describe('dashboard assets', () => {
+  it("is the build's esbuild bundle under a CSP without inline scripts, and loads nothing from another origin (no CDN: it works offline)", async () => {
+    const dev = await startFanout('dev', { REDIS_URL: undefined });
+    try {
+      const page = await newPage();
+      const requested: string[] = [];
+      page.on('request', (request) => requested.push(request.url()));
+      // Anything asked of another origin fails, as it would offline.
+      await page.route('**/*', (route) => (new URL(route.request().url()).origin === dev.url ? route.continue() : route.abort('internetdisconnected')));
+      const answer = await page.goto(`${dev.url}/`);
+      await page.waitForFunction(() => document.getElementById('connection')!.dataset['state'] === 'live', undefined, { timeout: 10_000 });
+
+      const csp = answer!.headers()['content-security-policy'] ?? '';
+      const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? /default-src ([^;]*)/.exec(csp)?.[1];
+      expect(scriptSrc?.trim()).toBe("'self'");
+      expect(await page.evaluate(() => [...document.scripts].map((s) => ({ src: s.src, type: s.type, inline: s.textContent !== '' })))).toEqual([
+        { src: `${dev.url}/dashboard.js`, type: 'module', inline: false },
+      ]);
+      const network = requested.filter((url) => !url.startsWith('data:'));
+      expect(network.filter((url) => new URL(url).origin !== dev.url)).toEqual([]);
+      // The page, its stylesheet and one script (which imports nothing more); the rest is the API.
+      const assets = [...new Set(network.map((url) => new URL(url).pathname).filter((path) => !path.startsWith('/api/')))].sort();
+      expect(assets).toEqual(['/', '/dashboard.css', '/dashboard.js']);
+
+      // The script served is the bundle scripts/build-dashboard.js wrote from the dashboard's sources and @fanout/client's.
+      const served = await (await fetch(`${dev.url}/dashboard.js`)).text();
+      expect(served === readFileSync(join(REPO_ROOT, 'apps/gateway/dist/public/dashboard.js'), 'utf8')).toBe(true);
+      expect(served.endsWith('//# sourceMappingURL=dashboard.js.map\n')).toBe(true);
+      const map = (await (await fetch(`${dev.url}/dashboard.js.map`)).json()) as { sources: string[] };
+      const sources = map.sources.map((source) => relative(REPO_ROOT, resolve(REPO_ROOT, 'apps/gateway/dist/public', source)));
+      expect(sources).toEqual(expect.arrayContaining(['apps/gateway/dashboard/src/main.ts', 'libs/client/src/subscribe.ts', 'libs/client/src/subscribe-activity.ts']));
       expect((page as Page & { problems?: string[] }).problems).toEqual([]);
       await page.close();
     } finally {

@@ -125,6 +125,16 @@ describe('Dockerfile', () => {
     expect(existsSync(join(ROOT, 'apps/cli/src/main.ts'))).toBe(true);
   });
 
+  it('bundles the dashboard in the build stage, before the dev dependencies (esbuild) are pruned, and the runtime stage has it', () => {
+    const build = stages[0]!;
+    expect(build).toContain('COPY scripts/build-dashboard.js scripts/');
+    const bundled = build.indexOf('node scripts/build-dashboard.js');
+    expect(bundled).toBeGreaterThan(build.indexOf('npx tsc -b'));
+    expect(bundled).toBeLessThan(build.indexOf('npm prune'));
+    // scripts/build-dashboard.js writes into apps/gateway/dist/public, inside what the runtime copies.
+    expect(stages.at(-1)!).toMatch(/^COPY --from=build .*\/app\/apps \.\/apps$/m);
+  });
+
   it('copies every workspace manifest before npm ci (the dependency layer), and compose runs the roles it knows', () => {
     const workspaces = JSON.parse(read('package.json')).workspaces as string[];
     for (const workspace of workspaces) expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import express, { Router } from 'express';
 import { Bus, LiveBatch } from '@fanout/bus';
-import { Authenticator, StreamHeaders } from '@fanout/http';
+import { Authenticator, HttpProblem, StreamHeaders } from '@fanout/http';
 import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   /** Headers of stream answers (CORS, nosniff), which bypass Express's middleware. */
   streamHeaders: StreamHeaders;
   settings: GatewaySettings;
+  /** Where the built dashboard is (default DASHBOARD_DIR). */
+  dashboardDir?: string;
 }
 
 export interface Gateway {
@@ -41,7 +44,8 @@ export interface Gateway {
   close(): void;
 }
 
-export const DASHBOARD_DIR = join(__dirname, '..', 'public');
+/** The dashboard as scripts/build-dashboard.js bundles it (apps/gateway/dist/public, from src/ and dist/ alike). */
+export const DASHBOARD_DIR = join(__dirname, '..', 'dist', 'public');
 
 const PUBLISHED_AT = Buffer.from('"publishedAt":"');
 const ISO_LENGTH = 24;
@@ -85,7 +89,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     headersFor: options.streamHeaders,
   });
   router.use(historyRoutes(bus, options.authenticate));
-  router.use(express.static(DASHBOARD_DIR, { index: 'index.html' }));
+  const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
+  router.use(express.static(dashboardDir, { index: 'index.html' }));
+  // Only reached when express.static has no page to serve.
+  router.get(['/', '/index.html'], () => {
+    throw new HttpProblem(503, 'the dashboard is not built: run `npm run build` (or `node scripts/build-dashboard.js`)');
+  });
+  if (!existsSync(join(dashboardDir, 'index.html'))) logger.warn({ dashboardDir }, 'no dashboard built: GET / answers 503 until `npm run build` bundles it');
 
   return {
     router,

@@ -1,10 +1,13 @@
 export { subscribe } from './subscribe';
-export { MAX_SUBJECTS, normalizeSubjects, streamUrl } from './subjects';
-export type { SubjectRef } from './subjects';
-export { FRAME_NAMES, InvalidFrame, parseFrame } from './frames';
-export type { StreamFrame } from './frames';
+export { subscribeActivity } from './subscribe-activity';
+export { activityUrl, MAX_SUBJECTS, normalizeSubjects, streamUrl } from './subjects';
+export type { StreamQuery, SubjectRef } from './subjects';
+export { ACTIVITY_FRAME_NAMES, FRAME_NAMES, InvalidFrame, parseActivityFrame, parseFrame } from './frames';
+export type { ActivityFrame, ControlFrame, StreamFrame } from './frames';
 export { SeqTracker } from './seq-tracker';
 export type {
+  ActivityGap,
+  ActivityOptions,
   ClientError,
   ClientErrorKind,
   ConnectionState,
@@ -13,6 +16,7 @@ export type {
   EventSourceInitLike,
   EventSourceLike,
   GapNotice,
+  StreamOptions,
   SubscribeOptions,
 } from './types';
-export type { StreamedEvent, Subject } from '@fanout/contracts';
+export type { StreamedEvent, Subject, SubjectUpdate } from '@fanout/contracts';

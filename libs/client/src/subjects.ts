@@ -44,17 +44,32 @@ export function normalizeSubjects(refs: readonly SubjectRef[]): Subject[] {
   return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
 }
 
+export interface StreamQuery {
+  lastEventId?: string;
+  token?: string;
+}
+
+/** A stream URL's query: a resume position and a token, as `?lastEventId=` and `?access_token=` after `params`. */
+function withQuery(url: string, params: readonly string[], query: StreamQuery): string {
+  const all = [...params];
+  if (query.lastEventId) all.push(`lastEventId=${encodeURIComponent(query.lastEventId)}`);
+  if (query.token) all.push(`access_token=${encodeURIComponent(query.token)}`);
+  return all.length ? `${url}?${all.join('&')}` : url;
+}
+
 /**
  * The stream URL: the single-subject route for one subject, the multi-subject route for several.
  * A resume position and a token travel in the query (a browser's EventSource cannot set headers on
  * its first request; its own reconnects add Last-Event-ID, which wins over the query).
  */
-export function streamUrl(baseUrl: string, subjects: readonly Subject[], query: { lastEventId?: string; token?: string }): string {
+export function streamUrl(baseUrl: string, subjects: readonly Subject[], query: StreamQuery): string {
   const base = baseUrl.replace(/\/+$/, '');
   const only = subjects.length === 1 ? subjects[0] : undefined;
-  const params: string[] = only ? [] : [`subjects=${subjects.map(subjectKey).join(',')}`];
-  if (query.lastEventId) params.push(`lastEventId=${encodeURIComponent(query.lastEventId)}`);
-  if (query.token) params.push(`access_token=${encodeURIComponent(query.token)}`);
-  const path = only ? `/api/v1/stream/${SEGMENT_OF_KIND[only.kind]}/${encodeURIComponent(only.id)}` : '/api/v1/stream';
-  return `${base}${path}${params.length ? `?${params.join('&')}` : ''}`;
+  if (only) return withQuery(`${base}/api/v1/stream/${SEGMENT_OF_KIND[only.kind]}/${encodeURIComponent(only.id)}`, [], query);
+  return withQuery(`${base}/api/v1/stream`, [`subjects=${subjects.map(subjectKey).join(',')}`], query);
+}
+
+/** The URL of the tenant's activity stream (`subject.updated` on every status change). */
+export function activityUrl(baseUrl: string, query: StreamQuery): string {
+  return withQuery(`${baseUrl.replace(/\/+$/, '')}/api/v1/stream/subjects`, [], query);
 }

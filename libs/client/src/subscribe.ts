@@ -1,8 +1,9 @@
-import { Connection } from './connection';
-import { normalizeSubjects, subjectKey } from './subjects';
-import { SubscriptionState } from './subscription-state';
+import { Connection, eventSourceOf, StreamRoute } from './connection';
+import { FRAME_NAMES, parseFrame } from './frames';
+import { normalizeSubjects, streamUrl, subjectKey } from './subjects';
+import { SharedFrame, SubscriptionState } from './subscription-state';
 import { browserTabSharing, shareAcrossTabs } from './tab-sharing';
-import { EventSourceConstructor, SubscribeOptions } from './types';
+import { SubscribeOptions } from './types';
 
 const DEFAULT_SHARED_HISTORY = 10_000;
 
@@ -15,14 +16,16 @@ const DEFAULT_SHARED_HISTORY = 10_000;
  */
 export function subscribe(options: SubscribeOptions): () => void {
   const subjects = normalizeSubjects(options.subjects);
-  const EventSourceImpl = options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
-  if (!EventSourceImpl) {
-    throw new TypeError("@fanout/client: no EventSource here; in Node pass one: subscribe({ EventSource, … }) with import { EventSource } from 'eventsource'");
-  }
+  const EventSourceImpl = eventSourceOf(options, 'subscribe');
+  const route: StreamRoute<SharedFrame> = {
+    frameNames: FRAME_NAMES,
+    url: (query) => streamUrl(options.baseUrl, subjects, query),
+    parse: (name, data, lastEventId) => parseFrame(name, data, lastEventId, subjects),
+  };
   const state = new SubscriptionState(subjects, options, options.sharedHistoryLimit ?? DEFAULT_SHARED_HISTORY);
   state.setState('connecting');
   const lead = () => {
-    const connection = new Connection(state, options, EventSourceImpl);
+    const connection = new Connection(route, state, options, EventSourceImpl);
     connection.start();
     return connection;
   };

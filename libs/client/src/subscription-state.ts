@@ -1,5 +1,6 @@
 import { GapReason, StreamedEvent, Subject } from '@fanout/contracts';
 import { SeqTracker } from './seq-tracker';
+import { safely, StreamState } from './stream-state';
 import { subjectKey } from './subjects';
 import { ClientError, ConnectionState, GapNotice, SubscribeOptions } from './types';
 
@@ -15,33 +16,17 @@ export interface StateObserver {
   error(error: ClientError): void;
 }
 
-/** A throwing callback of the application must not break the stream: report it, asynchronously. */
-function safely(callback: () => void): void {
-  try {
-    callback();
-  } catch (error) {
-    const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
-    if (report) report(error);
-    else
-      setTimeout(() => {
-        throw error;
-      });
-  }
-}
-
 /**
  * One subscription's view of its subjects, whoever holds the connection: seq per subject, the last
  * event id (where a resume starts), the connection state, and the recent frames a tab hands to
  * tabs that join later. Calls the application's callbacks.
  */
-export class SubscriptionState {
+export class SubscriptionState extends StreamState {
   readonly keys: readonly string[];
   private readonly tracker: SeqTracker;
   private readonly history: SharedFrame[] = [];
   private historyTruncated = false;
-  private current: ConnectionState | undefined;
   private last: string | undefined;
-  private closed = false;
   observer: StateObserver | undefined;
 
   constructor(
@@ -49,15 +34,11 @@ export class SubscriptionState {
     private readonly options: SubscribeOptions,
     private readonly historyLimit: number,
   ) {
+    super(options);
     this.keys = subjects.map(subjectKey);
     this.tracker = new SeqTracker(this.keys);
   }
 
-  get state(): ConnectionState {
-    return this.current ?? 'connecting';
-  }
-
-  /** The id of the last event applied: a resume continues after it. */
   get lastEventId(): string | undefined {
     return this.last;
   }
@@ -68,7 +49,7 @@ export class SubscriptionState {
   }
 
   apply(frame: SharedFrame): void {
-    if (this.closed || this.current === 'ended') return;
+    if (this.closed || this.state === 'ended') return;
     if (frame.type === 'gap') {
       if (!this.tracker.gap(subjectKey(frame.subject), frame.reason, frame.firstAvailableSeq)) return;
       this.remember(frame);
@@ -90,17 +71,16 @@ export class SubscriptionState {
     this.observer?.frame(frame);
   }
 
-  setState(state: ConnectionState): void {
-    if (this.closed || this.current === 'ended' || this.current === state) return;
-    this.current = state;
-    safely(() => this.options.onState(state));
-    this.observer?.state(state);
+  override setState(state: ConnectionState): boolean {
+    const changed = super.setState(state);
+    if (changed) this.observer?.state(state);
+    return changed;
   }
 
-  error(error: ClientError): void {
-    if (this.closed) return;
-    if (this.options.onError) safely(() => this.options.onError!(error));
-    this.observer?.error(error);
+  override error(error: ClientError): boolean {
+    const reported = super.error(error);
+    if (reported) this.observer?.error(error);
+    return reported;
   }
 
   /** The frames this tab still holds, oldest first, and whether older ones were let go. */
@@ -108,9 +88,8 @@ export class SubscriptionState {
     return { frames: [...this.history], truncated: this.historyTruncated };
   }
 
-  /** No callback after this (the application unsubscribed). */
-  close(): void {
-    this.closed = true;
+  override close(): void {
+    super.close();
     this.observer = undefined;
   }
 

@@ -1,4 +1,4 @@
-import { GapReason, StreamedEvent, Subject } from '@fanout/contracts';
+import { GapReason, StreamedEvent, Subject, SubjectUpdate } from '@fanout/contracts';
 import { SubjectRef } from './subjects';
 
 /** connecting → live ⇄ reconnecting → ended (ended is final). */
@@ -21,7 +21,7 @@ export type GapNotice =
 export type ClientErrorKind =
   /** A frame the contract does not allow (it is not delivered). */
   | 'invalid_frame'
-  /** The gateway refused the stream (`status` when the EventSource exposes it) or the connection failed. */
+  /** The gateway refused the stream (`status`: the EventSource's, or that of one fetch of the same URL) or the connection failed. */
   | 'connection'
   /** getToken() failed, or a token expired with no getToken to renew it. */
   | 'token';
@@ -30,6 +30,8 @@ export interface ClientError {
   kind: ClientErrorKind;
   message: string;
   status?: number;
+  /** The subscription ends with this error (`ended` follows); otherwise the client carries on (retrying, for a connection error). */
+  final: boolean;
 }
 
 /** The part of an EventSource the client uses (the browser's, or e.g. the `eventsource` package's). */
@@ -47,11 +49,10 @@ export interface EventSourceInitLike {
 
 export type EventSourceConstructor = new (url: string, init?: EventSourceInitLike) => EventSourceLike;
 
-export interface SubscribeOptions {
+/** What every subscription takes: where the gateway is, how to authenticate, what to call on state changes. */
+export interface StreamOptions {
   /** The gateway's origin (and path prefix, if any), e.g. `https://events.example.com`; `''` for the page's own origin. */
   baseUrl: string;
-  /** One subject (the single-subject route) or up to 100 (one multi-subject stream). */
-  subjects: readonly SubjectRef[];
   /** A JWT with `stream:read`; sent as `?access_token=` (EventSource cannot set headers). */
   token?: string;
   /** Called for a new token when the stream ends with `token_expired` (and on auth failures). */
@@ -63,15 +64,22 @@ export interface SubscribeOptions {
   tenant?: string;
   /** Sent with cookies across origins (EventSource's `withCredentials`). */
   withCredentials?: boolean;
-  /** Every event, validated, once, in seq order per subject. */
-  onEvent: (event: StreamedEvent, meta: EventMeta) => void;
   onState: (state: ConnectionState) => void;
-  onGap?: (gap: GapNotice) => void;
   onError?: (error: ClientError) => void;
-  /** In browsers sharing one connection across tabs: whether this tab holds the connection. */
-  onRole?: (role: 'leader' | 'follower') => void;
   /** Defaults to `globalThis.EventSource`; in Node pass one (e.g. `import { EventSource } from 'eventsource'`). */
   EventSource?: EventSourceConstructor;
+  /** First delay before reopening a stream the EventSource gave up on; doubles up to 30 s (default 1,000). */
+  reconnectDelayMs?: number;
+}
+
+export interface SubscribeOptions extends StreamOptions {
+  /** One subject (the single-subject route) or up to 100 (one multi-subject stream). */
+  subjects: readonly SubjectRef[];
+  /** Every event, validated, once, in seq order per subject. */
+  onEvent: (event: StreamedEvent, meta: EventMeta) => void;
+  onGap?: (gap: GapNotice) => void;
+  /** In browsers sharing one connection across tabs: whether this tab holds the connection. */
+  onRole?: (role: 'leader' | 'follower') => void;
   /**
    * Share one connection among the tabs of this origin that subscribe to the same subjects (Web
    * Locks + BroadcastChannel). Default: on in a browser page that has both.
@@ -79,6 +87,16 @@ export interface SubscribeOptions {
   shareAcrossTabs?: boolean;
   /** Events a tab keeps to hand to tabs that join later (default 10,000). */
   sharedHistoryLimit?: number;
-  /** First delay before reopening a stream the EventSource gave up on; doubles up to 30 s (default 1,000). */
-  reconnectDelayMs?: number;
+}
+
+/** The activity stream's history no longer holds what the client needs: updates from `firstAvailableSeq` of the activity follow. */
+export interface ActivityGap {
+  reason: GapReason;
+  firstAvailableSeq: number;
+}
+
+export interface ActivityOptions extends StreamOptions {
+  /** Every status change of a subject of the tenant, validated, in the order the gateway stored them. */
+  onUpdate: (update: SubjectUpdate, meta: { id: string }) => void;
+  onGap?: (gap: ActivityGap) => void;
 }

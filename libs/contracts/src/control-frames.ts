@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SubjectSchema } from './subject';
 
 export const END_REASONS = ['completed', 'idle_timeout', 'shutdown', 'token_expired'] as const;
@@ -19,6 +19,7 @@ export const SubjectUpdatedFrameData = z.strictObject({
   seq: z.number().int().min(1),
   updatedAt: z.iso.datetime(),
 });
+export type SubjectUpdate = z.infer<typeof SubjectUpdatedFrameData>;
 
 /** Frames without an `id`: they never move an EventSource's Last-Event-ID. */
 export const CONTROL_FRAMES = {

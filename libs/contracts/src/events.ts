@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SubjectKind, SubjectSchema, TenantSchema } from './subject';
 
 export const MAX_EVENT_BYTES = 64 * 1024;
@@ -99,7 +99,9 @@ const envelopeFields = {
 };
 
 function envelope<T extends EventType>(type: T) {
-  return z.strictObject({ ...envelopeFields, type: z.literal(type), data: EVENT_TYPES[type].data });
+  // Typed per event type (indexing with a type parameter would give every type's data).
+  const data: (typeof EVENT_TYPES)[T]['data'] = EVENT_TYPES[type].data;
+  return z.strictObject({ ...envelopeFields, type: z.literal(type), data });
 }
 
 export const JobStatusEvent = envelope('job.status');

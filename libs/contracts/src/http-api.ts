@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_BATCH_EVENTS, PublishedEventSchema, StreamedEventSchema } from './events';
 import { SUBJECT_KINDS, SubjectSchema } from './subject';
 

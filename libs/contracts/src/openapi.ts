@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CONTROL_FRAMES, END_REASONS, SubjectUpdatedFrameData } from './control-frames';
 import {
   EVENT_TYPES,
@@ -374,7 +374,10 @@ function buildPaths(): Record<string, unknown> {
       tags: ['gateway'],
       summary: 'The dashboard (HTML)',
       security: [{}],
-      responses: { '200': { description: 'the dashboard page', content: { 'text/html': { schema: { type: 'string' } } } } },
+      responses: {
+        '200': { description: 'the dashboard page', content: { 'text/html': { schema: { type: 'string' } } } },
+        '503': problemResponse('the dashboard was not built (`npm run build` bundles it)'),
+      },
     },
   };
   return paths;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SUBJECT_KINDS = ['job', 'pack-run', 'run'] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];

@@ -1,0 +1,70 @@
+/** GET / serves the built dashboard; a gateway without one answers a problem that says how to build it. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { MemoryBus } from '@fanout/bus';
+import { createAuthenticator, notFoundHandler, problemErrorHandler, streamHeadersFor } from '@fanout/http';
+import { createLogger, createRegistry } from '@fanout/observability';
+import { createGateway, Gateway } from '../src';
+
+const gateways: Gateway[] = [];
+const servers: Server[] = [];
+const folder = mkdtempSync(join(tmpdir(), 'fanout-dashboard-'));
+
+afterAll(async () => {
+  for (const gateway of gateways) gateway.close();
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  rmSync(folder, { recursive: true, force: true });
+});
+
+async function serve(dashboardDir: string): Promise<string> {
+  const gateway = createGateway({
+    bus: new MemoryBus({ historyMaxLen: 100, historyTtlSeconds: 60 }),
+    logger: createLogger({ level: 'silent', name: 'test' }),
+    registry: createRegistry(),
+    authenticate: createAuthenticator({ mode: 'none' }),
+    streamHeaders: streamHeadersFor([]),
+    settings: {
+      retryMs: 1000,
+      heartbeatMs: 15_000,
+      idleTimeoutMs: 60_000,
+      clientBufferBytes: 1 << 20,
+      replayPageSize: 100,
+      historyCacheBytes: 1 << 20,
+      maxConnections: 10,
+      maxConnectionsPerTenant: 10,
+    },
+    dashboardDir,
+  });
+  gateways.push(gateway);
+  const app = express().use(gateway.router).use(notFoundHandler).use(problemErrorHandler(() => undefined));
+  const server = app.listen(0, '127.0.0.1');
+  servers.push(server);
+  await new Promise((resolve) => server.once('listening', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+test('the built page at / and its files beside it', async () => {
+  writeFileSync(join(folder, 'index.html'), '<!doctype html><title>fanout</title>');
+  writeFileSync(join(folder, 'dashboard.js'), 'export {};');
+  const url = await serve(folder);
+  const page = await fetch(`${url}/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(await page.text()).toContain('<title>fanout</title>');
+  expect((await fetch(`${url}/dashboard.js`)).headers.get('content-type')).toMatch(/javascript/);
+});
+
+test('no built dashboard: GET / is a 503 problem naming the build', async () => {
+  const url = await serve(join(folder, 'missing'));
+  for (const path of ['/', '/index.html']) {
+    const answer = await fetch(`${url}${path}`);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await answer.json()).toEqual({ title: 'Service Unavailable', status: 503, detail: expect.stringContaining('npm run build') });
+  }
+  expect((await fetch(`${url}/dashboard.js`)).status).toBe(404);
+});
