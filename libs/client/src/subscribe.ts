@@ -3,6 +3,7 @@ import { FRAME_NAMES, parseFrame } from './frames';
 import { normalizeSubjects, streamUrl, subjectKey } from './subjects';
 import { SharedFrame, SubscriptionState } from './subscription-state';
 import { browserTabSharing, shareAcrossTabs } from './tab-sharing';
+import { Subject } from '@fanout/contracts';
 import { SubscribeOptions } from './types';
 
 const DEFAULT_SHARED_HISTORY = 10_000;
@@ -30,7 +31,8 @@ export function subscribe(options: SubscribeOptions): () => void {
     return connection;
   };
 
-  const sharing = options.shareAcrossTabs === false ? undefined : browserTabSharing();
+  const key = sharingKey(options, subjects);
+  const sharing = options.shareAcrossTabs === false || key === undefined ? undefined : browserTabSharing();
   if (!sharing) {
     const connection = lead();
     options.onRole?.('leader');
@@ -39,6 +41,36 @@ export function subscribe(options: SubscribeOptions): () => void {
       state.close();
     };
   }
-  const key = JSON.stringify([options.baseUrl, options.tenant ?? null, subjects.map(subjectKey)]);
-  return shareAcrossTabs(key, state, sharing, lead, options.onRole);
+  return shareAcrossTabs(key!, state, sharing, lead, options.onRole);
+}
+
+/**
+ * What tabs must have in common to share a connection: the gateway, the tenant and the subjects.
+ * The tenant is `options.tenant`, else the `tenant` claim of `options.token` (read, not verified:
+ * it only keeps tenants apart; the gateway checks the token). Undefined, so nothing is shared, when
+ * the tenant cannot be known yet (a token without a readable tenant, or only `getToken`).
+ */
+export function sharingKey(options: Pick<SubscribeOptions, 'baseUrl' | 'tenant' | 'token' | 'getToken'>, subjects: readonly Subject[]): string | undefined {
+  let tenant: string | null = options.tenant ?? null;
+  if (tenant === null && options.token !== undefined) {
+    const claimed = tenantClaimOf(options.token);
+    if (claimed === undefined) return undefined;
+    tenant = claimed;
+  } else if (tenant === null && options.getToken) {
+    return undefined;
+  }
+  return JSON.stringify([options.baseUrl, tenant, subjects.map(subjectKey)]);
+}
+
+function tenantClaimOf(token: string): string | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes)) as { tenant?: unknown };
+    return typeof claims.tenant === 'string' ? claims.tenant : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,6 +7,7 @@ import { StreamedEvent, Subject } from '@fanout/contracts';
 import { SharedFrame, SubscriptionState } from '../src/subscription-state';
 import { BroadcastChannelLike, LockManagerLike, shareAcrossTabs } from '../src/tab-sharing';
 import { ConnectionState, GapNotice } from '../src/types';
+import { sharingKey } from '../src/subscribe';
 
 const SUBJECTS: Subject[] = [{ kind: 'job', id: 'a' }];
 
@@ -240,4 +241,33 @@ test('a tab that joins after the leader let go of old events sees the gap it has
   await until('b to follow with 3..4', () => seqs(b).length === 2);
   expect(seqs(b)).toEqual([3, 4]);
   expect(b.gaps).toEqual([{ source: 'client', subject: { kind: 'job', id: 'a' }, reason: 'seq_skipped', expectedSeq: 1, receivedSeq: 3 }]);
+});
+
+describe('which subscriptions may share a connection', () => {
+
+  const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+  const base = { baseUrl: 'https://events.example' };
+
+  test('tabs of different tenants never share, whatever their subjects', () => {
+    const acme = sharingKey({ ...base, token: jwt({ tenant: 'acme', scope: 'stream:read' }) }, SUBJECTS);
+    const globex = sharingKey({ ...base, token: jwt({ tenant: 'globex', scope: 'stream:read' }) }, SUBJECTS);
+    expect(acme).toBeDefined();
+    expect(globex).toBeDefined();
+    expect(acme).not.toBe(globex);
+    expect(sharingKey({ ...base, tenant: 'acme' }, SUBJECTS)).not.toBe(sharingKey({ ...base, tenant: 'globex' }, SUBJECTS));
+  });
+
+  test('two tokens of one tenant share (a renewed token does not split the tabs)', () => {
+    const first = sharingKey({ ...base, token: jwt({ tenant: 'acme', exp: 1 }) }, SUBJECTS);
+    expect(sharingKey({ ...base, token: jwt({ tenant: 'acme', exp: 2 }) }, SUBJECTS)).toBe(first);
+    expect(sharingKey({ ...base, token: jwt({ tenant: 'ünïcode', exp: 2 }) }, SUBJECTS)).toContain('ünïcode');
+  });
+
+  test('nothing is shared while the tenant cannot be known', () => {
+    expect(sharingKey({ ...base, token: 'not-a-jwt' }, SUBJECTS)).toBeUndefined();
+    expect(sharingKey({ ...base, token: jwt({ scope: 'stream:read' }) }, SUBJECTS)).toBeUndefined();
+    expect(sharingKey({ ...base, getToken: () => 't' }, SUBJECTS)).toBeUndefined();
+    // No token at all: a gateway without auth, where every browser is the default tenant.
+    expect(sharingKey(base, SUBJECTS)).toBeDefined();
+  });
 });
