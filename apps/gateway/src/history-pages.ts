@@ -64,7 +64,7 @@ export class HistoryPages {
     const after = (entries: HistoryEntry[]): HistoryEntry[] => entries.filter((e) => e.seq > afterSeq);
 
     const cached = this.cache.get(key);
-    if (cached && Date.now() - cached.cachedAt > PAGE_TTL_MS) this.forget(key, cached);
+    if (cached && Date.now() - cached.cachedAt > PAGE_TTL_MS) this.forgetPage(key, cached);
     else if (cached) {
       this.cache.delete(key);
       this.cache.set(key, cached);
@@ -95,6 +95,13 @@ export class HistoryPages {
     this.reads.clear();
   }
 
+  /** Drops what is held of one subject (its history started again in the store). */
+  forget(ref: StreamRef): void {
+    const prefix = `${subjectKeyString(ref)}@`;
+    for (const [key, page] of this.cache) if (key.startsWith(prefix)) this.forgetPage(key, page);
+    for (const key of this.reads.keys()) if (key.startsWith(prefix)) this.reads.delete(key);
+  }
+
   /** A read of this client's own, issued now (after it joined), shared with the clients after it. */
   private fetch(ref: StreamRef, aligned: number, key: string): Promise<HistoryEntry[]> {
     const read: SharedRead = { issuedAt: this.live.now(), entries: this.bus.history(ref, aligned, this.pageSize) };
@@ -121,7 +128,7 @@ export class HistoryPages {
     return entries.length === this.pageSize && entries[0]?.seq === aligned + 1;
   }
 
-  private forget(key: string, page: CachedPage): void {
+  private forgetPage(key: string, page: CachedPage): void {
     this.cache.delete(key);
     this.cachedBytes -= page.bytes;
   }
@@ -133,7 +140,7 @@ export class HistoryPages {
     this.cachedBytes += bytes;
     for (const [oldKey, page] of this.cache) {
       if (this.cachedBytes <= this.maxCachedBytes) break;
-      this.forget(oldKey, page);
+      this.forgetPage(oldKey, page);
     }
   }
 }

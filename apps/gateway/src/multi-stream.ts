@@ -39,7 +39,7 @@ export class MultiStream extends StreamSession {
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);
     entries.forEach((entry, index) => {
-      if (!entry.done) this.feeds.set(new SubjectFeed(ctx, entry.subject, this, entry.afterSeq), index);
+      if (!entry.done) this.feeds.set(new SubjectFeed(ctx, entry.subject, this, entry.afterSeq, entry.epoch), index);
     });
   }
 
@@ -66,6 +66,9 @@ export class MultiStream extends StreamSession {
   }
 
   gap(feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void {
+    const index = this.feeds.get(feed);
+    // history_lost while streaming: the subject started again; the cursor follows its new epoch.
+    if (index !== undefined && feed.epoch !== undefined) this.epochs[index] = feed.epoch;
     const { kind, id } = feed.ref as TenantSubject;
     this.writeControl(controlFrame('gap', { reason, firstAvailableSeq, subject: { kind, id } }));
   }

@@ -9,9 +9,10 @@ import { SubjectFeed } from './subject-feed';
 export class SingleStream extends StreamSession {
   private readonly feed: SubjectFeed;
 
-  constructor(ctx: StreamContext, ref: StreamRef, conn: SseConnection, afterSeq: number, expiresAt: number | undefined) {
+  /** `epoch`: the history `afterSeq` belongs to (undefined when the subject has none yet). */
+  constructor(ctx: StreamContext, ref: StreamRef, conn: SseConnection, afterSeq: number, epoch: string | undefined, expiresAt: number | undefined) {
     super(ctx, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
-    this.feed = new SubjectFeed(ctx, ref, this, afterSeq);
+    this.feed = new SubjectFeed(ctx, ref, this, afterSeq, epoch);
   }
 
   async start(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {

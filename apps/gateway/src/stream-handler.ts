@@ -76,13 +76,14 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const info = await ctx.bus.info(ref).catch(STORE_FAILED.readingActivity);
     let afterSeq = 0;
     let gap: Gap | undefined;
+    const epoch = info?.epoch;
     if (info) {
       const plan = planResume(position, info);
       if (plan.kind === 'stream') ({ afterSeq, gap } = plan);
     } else if (position) {
       gap = { reason: 'history_lost', firstAvailableSeq: 1 };
     }
-    const session = admit(principal, request, (conn) => new SingleStream(ctx, ref, conn, afterSeq, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new SingleStream(ctx, ref, conn, afterSeq, epoch, principal.expiresAt));
     await session.start(gap).catch(STORE_FAILED.subscribing);
   };
 
@@ -94,7 +95,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     if (!info) throw unknownSubject(subject);
     const plan = planResume(position, info);
     if (plan.kind === 'done') return noContent(request);
-    const session = admit(principal, request, (conn) => new SingleStream(ctx, subject, conn, plan.afterSeq, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new SingleStream(ctx, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt));
     await session.start(plan.gap).catch(STORE_FAILED.subscribing);
   };
 

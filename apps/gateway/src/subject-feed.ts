@@ -1,5 +1,5 @@
 import { GapReason } from '@fanout/contracts';
-import { LiveBatch, StreamRef, framesAfter } from '@fanout/bus';
+import { LiveBatch, StreamRef, epochOfFrame, framesAfter } from '@fanout/bus';
 import { StreamContext } from './stream-context';
 import { LiveClient } from './subscription-manager';
 
@@ -19,6 +19,8 @@ type Phase = 'replaying' | 'live' | 'stopped';
 
 /** Live batches held while history is replayed; past this, they are dropped and history re-read. */
 const MAX_BUFFERED_BATCHES = 1024;
+/** Reads that still answer with a left-behind epoch before the stream gives up (the client then resumes). */
+const MAX_STALE_READS = 3;
 
 /**
  * One subject's events for one connection, with a gapless seam between replay and live (DESIGN
@@ -35,13 +37,26 @@ export class SubjectFeed implements LiveClient {
   private catchUpAgain = false;
   /** When this feed began receiving live batches, on the subscription manager's join clock. */
   private joinedAt = Number.POSITIVE_INFINITY;
+  /** After a bus recovery: whether the subject still has the epoch being streamed must be read. */
+  private verifyEpoch = false;
+  /** Epochs this feed streamed before the subject started again: frames of these are stale. */
+  private retiredEpochs: string[] | undefined;
 
+  /**
+   * `epoch`: the history `sentSeq` belongs to (undefined: none yet, the first one seen is taken).
+   * Frames of another epoch mean the store lost the subject's history and it started again.
+   */
   constructor(
     private readonly ctx: StreamContext,
     readonly ref: StreamRef,
     private readonly sink: FeedSink,
     private sentSeq: number,
+    private currentEpoch: string | undefined,
   ) {}
+
+  get epoch(): string | undefined {
+    return this.currentEpoch;
+  }
 
   /** Resolves once live batches reach this feed (call before `replay`). */
   async subscribe(): Promise<void> {
@@ -70,7 +85,16 @@ export class SubjectFeed implements LiveClient {
       this.buffered.push(batch);
       return;
     }
-    if (this.phase !== 'live' || batch.lastSeq <= this.sentSeq) return;
+    if (this.phase !== 'live') return;
+    const verdict = this.epochVerdict(batch.epoch);
+    if (verdict === 'stale') return;
+    if (verdict === 'new') {
+      this.startOver(batch.epoch!);
+      this.bufferOverflowed = true;
+      void this.catchUp();
+      return;
+    }
+    if (batch.lastSeq <= this.sentSeq) return;
     if (batch.firstSeq > this.sentSeq + 1) {
       // A batch went missing on the way (the pub/sub path dropped it): history has it.
       this.buffered.push(batch);
@@ -85,9 +109,33 @@ export class SubjectFeed implements LiveClient {
 
   onRecovered(): void {
     if (this.phase === 'stopped') return;
-    // Batches published while the path was down never arrived: read them from history.
+    // Batches published while the path was down never arrived: read them from history. The store
+    // may also have lost the subject and started it again, at seqs the client already has.
     this.bufferOverflowed = true;
+    this.verifyEpoch = true;
     void this.catchUp();
+  }
+
+  /**
+   * Whether frames are of the epoch streamed (the first epoch seen is taken), of a new one (the
+   * subject started again), or of one this feed already left behind (a page or batch from before).
+   */
+  private epochVerdict(epoch: string | undefined): 'same' | 'new' | 'stale' {
+    if (epoch === undefined || epoch === this.currentEpoch) return 'same';
+    if (this.currentEpoch === undefined) {
+      this.currentEpoch = epoch;
+      return 'same';
+    }
+    return this.retiredEpochs?.includes(epoch) ? 'stale' : 'new';
+  }
+
+  /** The subject's history was lost and began again as `epoch`: say so, then stream it from its start. */
+  private startOver(epoch: string): void {
+    if (this.currentEpoch !== undefined) (this.retiredEpochs ??= []).push(this.currentEpoch);
+    this.currentEpoch = epoch;
+    this.sentSeq = 0;
+    this.ctx.history.forget(this.ref);
+    this.sink.gap(this, 'history_lost', 1);
   }
 
   private isOpen(): boolean {
@@ -121,10 +169,29 @@ export class SubjectFeed implements LiveClient {
   }
 
   private async replayHistory(): Promise<void> {
+    if (this.verifyEpoch) {
+      this.verifyEpoch = false;
+      const info = await this.ctx.bus.info(this.ref);
+      if (!this.isOpen()) return;
+      if (info && this.currentEpoch !== undefined && info.epoch !== this.currentEpoch) this.startOver(info.epoch);
+    }
+    let staleReads = 0;
     for (;;) {
       this.bufferOverflowed = false;
       const { entries: page, reachedEnd, missed } = await this.ctx.history.read(this.ref, this.sentSeq, this.joinedAt);
       if (!this.isOpen()) return;
+      const pageEpoch = page[0] ? epochOfFrame(page[0].frame) : undefined;
+      const verdict = this.epochVerdict(pageEpoch);
+      if (verdict === 'new') {
+        this.startOver(pageEpoch!);
+        continue;
+      }
+      if (verdict === 'stale') {
+        // A shared page from before the subject started again: read the store itself.
+        if (++staleReads > MAX_STALE_READS) throw new Error('history keeps answering with an epoch this stream left behind');
+        this.ctx.history.forget(this.ref);
+        continue;
+      }
       // A shared read issued before this feed joined comes with the live batches since: they go
       // before those the feed received itself (the overlap is skipped by seq when going live).
       if (missed.length > 0) this.buffered = [...missed, ...this.buffered];

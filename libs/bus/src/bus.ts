@@ -50,6 +50,8 @@ export interface LiveBatch {
   /** The last frame is the subject's terminal event. */
   terminal: boolean;
   frames: Buffer;
+  /** The epoch of the frames' ids, read once when the batch is decoded. */
+  epoch?: string;
 }
 
 export interface SubjectSummary {

@@ -26,3 +26,12 @@ export function parseEventId(text: string): EventPosition | undefined {
   return { epoch: match[1]!, seq: Number(match[2]) };
 }
 
+
+const FRAME_ID_PREFIX = 'id: ';
+const EPOCH_LENGTH = 8;
+
+/** The epoch in the `id:` line that begins a stored frame (or a batch of them); undefined for anything else. */
+export function epochOfFrame(frame: Buffer): string | undefined {
+  if (frame.length < FRAME_ID_PREFIX.length + EPOCH_LENGTH || frame.toString('latin1', 0, FRAME_ID_PREFIX.length) !== FRAME_ID_PREFIX) return undefined;
+  return frame.toString('latin1', FRAME_ID_PREFIX.length, FRAME_ID_PREFIX.length + EPOCH_LENGTH);
+}

@@ -1,4 +1,5 @@
 import { LiveBatch } from './bus';
+import { epochOfFrame } from './event-id';
 
 /**
  * A pub/sub message is a header line `<firstSeq> <lastSeq> <terminal 0|1>\n` followed by the finished
@@ -17,7 +18,8 @@ export function decodeBatchMessage(message: Buffer): LiveBatch | undefined {
   const firstSeq = Number(first);
   const lastSeq = Number(last);
   if (!Number.isInteger(firstSeq) || !Number.isInteger(lastSeq) || lastSeq < firstSeq) return undefined;
-  return { firstSeq, lastSeq, terminal: terminal === '1', frames: message.subarray(headerEnd + 1) };
+  const frames = message.subarray(headerEnd + 1);
+  return { firstSeq, lastSeq, terminal: terminal === '1', frames, epoch: epochOfFrame(frames) };
 }
 
 const FRAME_END = Buffer.from('\n\n');

@@ -56,7 +56,11 @@ export class SubjectPage {
         this.frames.push({ id: meta.id, event: event.type, seq: event.seq });
         this.apply(event);
       },
-      onGap: (gap) => this.header.showNotice(gapText(gap, subject.kind)),
+      onGap: (gap) => {
+        // The subject started again (its history was lost): what is on screen belongs to the old one.
+        if (gap.source === 'server' && gap.reason === 'history_lost') this.reset(subject);
+        this.header.showNotice(gapText(gap, subject.kind));
+      },
     });
     this.current = { subject, unsubscribe };
   }
