@@ -85,6 +85,7 @@ function rowsFor(results) {
       push(id, 'busiest server / loadgen process, of a core', shareText(f), shareText(b));
     } else if (id === 'B4') {
       push(id, 'KiB per idle connection', fmtNum(f?.kibPerConnection, 1), fmtNum(b?.kibPerConnection, 1), '≤ 1.0× baseline', `${times(r.ratio)} ${check(r.ratio, 'max', 1.0).text}`);
+      push(id, 'of which the second half, per connection (marginal)', fmtNum(f?.marginalKibPerConnection, 1), fmtNum(b?.marginalKibPerConnection, 1));
       push(id, 'RSS before → after', f ? `${fmtNum(f.rssBeforeKiB / 1024, 1)} → ${fmtNum(f.rssAfterKiB / 1024, 1)} MiB` : '–', b ? `${fmtNum(b.rssBeforeKiB / 1024, 1)} → ${fmtNum(b.rssAfterKiB / 1024, 1)} MiB` : '–');
       push(id, 'JS heap KiB per connection: in use / retained after a full GC', f ? `${fmtNum(f.heapKibPerConnection, 1)} / ${fmtNum(f.heapRetainedKibPerConnection, 1)}` : '–', b ? `${fmtNum(b.heapKibPerConnection, 1)} / ${fmtNum(b.heapRetainedKibPerConnection, 1)}` : '–');
       push(id, 'connections opened / s', fmtNum(f?.openPerSecond), fmtNum(b?.openPerSecond));
@@ -184,7 +185,10 @@ ${scenarioLines.join('\n')}
   upper bound of the bucket holding p50 / p99): publishedAt to the end of the gateway's write loop,
   which tells the time up to the gateway's writes apart from the time on the clients' side.
 - **B4**: RSS of the server process after the idle connections (and a 2 s settle) minus before, per
-  connection; both servers first took and closed a warm-up batch of connections. The JS heap figures
+  connection; the connections open in two halves with a settle after each, and the second half's
+  growth per connection is shown too: the marginal cost, without one-time growth such as a young
+  generation reaching its working size during the first half; both servers first took and closed a
+  warm-up batch of connections. The JS heap figures
   are the servers' own (\`process.memoryUsage()\` / the \`nodejs_heap_size_used_bytes\` metric), once as
   found and once after a full GC: both servers run with \`--expose-gc --require bench/gc-preload.js\`,
   which runs \`gc()\` on SIGUSR2 and changes nothing else. \`node bench/heap-diff.js\` shows what the

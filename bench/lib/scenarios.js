@@ -338,10 +338,20 @@ async function b4(ctx, p) {
     const rssBefore = rssKiB(serverPid);
     const heapBefore = await heapOf(sys).catch(() => ({}));
     log(`  ${sys.kind}: opening ${p.connections} idle connections (RSS before ${rssBefore} KiB)`);
-    const openStarted = Date.now();
-    await pool.open(Array.from({ length: p.connections }, (_, i) => spec(i)), { concurrency: 400 });
+    // In two halves, with a settle after each: the second half's RSS growth is the marginal cost of
+    // a connection, apart from one-time growth (a young generation growing to its working size).
+    const half = Math.floor(p.connections / 2);
+    const firstStarted = Date.now();
+    await pool.open(Array.from({ length: half }, (_, i) => spec(i)), { concurrency: 400 });
+    const first = await pool.waitFor((s) => s.ready === half, { timeoutMs: 300000, intervalMs: 250, stallMs: 30000 });
+    const firstSeconds = (Date.now() - firstStarted) / 1000;
+    if (!first.finished) throw new Error(`${sys.kind}: ${first.stats.ready} of ${half} idle connections ready (${first.reason})`);
+    await sleep(p.settleMs);
+    const rssMid = rssKiB(serverPid);
+    const secondStarted = Date.now();
+    await pool.open(Array.from({ length: p.connections - half }, (_, i) => spec(half + i)), { concurrency: 400 });
     const ready = await pool.waitFor((s) => s.ready === p.connections, { timeoutMs: 300000, intervalMs: 250, stallMs: 30000 });
-    const openSeconds = (Date.now() - openStarted) / 1000;
+    const openSeconds = firstSeconds + (Date.now() - secondStarted) / 1000;
     if (!ready.finished) throw new Error(`${sys.kind}: ${ready.stats.ready} of ${p.connections} idle connections ready (${ready.reason}); statuses ${JSON.stringify(ready.stats.statuses)} errors ${JSON.stringify(ready.stats.errors)}`);
     await sleep(p.settleMs);
     const rssAfter = rssKiB(serverPid);
@@ -362,6 +372,8 @@ async function b4(ctx, p) {
       rssBeforeKiB: rssBefore,
       rssAfterKiB: rssAfter,
       kibPerConnection: (rssAfter - rssBefore) / p.connections,
+      rssMidKiB: rssMid,
+      marginalKibPerConnection: (rssAfter - rssMid) / (p.connections - half),
       // Indicative only: the heap figure includes garbage not yet collected.
       heapKibPerConnection: (heapAfter.heapUsed - heapBefore.heapUsed) / 1024 / p.connections,
       externalKibPerConnection: (heapAfter.external - heapBefore.external) / 1024 / p.connections,
