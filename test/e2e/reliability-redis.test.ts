@@ -344,3 +344,29 @@ test('publisher SIGTERM: a request in flight (headers read, body still arriving)
     await publisher.kill();
   }
 });
+
+test('Redis stalled (SIGSTOP for 2.5 s, connections open but silent): every gateway stays up, /readyz turns 503 within 2 s and 200 again after, and an open stream goes on', async () => {
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const stream = await stack.open('job', job.id);
+  await stream.waitForEvents(1, 10_000);
+  const polls = pollReadiness(stack.gateways);
+  const stalledAt = Date.now();
+  redis.signal('SIGSTOP');
+  try {
+    await sleep(2500);
+  } finally {
+    redis.signal('SIGCONT');
+  }
+  for (const g of stack.gateways) await waitFor(`${g.url}/readyz 200 after the stall`, async () => (await readyStatus(g.url)) === 200, 20_000, 100);
+  await polls.stop();
+  for (const g of stack.gateways) {
+    expect(g.exited).toBe(false);
+    // The stall lasts 2.5 s: a 503 seen at all came within the contract's 2 s (give or take a poll).
+    const firstNotReady = polls.samples.get(g)!.find((s) => s.at >= stalledAt && s.status !== 200);
+    expect(firstNotReady?.status).toBe(503);
+  }
+  await stack.publishOk(job.status('scheduled'));
+  await stream.waitForEvents(2, 10_000);
+  expect(stream.eventData().map((e) => e.seq)).toEqual([1, 2]);
+});

@@ -17,6 +17,8 @@ export interface RedisServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the server again on the same port and data directory. */
   start(): Promise<void>;
+  /** Sends a signal to the running server without waiting (SIGSTOP / SIGCONT: a stalled store). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 /** A real redis-server on a free loopback port, with its own data directory. */
@@ -62,6 +64,10 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     },
     start: launch,
     kill: halt,
+    signal(signal) {
+      if (!proc || proc.exitCode !== null) throw new Error('redis-server is not running');
+      proc.kill(signal);
+    },
     async stop() {
       clients.splice(0).forEach((c) => c.disconnect());
       await halt();

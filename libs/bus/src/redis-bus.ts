@@ -260,8 +260,9 @@ export class RedisBus implements Bus {
     });
     try {
       if (!this.subscriberUp) throw new Error('the subscription connection is down');
-      await Promise.all(channels.map((channel) => this.command.spublish(channel, token)));
-      await received;
+      // Both at once: a store that stalls past the timeout must fail the probe, not leave the
+      // timer's rejection unhandled while the publish is still waiting.
+      await Promise.all([Promise.all(channels.map((channel) => this.command.spublish(channel, token))), received]);
     } finally {
       clearTimeout(timer);
       this.canaryWaiters.delete(token);
