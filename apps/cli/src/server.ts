@@ -33,6 +33,8 @@ function createBus(config: FanoutConfig, logger: Logger): Bus {
 }
 
 const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
+/** How long a draining process keeps its port open after its streams ended (within the grace period). */
+const DRAIN_LINGER_MS = 1000;
 
 async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Promise<void> {
   const deadline = Date.now() + limitMs;
@@ -164,11 +166,14 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       draining = true;
       logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
       const deadline = Date.now() + config.shutdownGraceMs;
+      const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+      if (gateway) await gateway.drain(config.shutdownGraceMs);
+      // Still listening for a moment: probes and proxies get /readyz 503 and new streams a 503 with
+      // Retry-After, rather than a refused connection, before the port closes.
+      await until(Math.min(DRAIN_LINGER_MS, config.shutdownGraceMs / 2, deadline - Date.now()));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      if (gateway) await gateway.drain(config.shutdownGraceMs);
-      const left = Math.max(0, deadline - Date.now());
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, left).unref())]);
+      await Promise.race([closed, until(deadline - Date.now())]);
       server.closeAllConnections();
       gateway?.close();
       await bus.close();

@@ -1,0 +1,47 @@
+/**
+ * SIGTERM drains a replica: its streams end with `end {"reason":"shutdown"}`, and while it drains it
+ * still answers: /readyz 503 (so a load balancer takes it out) and new streams 503 with Retry-After
+ * (so a proxy retries elsewhere), not a refused connection; then it exits 0 within
+ * FANOUT_SHUTDOWN_GRACE_MS. Real redis-server and processes on loopback.
+ */
+import { FanoutProcess } from '../support/fanout-process';
+import { closeAllStreams } from '../support/sse-client';
+import { Stack, jobEvents, startStack } from '../support/stack';
+
+jest.setTimeout(60_000);
+
+const GRACE_MS = 4000;
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ gateways: 0 });
+}, 60_000);
+
+afterAll(async () => {
+  closeAllStreams();
+  await stack?.stop();
+});
+
+test('a draining gateway answers /readyz 503 and new streams 503 with Retry-After until it closes, then exits 0 within the grace period', async () => {
+  const gateway: FanoutProcess = await stack.addGateway({ FANOUT_SHUTDOWN_GRACE_MS: GRACE_MS });
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const stream = await stack.open('job', job.id, { gateway });
+  await stream.waitForEvents(1, 10_000);
+
+  const signalledAt = Date.now();
+  const exited = gateway.stop('SIGTERM');
+  const end = await stream.waitForFrame('end', 10_000);
+  expect(JSON.parse(end.data)).toEqual({ reason: 'shutdown' });
+
+  const ready = await fetch(`${gateway.url}/readyz`);
+  expect(ready.status).toBe(503);
+  const refused = await fetch(stack.streamUrl('job', job.id, gateway), { headers: { 'X-Tenant': stack.tenant, Accept: 'text/event-stream' } });
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get('retry-after')).toBe('1');
+  expect(refused.headers.get('content-type')).toContain('application/problem+json');
+  expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+
+  expect(await exited).toBe(0);
+  expect(Date.now() - signalledAt).toBeLessThan(GRACE_MS + 2000); // a hang guard around the grace period
+});
