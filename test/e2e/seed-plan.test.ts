@@ -5,7 +5,7 @@
  */
 import { formatEventId, parseEventId } from '@fanout/bus';
 import { CONTROL_FRAMES } from '@fanout/contracts';
-import { closeAllStreams, runEventSource, SseFrame, SseStream, within } from '../support/sse-client';
+import { closeAllStreams, openStream, runEventSource, SseFrame, SseStream, within } from '../support/sse-client';
 import {
   chunk,
   jobEvents,
@@ -437,6 +437,14 @@ describe('answers before streaming', () => {
     await stack.publishOk(job.status('pending'));
     await problem(await stack.open('job', job.id, { lastEventId: 'not-an-event-id' }), 400);
     await problem(await stack.open('job', job.id, { query: { lastEventId: 'zzzz-12' } }), 400);
+  });
+
+  test('400 problem+json for a subject id that is not valid percent-encoding, on the stream and the JSON history routes', async () => {
+    await problem(await openStream(`${stack.gateways[0]!.url}/api/v1/stream/jobs/%E0%A4%A`, { headers: { 'X-Tenant': stack.tenant } }), 400);
+    const history = await fetch(`${stack.gateways[0]!.url}/api/v1/jobs/%E0%A4%A/events`, { headers: { 'X-Tenant': stack.tenant } });
+    expect(history.status).toBe(400);
+    expect(history.headers.get('content-type')).toMatch(/^application\/problem\+json\b/);
+    expect(await history.json()).toMatchObject({ title: expect.any(String), status: 400, detail: expect.any(String) });
   });
 
   test('the Last-Event-ID header wins over ?lastEventId=', async () => {

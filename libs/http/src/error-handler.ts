@@ -20,6 +20,10 @@ export function problemErrorHandler(logUnexpected: (error: Error) => void): Erro
       case 'charset.unsupported':
         return sendProblem(res, new HttpProblem(415, error.message));
     }
+    // Other client errors raised by the framework (the router's URIError for a malformed
+    // percent-encoding in a path parameter carries status 400): the client's fault, not a 500.
+    const status = error.status ?? (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return sendProblem(res, new HttpProblem(status, error.message));
     logUnexpected(error);
     return sendProblem(res, new HttpProblem(500, 'an unexpected error occurred; it has been logged'));
   };
