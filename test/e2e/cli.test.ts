@@ -272,3 +272,19 @@ describe('fanout run-pack and fanout tail', () => {
     expect(run.stderr).toMatch(/steps\.0\.timeout/);
   });
 });
+
+describe('fanout servers', () => {
+  it('refuse arguments (they are configured by environment variables) with exit 2 and one line saying so; --help prints the usage', async () => {
+    for (const role of ['gateway', 'publisher', 'dev']) {
+      const result = await runCli([role, '--port', '9999'], { env: { REDIS_URL: 'redis://127.0.0.1:1/0', FANOUT_AUTH: 'none', HOST: '127.0.0.1' } });
+      expect({ code: result.code, stderr: result.stderr.trim() }).toEqual({
+        code: 2,
+        stderr: expect.stringMatching(new RegExp(`^fanout ${role}: unexpected argument "--port": servers read their configuration from environment variables`)),
+      });
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const help = await runCli(['gateway', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: fanout <command>/);
+  });
+});

@@ -63,6 +63,23 @@ export function isLoopbackHost(host: string): boolean {
   return host === '::1';
 }
 
+/** A single Redis's URL: a host, a port from 1 to 65535 if any, and a database number if any. */
+function checkRedisUrl(text: string): void {
+  // The URL may hold a password: it never goes into the message.
+  const shown = JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@'));
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError('REDIS_URL', `is not a valid URL (got ${shown}; expected redis://host:port/db)`);
+  }
+  if (!url.hostname) throw new ConfigError('REDIS_URL', `has no host (got ${shown}; expected redis://host:port/db)`);
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) {
+    throw new ConfigError('REDIS_URL', `the database must be a number, as in redis://host:port/0 (got ${shown})`);
+  }
+}
+
 /** Parses and checks the environment once, at start. */
 export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   const host = read(env, 'HOST', z.string().min(1), role === 'dev' ? '127.0.0.1' : '0.0.0.0');
@@ -78,6 +95,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     } catch (error) {
       throw new ConfigError('REDIS_URL', (error as Error).message);
     }
+  } else if (redisUrl) {
+    checkRedisUrl(redisUrl);
   }
   const clusterNodesText = read<string | undefined>(env, 'REDIS_CLUSTER_NODES', z.string().min(1), undefined);
   let redisClusterNodes: string[] | undefined;

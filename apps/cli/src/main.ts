@@ -63,6 +63,16 @@ async function main(args: string[]): Promise<void> {
     console.error(role ? `fanout: unknown command ${JSON.stringify(role)}\n\n${USAGE}` : USAGE);
     process.exit(2);
   }
+  const extra = args.slice(1);
+  if (extra.includes('--help') || extra.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  if (extra.length > 0) {
+    // Servers are configured by environment variables only: a flag that did nothing would mislead.
+    console.error(`fanout ${role}: unexpected argument ${JSON.stringify(extra[0])}: servers read their configuration from environment variables (PORT, HOST, REDIS_URL, …; see docs/configuration.md)`);
+    process.exit(2);
+  }
   let config;
   try {
     config = loadConfig(role as Role, process.env);

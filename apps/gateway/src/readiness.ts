@@ -13,6 +13,7 @@ export class CanaryReadiness {
   private lastSuccessAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
+  private everReady = false;
 
   constructor(
     private readonly bus: Bus,
@@ -29,10 +30,13 @@ export class CanaryReadiness {
       try {
         await this.bus.probe(PROBE_INTERVAL_MS);
         this.lastSuccessAt = Date.now();
-        if (this.failing) this.logger.info('canary delivered again: ready');
+        if (this.failing && this.everReady) this.logger.info('canary delivered again: ready');
+        else if (!this.everReady) this.logger.info('canary delivered: ready');
+        this.everReady = true;
         this.failing = false;
       } catch (error) {
-        if (!this.failing) this.logger.warn({ err: (error as Error).message }, 'canary failed: not ready');
+        // Before the first canary the connections are still being set up: that is no warning.
+        if (!this.failing && this.everReady) this.logger.warn({ err: (error as Error).message }, 'canary failed: not ready');
         this.failing = true;
       }
       if (this.timer) this.timer = setTimeout(() => void tick(), this.failing ? 100 : PROBE_INTERVAL_MS);

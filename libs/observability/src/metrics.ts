@@ -15,6 +15,16 @@ export type DisconnectReason =
   | 'store_error';
 export type PublishResult = 'accepted' | 'duplicate' | 'rejected';
 
+const STREAM_KINDS: readonly StreamKindLabel[] = ['job', 'pack-run', 'run', 'multi', 'subjects'];
+const DISCONNECT_REASONS: readonly DisconnectReason[] = ['client_closed', 'completed', 'idle_timeout', 'slow_consumer', 'shutdown', 'token_expired', 'store_error'];
+const PUBLISH_RESULTS: readonly PublishResult[] = ['accepted', 'duplicate', 'rejected'];
+
+/** A series for every documented label value from the start, so a scrape shows 0 rather than nothing. */
+function withZeroes<M extends Counter<L> | Gauge<L>, L extends string>(metric: M, label: L, values: readonly string[]): M {
+  for (const value of values) metric.labels({ [label]: value } as Record<L, string>).inc(0);
+  return metric;
+}
+
 export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'fanout_process_' });
@@ -39,7 +49,7 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
   const registers = [registry];
   const delivered: Record<StreamKindLabel, number> = { job: 0, 'pack-run': 0, run: 0, multi: 0, subjects: 0 };
   let replayed = 0;
-  new Counter({
+  const deliveredTotal = new Counter({
     name: 'fanout_gateway_events_delivered_total',
     help: 'Domain events written to clients, live and replayed',
     labelNames: ['kind'],
@@ -51,6 +61,7 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
       }
     },
   });
+  withZeroes(deliveredTotal, 'kind', STREAM_KINDS);
   new Counter({
     name: 'fanout_gateway_replayed_events_total',
     help: 'Domain events written from history',
@@ -61,13 +72,17 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
     },
   });
   return {
-    connections: new Gauge({ name: 'fanout_gateway_connections', help: 'Open SSE streams', labelNames: ['kind'], registers }),
+    connections: withZeroes(new Gauge({ name: 'fanout_gateway_connections', help: 'Open SSE streams', labelNames: ['kind'], registers }), 'kind', STREAM_KINDS),
     countDelivered(kind, count, fromHistory) {
       delivered[kind] += count;
       if (fromHistory) replayed += count;
     },
     heartbeats: new Counter({ name: 'fanout_gateway_heartbeats_total', help: 'Heartbeat frames written', registers }),
-    disconnects: new Counter({ name: 'fanout_gateway_disconnects_total', help: 'Streams ended, by reason', labelNames: ['reason'], registers }),
+    disconnects: withZeroes(
+      new Counter({ name: 'fanout_gateway_disconnects_total', help: 'Streams ended, by reason', labelNames: ['reason'], registers }),
+      'reason',
+      DISCONNECT_REASONS,
+    ),
     subscriptions: new Gauge({
       name: 'fanout_gateway_subscriptions',
       help: 'Bus subscriptions held by this replica for its clients',
@@ -96,11 +111,10 @@ export interface PublisherMetrics {
 
 export function createPublisherMetrics(registry: Registry): PublisherMetrics {
   return {
-    events: new Counter({
-      name: 'fanout_publisher_events_total',
-      help: 'Events received by the publisher, by result',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
+    events: withZeroes(
+      new Counter({ name: 'fanout_publisher_events_total', help: 'Events received by the publisher, by result', labelNames: ['result'], registers: [registry] }),
+      'result',
+      PUBLISH_RESULTS,
+    ),
   };
 }
