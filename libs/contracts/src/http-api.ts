@@ -23,8 +23,8 @@ export const SubjectsQuerySchema = z.object({
 export const SubjectSummarySchema = z.strictObject({
   subject: SubjectSchema,
   status: z.string().describe("the subject's current status"),
-  seq: z.number().int().min(1).describe("the seq of the subject's last status event"),
-  updatedAt: z.iso.datetime(),
+  seq: z.number().int().min(1).describe("the subject's last seq: that of its latest event of any type"),
+  updatedAt: z.iso.datetime().describe('when its latest event was stored'),
 });
 export const SubjectsListSchema = z.strictObject({
   subjects: z.array(SubjectSummarySchema).describe('most recently updated first'),
