@@ -420,6 +420,26 @@ describe('tenant isolation', () => {
     // With the right tenant's token it goes through.
     expect((await post(url, foreign.status('pending'), bearer(await writer(TENANT_B)))).status).toBe(202);
   });
+
+  test('an event without `tenant` is published for the token’s tenant, and is stored and streamed carrying it (one event, and in a batch)', async () => {
+    const job = jobEvents(TENANT_A);
+    const withoutTenant = ({ tenant: _tenant, ...rest }: TestEvent) => rest;
+    const url = `${publisher.url}/api/v1/events`;
+    const token = await writer(TENANT_A);
+    const published = [job.status('pending'), job.status('scheduled'), job.status('leased')];
+    const one = await post(url, withoutTenant(published[0]!), bearer(token));
+    expect({ status: one.status, body: one.json }).toEqual({ status: 202, body: { results: [{ eventId: published[0]!.eventId, seq: 1, duplicate: false }] } });
+    const batch = await post(url, { events: [withoutTenant(published[1]!), published[2]] }, bearer(token));
+    expect({ status: batch.status, seqs: batch.json?.results?.map((r: Json) => r.seq) }).toEqual({ status: 202, seqs: [2, 3] });
+
+    const expected = published.map((e, i) => [e.eventId, TENANT_A, i + 1]);
+    const history = await get(historyUrl(gateway, 'job', job.id), bearer(await reader(TENANT_A)));
+    expect(history.json?.events.map((e: Json) => [e.eventId, e.tenant, e.seq])).toEqual(expected);
+    const stream = await openStream(streamUrl(gateway, 'job', job.id), { headers: bearer(await reader(TENANT_A)) });
+    await stream.waitForEvents(3, 10_000);
+    expect(stream.eventData().map((e) => [e.eventId, e.tenant, e.seq])).toEqual(expected);
+    expect((await get(historyUrl(gateway, 'job', job.id), bearer(await reader(TENANT_B)))).status).toBe(404);
+  });
 });
 
 describe('JWKS (RS256/ES256 from a key set on loopback)', () => {

@@ -1,9 +1,10 @@
 /**
  * POST /api/v1/events (publisher) and the JSON history route (gateway), end to end.
  */
+import { connect } from 'node:net';
 import { StreamedEventSchemas } from '@fanout/contracts';
 import { closeAllStreams } from '../support/sse-client';
-import { jobEvents, makeEvent, packRunEvents, postBytes, range, Stack, startStack, TestEvent } from '../support/stack';
+import { jobEvents, jsonOrUndefined, makeEvent, packRunEvents, postBytes, range, Stack, startStack, TestEvent } from '../support/stack';
 
 type Json = Record<string, any>;
 let stack: Stack;
@@ -36,6 +37,27 @@ function expectValidationErrors(problem: Json): { path: string; message: string 
   expect(problem.errors.length).toBeGreaterThan(0);
   for (const e of problem.errors) expect(e).toEqual(expect.objectContaining({ path: expect.any(String), message: expect.any(String) }));
   return problem.errors;
+}
+
+/** A POST with no body at all, neither Content-Length nor Transfer-Encoding (as `curl -X POST` sends it). */
+function postWithoutBody(url: string, contentType: string): Promise<{ status: number; headers: Record<string, string>; text: string; json: Json | undefined }> {
+  const { host, hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let raw = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(20_000, () => socket.destroy(new Error(`POST ${url}: no answer within 20 s`)));
+    socket.on('data', (chunk: string) => (raw += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const split = raw.indexOf('\r\n\r\n');
+      const [statusLine = '', ...lines] = raw.slice(0, split).split('\r\n');
+      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      const text = raw.slice(split + 4);
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, text, json: jsonOrUndefined(text) });
+    });
+    socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: ${contentType}\r\nConnection: close\r\n\r\n`);
+  });
 }
 
 /** The subject has exactly these statuses stored (404 when `statuses` is empty). */
@@ -108,6 +130,11 @@ test('400 problem+json with errors[{path, message}] for schema errors; nothing o
   await expectStored('job', other.id, 0);
   await expectStored('job', job.id, 0);
 
+  const unknownWrapperKey = await stack.publish({ events: [other.status('pending')], x: 1 });
+  const wrapperErrors = expectValidationErrors(expectProblem(unknownWrapperKey, 400));
+  expect(wrapperErrors.some((e) => /"x"/.test(`${e.path} ${e.message}`))).toBe(true);
+  await expectStored('job', other.id, 0);
+
   const tooMany = await stack.publish({ events: Array.from({ length: 501 }, () => other.progress(1)) });
   expectProblem(tooMany, 400);
   await expectStored('job', other.id, 0);
@@ -118,6 +145,10 @@ test('400 problem+json for bad JSON', async () => {
   expectProblem(answer, 400);
   const notAnObject = await stack.postRaw('"just a string"');
   expectProblem(notAnObject, 400);
+  // An empty body is not JSON either, whether it is sent as Content-Length: 0 or with no length at all.
+  expectProblem(await stack.postRaw(''), 400);
+  expectProblem(await postWithoutBody(`${stack.publisher.url}/api/v1/events`, 'application/json'), 400);
+  expectProblem(await postWithoutBody(`${stack.publisher.url}/api/v1/events`, 'text/plain'), 415);
 });
 
 test('409 problem+json naming the current and requested status; nothing stored', async () => {

@@ -370,3 +370,43 @@ test('Redis stalled (SIGSTOP for 2.5 s, connections open but silent): every gate
   await stream.waitForEvents(2, 10_000);
   expect(stream.eventData().map((e) => e.seq)).toEqual([1, 2]);
 });
+
+test('publisher with Redis stalled (SIGSTOP, connections open but silent): 503 within the contract’s 5 s, /readyz 503 before that, and nothing of the refused request is stored when Redis resumes', async () => {
+  const job = jobEvents(stack.tenant);
+  const batch = [job.status('pending'), job.status('scheduled')];
+  const answered: string[] = [];
+  redis.signal('SIGSTOP');
+  let publishing: { status: number; json: unknown; elapsedMs: number };
+  let readiness: number;
+  try {
+    const sentAt = Date.now();
+    const publish = stack.publish(batch).then((a) => {
+      answered.push('publish');
+      return { status: a.status, json: a.json, elapsedMs: Date.now() - sentAt };
+    });
+    const ready = fetch(`${stack.publisher.url}/readyz`).then(async (r) => {
+      answered.push('readyz');
+      await r.arrayBuffer();
+      return r.status;
+    });
+    [publishing, readiness] = await within('the publisher to answer while Redis is stalled', Promise.all([publish, ready]), 30_000);
+  } finally {
+    redis.signal('SIGCONT');
+  }
+  expect(publishing.status).toBe(503);
+  expect(publishing.json).toMatchObject({ status: 503, detail: expect.stringMatching(/retry/i) });
+  expect(publishing.elapsedMs).toBeLessThan(5000);
+  // The store check is bounded well inside the append's budget: readiness is told first.
+  expect(readiness).toBe(503);
+  expect(answered).toEqual(['readyz', 'publish']);
+
+  // Redis now runs what waited in its sockets, the stalled append first: it must store nothing.
+  await waitFor(`${stack.publisher.url}/readyz 200 after the stall`, async () => (await readyStatus(stack.publisher.url)) === 200, 20_000, 100);
+  expect((await stack.history('job', job.id)).status).toBe(404);
+  const retried = await stack.publish(batch);
+  expect({ status: retried.status, body: retried.json }).toEqual({
+    status: 202,
+    body: { results: batch.map((e, i) => ({ eventId: e.eventId, seq: i + 1, duplicate: false })) },
+  });
+  console.log(`publisher stall: 503 after ${publishing.elapsedMs} ms`);
+});

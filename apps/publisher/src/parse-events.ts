@@ -1,5 +1,7 @@
-import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, PublishedEvent, PublishedEventSchema } from '@fanout/contracts';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, PublishBatchSchema, PublishedEvent, PublishedEventSchema } from '@fanout/contracts';
 import { HttpProblem } from '@fanout/http';
+
+type ValidationError = { path: string; message: string };
 
 export interface ParsedBody {
   events: PublishedEvent[];
@@ -9,16 +11,17 @@ export interface ParsedBody {
 
 /**
  * Validates a whole request before anything is stored: sizes first (413), then every event's
- * schema (400, every error listed with its path).
+ * schema (400, every error listed with its path). An event that names no tenant gets `tenant`, when
+ * given (the token's).
  */
-export function parseEventsBody(body: unknown): ParsedBody {
+export function parseEventsBody(body: unknown, tenant: string | undefined): ParsedBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpProblem(400, 'the body must be one event or {"events": [...]}', {
       errors: [{ path: '', message: 'expected an object' }],
     });
   }
   const batch = 'events' in body;
-  const raw: unknown[] = batch ? batchItems((body as { events: unknown }).events) : [body];
+  const raw = (batch ? batchItems(body) : [body]).map((event) => withTenant(event, tenant));
 
   raw.forEach((event, index) => {
     const bytes = Buffer.byteLength(JSON.stringify(event) ?? '', 'utf8');
@@ -28,7 +31,7 @@ export function parseEventsBody(body: unknown): ParsedBody {
     }
   });
 
-  const errors: { path: string; message: string }[] = [];
+  const errors: ValidationError[] = [];
   const events: PublishedEvent[] = [];
   raw.forEach((event, index) => {
     const parsed = PublishedEventSchema.safeParse(event);
@@ -40,13 +43,13 @@ export function parseEventsBody(body: unknown): ParsedBody {
       }
     }
   });
-  if (errors.length > 0) {
-    throw new HttpProblem(400, `${errors.length} validation error(s); nothing was stored`, { errors });
-  }
+  if (errors.length > 0) throw validationProblem(errors);
   return { events, batch };
 }
 
-function batchItems(events: unknown): unknown[] {
+/** The events of `{"events": [...]}`: an array of 1 to 500, and no other field. */
+function batchItems(body: object): unknown[] {
+  const events = (body as { events: unknown }).events;
   if (!Array.isArray(events)) {
     throw new HttpProblem(400, '"events" must be an array', { errors: [{ path: 'events', message: 'expected an array' }] });
   }
@@ -55,5 +58,16 @@ function batchItems(events: unknown): unknown[] {
       errors: [{ path: 'events', message: `must hold 1 to ${MAX_BATCH_EVENTS} events` }],
     });
   }
-  return events;
+  const parsed = PublishBatchSchema.safeParse(body);
+  if (!parsed.success) throw validationProblem(parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })));
+  return parsed.data.events;
+}
+
+function withTenant(event: unknown, tenant: string | undefined): unknown {
+  if (tenant === undefined || typeof event !== 'object' || event === null || 'tenant' in event) return event;
+  return { ...event, tenant };
+}
+
+function validationProblem(errors: ValidationError[]): HttpProblem {
+  return new HttpProblem(400, `${errors.length} validation error(s); nothing was stored`, { errors });
 }

@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE } from '@fanout/contracts';
-import { AppendOutcome, AppendRefusal, Bus } from '@fanout/bus';
+import { AppendOutcome, AppendRefusal, Bus, beforeDeadline } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
 import { parseEventsBody } from './parse-events';
@@ -15,11 +15,25 @@ export interface PublisherOptions {
 
 export interface Publisher {
   router: Router;
-  /** Resolves when the store answers. */
+  /** Resolves when the store answers; rejects when it does not within about a second. */
   checkStore(): Promise<void>;
 }
 
 type Result = { eventId: string; seq: number; duplicate: boolean } | { eventId: string; error: string };
+
+/** The store's whole answer to a request must come within this, so that a 503 comes within the contract's 5 s. */
+const STORE_BUDGET_MS = 4000;
+/** A stalled store turns /readyz 503 within this. */
+const STORE_CHECK_MS = 1000;
+
+/**
+ * Whether the Content-Type header names JSON (`application/json` or `…+json`). Read from the header
+ * itself: `req.is()` answers null for a request without a body, which is bad JSON (400), not a 415.
+ */
+function declaresJson(contentType: string | undefined): boolean {
+  const mediaType = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  return mediaType === 'application/json' || /^[^/\s]+\/[^/\s]+\+json$/.test(mediaType);
+}
 
 function describeRefusal(error: AppendRefusal): string {
   return error.code === 'transition'
@@ -39,7 +53,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     (req, res, next) => {
       options.authenticate(req, 'events:write').then((principal) => {
         res.locals['principal'] = principal;
-        next(req.is('application/json') || req.is('+json') ? undefined : new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
+        next(declaresJson(req.headers['content-type']) ? undefined : new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
       }, next);
     },
     jsonBody,
@@ -47,7 +61,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const principal = res.locals['principal'] as Principal;
       let events;
       try {
-        ({ events } = parseEventsBody(req.body));
+        ({ events } = parseEventsBody(req.body, principal.fromToken ? principal.tenant : undefined));
       } catch (error) {
         const count = Array.isArray(req.body?.events) ? req.body.events.length : 1;
         metrics.events.inc({ result: 'rejected' }, count);
@@ -58,7 +72,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
       let outcomes: AppendOutcome[];
       try {
-        outcomes = await storeEvents(bus, events);
+        outcomes = await storeEvents(bus, events, Date.now() + STORE_BUDGET_MS);
       } catch (error) {
         logger.warn({ err: (error as Error).message, events: events.length }, 'store unavailable; answered 503');
         throw new HttpProblem(503, `the store is unavailable: ${(error as Error).message}; retry with the same eventIds`, {}, { 'Retry-After': '1' });
@@ -93,7 +107,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
   return {
     router,
     async checkStore() {
-      await bus.info({ tenant: 'fanout-readiness', kind: 'job', id: 'readiness' });
+      await beforeDeadline(bus.info({ tenant: 'fanout-readiness', kind: 'job', id: 'readiness' }), Date.now() + STORE_CHECK_MS, 'the store check');
     },
   };
 }

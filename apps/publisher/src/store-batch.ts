@@ -3,9 +3,10 @@ import { AppendOutcome, Bus, subjectKeyString } from '@fanout/bus';
 
 /**
  * Stores a request's events subject by subject (each subject's events all or none, in the given
- * order) and answers one outcome per event, in the request's order.
+ * order) and answers one outcome per event, in the request's order. Rejects once `deadline` (epoch
+ * ms) passes.
  */
-export async function storeEvents(bus: Bus, events: readonly PublishedEvent[]): Promise<AppendOutcome[]> {
+export async function storeEvents(bus: Bus, events: readonly PublishedEvent[], deadline: number): Promise<AppendOutcome[]> {
   const groups = new Map<string, { subject: TenantSubject; indexes: number[] }>();
   events.forEach((event, index) => {
     const subject = { tenant: event.tenant, kind: event.subject.kind, id: event.subject.id };
@@ -20,6 +21,7 @@ export async function storeEvents(bus: Bus, events: readonly PublishedEvent[]): 
       const results = await bus.append(
         subject,
         indexes.map((i) => events[i]!),
+        deadline,
       );
       results.forEach((result, j) => {
         outcomes[indexes[j]!] = result;

@@ -4,10 +4,11 @@ check, seq assignment, XADD, trimming, expiry after a terminal event, and one SP
 finished frames. All or none: if any event breaks the state machine, nothing is written.
 
 KEYS: meta (hash), stream, ids (hash eventId -> seq), steps (hash stepIndex -> status)
-ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, eventCount, then per event:
-      eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
+      no deadline), eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
 Returns per event: {1, seq} stored, {2, seq} duplicate, {0, current, requested, reason} refused,
-{3} not stored because another event of the subject was refused.
+{3} not stored because another event of the subject was refused; an error reply FANOUT_DEADLINE,
+with nothing stored, when Redis runs the script after storeBy (by its own clock).
 ]]
 local metaKey, streamKey, idsKey, stepsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local channel = ARGV[1]
@@ -16,8 +17,18 @@ local maxlen = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local epochCandidate = ARGV[5]
 local publishedAt = ARGV[6]
-local count = tonumber(ARGV[7])
-local FIELDS, BASE = 7, 7
+local storeBy = tonumber(ARGV[7])
+local count = tonumber(ARGV[8])
+local FIELDS, BASE = 7, 8
+
+-- A script Redis gets to only after a stall: the publisher has answered 503 by now, so it must not store.
+if storeBy then
+  local now = redis.call('TIME')
+  local late = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - storeBy
+  if late > 0 then
+    return redis.error_reply('FANOUT_DEADLINE the append ran ' .. late .. ' ms after its deadline; nothing was stored')
+  end
+end
 
 -- Generated from @fanout/contracts: MACHINES, STEP_MACHINE, TERMINAL, STATUS_TYPES, RETRY_FROM, RETRY_TO
 --@@STATE_MACHINES@@

@@ -70,7 +70,11 @@ export type ConnectionListener = (event: 'down' | 'up') => void;
  * machine, idempotency, seq, storage, trimming and publishing happen as one step.
  */
 export interface Bus {
-  append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]>;
+  /**
+   * With a `deadline` (epoch ms) the append rejects once it passes, and stores nothing if the store
+   * would only get to it after that: a rejected append is safe to retry.
+   */
+  append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]>;
   info(ref: StreamRef): Promise<SubjectInfo | null>;
   /** Retained entries with seq > afterSeq, oldest first, at most `limit`. */
   history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]>;

@@ -1,4 +1,5 @@
 export * from './bus';
+export * from './deadline';
 export * from './event-id';
 export * from './keys';
 export * from './logger';

@@ -58,7 +58,8 @@ export class MemoryBus implements Bus {
 
   constructor(private readonly options: HistoryOptions) {}
 
-  async append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]> {
+  async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
+    if (deadline !== undefined && Date.now() > deadline) throw new Error('the append came after its deadline; nothing was stored');
     const key = subjectKeyString(subject);
     const existing = this.subjects.get(key);
     const state: SubjectState = existing ? { ...existing.state, steps: new Map(existing.state.steps) } : emptySubjectState();

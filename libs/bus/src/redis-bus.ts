@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { activityUpdates } from './activity';
+import { beforeDeadline } from './deadline';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { newEpoch } from './event-id';
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantSubjectsKey } from './keys';
@@ -31,7 +32,7 @@ export interface RedisBusOptions extends BusOptions {
   url?: string;
   /** Redis Cluster startup nodes (`host:port`); selects Redis Cluster. */
   clusterNodes?: string[];
-  /** Commands fail after this long rather than queue (the publisher answers 503 within 5 s). */
+  /** Commands fail after this long rather than queue (an append with a deadline gives up at its deadline). */
   commandTimeoutMs?: number;
   /**
    * Replicas that must acknowledge each append before it is answered (Redis WAIT), so an event
@@ -57,6 +58,12 @@ export class ReplicationTimeoutError extends Error {
 }
 
 type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
+
+/**
+ * The append script stores nothing once Redis's clock is this close to the append's deadline: room
+ * for its reply and the index updates after it to arrive in time, and for the hosts' clocks to differ.
+ */
+const STORE_CUTOFF_MARGIN_MS = 500;
 
 /**
  * The Redis bus: a Lua script per atomic append (loaded once, called by SHA), a Stream per subject
@@ -103,7 +110,13 @@ export class RedisBus implements Bus {
     this.subscriber.on('close', () => this.markSubscriberDown());
   }
 
-  async append(subject: TenantSubject, events: readonly PublishedEvent[]): Promise<AppendOutcome[]> {
+  async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
+    if (deadline === undefined) return this.appendAndIndex(subject, events, '');
+    return beforeDeadline(this.appendAndIndex(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
+  }
+
+  /** The append script, then, when it stored something, the tenant's recent-subjects index and activity. */
+  private async appendAndIndex(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
     const keys = subjectKeys(subject);
     const publishedAt = new Date().toISOString();
     const args: (string | number)[] = [
@@ -117,6 +130,7 @@ export class RedisBus implements Bus {
       this.options.historyTtlSeconds,
       newEpoch(),
       publishedAt,
+      storeBy,
       events.length,
     ];
     for (const event of events) {

@@ -628,6 +628,22 @@ export function runBusConformance(name: string, factory: BusFactory): void {
       });
     });
 
+    describe('deadline', () => {
+      it('an append whose deadline has passed rejects and stores nothing, so sending it again stores it as new', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const { batches, listener } = collector();
+        await bus.subscribe(s, listener);
+        const late = [status(s, 'pending'), jobProgress(s, 1)];
+        await expect(bus.append(s, late, Date.now() - 1)).rejects.toThrow(/deadline|budget/);
+        expectStored(await bus.append(s, late, Date.now() + 30_000), [1, 2]);
+        expect((await bus.history(s, 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+        expect((await bus.recentSubjects(s.tenant, undefined, 10)).map((r) => r.id)).toEqual([s.id]);
+        await flushDeliveries(bus);
+        expect(batches.map((b) => [b.firstSeq, b.lastSeq])).toEqual([[1, 2]]);
+      });
+    });
+
     describe('streamed frames', () => {
       it('each history frame holds exactly the published event plus seq and publishedAt, under id epoch-seq', async () => {
         const bus = await open();

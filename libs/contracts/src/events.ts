@@ -92,7 +92,7 @@ export function isStatusEventType(type: string): boolean {
 
 const envelopeFields = {
   eventId: z.string().min(1).max(128),
-  tenant: TenantSchema,
+  tenant: TenantSchema.describe("the subject's tenant; with FANOUT_AUTH=jwt a published event may omit it (the token's tenant claim is taken)"),
   subject: SubjectSchema,
   occurredAt: z.iso.datetime({ offset: true }),
   correlationId: z.string().min(1).max(128).optional(),
