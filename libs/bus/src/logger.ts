@@ -2,6 +2,7 @@
 export interface BusLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
-export const silentLogger: BusLogger = { info: () => undefined, warn: () => undefined };
+export const silentLogger: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

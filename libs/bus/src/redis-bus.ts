@@ -81,6 +81,8 @@ export class RedisBus implements Bus {
   /** The subscription path was lost since it was last up: the next `ready` is a recovery. */
   private recovering = false;
   private closed = false;
+  /** Set when Redis refused to SELECT the URL's database: nothing may be written, and the bus is never ready. */
+  private databaseRefused: Error | undefined;
 
   constructor(private readonly options: RedisBusOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -101,7 +103,15 @@ export class RedisBus implements Bus {
     this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
     this.command.defineCommand('fanoutActivity', { numberOfKeys: 3, lua: loadLuaScript('activity') });
     this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
-    this.command.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis command connection error'));
+    this.command.on('error', (error: Error) => {
+      // ioredis reports a refused SELECT and goes on in database 0: that would be the wrong data.
+      if (/\bDB index is out of range\b/i.test(error.message)) {
+        this.databaseRefused ??= new Error(`Redis refused the database of the URL (${error.message}): not ready, and nothing is stored`);
+        this.logger.error({ err: error.message }, 'redis refused the database of REDIS_URL');
+        return;
+      }
+      this.logger.warn({ err: error.message }, 'redis command connection error');
+    });
 
     this.subscriber = createSubscriberConnection(target, { ...base, autoResubscribe: false, enableOfflineQueue: true }, this.logger);
     this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis subscriber connection error'));
@@ -111,6 +121,7 @@ export class RedisBus implements Bus {
   }
 
   async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
+    if (this.databaseRefused) throw this.databaseRefused;
     if (deadline === undefined) return this.appendAndIndex(subject, events, '');
     return beforeDeadline(this.appendAndIndex(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
   }
@@ -263,6 +274,7 @@ export class RedisBus implements Bus {
   }
 
   async probe(timeoutMs: number): Promise<void> {
+    if (this.databaseRefused) throw this.databaseRefused;
     const token = randomBytes(8).toString('hex');
     let timer: NodeJS.Timeout | undefined;
     // One canary channel per shard (one on a single Redis): the token must come back on each.

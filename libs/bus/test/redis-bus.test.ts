@@ -54,6 +54,15 @@ describe('RedisBus specifics', () => {
     await Promise.allSettled(clients.splice(0).map((c) => c.quit()));
   });
 
+  test('a database Redis refuses (REDIS_URL …/99 on a 16-database server) is never ready and stores nothing, in database 0 or anywhere', async () => {
+    const bus = new RedisBus({ url: `${redis.url}/99`, historyMaxLen: 100, historyTtlSeconds: 60 });
+    buses.push(bus);
+    await waitFor('the refused SELECT to be seen', () => bus.probe(500).then(() => false, (error: Error) => /database/.test(error.message)), 10_000, 20);
+    const subject = newSubject('job');
+    await expect(bus.append(subject, [status(subject, 'pending')])).rejects.toThrow(/refused the database/);
+    expect(await keysOf(client(), subject)).toEqual([]);
+  });
+
   async function keysOf(c: Redis, subject: TenantSubject): Promise<string[]> {
     const tag = subjectTag(subject);
     return (await c.keys('*')).filter((key) => key.includes(tag)).sort();
