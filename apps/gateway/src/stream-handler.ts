@@ -15,6 +15,8 @@ import { subjectFromPath, unknownSubject } from './subject-params';
 
 export const MAX_SUBJECTS_PER_STREAM = 100;
 const STREAM_PREFIX = '/api/v1/stream';
+/** The query of a request without one (only ever read). */
+const NO_QUERY = new URLSearchParams();
 
 export interface StreamHandlerOptions {
   ctx: StreamContext;
@@ -133,9 +135,14 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   };
 
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const segments = url.pathname.slice(STREAM_PREFIX.length).split('/').filter(Boolean);
-    route({ req, res, segments, query: url.searchParams }).catch((error: Error) => {
+    // The request target split by hand (isStreamRequest checked its prefix): no URL object, and no
+    // query object at all for the usual stream without one, held while the stream sets up.
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const path = queryAt < 0 ? target : target.slice(0, queryAt);
+    const query = queryAt < 0 ? NO_QUERY : new URLSearchParams(target.slice(queryAt + 1));
+    const segments = path.slice(STREAM_PREFIX.length).split('/').filter(Boolean);
+    route({ req, res, segments, query }).catch((error: Error) => {
       const headers = options.headersFor(req.headers.origin);
       if (error instanceof HttpProblem) return sendProblem(res, error, headers);
       ctx.logger.error({ err: error }, 'unexpected error on a stream route');
