@@ -70,9 +70,9 @@ local function checkStatus(requested, givenAttempt)
   local expected = attempt
   if isRetry then expected = attempt + 1 end
   if (isRetry and given ~= expected) or (not isRetry and given ~= nil and given ~= expected) then
-    local what = 'attempt must be omitted or ' .. expected
-    if isRetry then what = 'a retry (running → scheduled) must carry attempt ' .. expected end
-    return refuse(status, requested .. ' (attempt ' .. (givenAttempt ~= '' and givenAttempt or 'omitted') .. ')', what)
+    local what = 'attempt must be omitted or ' .. string.format('%d', expected)
+    if isRetry then what = 'a retry (running → scheduled) must carry attempt ' .. string.format('%d', expected) end
+    return refuse(status, requested, what .. ', not ' .. (givenAttempt ~= '' and givenAttempt or 'omitted'))
   end
   return nil, expected
 end
@@ -91,7 +91,7 @@ local function checkStep(index, requested)
   else
     reason = 'step ' .. index .. ' cannot move from ' .. current .. ' to ' .. requested
   end
-  return refuse(current, 'step ' .. index .. ' ' .. requested, reason)
+  return refuse(current, requested, reason)
 end
 
 local results, plan = {}, {}
@@ -157,7 +157,8 @@ for i = 1, count do
   if p then
     local b = BASE + (i - 1) * FIELDS
     local eventId, etype = ARGV[b + 1], ARGV[b + 2]
-    local json = ARGV[b + 6] .. (p.attempt or '') .. ARGV[b + 7] .. ',"seq":' .. p.seq .. ',"publishedAt":"' .. publishedAt .. '"}'
+    -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
+    local json = ARGV[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. ARGV[b + 7] .. ',"seq":' .. p.seq .. ',"publishedAt":"' .. publishedAt .. '"}'
     local frame = 'id: ' .. epoch .. '-' .. string.format('%010d', p.seq) .. '\nevent: ' .. etype .. '\ndata: ' .. json .. '\n\n'
     redis.call('XADD', streamKey, '0-' .. p.seq, 'f', frame, 'x', p.terminal and '1' or '0')
     redis.call('HSET', idsKey, eventId, p.seq)
@@ -167,7 +168,7 @@ for i = 1, count do
   end
 end
 redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
-redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', attempt, 'u', publishedAt, 'x', isTerminal and '1' or '0')
+redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0')
 for index, stepState in pairs(stepStatus) do
   if stepState ~= '' then redis.call('HSET', stepsKey, index, stepState) end
 end

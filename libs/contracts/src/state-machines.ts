@@ -121,7 +121,7 @@ function checkStatus(kind: SubjectKind, state: SubjectState, event: CheckableEve
   const expected = isRetry ? state.attempt + 1 : state.attempt;
   if (isRetry ? given !== expected : given !== undefined && given !== expected) {
     const what = isRetry ? `a retry (running → scheduled) must carry attempt ${expected}` : `attempt must be omitted or ${expected}`;
-    return refuse(current, `${requested} (attempt ${given ?? 'omitted'})`, what);
+    return refuse(current, requested, `${what}, not ${given ?? 'omitted'}`);
   }
   return { ...verdict, attempt: expected };
 }
@@ -138,7 +138,7 @@ function checkStep(state: SubjectState, event: CheckableEvent): Verdict {
         : STEP_MACHINE.next[current] === undefined
           ? `step ${index} is finished (${current}) and takes no more events`
           : `step ${index} cannot move from ${current} to ${requested}`;
-    return refuse(current, `step ${index} ${requested}`, reason);
+    return refuse(current, requested, reason);
   }
   return { ok: true, step: { index, status: requested }, terminal: false };
 }

@@ -31,9 +31,9 @@ const OTHER_EVENTS: Record<SubjectKind, { type: string; data: object }[]> = {
   run: [{ type: 'run.progress', data: { total: 1, pending: 1, running: 0, succeeded: 0, failed: 0, canceled: 0 } }],
 };
 
-function refusal(verdict: Verdict): { current: string; requested: string } {
+function refusal(verdict: Verdict, reason: RegExp = /\S/): { current: string; requested: string } {
   if (verdict.ok) throw new Error(`expected a refusal, got ${JSON.stringify(verdict)}`);
-  expect(verdict.reason).toMatch(/\S/);
+  expect(verdict.reason).toMatch(reason);
   return { current: verdict.current, requested: verdict.requested };
 }
 
@@ -103,9 +103,9 @@ describe('checkEvent: job attempts', () => {
 
   it('a retry must carry exactly the next attempt', () => {
     const running = state('running', 2);
-    expect(refusal(checkEvent('job', running, statusEvent('job', 'scheduled')))).toEqual({ current: 'running', requested: 'scheduled (attempt omitted)' });
-    expect(refusal(checkEvent('job', running, statusEvent('job', 'scheduled', 2)))).toEqual({ current: 'running', requested: 'scheduled (attempt 2)' });
-    expect(refusal(checkEvent('job', running, statusEvent('job', 'scheduled', 4)))).toEqual({ current: 'running', requested: 'scheduled (attempt 4)' });
+    expect(refusal(checkEvent('job', running, statusEvent('job', 'scheduled')), /must carry attempt 3, not omitted$/)).toEqual({ current: 'running', requested: 'scheduled' });
+    expect(refusal(checkEvent('job', running, statusEvent('job', 'scheduled', 2)), /must carry attempt 3, not 2$/)).toEqual({ current: 'running', requested: 'scheduled' });
+    expect(refusal(checkEvent('job', running, statusEvent('job', 'scheduled', 4)), /must carry attempt 3, not 4$/)).toEqual({ current: 'running', requested: 'scheduled' });
     expect(checkEvent('job', running, statusEvent('job', 'scheduled', 3))).toEqual({ ok: true, status: 'scheduled', attempt: 3, terminal: false });
   });
 
@@ -122,8 +122,8 @@ describe('checkEvent: job attempts', () => {
     const s = state(from, 2);
     expect(checkEvent('job', s, statusEvent('job', to))).toMatchObject({ ok: true, status: to, attempt: 2 });
     expect(checkEvent('job', s, statusEvent('job', to, 2))).toMatchObject({ ok: true, status: to, attempt: 2 });
-    expect(refusal(checkEvent('job', s, statusEvent('job', to, 3)))).toEqual({ current: from, requested: `${to} (attempt 3)` });
-    expect(refusal(checkEvent('job', s, statusEvent('job', to, 1)))).toEqual({ current: from, requested: `${to} (attempt 1)` });
+    expect(refusal(checkEvent('job', s, statusEvent('job', to, 3)), /attempt .*, not 3$/)).toEqual({ current: from, requested: to });
+    expect(refusal(checkEvent('job', s, statusEvent('job', to, 1)), /attempt .*, not 1$/)).toEqual({ current: from, requested: to });
   });
 
   it('pack runs and runs have no attempt', () => {
@@ -142,7 +142,7 @@ describe('checkEvent: pack-run steps', () => {
     const s = state('running', 0, current === null ? [] : [[4, current]]);
     const verdict = checkEvent('pack-run', s, stepEvent(4, requested));
     if (legal) expect(verdict).toEqual({ ok: true, step: { index: 4, status: requested }, terminal: false });
-    else expect(refusal(verdict)).toEqual({ current: current ?? 'none', requested: `step 4 ${requested}` });
+    else expect(refusal(verdict, /step 4\b/)).toEqual({ current: current ?? 'none', requested });
   });
 
   it('logs go to pending, running and unannounced steps, never to finished ones', () => {
