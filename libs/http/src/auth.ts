@@ -73,10 +73,9 @@ function tenantFromHeader(req: IncomingMessage): string {
 
 function bearerToken(req: IncomingMessage): string | undefined {
   const header = headerOf(req, 'authorization');
-  if (header) {
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    return match?.[1];
-  }
+  // A Bearer header is the token. Another scheme (a Basic-auth proxy in front of a browser, whose
+  // EventSource sends it on every request) is not ours: the token is then in the query.
+  if (header && /^bearer\b/i.test(header)) return /^Bearer\s+(\S+)$/i.exec(header)?.[1];
   // Express rewrites req.url inside mounted routers; originalUrl is the request's own.
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
   const query = new URL(url, 'http://localhost').searchParams.get('access_token');

@@ -105,10 +105,16 @@ describe('createAuthenticator (jwt, HS256)', () => {
     }
   });
 
-  test('another authorization scheme is not a token (and does not fall back to the query)', async () => {
+  test("another authorization scheme is not a token: a browser behind a Basic-auth proxy sends one, so ?access_token= is read", async () => {
     const token = await mint({ tenant: 'acme', scope: 'stream:read' });
-    const problem = await problemOf(authenticate(fakeRequest({ Authorization: 'Basic dXNlcjpwYXNz' }, { access_token: token }), 'stream:read'));
-    expect(problem.status).toBe(401);
+    await expect(authenticate(fakeRequest({ Authorization: 'Basic dXNlcjpwYXNz' }, { access_token: token }), 'stream:read')).resolves.toMatchObject({ tenant: 'acme' });
+    expect((await problemOf(authenticate(fakeRequest({ Authorization: 'Basic dXNlcjpwYXNz' }), 'stream:read'))).status).toBe(401);
+  });
+
+  test('a Bearer header wins over the query, and a malformed one is refused', async () => {
+    const token = await mint({ tenant: 'acme', scope: 'stream:read' });
+    expect((await problemOf(authenticate(fakeRequest({ Authorization: 'Bearer not-a-jwt' }, { access_token: token }), 'stream:read'))).status).toBe(401);
+    expect((await problemOf(authenticate(fakeRequest({ Authorization: `Bearer ${token} extra` }, { access_token: token }), 'stream:read'))).status).toBe(401);
   });
 });
 
