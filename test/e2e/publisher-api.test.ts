@@ -151,6 +151,25 @@ test('400 problem+json for bad JSON', async () => {
   expectProblem(await postWithoutBody(`${stack.publisher.url}/api/v1/events`, 'text/plain'), 415);
 });
 
+test('valid JSON that is no event (null, a number) is a 400 saying what a body must be, not "not valid JSON"', async () => {
+  for (const body of ['null', '3', '[]']) {
+    const answer = await stack.postRaw(body);
+    expectProblem(answer, 400);
+    expect(answer.json.detail).toMatch(/one event or \{"events": \[\.\.\.\]\}/);
+  }
+});
+
+test('routes are case-sensitive: /api/v1/EVENTS and /api/v1/jobs/x/EVENTS are not routes (404 problem+json)', async () => {
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const upper = await fetch(`${stack.publisher.url}/api/v1/EVENTS`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(job.status('scheduled')) });
+  expect(upper.status).toBe(404);
+  expect(upper.headers.get('content-type')).toContain('application/problem+json');
+  const history = await fetch(`${stack.gateways[0]!.url}/api/v1/jobs/${job.id}/EVENTS`, { headers: { 'X-Tenant': stack.tenant } });
+  expect(history.status).toBe(404);
+  expect((await stack.history('job', job.id)).json.events).toHaveLength(1);
+});
+
 test('409 problem+json naming the current and requested status; nothing stored', async () => {
   const job = jobEvents(stack.tenant);
   await stack.publishOk(job.status('pending'));

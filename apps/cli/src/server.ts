@@ -87,6 +87,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
 
   const app = express();
   app.disable('x-powered-by');
+  // Paths are what the contract spells: /api/v1/EVENTS is not a route (the stream routes agree).
+  app.set('case sensitive routing', true);
   // Answers are API payloads, not cacheable documents: no ETag hash of every body.
   app.set('etag', false);
   const security = securityHeaders();

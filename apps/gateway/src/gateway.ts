@@ -79,7 +79,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   readiness.start();
   let draining = false;
 
-  const router = Router();
+  const router = Router({ caseSensitive: true });
   const handleStream = createStreamHandler({
     ctx,
     authenticate: options.authenticate,

@@ -45,8 +45,9 @@ function describeRefusal(error: AppendRefusal): string {
 export function createPublisher(options: PublisherOptions): Publisher {
   const { bus, logger } = options;
   const metrics = createPublisherMetrics(options.registry);
-  const router = Router();
-  const jsonBody = express.json({ limit: MAX_REQUEST_BYTES, type: () => true });
+  const router = Router({ caseSensitive: true });
+  // Not strict: a body of `null` or `3` is valid JSON, refused by the event schema with its own message.
+  const jsonBody = express.json({ limit: MAX_REQUEST_BYTES, type: () => true, strict: false });
 
   router.post(
     '/api/v1/events',

@@ -23,7 +23,7 @@ function eventJson(frame: Buffer): string {
 
 /** History as JSON, and the tenant's recent subjects. */
 export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
-  const router = Router();
+  const router = Router({ caseSensitive: true });
 
   router.get('/api/v1/subjects', async (req, res) => {
     const principal = await authenticate(req, 'stream:read');
