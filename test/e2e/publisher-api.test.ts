@@ -280,3 +280,24 @@ test('the history JSON route pages with after, limit and next', async () => {
   expectProblem(await stack.history('job', `nope-${Date.now()}`), 404);
   expectProblem(await stack.history('job', job.id, { tenant: `other-${stack.tenant}` }), 404);
 });
+
+test('a served path asked with another method is a 405 problem+json with Allow; a path this process does not serve stays a 404', async () => {
+  const gateway = stack.gateways[0]!.url;
+  const cases: [string, string, string][] = [
+    [`${stack.publisher.url}/api/v1/events`, 'GET', 'POST'],
+    [`${gateway}/api/v1/jobs/x/events`, 'DELETE', 'GET, HEAD'],
+    [`${gateway}/api/v1/subjects`, 'POST', 'GET, HEAD'],
+    [`${gateway}/api/v1/stream/jobs/x`, 'POST', 'GET'],
+    [`${gateway}/api/v1/stream/jobs/x`, 'HEAD', 'GET'],
+    [`${gateway}/api/v1/stream?subjects=job:x`, 'PUT', 'GET'],
+    [`${gateway}/healthz`, 'PATCH', 'GET, HEAD'],
+  ];
+  for (const [url, method, allow] of cases) {
+    const answer = await fetch(url, { method });
+    expect({ method, url, status: answer.status, allow: answer.headers.get('allow') }).toEqual({ method, url, status: 405, allow });
+    if (method !== 'HEAD') expect(answer.headers.get('content-type')).toContain('application/problem+json');
+  }
+  // The publisher's route on a gateway-only process, and a path nobody serves: 404.
+  expect((await fetch(`${gateway}/api/v1/events`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status).toBe(404);
+  expect((await fetch(`${gateway}/api/v1/nothing-here`, { method: 'DELETE' })).status).toBe(404);
+});

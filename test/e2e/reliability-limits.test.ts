@@ -287,8 +287,8 @@ test('bad input at every boundary: the contract status, a problem+json naming th
     // Routes and HTTP itself
     ['an unknown gateway route', () => get('/api/v1/nope'), 404, /nope/],
     ['an unknown publisher route', () => request(`${stack.publisher.url}/api/v2/events`, { method: 'POST' }), 404],
-    ['a POST to a stream route', () => request(`${gw}/api/v1/stream/jobs/${known.id}`, { method: 'POST' }), 404],
-    ['a GET of the publish route', () => request(pub), 404],
+    ['a POST to a stream route', () => request(`${gw}/api/v1/stream/jobs/${known.id}`, { method: 'POST' }), 405, /use GET$/],
+    ['a GET of the publish route', () => request(pub), 405, /use POST$/],
     ['oversize headers (gateway)', () => oversizeHeaderGet(`${gw}/api/v1/stream/jobs/${known.id}`, 20 * 1024), 431],
     ['oversize headers (publisher)', () => oversizeHeaderGet(pub, 20 * 1024), 431],
   ];

@@ -7,6 +7,7 @@ import { corsFor, createAuthenticator, streamHeadersFor, notFoundHandler, proble
 import { Logger, createLogger, createRegistry, redactUrl, replicaMetrics } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { FanoutConfig } from './config';
+import { methodNotAllowed } from './method-not-allowed';
 
 export interface RunningServer {
   server: Server;
@@ -118,6 +119,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   });
   if (publisher) app.use(publisher.router);
   if (gateway) app.use(gateway.router);
+  app.use(methodNotAllowed({ gateway: withGateway, publisher: withPublisher }));
   app.use(notFoundHandler);
   app.use(problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error')));
 
