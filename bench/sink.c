@@ -38,6 +38,7 @@
 
 typedef struct {
   int fd;
+  int port;
   int status;
   int head_done;
   int closed;
@@ -171,7 +172,7 @@ static void flush_request(conn_t *c) {
   epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-static void start_conn(conn_t *c, int port) {
+static void start_conn(conn_t *c) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd < 0) {
     c->closed = 1;
@@ -181,7 +182,7 @@ static void start_conn(conn_t *c, int port) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)(c - conns)};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
@@ -189,12 +190,11 @@ static void start_conn(conn_t *c, int port) {
 }
 
 /* Starts connections of the pending open while fewer than `concurrency` wait for their head. */
-static int *ports;
 static void launch(void) {
   while (opening.active && opening.next < opening.n &&
          (opening.concurrency <= 0 || opening.next - opening.settled < (size_t)opening.concurrency)) {
     size_t i = opening.first + opening.next++;
-    start_conn(&conns[i], ports[i]);
+    start_conn(&conns[i]);
   }
 }
 
@@ -335,7 +335,6 @@ static int run_commands(void) {
       if (conn_count + (size_t)b > conn_cap) {
         conn_cap = (conn_count + (size_t)b) * 2;
         conns = realloc(conns, conn_cap * sizeof *conns);
-        ports = realloc(ports, conn_cap * sizeof *ports);
       }
       opening.id = id;
       opening.first = conn_count;
@@ -357,7 +356,8 @@ static int run_commands(void) {
         c->request = malloc((size_t)len);
         memcpy(c->request, in_buf + body, (size_t)len);
         c->request_len = (size_t)len;
-        ports[conn_count++] = port;
+        c->port = port;
+        conn_count++;
         scan = body + (size_t)len;
       }
       next = scan;
