@@ -78,8 +78,9 @@ function bearerToken(req: IncomingMessage): string | undefined {
   if (header && /^bearer\b/i.test(header)) return /^Bearer\s+(\S+)$/i.exec(header)?.[1];
   // Express rewrites req.url inside mounted routers; originalUrl is the request's own.
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const query = new URL(url, 'http://localhost').searchParams.get('access_token');
-  return query ? query : undefined;
+  const queryAt = url.indexOf('?');
+  if (queryAt < 0) return undefined;
+  return new URLSearchParams(url.slice(queryAt + 1)).get('access_token') || undefined;
 }
 
 const UNREACHABLE_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH']);
