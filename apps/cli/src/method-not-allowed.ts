@@ -1,5 +1,5 @@
 import { RequestHandler } from 'express';
-import { buildOpenApiDocument } from '@fanout/contracts';
+import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
 import { HttpProblem, sendProblem } from '@fanout/http';
 
 interface KnownRoute {
@@ -10,7 +10,7 @@ interface KnownRoute {
 const STREAM_PREFIX = '/api/v1/stream';
 const PUBLISH_PATH = '/api/v1/events';
 /** Routes of the gateway's half (`dev` and `gateway` serve them); the rest serve every role. */
-const isGatewayPath = (path: string): boolean => path === '/' || (path.startsWith('/api/v1/') && path !== PUBLISH_PATH && path !== '/api/v1/openapi.json');
+const isGatewayPath = (path: string): boolean => path === '/' || (path.startsWith('/api/v1/') && path !== PUBLISH_PATH && path !== OPENAPI_PATH);
 
 /**
  * The routes this process serves, from the OpenAPI document (the one list of routes), with the
