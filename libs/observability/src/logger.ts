@@ -19,6 +19,8 @@ export function createLogger(options: { level: string; name: string; destination
       name: options.name,
       level: options.level,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      // A `url` field is a request target, however a caller logged it.
+      serializers: { url: (url: unknown) => (typeof url === 'string' || url instanceof URL ? redactUrl(String(url)) : url) },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
@@ -26,9 +28,31 @@ export function createLogger(options: { level: string; name: string; destination
   );
 }
 
-const TOKEN_IN_QUERY = /([?&]access_token=)[^&#]*/gi;
+/**
+ * A query parameter whose name (as decoded) says it carries a credential. `access_token` is the one
+ * auth reads; the others are blanked too, because a client that misspells it still sent a token.
+ */
+const CREDENTIAL_NAME = /token|jwt|auth|secret|password/i;
+/** A JWT's header is JSON, so its base64url starts with `eyJ` (`{"`); a value like that is blanked wherever it is. */
+const JWT_SHAPED = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/;
 
-/** A request URL fit for a log line: the `access_token` query parameter's value is removed. */
+/**
+ * A request target fit for a log line. Each query parameter is judged by its name and value as the
+ * auth code decodes them (URLSearchParams: percent-escapes and `+` decoded, split on `&` only, so a
+ * `#` belongs to the value): `?access%5Ftoken=`, `?%61ccess_token=` and every repeat of a
+ * parameter are blanked like `?access_token=`.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(TOKEN_IN_QUERY, '$1[redacted]');
+  const queryAt = url.indexOf('?');
+  if (queryAt < 0) return url;
+  return `${url.slice(0, queryAt + 1)}${url.slice(queryAt + 1).split('&').map(redactParameter).join('&')}`;
+}
+
+function redactParameter(raw: string): string {
+  // One `name=value` piece parses as the whole query would parse it (a leading `?` included).
+  const [name, value] = new URLSearchParams(raw).entries().next().value ?? ['', ''];
+  if (JWT_SHAPED.test(name)) return '[redacted]';
+  if (!CREDENTIAL_NAME.test(name) && !JWT_SHAPED.test(value)) return raw;
+  const equals = raw.indexOf('=');
+  return equals < 0 ? raw : `${raw.slice(0, equals)}=[redacted]`;
 }
