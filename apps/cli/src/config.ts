@@ -136,6 +136,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
       jwksUrl,
       issuer: read<string | undefined>(env, 'FANOUT_JWT_ISSUER', z.string().min(1), undefined),
       audience: read<string | undefined>(env, 'FANOUT_JWT_AUDIENCE', z.string().min(1), undefined),
+      maxTtlSeconds: read<number | undefined>(env, 'FANOUT_JWT_MAX_TTL_S', positiveInt, undefined),
     };
   }
 

@@ -15,7 +15,15 @@ export interface Principal {
 
 export type AuthConfig =
   | { mode: 'none' }
-  | { mode: 'jwt'; secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  | {
+      mode: 'jwt';
+      secret?: string;
+      jwksUrl?: string;
+      issuer?: string;
+      audience?: string;
+      /** Tokens that live longer than this (see lifetimeOf) are refused; unset, any `exp` is taken. */
+      maxTtlSeconds?: number;
+    };
 
 /** Works on any node:http request (Express's included): reads headers and the `access_token` query parameter. */
 export type Authenticator = (req: IncomingMessage, scope: Scope) => Promise<Principal>;
@@ -49,6 +57,7 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
       }
       throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, CHALLENGE);
     }
+    if (config.maxTtlSeconds !== undefined) refuseLongLived(payload, config.maxTtlSeconds);
     const tenant = payload['tenant'];
     if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) {
       throw new HttpProblem(401, 'the token has no valid tenant claim', {}, CHALLENGE);
@@ -57,6 +66,29 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
     return { tenant, fromToken: true, expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined };
   };
+}
+
+/**
+ * How long a token lives: from `iat` to `exp`, so a token minted for too long is refused all its
+ * life, not only early on; from now when it has no `iat`, or one in the future (which would
+ * otherwise shorten the count).
+ */
+function lifetimeOf(payload: JWTPayload): { seconds: number; from: 'iat' | 'now' } {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = payload.exp!;
+  return payload.iat !== undefined && payload.iat <= now ? { seconds: exp - payload.iat, from: 'iat' } : { seconds: exp - now, from: 'now' };
+}
+
+function refuseLongLived(payload: JWTPayload, maxTtlSeconds: number): void {
+  const lifetime = lifetimeOf(payload);
+  if (lifetime.seconds <= maxTtlSeconds) return;
+  const shown = Number.isFinite(lifetime.seconds) ? `${lifetime.seconds} s` : 'forever';
+  throw new HttpProblem(
+    401,
+    `the token lives too long: ${shown} (exp − ${lifetime.from}), over this server's maximum of ${maxTtlSeconds} s; use a token that expires sooner`,
+    {},
+    CHALLENGE,
+  );
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

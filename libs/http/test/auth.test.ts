@@ -3,6 +3,7 @@
  * 401 and what with 403, and that no answer ever echoes the token. The end-to-end side (real processes,
  * JWKS rotation, tenant isolation, expiry mid-stream) is test/e2e/auth.test.ts.
  */
+import { createHmac } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import { SignJWT, generateKeyPair } from 'jose';
 import { AuthConfig, HttpProblem, createAuthenticator } from '@fanout/http';
@@ -138,6 +139,55 @@ describe('createAuthenticator (jwt, issuer and audience)', () => {
       const problem = await problemOf(authenticate(fakeRequest({}, { access_token: await build(iss, aud) }), 'stream:read'));
       expect({ iss, aud, status: problem.status }).toEqual({ iss, aud, status: 401 });
     }
+  });
+});
+
+describe('createAuthenticator (jwt, maximum token lifetime)', () => {
+  const MAX = 3600;
+  const authenticate = createAuthenticator({ ...jwt, maxTtlSeconds: MAX });
+  const claims = { tenant: 'acme', scope: 'stream:read' };
+  /** A token with the given `iat` (none when undefined) and `exp`, in seconds from now. */
+  const lasting = (iatFromNow: number | undefined, expFromNow: number) => {
+    const at = now();
+    const t = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(at + expFromNow);
+    if (iatFromNow !== undefined) t.setIssuedAt(at + iatFromNow);
+    return t.sign(KEY);
+  };
+  /** Claims jose will not write: `{"exp":1e400}` parses as Infinity. */
+  const signedText = (text: string) => {
+    const part = (s: string) => Buffer.from(s).toString('base64url');
+    const input = `${part('{"alg":"HS256"}')}.${part(text)}`;
+    return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+  };
+
+  test('a token living up to the maximum is taken: from iat to exp, or from now to exp without iat', async () => {
+    for (const [iat, exp] of [[0, MAX], [-600, MAX - 600], [-MAX + 60, 60], [undefined, MAX - 5]] as const) {
+      await expect(authenticate(fakeRequest({}, { access_token: await lasting(iat, exp) }), 'stream:read')).resolves.toMatchObject({ tenant: 'acme' });
+    }
+  });
+
+  test('a longer-lived token is a 401 naming its lifetime and the maximum, whatever is left of it', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['iat now, exp in 2 h', await lasting(0, 2 * MAX), /7200 s \(exp − iat\), over this server's maximum of 3600 s/],
+      ['minted 2 h ago, 30 min left', await lasting(-2 * MAX, MAX / 2), /9000 s \(exp − iat\)/],
+      ['no iat, exp in 2 h', await lasting(undefined, 2 * MAX), /7200 s \(exp − now\)/],
+      ['an iat in the future', await lasting(3 * MAX, 3 * MAX + 60), /exp − now/],
+      ['exp 10^20 s away', await lasting(0, 1e20), /over this server's maximum/],
+      ['exp 1e400 (Infinity)', signedText(`{"tenant":"acme","scope":"stream:read","iat":${now()},"exp":1e400}`), /lives too long: forever/],
+    ];
+    for (const [name, token, detail] of cases) {
+      const problem = await problemOf(authenticate(fakeRequest({ Authorization: `Bearer ${token}` }), 'stream:read'));
+      expect({ name, status: problem.status, challenge: problem.headers['WWW-Authenticate'], detail: problem.detail }).toEqual({ name, status: 401, challenge: 'Bearer', detail: expect.stringMatching(detail) });
+    }
+  });
+
+  test('without a maximum, a huge exp is taken and its expiry stays a number the gateway can compare', async () => {
+    const unbounded = createAuthenticator(jwt);
+    const far = await unbounded(fakeRequest({}, { access_token: await lasting(0, 1e20) }), 'stream:read');
+    expect(far.expiresAt).toBeGreaterThan(Date.now() + 1e22);
+    const infinite = await unbounded(fakeRequest({}, { access_token: signedText('{"tenant":"acme","scope":"stream:read","exp":1e400}') }), 'stream:read');
+    expect(infinite.expiresAt).toBe(Infinity);
+    expect(Date.now() >= infinite.expiresAt!).toBe(false);
   });
 });
 

@@ -1,0 +1,33 @@
+/** FANOUT_JWT_MAX_TTL_S: unset is no limit; a positive whole number of seconds, else one line naming it at start. */
+import { ConfigError, loadConfig } from '../src/config';
+
+const base = { FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: 'config-test-secret', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/0' };
+const maxTtlOf = (env: Record<string, string>) => {
+  const { auth } = loadConfig('gateway', { ...base, ...env });
+  return auth.mode === 'jwt' ? auth.maxTtlSeconds : 'no jwt';
+};
+
+describe('FANOUT_JWT_MAX_TTL_S', () => {
+  it('is no limit when unset or empty', () => {
+    expect(maxTtlOf({})).toBeUndefined();
+    expect(maxTtlOf({ FANOUT_JWT_MAX_TTL_S: '' })).toBeUndefined();
+  });
+
+  it('takes a positive whole number of seconds', () => {
+    expect(maxTtlOf({ FANOUT_JWT_MAX_TTL_S: '3600' })).toBe(3600);
+    expect(maxTtlOf({ FANOUT_JWT_MAX_TTL_S: '1' })).toBe(1);
+  });
+
+  it.each(['0', '-60', '1.5', '1h', 'abc', '1e400'])('refuses %j with one line naming the variable', (value) => {
+    let refusal: unknown;
+    try {
+      maxTtlOf({ FANOUT_JWT_MAX_TTL_S: value });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(ConfigError);
+    expect((refusal as ConfigError).variable).toBe('FANOUT_JWT_MAX_TTL_S');
+    expect((refusal as ConfigError).message).toMatch(/^FANOUT_JWT_MAX_TTL_S: .*\(got "/);
+    expect((refusal as ConfigError).message).not.toContain('\n');
+  });
+});
