@@ -27,6 +27,7 @@ export class MultiStream extends StreamSession {
   private readonly positions: Buffer[];
   private readonly epochs: string[];
   private readonly done: boolean[];
+  private cursorBytes = 0;
 
   constructor(
     ctx: StreamContext,
@@ -38,15 +39,28 @@ export class MultiStream extends StreamSession {
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);
+    this.cursorBytes = `id: ${encodeCursor(this.positions)}\n`.length;
     entries.forEach((entry, index) => {
       if (!entry.done) this.feeds.set(new SubjectFeed(ctx, entry.subject, this, entry.afterSeq, entry.epoch), index);
     });
   }
 
+  /**
+   * Subscribes every feed, then replays the subjects one after another (so at most one subject's
+   * history is in hand at a time); those already replayed are live meanwhile.
+   */
   async start(): Promise<void> {
     await Promise.all([...this.feeds.keys()].map((feed) => feed.subscribe()));
     if (!this.open()) return;
-    await Promise.all([...this.feeds].map(([feed, index]) => feed.replay(this.entries[index]!.gap)));
+    for (const [feed, index] of this.feeds) {
+      if (!this.isOpen()) return;
+      await feed.replay(this.entries[index]!.gap);
+    }
+  }
+
+  writtenSize(frame: Buffer): number {
+    // The stored `id:` line is replaced by the cursor's, which is about as long as the last one written.
+    return frame.length + this.cursorBytes;
   }
 
   deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void {
@@ -59,7 +73,9 @@ export class MultiStream extends StreamSession {
       if (end < 0) break;
       const afterId = frames.indexOf(NEWLINE, offset) + 1;
       this.positions[index] = encodePosition({ epoch: this.epochs[index]!, seq });
-      parts.push(Buffer.from(`id: ${encodeCursor(this.positions)}\n`), frames.subarray(afterId, end + FRAME_END.length));
+      const idLine = Buffer.from(`id: ${encodeCursor(this.positions)}\n`);
+      this.cursorBytes = idLine.length;
+      parts.push(idLine, frames.subarray(afterId, end + FRAME_END.length));
       offset = end + FRAME_END.length;
     }
     this.writeEvents(Buffer.concat(parts), lastSeq - firstSeq + 1, replayed);

@@ -24,6 +24,10 @@ export class SingleStream extends StreamSession {
     this.writeEvents(frames, lastSeq - firstSeq + 1, replayed);
   }
 
+  writtenSize(frame: Buffer): number {
+    return frame.length;
+  }
+
   gap(_feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void {
     this.writeControl(controlFrame('gap', { reason, firstAvailableSeq }));
   }

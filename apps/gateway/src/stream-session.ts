@@ -5,15 +5,23 @@ import { FeedSink, SubjectFeed } from './subject-feed';
 import { StreamContext } from './stream-context';
 
 /**
- * One open SSE connection: heartbeats, idle timeout, token expiry and the slow-consumer check,
+ * One open SSE connection: heartbeats, idle timeout, token expiry and the slow-consumer checks,
  * swept by the replica's one scheduler, and the metrics of its life. Subclasses decide how the
  * frames of their feeds are written.
+ *
+ * What a session holds is bounded by the client buffer limit: replay writes only while the
+ * connection has room (`replayRoom`) and waits for the socket to drain; any other write that
+ * leaves more unsent than the limit drops the client, and so does a client that took nothing of
+ * its unsent bytes over a whole heartbeat interval. The session's slot is given back only once
+ * its socket has really closed (an ended stream's socket is destroyed if it does not flush soon).
  */
 export abstract class StreamSession implements Sweepable, FeedSink, CloseListener {
   private started = false;
   private closed = false;
   private lastEventAt = Date.now();
-  private closeListener: ((session: StreamSession) => void) | undefined;
+  /** Unsent bytes right after the last heartbeat: none taken since then means a stalled reader. */
+  private unsentAtHeartbeat = Number.POSITIVE_INFINITY;
+  private releaseListener: ((session: StreamSession) => void) | undefined;
 
   protected constructor(
     protected readonly ctx: StreamContext,
@@ -29,12 +37,14 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   abstract deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void;
   abstract gap(feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void;
   abstract completed(feed: SubjectFeed): void;
+  abstract writtenSize(frame: Buffer): number;
   protected abstract stopFeeds(): void;
 
   /** Opens the response (headers and `retry:`), once every feed is subscribed. */
   protected open(): boolean {
     if (this.closed || !this.conn.isOpen) {
       this.finish('client_closed');
+      if (this.conn.isClosed) this.release();
       return false;
     }
     this.started = true;
@@ -44,13 +54,14 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     return true;
   }
 
-  /** Told once, when the session ends for any reason (one function shared by every session). */
-  onClosed(listener: (session: StreamSession) => void): void {
-    this.closeListener = listener;
+  /** Told once, when the session's socket is gone and its slot may be reused (one function shared by every session). */
+  onReleased(listener: (session: StreamSession) => void): void {
+    this.releaseListener = listener;
   }
 
   connectionClosed(): void {
     this.finish('client_closed');
+    this.release();
   }
 
   isOpen(): boolean {
@@ -59,6 +70,14 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
 
   drained(): Promise<void> {
     return this.conn.drained();
+  }
+
+  /**
+   * Room left under the buffer limit (at least the socket's high-water mark, so that a connection
+   * out of room always has a 'drain' to wait for).
+   */
+  replayRoom(): number {
+    return Math.max(this.ctx.settings.clientBufferBytes, this.conn.highWaterMark) - this.conn.unsentBytes;
   }
 
   failed(_feed: SubjectFeed, error: Error): void {
@@ -72,8 +91,11 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     if (this.expiresAt !== undefined && now >= this.expiresAt) return this.end('token_expired');
     if (now - this.lastEventAt >= this.ctx.settings.idleTimeoutMs) return this.end('idle_timeout');
     if (now - this.conn.lastWriteAt >= this.ctx.settings.heartbeatMs) {
-      this.conn.write(heartbeatFrame(new Date(now)));
+      const unsent = this.conn.unsentBytes;
+      if (unsent > 0 && unsent >= this.unsentAtHeartbeat) return this.dropSlowConsumer();
+      this.writeControl(heartbeatFrame(new Date(now)));
       this.ctx.metrics.heartbeats.inc();
+      this.unsentAtHeartbeat = this.conn.unsentBytes;
     }
   }
 
@@ -84,20 +106,30 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     this.finish(reason);
   }
 
-  /** Writes domain-event frames and counts them; drops the client if it cannot keep up with live events. */
+  /**
+   * Writes domain-event frames and counts them. Live frames past the buffer limit drop the client;
+   * replayed ones were sized to the room the connection had (`replayRoom`).
+   */
   protected writeEvents(frames: Buffer, count: number, replayed: boolean): void {
     this.conn.write(frames);
     this.lastEventAt = Date.now();
     this.ctx.metrics.countDelivered(this.kindLabel, count, replayed);
-    if (!replayed && this.conn.unsentBytes > this.ctx.settings.clientBufferBytes) {
-      this.ctx.logger.info({ stream: this.kindLabel, unsentBytes: this.conn.unsentBytes }, 'dropping a slow consumer');
-      this.conn.destroy();
-      this.finish('slow_consumer');
-    }
+    if (!replayed) this.checkBuffer();
   }
 
   protected writeControl(frame: Buffer): void {
     this.conn.write(frame);
+    this.checkBuffer();
+  }
+
+  private checkBuffer(): void {
+    if (!this.closed && this.conn.unsentBytes > this.ctx.settings.clientBufferBytes) this.dropSlowConsumer();
+  }
+
+  private dropSlowConsumer(): void {
+    this.ctx.logger.info({ stream: this.kindLabel, unsentBytes: this.conn.unsentBytes }, 'dropping a slow consumer');
+    this.conn.destroy();
+    this.finish('slow_consumer');
   }
 
   private finish(reason: DisconnectReason): void {
@@ -109,7 +141,10 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
       this.ctx.metrics.connections.dec({ kind: this.kindLabel });
       this.ctx.metrics.disconnects.inc({ reason });
     }
-    this.closeListener?.(this);
-    this.closeListener = undefined;
+  }
+
+  private release(): void {
+    this.releaseListener?.(this);
+    this.releaseListener = undefined;
   }
 }

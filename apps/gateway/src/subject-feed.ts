@@ -1,5 +1,5 @@
 import { GapReason } from '@fanout/contracts';
-import { LiveBatch, StreamRef, epochOfFrame, framesAfter } from '@fanout/bus';
+import { HistoryEntry, LiveBatch, StreamRef, epochOfFrame, framesAfter } from '@fanout/bus';
 import { StreamContext } from './stream-context';
 import { LiveClient } from './subscription-manager';
 
@@ -12,12 +12,18 @@ export interface FeedSink {
   completed(feed: SubjectFeed): void;
   failed(feed: SubjectFeed, error: Error): void;
   isOpen(): boolean;
+  /** Resolves once the connection took everything written (or closed). */
   drained(): Promise<void>;
+  /** Bytes of replay the connection may take now (none at or below 0: wait for `drained`). */
+  replayRoom(): number;
+  /** What writing this stored frame adds to the connection's unsent bytes (ids may be rewritten). */
+  writtenSize(frame: Buffer): number;
 }
 
-type Phase = 'replaying' | 'live' | 'stopped';
+/** `waiting`: subscribed, history not read yet (batches are ignored: that read will have them). */
+type Phase = 'waiting' | 'replaying' | 'live' | 'stopped';
 
-/** Live batches held while history is replayed; past this, they are dropped and history re-read. */
+/** Live batches held while history is replayed; past this (or the client buffer limit in bytes), they are dropped and history re-read. */
 const MAX_BUFFERED_BATCHES = 1024;
 /** Reads that still answer with a left-behind epoch before the stream gives up (the client then resumes). */
 const MAX_STALE_READS = 3;
@@ -30,12 +36,13 @@ const MAX_STALE_READS = 3;
  * sends the feed back to history for what it missed.
  */
 export class SubjectFeed implements LiveClient {
-  private phase: Phase = 'replaying';
+  private phase: Phase = 'waiting';
   private buffered: LiveBatch[] = [];
+  private bufferedBytes = 0;
   private bufferOverflowed = false;
   private catchingUp = false;
   private catchUpAgain = false;
-  /** When this feed began receiving live batches, on the subscription manager's join clock. */
+  /** When this feed began taking live batches (left `waiting`), on the subscription manager's clock. */
   private joinedAt = Number.POSITIVE_INFINITY;
   /** After a bus recovery: whether the subject still has the epoch being streamed must be read. */
   private verifyEpoch = false;
@@ -60,11 +67,17 @@ export class SubjectFeed implements LiveClient {
 
   /** Resolves once live batches reach this feed (call before `replay`). */
   async subscribe(): Promise<void> {
-    this.joinedAt = await this.ctx.subscriptions.join(this.ref, this);
+    await this.ctx.subscriptions.join(this.ref, this);
   }
 
-  /** Sends `gap` if due, then replays history and goes live. */
+  /**
+   * Sends `gap` if due, then replays history and goes live. Until this is called the feed holds
+   * nothing of what arrives live: the history read it starts with is issued after those batches
+   * were stored, so a multi-subject stream replays its subjects one after another for free.
+   */
   async replay(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {
+    if (this.phase !== 'waiting') return;
+    this.joinedAt = this.ctx.subscriptions.now();
     if (gap) this.sendGap(gap.reason, gap.firstAvailableSeq);
     await this.catchUp();
   }
@@ -72,17 +85,18 @@ export class SubjectFeed implements LiveClient {
   stop(): void {
     if (this.phase === 'stopped') return;
     this.phase = 'stopped';
-    this.buffered = [];
+    this.clearBuffer();
     this.ctx.subscriptions.leave(this.ref, this);
   }
 
   onBatch(batch: LiveBatch): void {
     if (this.phase === 'replaying') {
-      if (this.buffered.length >= MAX_BUFFERED_BATCHES) {
-        this.buffered = [];
+      if (this.buffered.length >= MAX_BUFFERED_BATCHES || this.bufferedBytes + batch.frames.length > this.ctx.settings.clientBufferBytes) {
+        this.clearBuffer();
         this.bufferOverflowed = true;
       }
       this.buffered.push(batch);
+      this.bufferedBytes += batch.frames.length;
       return;
     }
     if (this.phase !== 'live') return;
@@ -98,6 +112,7 @@ export class SubjectFeed implements LiveClient {
     if (batch.firstSeq > this.sentSeq + 1) {
       // A batch went missing on the way (the pub/sub path dropped it): history has it.
       this.buffered.push(batch);
+      this.bufferedBytes += batch.frames.length;
       void this.catchUp();
       return;
     }
@@ -111,8 +126,9 @@ export class SubjectFeed implements LiveClient {
     if (this.phase === 'stopped') return;
     // Batches published while the path was down never arrived: read them from history. The store
     // may also have lost the subject and started it again, at seqs the client already has.
-    this.bufferOverflowed = true;
     this.verifyEpoch = true;
+    if (this.phase === 'waiting') return;
+    this.bufferOverflowed = true;
     void this.catchUp();
   }
 
@@ -194,25 +210,51 @@ export class SubjectFeed implements LiveClient {
       }
       // A shared read issued before this feed joined comes with the live batches since: they go
       // before those the feed received itself (the overlap is skipped by seq when going live).
-      if (missed.length > 0) this.buffered = [...missed, ...this.buffered];
-      const first = page[0];
-      const last = page[page.length - 1];
-      if (first && last) {
-        if (first.seq > this.sentSeq + 1) this.sendGap('history_trimmed', first.seq);
-        this.sentSeq = last.seq;
-        const frames = page.length === 1 ? first.frame : Buffer.concat(page.map((e) => e.frame));
-        this.sink.deliver(this, frames, first.seq, last.seq, true);
-        if (last.terminal) return this.complete();
-        await this.sink.drained();
-        if (!this.isOpen()) return;
+      if (missed.length > 0) {
+        this.buffered = [...missed, ...this.buffered];
+        this.bufferedBytes += missed.reduce((sum, batch) => sum + batch.frames.length, 0);
       }
-      if (reachedEnd && !this.bufferOverflowed) return;
+      if (page[0] && page[0].seq > this.sentSeq + 1) this.sendGap('history_trimmed', page[0].seq);
+      const written = this.writeReplay(page);
+      if (written === 'completed') return this.complete();
+      await this.sink.drained();
+      if (!this.isOpen()) return;
+      // Cut short for room: the rest is read again (from the shared pages) rather than held here.
+      if (written === 'all' && reachedEnd && !this.bufferOverflowed) return;
     }
+  }
+
+  /**
+   * Writes as much of a page as the connection has room for, in runs that fit (always at least
+   * one frame, so the unsent bytes stay within the limit plus one frame).
+   */
+  private writeReplay(page: readonly HistoryEntry[]): 'all' | 'part' | 'completed' {
+    let next = 0;
+    while (next < page.length) {
+      let room = this.sink.replayRoom();
+      if (room <= 0) return 'part';
+      const from = next;
+      do room -= this.sink.writtenSize(page[next++]!.frame);
+      while (next < page.length && room - this.sink.writtenSize(page[next]!.frame) >= 0);
+      const first = page[from]!;
+      const last = page[next - 1]!;
+      this.sentSeq = last.seq;
+      const frames = next - from === 1 ? first.frame : Buffer.concat(page.slice(from, next).map((e) => e.frame));
+      this.sink.deliver(this, frames, first.seq, last.seq, true);
+      if (last.terminal) return 'completed';
+      if (!this.isOpen()) return 'part';
+    }
+    return 'all';
+  }
+
+  private clearBuffer(): void {
+    this.buffered = [];
+    this.bufferedBytes = 0;
   }
 
   private goLive(): void {
     const pending = this.buffered;
-    this.buffered = [];
+    this.clearBuffer();
     this.phase = 'live';
     for (const batch of pending) {
       if (!this.isOpen()) return;

@@ -7,6 +7,14 @@ export interface CloseListener {
   connectionClosed(): void;
 }
 
+/**
+ * How long an ended stream's socket may take to flush what is unsent (the `end` frame included)
+ * before it is destroyed: a peer that stopped reading must not keep a socket and its buffer.
+ */
+export const END_FLUSH_DEADLINE_MS = 2000;
+
+const DEFAULT_HIGH_WATER_MARK = 16 * 1024;
+
 /** Connections written in this turn: one nextTick uncorks them all (not a closure per connection). */
 const corkedThisTurn: SseConnection[] = [];
 
@@ -24,7 +32,11 @@ export class SseConnection {
   lastWriteAt = Date.now();
   private socket: Socket | undefined;
   private open = true;
+  /** The response closed (its socket is gone): nothing of it is held any more. */
+  private closedFully = false;
   private corked = false;
+  /** One wait for 'drain' shared by every writer of this connection (one listener, however many wait). */
+  private drainWait: Promise<void> | undefined;
 
   private closeListener: CloseListener | undefined;
 
@@ -36,12 +48,18 @@ export class SseConnection {
     // One listener, not `once` per interested party: an idle connection should hold as little as possible.
     res.on('close', () => {
       this.open = false;
+      this.closedFully = true;
       this.closeListener?.connectionClosed();
     });
   }
 
   get isOpen(): boolean {
     return this.open && !this.res.destroyed;
+  }
+
+  /** Whether the response's socket is gone (closed, or destroyed before this connection saw it). */
+  get isClosed(): boolean {
+    return this.closedFully || this.res.destroyed || !!this.res.socket?.destroyed;
   }
 
   start(retryMs: number): void {
@@ -70,27 +88,47 @@ export class SseConnection {
     return this.socket?.writableLength ?? 0;
   }
 
+  /** Unsent bytes past which a write answers false and 'drain' is due. */
+  get highWaterMark(): number {
+    return this.socket?.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  }
+
+  /** Resolves once the socket took everything written (or closed). */
   drained(): Promise<void> {
     const socket = this.socket;
     if (!socket || !this.isOpen || !socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
+    this.drainWait ??= new Promise((resolve) => {
       const done = (): void => {
         socket.off('drain', done);
         socket.off('close', done);
+        this.drainWait = undefined;
         resolve();
       };
       socket.on('drain', done);
       socket.on('close', done);
     });
+    return this.drainWait;
   }
 
-  /** Sends `end` {reason} and closes the connection cleanly. */
+  /**
+   * Sends `end` {reason} and closes the connection cleanly; a peer that does not take what is
+   * unsent within END_FLUSH_DEADLINE_MS has its socket destroyed.
+   */
   end(reason: string): void {
     if (!this.isOpen) return;
     this.open = false;
     this.uncork();
-    if (this.socket) this.socket.end(controlFrame('end', { reason }));
-    else this.res.end(controlFrame('end', { reason }));
+    const frame = controlFrame('end', { reason });
+    const socket = this.socket;
+    if (!socket) {
+      this.res.end(frame);
+      return;
+    }
+    socket.end(frame);
+    // Even with everything flushed, the socket lives until the peer closes its side too.
+    const deadline = setTimeout(() => socket.destroy(), END_FLUSH_DEADLINE_MS);
+    deadline.unref();
+    socket.once('close', () => clearTimeout(deadline));
   }
 
   /** Drops the connection at once (a slow consumer: its backlog is not worth sending). */
