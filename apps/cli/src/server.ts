@@ -1,4 +1,5 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
+import { Socket } from 'node:net';
 import express from 'express';
 import { Bus, MemoryBus, RedisBus, describeRedisTarget, redisTargetOf } from '@fanout/bus';
 import { OPENAPI_PATH, PROBLEM_CONTENT_TYPE, buildOpenApiDocument } from '@fanout/contracts';
@@ -34,6 +35,14 @@ function createBus(config: FanoutConfig, logger: Logger): Bus {
 }
 
 const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
+/**
+ * Sockets that carry no response are bounded in time: a new connection must start a request within
+ * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
+ * (checked every second), and a kept-alive socket closes after 5 s without a request (Node's
+ * keepAliveTimeout). Node itself never times out a connection that sends nothing.
+ */
+const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
+const FIRST_REQUEST_TIMEOUT_MS = 10_000;
 /** How long a draining process keeps its port open after its streams ended (within the grace period). */
 const DRAIN_LINGER_MS = 1000;
 
@@ -126,6 +135,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   // The stream routes bypass Express (an idle stream then holds no router state or header
   // objects); their CORS and nosniff headers come from streamHeadersFor, the same policy.
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    // A request came: the connection's first-request timeout no longer applies (a stream may idle).
+    if (req.socket.timeout) req.socket.setTimeout(0);
     if (!gateway?.isStreamRequest(req)) return void app(req, res);
     logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
     gateway.handleStream(req, res);
@@ -135,10 +146,12 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   // port closed, and /readyz tells the load balancer).
   if (config.workers > 1) await untilStoreAnswers(bus, logger, STORE_WAIT_BEFORE_LISTEN_MS);
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer(dispatch);
+    const s = createServer(IDLE_SOCKET_LIMITS, dispatch);
     s.once('error', reject);
     s.listen(config.port, config.host, () => resolve(s));
   });
+  // With no 'timeout' listener of the server's own, Node's HTTP server destroys a socket that times out.
+  server.on('connection', (socket: Socket) => socket.setTimeout(FIRST_REQUEST_TIMEOUT_MS));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: error.message, code: error.code }, 'malformed request');
     if (socket.writable && !socket.destroyed) {

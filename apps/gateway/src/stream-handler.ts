@@ -1,4 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { SUBJECT_ID_PATTERN, SUBJECT_KINDS, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { EventPosition, activityOf, parseEventId } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal, StreamHeaders, sendProblem } from '@fanout/http';
@@ -51,11 +52,11 @@ export function isStreamRequest(req: IncomingMessage): boolean {
 export function createStreamHandler(options: StreamHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { ctx, authenticate, limits, open } = options;
 
-  const closed = (session: StreamSession): void => {
+  const released = (session: StreamSession): void => {
     limits.release(session.tenant);
     open.delete(session);
   };
-  /** Takes a connection slot and tracks the session until its response closes. */
+  /** Takes a connection slot and tracks the session until its socket is gone. */
   const admit = <S extends StreamSession>(
     principal: Principal,
     { req, res }: StreamRequest,
@@ -64,11 +65,11 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     limits.acquire(principal.tenant);
     const session = create(new SseConnection(res, options.headersFor(req.headers.origin)));
     open.add(session);
-    session.onClosed(closed);
+    session.onReleased(released);
     return session;
   };
   const noContent = ({ req, res }: StreamRequest): void => {
-    res.writeHead(204, options.headersFor(req.headers.origin)).end();
+    res.writeHead(204, { ...options.headersFor(req.headers.origin), Connection: 'close' }).end();
   };
 
   const streamActivity = async (request: StreamRequest, principal: Principal): Promise<void> => {
@@ -134,7 +135,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     throw new HttpProblem(404, `no route for GET ${STREAM_PREFIX}/${segments.join('/')}`);
   };
 
-  return (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     // The request target split by hand (isStreamRequest checked its prefix): no URL object, and no
     // query object at all for the usual stream without one, held while the stream sets up.
     const target = req.url ?? '/';
@@ -143,13 +144,37 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const query = queryAt < 0 ? NO_QUERY : new URLSearchParams(target.slice(queryAt + 1));
     const segments = path.slice(STREAM_PREFIX.length).split('/').filter(Boolean);
     route({ req, res, segments, query }).catch((error: Error) => {
-      const headers = options.headersFor(req.headers.origin);
+      // A refused stream closes its connection: nothing of it is left to hold a socket.
+      const headers = { ...options.headersFor(req.headers.origin), Connection: 'close' };
       if (error instanceof HttpProblem) return sendProblem(res, error, headers);
       ctx.logger.error({ err: error }, 'unexpected error on a stream route');
       sendProblem(res, new HttpProblem(500, 'an unexpected error occurred; it has been logged'), headers);
     });
   };
+
+  return (req, res) => {
+    if (res.socket) return serve(req, res);
+    // Pipelined behind another response on its connection: served once the connection is its
+    // own, so that its session is tied to the socket that carries it. Behind a stream (which
+    // never gives the connection back), more than a few such requests end the connection.
+    const socket = req.socket;
+    const waiting = (waitingStreams.get(socket) ?? 0) + 1;
+    if (waiting > MAX_PIPELINED_STREAMS) {
+      socket.destroy();
+      return;
+    }
+    waitingStreams.set(socket, waiting);
+    res.once('socket', () => {
+      waitingStreams.set(socket, (waitingStreams.get(socket) ?? 1) - 1);
+      serve(req, res);
+    });
+  };
 }
+
+/** Stream requests pipelined on one connection that may wait for it; one more ends the connection. */
+const MAX_PIPELINED_STREAMS = 4;
+/** Per connection: its stream requests waiting for the responses before them. */
+const waitingStreams = new WeakMap<Socket, number>();
 
 function resumeOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
   const header = req.headers['last-event-id'];

@@ -1,0 +1,247 @@
+/**
+ * Issue 12's resource bounds under hostile clients, against real processes on loopback: clients
+ * that never read (a small SO_RCVBUF, so the backlog piles up in the gateway, not in their kernel),
+ * one `?subjects=` request over 100 large pack runs, a tenant's socket limit, pipelined stream
+ * requests and sockets that never send a request. Timeouts are hang guards only.
+ */
+import { get as httpGet } from 'node:http';
+import { connect } from 'node:net';
+import { createParser } from 'eventsource-parser';
+import { FanoutProcess } from '../support/fanout-process';
+import { closeAllStreams, openStream, within } from '../support/sse-client';
+import { establishedOnPort, establishedPeers, openStalledClients, StalledClients } from '../support/stalled-clients';
+import { packRunPlan, rssBytes } from '../support/resuming-client';
+import { Stack, jobEvents, startStack, chunk } from '../support/stack';
+import { sleep, waitFor } from '../support/wait';
+
+jest.setTimeout(240_000);
+
+const MiB = 1024 * 1024;
+const LINE = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(230).slice(0, 8000);
+
+let stack: Stack;
+const stalled: StalledClients[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ gateways: 0 });
+}, 60_000);
+
+afterEach(async () => {
+  closeAllStreams();
+  await Promise.all(stalled.splice(0).map((clients) => clients.close()));
+});
+
+afterAll(async () => {
+  await stack?.stop();
+}, 60_000);
+
+function streamRequest(path: string, tenant: string): string {
+  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nX-Tenant: ${tenant}\r\n\r\n`;
+}
+
+/**
+ * Reads a whole stream, counting its domain events per subject id (without keeping ~400 MB of
+ * frames), until it ends; resolves with the `end` frame's data.
+ */
+function countEventsBySubject(url: string, tenant: string, timeoutMs: number): Promise<{ status: number; counts: Map<string, number>; end: unknown }> {
+  return new Promise((resolve, reject) => {
+    const counts = new Map<string, number>();
+    let end: unknown;
+    const parser = createParser({
+      onEvent: (message) => {
+        if (message.event === 'end') end = JSON.parse(message.data);
+        if (message.id === undefined) return;
+        const id = /"subject":\{"kind":"[a-z-]+","id":"([^"]+)"\}/.exec(message.data)?.[1] ?? '?';
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      },
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`the stream did not end within ${timeoutMs} ms (${[...counts.values()].reduce((a, b) => a + b, 0)} events)`));
+    }, timeoutMs);
+    const req = httpGet(url, { headers: { Accept: 'text/event-stream', 'X-Tenant': tenant } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => parser.feed(text));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, counts, end });
+      });
+    });
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function metric(gateway: FanoutProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return (await gateway.metric(name, labels)) ?? 0;
+}
+
+/** Resolves when no socket is established on the gateway's port (probes' kept-alive sockets time out in seconds). */
+async function untilNoSockets(gateway: FanoutProcess): Promise<void> {
+  await waitFor('the gateway to hold no socket', () => establishedOnPort(gateway.port) === 0, 20_000);
+}
+
+/** Publishes pack runs of `lines` log lines of 8,000 characters, a few subjects at a time, 100 events per request. */
+async function publishLargePackRuns(count: number, lines: number): Promise<{ id: string; total: number }[]> {
+  const plans = Array.from({ length: count }, () => packRunPlan(stack.tenant, lines + 5, { message: (lineNo) => `${lineNo} ${LINE}`.slice(0, 8000) }));
+  for (const group of chunk(plans, 4)) {
+    await Promise.all(
+      group.map(async (plan) => {
+        for (const batch of chunk(plan.events, 100)) await stack.publishOk(batch);
+      }),
+    );
+  }
+  return plans.map((plan) => ({ id: plan.id, total: plan.events.length }));
+}
+
+test('20 non-reading clients on a pack run of 500 lines of 8 KiB and one non-reading ?subjects= over 100 such pack runs: RSS stays within 25 buffers + 64 MiB, all 21 are dropped as slow_consumer, readers get everything, and no drain listener warning', async () => {
+  const BUFFER_BYTES = MiB;
+  const packRuns = await publishLargePackRuns(100, 500);
+  const gateway = await stack.addGateway({ FANOUT_CLIENT_BUFFER_BYTES: BUFFER_BYTES, FANOUT_HEARTBEAT_MS: 1000 });
+  const [first] = packRuns;
+  const singlePath = `/api/v1/stream/pack-runs/${first!.id}`;
+  const multiPath = `/api/v1/stream?subjects=${packRuns.map((p) => `pack-run:${p.id}`).join(',')}`;
+
+  const droppedBefore = await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'slow_consumer' });
+  const baselineRss = rssBytes(gateway.pid);
+  let peakRss = baselineRss;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peakRss = Math.max(peakRss, rssBytes(gateway.pid));
+      await sleep(25);
+    }
+  })();
+  try {
+    const singles = openStalledClients(gateway.port, streamRequest(singlePath, stack.tenant), { count: 20 });
+    const multi = openStalledClients(gateway.port, streamRequest(multiPath, stack.tenant), { count: 1 });
+    stalled.push(singles, multi);
+    await singles.untilOpened(20, 10_000);
+    await multi.untilOpened(1, 10_000);
+    // A reading client on the same pack run meanwhile gets all of it.
+    const reader = await openStream(`${gateway.url}${singlePath}`, { headers: { 'X-Tenant': stack.tenant } });
+    expect(reader.status).toBe(200);
+    await reader.waitForEvents(first!.total, 60_000);
+    await waitFor(
+      'the 21 non-reading clients to be dropped as slow consumers',
+      async () => (await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'slow_consumer' })) - droppedBefore >= 21,
+      60_000,
+    );
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const growth = peakRss - baselineRss;
+  console.log(`21 non-reading clients: gateway RSS ${(baselineRss / MiB).toFixed(1)} MiB before, peak +${(growth / MiB).toFixed(1)} MiB`);
+  expect(growth).toBeLessThan(25 * BUFFER_BYTES + 64 * MiB);
+  expect(await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'slow_consumer' })).toBe(droppedBefore + 21);
+
+  // A reading client of all 100 subjects on one connection gets every event of each.
+  const { status, counts, end } = await countEventsBySubject(`${gateway.url}${multiPath}`, stack.tenant, 180_000);
+  expect(status).toBe(200);
+  expect(end).toEqual({ reason: 'completed' });
+  for (const packRun of packRuns) expect([packRun.id, counts.get(packRun.id)]).toEqual([packRun.id, packRun.total]);
+  expect(gateway.logs.filter((line) => line.includes('MaxListenersExceededWarning'))).toEqual([]);
+});
+
+test('with a per-tenant limit of 5 and a short idle timeout, non-reading clients never hold more than 5 sockets of the gateway, and refused ones are closed', async () => {
+  const gateway = await stack.addGateway({
+    FANOUT_MAX_CONNECTIONS_PER_TENANT: 5,
+    FANOUT_IDLE_TIMEOUT_MS: 1000,
+    FANOUT_CLIENT_BUFFER_BYTES: MiB,
+  });
+  const [packRun] = await publishLargePackRuns(1, 1000);
+  const idleEndsBefore = await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'idle_timeout' });
+  await untilNoSockets(gateway);
+
+  const clients = openStalledClients(gateway.port, streamRequest(`/api/v1/stream/pack-runs/${packRun!.id}`, stack.tenant), { count: 60, intervalMs: 100 });
+  stalled.push(clients);
+  // A socket is held when it stays established for a while: a refused one is established only
+  // from the handshake until its 429 is written and the gateway closes it, within milliseconds.
+  const HELD_MS = 250;
+  const samples: { at: number; peers: Set<string> }[] = [];
+  let most = 0;
+  const until = Date.now() + 9000;
+  while (Date.now() < until) {
+    const now = { at: Date.now(), peers: establishedPeers(gateway.port) };
+    samples.push(now);
+    while (samples.length > 1 && samples[1]!.at <= now.at - HELD_MS) samples.shift();
+    const earlier = samples[0]!;
+    if (earlier.at <= now.at - HELD_MS) most = Math.max(most, [...now.peers].filter((peer) => earlier.peers.has(peer)).length);
+    await sleep(10);
+  }
+  console.log(`per-tenant limit 5: at most ${most} sockets held (established ${HELD_MS} ms or more) while 60 non-reading clients came in 6 s`);
+  expect(clients.opened()).toBe(60);
+  expect(most).toBeGreaterThanOrEqual(5);
+  expect(most).toBeLessThanOrEqual(5);
+  // Admitted streams ended by their idle timeout, and their slots served others once their sockets closed.
+  await waitFor(
+    'more than 5 streams to have ended by their idle timeout',
+    async () => (await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'idle_timeout' })) > idleEndsBefore + 5,
+    20_000,
+  );
+});
+
+test('300 pipelined pairs of stream requests, closed: the connections and subscriptions gauges return to where they were', async () => {
+  const gateway = await stack.addGateway();
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('scheduled'));
+  const connectionsBefore = await metric(gateway, 'fanout_gateway_connections', { kind: 'job' });
+  const subscriptionsBefore = await metric(gateway, 'fanout_gateway_subscriptions');
+  const request = streamRequest(`/api/v1/stream/jobs/${job.id}`, stack.tenant);
+
+  await Promise.all(
+    Array.from({ length: 300 }, async () => {
+      const socket = connect(gateway.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(request + request);
+      await sleep(300);
+      socket.destroy();
+    }),
+  );
+  // The subject keeps publishing: a leaked session would keep its subscription alive.
+  await stack.publishOk(job.progress(10));
+  await waitFor(
+    'the gauges to return to their starting values',
+    async () =>
+      (await metric(gateway, 'fanout_gateway_connections', { kind: 'job' })) === connectionsBefore &&
+      (await metric(gateway, 'fanout_gateway_subscriptions')) === subscriptionsBefore,
+    10_000,
+  );
+  await stack.publishOk(job.progress(20));
+  expect(await metric(gateway, 'fanout_gateway_connections', { kind: 'job' })).toBe(connectionsBefore);
+  expect(await metric(gateway, 'fanout_gateway_subscriptions')).toBe(subscriptionsBefore);
+});
+
+test('a stream request pipelined behind another answer is served once the connection is its own', async () => {
+  const gateway = await stack.addGateway();
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk([job.status('scheduled'), job.status('canceled')]);
+  const socket = connect(gateway.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (data: Buffer) => chunks.push(data));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${streamRequest(`/api/v1/stream/jobs/${job.id}`, stack.tenant)}`);
+  await within('the stream to end', closed, 15_000);
+  const text = Buffer.concat(chunks).toString('utf8');
+  expect(text).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*"status":"ok"[\s\S]*HTTP\/1\.1 200 OK[\s\S]*event: job\.status[\s\S]*event: job\.status[\s\S]*event: end\ndata: \{"reason":"completed"\}/);
+});
+
+test('a socket that sends no request, or never completes its headers, is closed by the gateway', async () => {
+  const gateway = await stack.addGateway();
+  await untilNoSockets(gateway);
+  const silent = connect(gateway.port, '127.0.0.1');
+  const partial = connect(gateway.port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  partial.on('error', () => undefined);
+  partial.write('GET /api/v1/stream/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  const closedAt = (socket: typeof silent) => new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+  const started = Date.now();
+  const [silentClosed, partialClosed] = await within('both sockets to be closed', Promise.all([closedAt(silent), closedAt(partial)]), 30_000);
+  console.log(`idle sockets closed after ${silentClosed - started} ms (no bytes) and ${partialClosed - started} ms (partial headers)`);
+  expect(establishedOnPort(gateway.port)).toBe(0);
+}, 60_000);
