@@ -1,14 +1,21 @@
+#!lua
 --[[
 Atomically appends a batch of one subject's events: idempotency by eventId, the state-machine
 check, seq assignment, XADD, trimming, expiry after a terminal event, and one SPUBLISH of the
-finished frames. All or none: if any event breaks the state machine, nothing is written.
+finished frames. All or none: if any event breaks the state machine, nothing is written. Declared
+with a shebang (no flags), so Redis over maxmemory refuses it before it runs, never half way.
 
 KEYS: meta (hash), stream, ids (hash eventId -> seq), steps (hash stepIndex -> status)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
-      no deadline), eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
-Returns per event: {1, seq} stored, {2, seq} duplicate, {0, current, requested, reason} refused,
-{3} not stored because another event of the subject was refused; an error reply FANOUT_DEADLINE,
-with nothing stored, when Redis runs the script after storeBy (by its own clock).
+      no deadline), onlyExisting ('1': store nothing for a subject with no history and answer 'new'),
+      eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+Returns {outcomes, state}. outcomes, per event: {1, seq} stored, {2, seq} duplicate,
+{0, current, requested, reason} refused, {3} not stored because another event of the subject was
+refused. state, for the tenant's record of the subject (record-subject.lua): {} when the subject has
+no history, else {epoch, lastSeq, storedAt, terminal (0|1), statusSeq, status, statusAt}, the status
+being the last status event stored before this call ('' for a subject this call created).
+An error reply FANOUT_DEADLINE, with nothing stored, when Redis runs the script after storeBy (by
+its own clock).
 ]]
 local metaKey, streamKey, idsKey, stepsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local channel = ARGV[1]
@@ -18,8 +25,9 @@ local ttl = tonumber(ARGV[4])
 local epochCandidate = ARGV[5]
 local publishedAt = ARGV[6]
 local storeBy = tonumber(ARGV[7])
-local count = tonumber(ARGV[8])
-local FIELDS, BASE = 7, 8
+local onlyExisting = ARGV[8] == '1'
+local count = tonumber(ARGV[9])
+local FIELDS, BASE = 7, 9
 
 -- A script Redis gets to only after a stall: the publisher has answered 503 by now, so it must not store.
 if storeBy then
@@ -33,11 +41,22 @@ end
 -- Generated from @fanout/contracts: MACHINES, STEP_MACHINE, TERMINAL, STATUS_TYPES, RETRY_FROM, RETRY_TO
 --@@STATE_MACHINES@@
 
-local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a')
+local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu')
+if onlyExisting and not meta[1] then return 'new' end
 local epoch = meta[1] or epochCandidate
 local seq = tonumber(meta[2]) or 0
 local status = meta[3] or nil
 local attempt = tonumber(meta[4]) or 0
+local statusSeq, statusAt = meta[7] or '', meta[8] or ''
+
+-- What the tenant's record needs: the subject as it stands, with its last status before this call.
+local function stateAfter(lastSeq, storedAt, terminal)
+  return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt }
+end
+local function unchangedState()
+  if not meta[1] then return {} end
+  return stateAfter(seq, meta[6] or '', meta[5] == '1')
+end
 
 local stepStatus = {}
 local function currentStep(index)
@@ -146,12 +165,13 @@ if refused then
     -- a duplicate of an event earlier in this call (seq past the stored ones) was not stored either
     if results[i][1] == 1 or (results[i][1] == 2 and results[i][2] > seq) then results[i] = { 3 } end
   end
-  return results
+  return { results, unchangedState() }
 end
-if nextSeq == seq then return results end
+if nextSeq == seq then return { results, unchangedState() } end
 
 local frames = {}
 local firstSeq, isTerminal = nil, false
+local lastStatusSeq, lastStatusAt = statusSeq, statusAt
 for i = 1, count do
   local p = plan[i]
   if p then
@@ -165,10 +185,12 @@ for i = 1, count do
     frames[#frames + 1] = frame
     firstSeq = firstSeq or p.seq
     isTerminal = isTerminal or p.terminal
+    if STATUS_TYPES[etype] then lastStatusSeq, lastStatusAt = p.seq, publishedAt end
   end
 end
 redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
-redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0')
+redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0',
+  'ls', lastStatusSeq, 'lu', lastStatusAt)
 for index, stepState in pairs(stepStatus) do
   if stepState ~= '' then redis.call('HSET', stepsKey, index, stepState) end
 end
@@ -176,4 +198,4 @@ if isTerminal then
   for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
 end
 redis.call('SPUBLISH', channel, firstSeq .. ' ' .. nextSeq .. ' ' .. (isTerminal and '1' or '0') .. '\n' .. table.concat(frames))
-return results
+return { results, stateAfter(nextSeq, publishedAt, isTerminal) }

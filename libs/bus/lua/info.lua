@@ -1,5 +1,7 @@
+#!lua flags=no-writes
 --[[
-Reads a subject's place in one step: its meta hash and the first retained seq.
+Reads a subject's place in one step: its meta hash and the first retained seq. no-writes: it
+runs when Redis is over maxmemory too, so streams and history are served from a full Redis.
 KEYS: meta, stream. Returns {} for an unknown subject, else {epoch, lastSeq, firstSeq, status, terminal, updatedAt}.
 ]]
 local meta = redis.call('HMGET', KEYS[1], 'e', 's', 'st', 'x', 'u')

@@ -11,6 +11,11 @@ export interface ActivityUpdate {
   json: string;
 }
 
+export function activityUpdate(subject: TenantSubject, status: string, seq: number, updatedAt: string): ActivityUpdate {
+  const json = JSON.stringify({ subject: { kind: subject.kind, id: subject.id }, status, seq, updatedAt });
+  return { member: subjectMember(subject), subjectSeq: seq, terminal: isTerminalStatus(status), json };
+}
+
 /** The status changes an append stored (duplicates and refusals changed nothing). */
 export function activityUpdates(
   subject: TenantSubject,
@@ -22,9 +27,7 @@ export function activityUpdates(
   events.forEach((event, i) => {
     const outcome = outcomes[i];
     if (!outcome || !('seq' in outcome) || outcome.duplicate || !isStatusEventType(event.type)) return;
-    const status = (event.data as { status: string }).status;
-    const json = JSON.stringify({ subject: { kind: subject.kind, id: subject.id }, status, seq: outcome.seq, updatedAt });
-    updates.push({ member: subjectMember(subject), subjectSeq: outcome.seq, terminal: isTerminalStatus(status), json });
+    updates.push(activityUpdate(subject, (event.data as { status: string }).status, outcome.seq, updatedAt));
   });
   return updates;
 }

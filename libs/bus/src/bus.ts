@@ -18,11 +18,16 @@ export type AppendOutcome =
   | { eventId: string; error: AppendRefusal };
 
 export interface AppendRefusal {
-  /** `transition`: this event broke the state machine; `not_stored`: another event of its subject did. */
-  code: 'transition' | 'not_stored';
+  /**
+   * `transition`: this event broke the state machine; `not_stored`: another event of its subject
+   * did; `quota`: the subject is new and its tenant holds its maximum of subjects.
+   */
+  code: 'transition' | 'not_stored' | 'quota';
   current: string;
   requested: string;
   reason: string;
+  /** `quota`: when a retry may be admitted. */
+  retryAfterSeconds?: number;
 }
 
 /** A subject's place in the store, read before serving it. */

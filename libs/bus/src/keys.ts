@@ -16,9 +16,14 @@ export interface SubjectKeys extends StreamKeys {
   steps: string;
 }
 
-export interface ActivityKeys extends StreamKeys {
-  /** The last subject seq recorded per subject, so racing publishers never reorder a subject's statuses. */
-  latest: string;
+/** A tenant's indexes of its subjects: on the tenant's slot, with its activity keys. */
+export interface TenantIndexKeys {
+  /** Recent subjects: `kind:id` → ms of its last append. */
+  recent: string;
+  /** Live subjects (what a tenant quota counts): `kind:id` → ms its history expires, +inf until its terminal event; or a new subject's reservation. */
+  live: string;
+  /** What the tenant recorded of each live subject, `kind:id` → `epoch lastSeq`, so a record is applied once and in order. */
+  recorded: string;
 }
 
 export function subjectTag(subject: TenantSubject): string {
@@ -30,17 +35,18 @@ export function subjectKeys(subject: TenantSubject): SubjectKeys {
   return { meta: `${tag}:m`, stream: `${tag}:s`, ids: `${tag}:ids`, steps: `${tag}:steps`, channel: `${tag}:c` };
 }
 
-export function activityKeys(ref: ActivityRef): ActivityKeys {
+export function activityKeys(ref: ActivityRef): StreamKeys {
   const tag = `fo:{${ref.tenant}}:activity`;
-  return { meta: `${tag}:m`, stream: `${tag}:s`, latest: `${tag}:latest`, channel: `${tag}:c` };
+  return { meta: `${tag}:m`, stream: `${tag}:s`, channel: `${tag}:c` };
 }
 
 export function streamKeys(ref: StreamRef): StreamKeys {
   return ref.kind === 'activity' ? activityKeys(ref) : subjectKeys(ref);
 }
 
-export function tenantSubjectsKey(tenant: string): string {
-  return `fo:{${tenant}}:subjects`;
+export function tenantIndexKeys(tenant: string): TenantIndexKeys {
+  const tag = `fo:{${tenant}}:subjects`;
+  return { recent: tag, live: `${tag}:live`, recorded: `${tag}:recorded` };
 }
 
 /** `kind:id` as kept in a tenant's index of subjects. */

@@ -29,7 +29,7 @@ export function renderStateMachineTables(): string {
   ].join('\n');
 }
 
-export function loadLuaScript(name: 'append' | 'activity' | 'info'): string {
+export function loadLuaScript(name: 'append' | 'record-subject' | 'admit-subject' | 'release-reservation' | 'info'): string {
   const source = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
   return name === 'append' ? source.replace(TABLES_PLACEHOLDER, renderStateMachineTables()) : source;
 }

@@ -22,8 +22,9 @@ import {
 import { newEpoch } from './event-id';
 import { eventFrame } from './frame';
 import { subjectKeyString } from './keys';
-import { HistoryOptions } from './options';
+import { HistoryOptions, QuotaOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
+import { quotaRefusals, quotaRetryAfterSeconds } from './quota';
 import { decodeBatchMessage, encodeBatchMessage } from './wire';
 
 /** A retained log of frames with its epoch: a subject's history, or a tenant's activity. */
@@ -42,6 +43,8 @@ interface StoredSubject extends StoredStream {
   state: SubjectState;
   eventIds: Map<string, number>;
   expiry?: NodeJS.Timeout;
+  /** Epoch ms its history expires, once it is terminal. */
+  expiresAt?: number;
 }
 
 interface StoredActivity extends StoredStream {
@@ -55,13 +58,19 @@ export class MemoryBus implements Bus {
   private readonly subjects = new Map<string, StoredSubject>();
   private readonly activities = new Map<string, StoredActivity>();
   private readonly listeners = new Map<string, BatchListener>();
+  /** Subjects held per tenant, for the quota. */
+  private readonly subjectCounts = new Map<string, number>();
 
-  constructor(private readonly options: HistoryOptions) {}
+  constructor(private readonly options: HistoryOptions & QuotaOptions) {}
 
   async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
     if (deadline !== undefined && Date.now() > deadline) throw new Error('the append came after its deadline; nothing was stored');
     const key = subjectKeyString(subject);
     const existing = this.subjects.get(key);
+    const maxSubjects = this.options.tenantMaxSubjects ?? 0;
+    if (!existing && maxSubjects > 0 && (this.subjectCounts.get(subject.tenant) ?? 0) >= maxSubjects) {
+      return quotaRefusals(events, maxSubjects, quotaRetryAfterSeconds(this.msUntilASubjectExpires(subject.tenant), this.options.historyTtlSeconds));
+    }
     const state: SubjectState = existing ? { ...existing.state, steps: new Map(existing.state.steps) } : emptySubjectState();
     const seenInBatch = new Map<string, number>();
     const outcomes: AppendOutcome[] = [];
@@ -114,10 +123,12 @@ export class MemoryBus implements Bus {
     });
     stored.state = state;
     stored.status = state.status ?? '';
+    if (!existing) this.subjectCounts.set(subject.tenant, (this.subjectCounts.get(subject.tenant) ?? 0) + 1);
     this.subjects.set(key, stored);
     this.store(key, stored, frames, publishedAt);
     if (stored.terminal) {
-      stored.expiry = setTimeout(() => this.subjects.delete(key), this.options.historyTtlSeconds * 1000);
+      stored.expiresAt = Date.now() + this.options.historyTtlSeconds * 1000;
+      stored.expiry = setTimeout(() => this.forget(key, subject.tenant), this.options.historyTtlSeconds * 1000);
       stored.expiry.unref();
     }
     this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt);
@@ -175,8 +186,24 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     for (const stored of this.subjects.values()) clearTimeout(stored.expiry);
     this.subjects.clear();
+    this.subjectCounts.clear();
     this.activities.clear();
     this.listeners.clear();
+  }
+
+  private forget(key: string, tenant: string): void {
+    this.subjects.delete(key);
+    const left = (this.subjectCounts.get(tenant) ?? 1) - 1;
+    if (left > 0) this.subjectCounts.set(tenant, left);
+    else this.subjectCounts.delete(tenant);
+  }
+
+  private msUntilASubjectExpires(tenant: string): number | undefined {
+    let soonest: number | undefined;
+    for (const stored of this.subjects.values()) {
+      if (stored.subject.tenant === tenant && stored.expiresAt !== undefined) soonest = Math.min(soonest ?? Infinity, stored.expiresAt);
+    }
+    return soonest === undefined ? undefined : Math.max(0, soonest - Date.now());
   }
 
   private stream(ref: StreamRef): StoredStream | undefined {

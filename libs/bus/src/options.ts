@@ -7,6 +7,11 @@ export interface HistoryOptions {
   historyTtlSeconds: number;
 }
 
-export interface BusOptions extends HistoryOptions {
+export interface QuotaOptions {
+  /** Subjects one tenant may hold in the store; a new one past it is refused. 0 or unset: no limit. */
+  tenantMaxSubjects?: number;
+}
+
+export interface BusOptions extends HistoryOptions, QuotaOptions {
   logger?: BusLogger;
 }

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { activityUpdates } from './activity';
+import { ActivityUpdate, activityUpdate, activityUpdates } from './activity';
+import { RawAppendReply, SubjectState, parseAppendReply } from './append-reply';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { newEpoch } from './event-id';
-import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantSubjectsKey } from './keys';
+import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
 import { silentLogger } from './logger';
 import { loadLuaScript } from './lua-scripts';
 import { BusOptions } from './options';
 import { prepareEvent } from './prepared-event';
+import { quotaRefusals, quotaRetryAfterSeconds } from './quota';
 import {
   CommandConnection,
   SubscriberConnection,
@@ -22,8 +24,10 @@ import {
 import { decodeBatchMessage } from './wire';
 
 type ScriptedRedis = CommandConnection & {
-  fanoutAppend(...args: (string | number)[]): Promise<unknown[]>;
-  fanoutActivity(...args: (string | number)[]): Promise<number>;
+  fanoutAppend(...args: (string | number)[]): Promise<RawAppendReply>;
+  fanoutRecord(...args: (string | number)[]): Promise<number>;
+  fanoutAdmit(live: string, member: string, maxSubjects: number, reservationMs: number): Promise<[0 | 1, string | number]>;
+  fanoutRelease(live: string, member: string, reservedUntil: string): Promise<number>;
   fanoutInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
 };
 
@@ -57,13 +61,17 @@ export class ReplicationTimeoutError extends Error {
   }
 }
 
-type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
-
 /**
  * The append script stores nothing once Redis's clock is this close to the append's deadline: room
  * for its reply and the index updates after it to arrive in time, and for the hosts' clocks to differ.
  */
 const STORE_CUTOFF_MARGIN_MS = 500;
+
+/**
+ * How long a new subject admitted under its tenant's quota counts before its first append is
+ * recorded. Only an append that fails between admission and record leaves it to lapse.
+ */
+const RESERVATION_MS = 60_000;
 
 /**
  * The Redis bus: a Lua script per atomic append (loaded once, called by SHA), a Stream per subject
@@ -101,7 +109,9 @@ export class RedisBus implements Bus {
       enableAutoPipelining: options.autoPipelining ?? true,
     }) as ScriptedRedis;
     this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
-    this.command.defineCommand('fanoutActivity', { numberOfKeys: 3, lua: loadLuaScript('activity') });
+    this.command.defineCommand('fanoutRecord', { numberOfKeys: 5, lua: loadLuaScript('record-subject') });
+    this.command.defineCommand('fanoutAdmit', { numberOfKeys: 1, lua: loadLuaScript('admit-subject') });
+    this.command.defineCommand('fanoutRelease', { numberOfKeys: 1, lua: loadLuaScript('release-reservation') });
     this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
     this.command.on('error', (error: Error) => {
       // ioredis reports a refused SELECT and goes on in database 0: that would be the wrong data.
@@ -122,14 +132,42 @@ export class RedisBus implements Bus {
 
   async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
     if (this.databaseRefused) throw this.databaseRefused;
-    if (deadline === undefined) return this.appendAndIndex(subject, events, '');
-    return beforeDeadline(this.appendAndIndex(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
+    if (deadline === undefined) return this.appendAndRecord(subject, events, '');
+    return beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
   }
 
-  /** The append script, then, when it stored something, the tenant's recent-subjects index and activity. */
-  private async appendAndIndex(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
-    const keys = subjectKeys(subject);
+  /**
+   * The append script, then the subject's record in its tenant's keys (recent-subjects index, live
+   * subjects, activity). Those are on another slot in Redis Cluster, so the record is a second
+   * script; it is idempotent and every append of the subject (a duplicate or a refused one too)
+   * records the subject as it stands, so a record that failed is repaired by the retry.
+   * With a tenant quota, an append that would create a subject first asks the tenant's slot to admit it.
+   */
+  private async appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
     const publishedAt = new Date().toISOString();
+    const maxSubjects = this.options.tenantMaxSubjects ?? 0;
+    let raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, maxSubjects > 0));
+    let reservedUntil = '';
+    if (raw === 'new') {
+      const admission = await this.admit(subject, maxSubjects);
+      if (!admission.admitted) return quotaRefusals(events, maxSubjects, admission.retryAfterSeconds);
+      reservedUntil = admission.reservedUntil;
+      raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, false));
+    }
+    const { outcomes, state } = parseAppendReply(events, raw);
+    if (!state) {
+      if (reservedUntil) await this.releaseReservation(subject, reservedUntil);
+      return outcomes;
+    }
+    const previous = state.previousStatus;
+    const updates = activityUpdates(subject, events, outcomes, publishedAt);
+    if (previous) updates.unshift(activityUpdate(subject, previous.status, previous.seq, previous.at));
+    await this.record(subject, state, updates);
+    return outcomes;
+  }
+
+  private appendArgs(subject: TenantSubject, events: readonly PublishedEvent[], publishedAt: string, storeBy: number | '', onlyExisting: boolean): (string | number)[] {
+    const keys = subjectKeys(subject);
     const args: (string | number)[] = [
       keys.meta,
       keys.stream,
@@ -142,32 +180,64 @@ export class RedisBus implements Bus {
       newEpoch(),
       publishedAt,
       storeBy,
+      onlyExisting ? '1' : '0',
       events.length,
     ];
     for (const event of events) {
       const p = prepareEvent(event);
       args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
     }
-    const raw = await this.runAppend(args);
-    const outcomes = raw.map((r, i) => toOutcome(events[i]!.eventId, r));
-    // Only a call that stored something makes its subject recent (a refusal or a duplicate does not).
-    if (outcomes.some((o) => 'seq' in o && !o.duplicate)) {
-      const updates = activityUpdates(subject, events, outcomes, publishedAt);
-      await Promise.all([
-        this.command.zadd(tenantSubjectsKey(subject.tenant), Date.now(), subjectMember(subject)),
-        updates.length > 0 ? this.recordActivity(subject.tenant, updates, publishedAt) : undefined,
-      ]);
+    return args;
+  }
+
+  private async admit(subject: TenantSubject, maxSubjects: number): Promise<{ admitted: true; reservedUntil: string } | { admitted: false; retryAfterSeconds: number }> {
+    const [admitted, detail] = await this.command.fanoutAdmit(tenantIndexKeys(subject.tenant).live, subjectMember(subject), maxSubjects, RESERVATION_MS);
+    if (admitted === 1) return { admitted: true, reservedUntil: String(detail) };
+    const msUntilFree = Number(detail);
+    return { admitted: false, retryAfterSeconds: quotaRetryAfterSeconds(msUntilFree < 0 ? undefined : msUntilFree, this.options.historyTtlSeconds) };
+  }
+
+  /** A new subject's first append stored nothing: it no longer counts (or does until its reservation lapses, if this fails). */
+  private async releaseReservation(subject: TenantSubject, reservedUntil: string): Promise<void> {
+    try {
+      await this.command.fanoutRelease(tenantIndexKeys(subject.tenant).live, subjectMember(subject), reservedUntil);
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'releasing a new subject\'s reservation failed; it lapses by itself');
     }
-    return outcomes;
+  }
+
+  private async record(subject: TenantSubject, state: SubjectState, updates: ActivityUpdate[]): Promise<void> {
+    const index = tenantIndexKeys(subject.tenant);
+    const activity = activityKeys(activityOf(subject.tenant));
+    const args: (string | number)[] = [
+      index.recent,
+      index.live,
+      index.recorded,
+      activity.meta,
+      activity.stream,
+      activity.channel,
+      this.options.historyMaxLen,
+      newEpoch(),
+      this.options.historyTtlSeconds * 1000,
+      subjectMember(subject),
+      state.epoch,
+      state.lastSeq,
+      state.terminal ? '1' : '0',
+      state.storedAt,
+      Date.parse(state.storedAt),
+      updates.length,
+    ];
+    for (const u of updates) args.push(u.subjectSeq, u.json);
+    await this.command.fanoutRecord(...args);
   }
 
   /**
    * The append script, and with `waitReplicas` a WAIT in the same pipeline: a pipeline goes to the
    * node of its keyed command, so WAIT asks the subject's own master (in Redis Cluster too).
    */
-  private async runAppend(args: (string | number)[]): Promise<RawOutcome[]> {
+  private async runAppend(args: (string | number)[]): Promise<RawAppendReply> {
     const wanted = this.options.waitReplicas ?? 0;
-    if (wanted === 0) return (await this.command.fanoutAppend(...args)) as RawOutcome[];
+    if (wanted === 0) return this.command.fanoutAppend(...args);
     const timeoutMs = this.options.waitTimeoutMs ?? 1000;
     const pipeline = this.command.pipeline() as unknown as {
       fanoutAppend(...a: (string | number)[]): unknown;
@@ -182,14 +252,7 @@ export class RedisBus implements Bus {
     if (!wait || wait[0]) throw wait?.[0] ?? new Error('WAIT was not executed');
     const acknowledged = Number(wait[1]);
     if (acknowledged < wanted) throw new ReplicationTimeoutError(acknowledged, wanted, timeoutMs);
-    return append[1] as RawOutcome[];
-  }
-
-  private async recordActivity(tenant: string, updates: ReturnType<typeof activityUpdates>, updatedAt: string): Promise<void> {
-    const keys = activityKeys(activityOf(tenant));
-    const args: (string | number)[] = [keys.meta, keys.stream, keys.latest, keys.channel, this.options.historyMaxLen, newEpoch(), updatedAt, updates.length];
-    for (const u of updates) args.push(u.member, u.subjectSeq, u.terminal ? '1' : '0', u.json);
-    await this.command.fanoutActivity(...args);
+    return append[1] as RawAppendReply;
   }
 
   async info(ref: StreamRef): Promise<SubjectInfo | null> {
@@ -225,15 +288,15 @@ export class RedisBus implements Bus {
 
   /**
    * The tenant's subjects, most recently appended first. The index is read a page at a time; an
-   * entry whose subject no longer exists (expired, or it never stored an event) is skipped and
-   * removed, so the index does not outgrow what is stored.
+   * entry whose subject no longer exists (its history expired, or was lost) is skipped and removed
+   * from the tenant's indexes, so it no longer counts either.
    */
   async recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
-    const indexKey = tenantSubjectsKey(tenant);
+    const index = tenantIndexKeys(tenant);
     const pageSize = Math.max(limit, 100);
     const summaries: SubjectSummary[] = [];
     for (let offset = 0; summaries.length < limit; offset += pageSize) {
-      const members = await this.command.zrevrange(indexKey, offset, offset + pageSize - 1);
+      const members = await this.command.zrevrange(index.recent, offset, offset + pageSize - 1);
       const wanted = members.map(parseSubjectMember).filter((s) => kind === undefined || s.kind === kind);
       const infos = await Promise.all(wanted.map((s) => this.info({ tenant, ...s })));
       const gone: string[] = [];
@@ -245,7 +308,7 @@ export class RedisBus implements Bus {
         }
       });
       if (gone.length > 0) {
-        await this.command.zrem(indexKey, ...gone);
+        await Promise.all([this.command.zrem(index.recent, ...gone), this.command.zrem(index.live, ...gone), this.command.hdel(index.recorded, ...gone)]);
         offset -= gone.length;
       }
       if (members.length < pageSize) break;
@@ -355,22 +418,6 @@ export class RedisBus implements Bus {
     this.recovering = true;
     this.logger.warn({ subscriptions: this.listeners.size }, 'subscription path down');
     for (const listener of this.connectionListeners) listener('down');
-  }
-}
-
-function toOutcome(eventId: string, raw: RawOutcome): AppendOutcome {
-  switch (raw[0]) {
-    case 1:
-      return { eventId, seq: raw[1], duplicate: false };
-    case 2:
-      return { eventId, seq: raw[1], duplicate: true };
-    case 0:
-      return { eventId, error: { code: 'transition', current: raw[1], requested: raw[2], reason: raw[3] } };
-    default:
-      return {
-        eventId,
-        error: { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' },
-      };
   }
 }
 

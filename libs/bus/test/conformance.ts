@@ -5,13 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventType, PublishedEvent, StreamedEventSchemas, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { AppendOutcome, Bus, HistoryEntry, LiveBatch, SubjectInfo, formatEventId, parseEventId } from '../src';
+import { AppendOutcome, Bus, HistoryEntry, LiveBatch, SubjectInfo, activityOf, formatEventId, parseEventId } from '../src';
 import { sleep, waitFor } from '../../../test/support/wait';
 import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
 
 export interface BusFactoryOptions {
   historyMaxLen: number;
   historyTtlSeconds: number;
+  tenantMaxSubjects?: number;
 }
 export type BusFactory = (opts: BusFactoryOptions) => Promise<{ bus: Bus; cleanup(): Promise<void> }>;
 
@@ -129,6 +130,28 @@ export function expectRefused(outcome: AppendOutcome | undefined, current: strin
 
 export function expectNotStored(outcome: AppendOutcome | undefined): void {
   expect(outcome).toEqual({ eventId: expect.any(String), error: expect.objectContaining({ code: 'not_stored' }) });
+}
+
+/** Every event of the call refused for the tenant's quota, each with when to retry. */
+export function expectOverQuota(outcomes: AppendOutcome[], retryAfterSeconds: { min: number; max: number }): void {
+  for (const outcome of outcomes) {
+    expect(outcome).toEqual({
+      eventId: expect.any(String),
+      error: { code: 'quota', current: '', requested: '', reason: expect.stringMatching(/maximum of \d+ subjects/), retryAfterSeconds: expect.any(Number) },
+    });
+    const { retryAfterSeconds: seconds } = (outcome as { error: { retryAfterSeconds: number } }).error;
+    expect(seconds).toBeGreaterThanOrEqual(retryAfterSeconds.min);
+    expect(seconds).toBeLessThanOrEqual(retryAfterSeconds.max);
+  }
+}
+
+/** The tenant's activity as [kind:id, status, seq], oldest first. */
+export async function activityUpdatesOf(bus: Bus, tenant: string): Promise<[string, string, number][]> {
+  const entries = await bus.history(activityOf(tenant), 0, 10_000);
+  return entries.map((e) => {
+    const data = JSON.parse(parseFrames(e.frame.toString())[0]!.data) as { subject: { kind: string; id: string }; status: string; seq: number };
+    return [`${data.subject.kind}:${data.subject.id}`, data.status, data.seq];
+  });
 }
 
 export interface ParsedFrame {
@@ -860,6 +883,78 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         await bus.append(s, [status(s, 'pending')]);
         await waitFor('the batch', () => batches.length === 1, 10_000);
         expect(batches[0]).toMatchObject({ firstSeq: 1, lastSeq: 1, terminal: false });
+      });
+    });
+
+    describe('tenant activity', () => {
+      it('each stored status change is one subject.updated, in order; duplicates, refusals and other events add none', async () => {
+        const bus = await open();
+        const tenant = unique('tenant');
+        const job = newSubject('job', tenant);
+        const pack = newSubject('pack-run', tenant);
+        const pending = status(job, 'pending');
+        await bus.append(job, [pending, status(job, 'scheduled'), jobProgress(job, 5)]);
+        await bus.append(pack, [status(pack, 'running'), step(pack, 0, 'running'), log(pack, 0, 1)]);
+        await bus.append(job, [pending]);
+        await bus.append(job, [status(job, 'running')]);
+        await bus.append(pack, [status(pack, 'succeeded')]);
+        await bus.append(pack, [status(pack, 'succeeded')]);
+        await bus.append(job, [status(job, 'leased'), jobProgress(job, 9)]);
+        expect(await activityUpdatesOf(bus, tenant)).toEqual([
+          [`job:${job.id}`, 'pending', 1],
+          [`job:${job.id}`, 'scheduled', 2],
+          [`pack-run:${pack.id}`, 'running', 1],
+          [`pack-run:${pack.id}`, 'succeeded', 4],
+          [`job:${job.id}`, 'leased', 4],
+        ]);
+      });
+    });
+
+    describe('tenant quota (tenantMaxSubjects)', () => {
+      it('a new subject past the maximum is refused, with when to retry, and nothing is stored; existing subjects and other tenants go on', async () => {
+        const bus = await open({ tenantMaxSubjects: 2, historyTtlSeconds: 600 });
+        const tenant = unique('tenant');
+        const a = newSubject('job', tenant);
+        const b = newSubject('run', tenant);
+        const c = newSubject('pack-run', tenant);
+        expectStored(await bus.append(a, [status(a, 'pending')]), [1]);
+        // A new subject whose first event is refused does not count.
+        expectRefused((await bus.append(b, [status(b, 'completed')]))[0], 'none', 'completed');
+        expectStored(await bus.append(b, [status(b, 'pending'), status(b, 'running')]), [1, 2]);
+
+        const refused = await bus.append(c, [status(c, 'pending'), status(c, 'running')]);
+        // Every subject of the tenant is running: a place frees one history TTL after one ends, at the soonest.
+        expectOverQuota(refused, { min: 600, max: 600 });
+        expect(await bus.info(c)).toBeNull();
+        expect(await bus.history(c, 0, 10)).toEqual([]);
+        expect((await bus.recentSubjects(tenant, undefined, 10)).map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+
+        expectStored(await bus.append(a, [status(a, 'scheduled'), jobProgress(a, 1)]), [2, 3]);
+        expectStored(await bus.append(b, [status(b, 'completed')]), [3]);
+        const elsewhere = newSubject('pack-run');
+        expectStored(await bus.append(elsewhere, [status(elsewhere, 'pending')]), [1]);
+        // b ended: still counted until its history expires, which is when the answer says to retry.
+        expectOverQuota(await bus.append(c, [status(c, 'pending')]), { min: 590, max: 600 });
+        expect(await activityUpdatesOf(bus, tenant)).toEqual([
+          [`job:${a.id}`, 'pending', 1],
+          [`run:${b.id}`, 'pending', 1],
+          [`run:${b.id}`, 'running', 2],
+          [`job:${a.id}`, 'scheduled', 2],
+          [`run:${b.id}`, 'completed', 3],
+        ]);
+      });
+
+      it('a subject that ended frees its place once its history expired', async () => {
+        const bus = await open({ tenantMaxSubjects: 1, historyTtlSeconds: 1 });
+        const tenant = unique('tenant');
+        const first = newSubject('job', tenant);
+        const next = newSubject('job', tenant);
+        expectStored(await bus.append(first, [status(first, 'pending'), status(first, 'canceled')]), [1, 2]);
+        expectOverQuota(await bus.append(next, [status(next, 'pending')]), { min: 1, max: 1 });
+        await waitFor('the ended subject to expire', async () => (await bus.info(first)) === null, 10_000);
+        await waitFor('the new subject to be admitted', async () => 'seq' in (await bus.append(next, [status(next, 'pending')]))[0]!, 10_000, 100);
+        expect(await bus.info(next)).toMatchObject({ lastSeq: 1, status: 'pending' });
+        expect((await bus.recentSubjects(tenant, undefined, 10)).map((r) => r.id)).toEqual([next.id]);
       });
     });
 

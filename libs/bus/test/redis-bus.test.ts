@@ -4,6 +4,7 @@ import { LiveBatch, RedisBus, formatEventId, subjectKeys, subjectTag } from '../
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
 import { BusFactoryOptions, collector, expectStored, log, newSubject, runBusConformance, status, step } from './conformance';
+import { expectRecordsRepaired } from './record-repair';
 
 let redis: RedisServer;
 
@@ -121,6 +122,10 @@ describe('RedisBus specifics', () => {
     await waitFor('the raw sharded message', () => messages.length === 1, 10_000);
     expect(messages[0]!.startsWith(`${keys.channel}|1 2 0\nid: `)).toBe(true);
     expect(await keysOf(c, s)).toEqual([keys.meta, keys.stream, keys.ids, keys.steps].sort());
+  });
+
+  it("a tenant record that failed after its append is repaired by the retry or the subject's next append, and never applied twice", async () => {
+    await expectRecordsRepaired(await open(), client());
   });
 
   it('probe rejects while redis-server is down; the bus recovers after it restarts', async () => {

@@ -5,10 +5,11 @@
  * (ASK, then MOVED, and the server-side SUNSUBSCRIBE) with nothing lost.
  */
 import { TenantSubject } from '@fanout/contracts';
-import { LiveBatch, RedisBus, activityKeys, describeRedisTarget, activityOf, keySlot, parseClusterNodes, parseClusterUrl, redisTargetOf, subjectKeys, tenantSubjectsKey } from '../src';
+import { LiveBatch, RedisBus, activityKeys, describeRedisTarget, activityOf, keySlot, parseClusterNodes, parseClusterUrl, redisTargetOf, subjectKeys, tenantIndexKeys } from '../src';
 import { RedisCluster, startRedisCluster } from '../../../test/support/redis-cluster';
 import { sleep, waitFor } from '../../../test/support/wait';
 import { BusFactoryOptions, collector, expectStored, jobProgress, newSubject, runBusConformance, status } from './conformance';
+import { expectRecordsRepaired } from './record-repair';
 
 jest.setTimeout(60_000);
 
@@ -81,9 +82,14 @@ describe('RedisBus on Redis Cluster specifics', () => {
     }
     expect(slots.size).toBe(1);
     const activity = activityKeys(activityOf('acme'));
-    const activitySlots = new Set([activity.meta, activity.stream, activity.latest, activity.channel, tenantSubjectsKey('acme')].map(keySlot));
+    const index = tenantIndexKeys('acme');
+    const activitySlots = new Set([activity.meta, activity.stream, activity.channel, index.recent, index.live, index.recorded].map(keySlot));
     expect(activitySlots.size).toBe(1);
     for (const odd of ['plain', '{}x', 'a{b', '{x}{y}', 'ünï{cødé}']) expect(keySlot(odd)).toBe(Number(await admin.cluster('KEYSLOT', odd)));
+  });
+
+  it("a tenant record (on the tenant's slot, apart from the subject's) that failed after its append is repaired by the retry or the subject's next append, and never applied twice", async () => {
+    await expectRecordsRepaired(await open(), cluster.clusterClient());
   });
 
   it('is reachable by REDIS_CLUSTER_NODES as well, and its probe goes through a canary on each of the 3 masters', async () => {
