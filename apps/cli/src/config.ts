@@ -32,6 +32,8 @@ export interface FanoutConfig {
   corsOrigins: string[];
   maxConnections: number;
   maxConnectionsPerTenant: number;
+  /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. */
+  tenantMaxSubjects: number;
 }
 
 /** A configuration error names the variable; the CLI prints it as one line and exits non-zero. */
@@ -164,5 +166,6 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
       .filter(Boolean),
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, 50_000),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, 10_000),
+    tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), 0),
   };
 }

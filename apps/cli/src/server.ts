@@ -19,12 +19,14 @@ export interface RunningServer {
 
 function createBus(config: FanoutConfig, logger: Logger): Bus {
   const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
+  const quota = { tenantMaxSubjects: config.tenantMaxSubjects };
   if (!config.redisUrl && !config.redisClusterNodes) {
     logger.info('no REDIS_URL: using the embedded in-memory bus (one process, nothing persisted)');
-    return new MemoryBus(history);
+    return new MemoryBus({ ...history, ...quota });
   }
   return new RedisBus({
     ...history,
+    ...quota,
     url: config.redisUrl,
     clusterNodes: config.redisClusterNodes,
     waitReplicas: config.redisWaitReplicas,

@@ -1,10 +1,13 @@
 import express, { Router } from 'express';
-import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE } from '@fanout/contracts';
-import { AppendOutcome, AppendRefusal, Bus, beforeDeadline } from '@fanout/bus';
+import { MAX_REQUEST_BYTES } from '@fanout/contracts';
+import { AppendOutcome, Bus, beforeDeadline } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
+import { refuseDeepJson } from './json-depth';
 import { parseEventsBody } from './parse-events';
+import { publishResults, refusalProblem } from './refusals';
 import { storeEvents } from './store-batch';
+import { storeFailureDetail } from './store-failure';
 
 export interface PublisherOptions {
   bus: Bus;
@@ -18,8 +21,6 @@ export interface Publisher {
   /** Resolves when the store answers; rejects when it does not within about a second. */
   checkStore(): Promise<void>;
 }
-
-type Result = { eventId: string; seq: number; duplicate: boolean } | { eventId: string; error: string };
 
 /** The store's whole answer to a request must come within this, so that a 503 comes within the contract's 5 s. */
 const STORE_BUDGET_MS = 4000;
@@ -35,19 +36,18 @@ function declaresJson(contentType: string | undefined): boolean {
   return mediaType === 'application/json' || /^[^/\s]+\/[^/\s]+\+json$/.test(mediaType);
 }
 
-function describeRefusal(error: AppendRefusal): string {
-  return error.code === 'transition'
-    ? `illegal transition: current ${error.current}, requested ${error.requested} (${error.reason})`
-    : error.reason;
-}
-
 /** `POST /api/v1/events`: validate whole, then store subject by subject, and say exactly what landed. */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { bus, logger } = options;
   const metrics = createPublisherMetrics(options.registry);
   const router = Router({ caseSensitive: true });
   // Not strict: a body of `null` or `3` is valid JSON, refused by the event schema with its own message.
-  const jsonBody = express.json({ limit: MAX_REQUEST_BYTES, type: () => true, strict: false });
+  const jsonBody = express.json({
+    limit: MAX_REQUEST_BYTES,
+    type: () => true,
+    strict: false,
+    verify: (_req, _res, body, charset) => refuseDeepJson(body, charset),
+  });
 
   router.post(
     '/api/v1/events',
@@ -76,32 +76,13 @@ export function createPublisher(options: PublisherOptions): Publisher {
         outcomes = await storeEvents(bus, events, Date.now() + STORE_BUDGET_MS);
       } catch (error) {
         logger.warn({ err: (error as Error).message, events: events.length }, 'store unavailable; answered 503');
-        throw new HttpProblem(503, `the store is unavailable: ${(error as Error).message}; retry with the same eventIds`, {}, { 'Retry-After': '1' });
+        throw new HttpProblem(503, storeFailureDetail(error), {}, { 'Retry-After': '1' });
       }
 
-      const results: Result[] = outcomes.map((o) => ('error' in o ? { eventId: o.eventId, error: describeRefusal(o.error) } : o));
       for (const o of outcomes) metrics.events.inc({ result: 'error' in o ? 'rejected' : o.duplicate ? 'duplicate' : 'accepted' });
-      const refusedAt = outcomes.findIndex((o) => 'error' in o && o.error.code === 'transition');
-      if (refusedAt < 0) {
-        res.status(202).json({ results });
-        return;
-      }
-      const refusal = (outcomes[refusedAt] as { error: AppendRefusal }).error;
-      const { current, requested } = refusal;
-      const event = events[refusedAt]!;
-      res
-        .status(409)
-        .type(PROBLEM_CONTENT_TYPE)
-        .send(
-          JSON.stringify({
-            title: 'Conflict',
-            status: 409,
-            detail: `${event.subject.kind} ${event.subject.id}: ${describeRefusal(refusal)}`,
-            current,
-            requested,
-            results,
-          }),
-        );
+      const refused = refusalProblem(events, outcomes);
+      if (refused) throw refused;
+      res.status(202).json({ results: publishResults(outcomes) });
     },
   );
 

@@ -1,0 +1,17 @@
+import { ReplicationTimeoutError } from '@fanout/bus';
+
+/**
+ * What a 503 tells the producer about a failed store: the kind of failure, never the store's own
+ * message (it can hold a Lua script's SHA and line, or key names); that one goes to the log.
+ */
+export function storeFailureDetail(error: unknown): string {
+  return `the store is unavailable (${failureKind(error)}); retry with the same eventIds`;
+}
+
+function failureKind(error: unknown): string {
+  if (error instanceof ReplicationTimeoutError) return 'too few replicas acknowledged the write in time';
+  const message = error instanceof Error ? error.message : '';
+  if (/^OOM\b/.test(message)) return 'it is out of memory';
+  if (/\b(time budget|timed out|deadline)\b/i.test(message)) return 'it did not answer in time';
+  return 'it is unreachable or failing';
+}

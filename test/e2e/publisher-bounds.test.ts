@@ -1,0 +1,124 @@
+/**
+ * Issue 12, item 5, on the publisher: a body nested a million levels deep (under the 4 MiB limit)
+ * is a 400 problem+json, not a 500 with a stack trace; and FANOUT_TENANT_MAX_SUBJECTS bounds the
+ * subjects one tenant holds: a new subject past it is a 429 problem+json with Retry-After and is
+ * not stored, while the tenant's subjects go on. Real redis-server, publisher and gateway on loopback.
+ */
+import { randomUUID } from 'node:crypto';
+import { runCli } from '../support/cli';
+import { closeAllStreams } from '../support/sse-client';
+import { PublishResult, Stack, jobEvents, packRunEvents, postBytes, runEvents, startStack } from '../support/stack';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(60_000);
+
+const HISTORY_TTL_S = 2;
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ gateways: 1, publisherEnv: { FANOUT_TENANT_MAX_SUBJECTS: 3, FANOUT_HISTORY_TTL_S: HISTORY_TTL_S } });
+}, 60_000);
+
+afterAll(async () => {
+  closeAllStreams();
+  await stack?.stop();
+}, 60_000);
+
+const PROBLEM = /^application\/problem\+json\b/;
+const nested = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+async function postJson(body: string) {
+  return postBytes(`${stack.publisher.url}/api/v1/events`, body, { 'Content-Type': 'application/json' });
+}
+
+describe('deep nesting', () => {
+  test('a million levels (under 4 MiB), as an event field or the whole body, is a 400 problem+json; no error is logged', async () => {
+    const job = jobEvents(stack.tenant);
+    const deepBodies = [
+      nested(1_000_000),
+      JSON.stringify(job.status('pending')).replace('"data":{', `"extra":${nested(1_000_000)},"data":{`),
+      `{"events":[${nested(999_990, JSON.stringify(job.status('pending')))}]}`,
+    ];
+    for (const body of deepBodies) {
+      expect(Buffer.byteLength(body)).toBeLessThan(4 * 1024 * 1024);
+      const answer = await postJson(body);
+      expect({ status: answer.status, contentType: answer.headers['content-type'] }).toEqual({ status: 400, contentType: expect.stringMatching(PROBLEM) });
+      expect(answer.json).toMatchObject({ title: 'Bad Request', status: 400, detail: expect.stringMatching(/nested deeper than 64 levels/) });
+    }
+    expect((await stack.history('job', job.id)).status).toBe(404);
+    expect(stack.publisher.logs.filter((line) => /unexpected error|RangeError|stack size/.test(line))).toEqual([]);
+  });
+
+  test('64 levels are parsed (and judged by the schema), 65 are refused before; brackets inside strings do not count; a legal event is stored', async () => {
+    const atLimit = await postJson(nested(64));
+    expect(atLimit.status).toBe(400);
+    expect(atLimit.json.detail).toMatch(/one event or \{"events": \[\.\.\.\]\}/);
+    const overLimit = await postJson(nested(65));
+    expect(overLimit.status).toBe(400);
+    expect(overLimit.json.detail).toMatch(/nested deeper than 64 levels/);
+
+    const pr = packRunEvents(stack.tenant);
+    const first = pr.status('pending', { steps: [{ index: 0, name: '[[[[{{{{'.repeat(30) }] });
+    const answer = await postJson(JSON.stringify({ events: [first, pr.log(0, 1, 'stdout', `"${'['.repeat(5000)}\\"`)] }));
+    expect({ status: answer.status, body: answer.json }).toEqual({
+      status: 202,
+      body: { results: [expect.objectContaining({ seq: 1, duplicate: false }), expect.objectContaining({ seq: 2, duplicate: false })] },
+    });
+  });
+});
+
+describe('FANOUT_TENANT_MAX_SUBJECTS', () => {
+  test('with 3: a fourth subject is a 429 with Retry-After and is not stored; the first three take more events; another tenant is not affected', async () => {
+    const tenant = `quota-${randomUUID().slice(0, 8)}`;
+    const [a, b, c, d] = [jobEvents(tenant), runEvents(tenant), packRunEvents(tenant), jobEvents(tenant)];
+    await stack.publishOk([a.status('pending'), b.status('pending'), c.status('pending')]);
+
+    const refused = await stack.publish(d.status('pending'));
+    expect({ status: refused.status, contentType: refused.headers.get('content-type') }).toEqual({ status: 429, contentType: expect.stringMatching(PROBLEM) });
+    // Every subject of the tenant is running: a place frees one history TTL after one of them ends, at the soonest.
+    expect(refused.headers.get('retry-after')).toBe(String(HISTORY_TTL_S));
+    expect(refused.json).toMatchObject({ title: 'Too Many Requests', status: 429, detail: expect.stringMatching(new RegExp(`job ${d.id}: .*maximum of 3 subjects`)) });
+    expect(refused.json.results).toEqual([{ eventId: expect.any(String), error: expect.stringMatching(/maximum of 3 subjects/) }]);
+    expect((await stack.history('job', d.id, { tenant })).status).toBe(404);
+
+    // A batch spanning an existing subject and a new one: the existing subject's events are stored, the new one's refused, the answer 429.
+    const mixed = [a.status('scheduled'), d.status('pending'), a.progress(10), b.status('running')];
+    const partly = await stack.publish(mixed);
+    expect(partly.status).toBe(429);
+    expect(partly.headers.get('retry-after')).toBe(String(HISTORY_TTL_S));
+    const results = partly.json.results as PublishResult[];
+    expect(results.map((r) => r.eventId)).toEqual(mixed.map((e) => e.eventId));
+    expect(results[0]).toEqual({ eventId: mixed[0]!.eventId, seq: 2, duplicate: false });
+    expect(results[1]).toEqual({ eventId: mixed[1]!.eventId, error: expect.stringMatching(/maximum of 3 subjects/) });
+    expect(results[2]).toEqual({ eventId: mixed[2]!.eventId, seq: 3, duplicate: false });
+    expect(results[3]).toEqual({ eventId: mixed[3]!.eventId, seq: 2, duplicate: false });
+    expect((await stack.history('job', d.id, { tenant })).status).toBe(404);
+
+    for (const [kind, id, count] of [['job', a.id, 3], ['run', b.id, 2], ['pack-run', c.id, 1]] as const) {
+      const history = await stack.history(kind, id, { tenant });
+      expect({ id, status: history.status, count: history.json.events.length }).toEqual({ id, status: 200, count });
+    }
+    await stack.publishOk([c.status('running')]);
+    const other = jobEvents(`quota-${randomUUID().slice(0, 8)}`);
+    await stack.publishOk(other.status('pending'));
+
+    // The one that ends frees its place once its history has expired; then the fourth is stored.
+    await stack.publishOk(b.status('completed'));
+    const untilExpired = await stack.publish(d.status('pending'));
+    expect(untilExpired.status).toBe(429);
+    expect(Number(untilExpired.headers.get('retry-after'))).toBeLessThanOrEqual(HISTORY_TTL_S);
+    const accepted = d.status('pending');
+    await waitFor('the fourth subject to be accepted once the ended one expired', async () => (await stack.publish(accepted)).status === 202, 15_000, 200);
+    expect((await stack.history('job', d.id, { tenant })).json.events.map((e: { eventId: string }) => e.eventId)).toEqual([accepted.eventId]);
+  });
+
+  test('an invalid value stops the process at start with one line naming the variable', async () => {
+    for (const value of ['-1', '2.5', 'many']) {
+      const run = await runCli(['publisher'], { env: { REDIS_URL: stack.redis.url, FANOUT_AUTH: 'none', HOST: '127.0.0.1', PORT: '0', FANOUT_TENANT_MAX_SUBJECTS: value }, timeoutMs: 20_000 });
+      expect(run.code).not.toBe(0);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/FANOUT_TENANT_MAX_SUBJECTS/);
+    }
+  });
+});
