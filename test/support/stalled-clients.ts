@@ -79,10 +79,18 @@ export function openStalledClients(port: number, request: string, options: { cou
   };
 }
 
-/** The peers (remote `address:port`, as /proc/net/tcp spells them) of the ESTABLISHED TCP sockets whose local port is `port`: the server's side of its connections. */
-export function establishedPeers(port: number): Set<string> {
+interface ServerSocket {
+  /** Remote `address:port`, as /proc/net/tcp spells it. */
+  peer: string;
+  established: boolean;
+  /** Bytes the kernel holds for the peer, not yet acknowledged. */
+  txQueue: number;
+}
+
+/** The server's side of its TCP connections: the sockets whose local port is `port`, from /proc/net/tcp(6). */
+export function serverSockets(port: number): ServerSocket[] {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const peers = new Set<string>();
+  const sockets: ServerSocket[] = [];
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -92,14 +100,15 @@ export function establishedPeers(port: number): Set<string> {
     }
     for (const line of text.split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
-      if (fields.length < 4) continue;
+      if (fields.length < 5) continue;
       const local = fields[1]!;
-      if (local.slice(local.indexOf(':') + 1) === hexPort && fields[3] === '01') peers.add(fields[2]!);
+      if (local.slice(local.indexOf(':') + 1) !== hexPort) continue;
+      sockets.push({ peer: fields[2]!, established: fields[3] === '01', txQueue: parseInt(fields[4]!.split(':')[0]!, 16) });
     }
   }
-  return peers;
+  return sockets;
 }
 
 export function establishedOnPort(port: number): number {
-  return establishedPeers(port).size;
+  return serverSockets(port).filter((s) => s.established).length;
 }
