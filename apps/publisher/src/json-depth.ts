@@ -1,7 +1,7 @@
 import { HttpProblem } from '@fanout/http';
 
 /**
- * The deepest nesting a request may have. The deepest legal one is 5 levels (a batch's event's
+ * The deepest nesting a request may have. The deepest legal one is 6 levels (a batch's event's
  * `data.steps` entries: `{"events":[{"data":{"steps":[{…}]}}]}`); anything much deeper is hostile,
  * and must be refused before a recursive walk of it (JSON.stringify, the schema) overflows the stack.
  */
