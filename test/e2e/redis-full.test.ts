@@ -58,17 +58,20 @@ async function expectIndexedAndInActivity(activity: SseStream, id: string, when:
 test('swept over margins just above used_memory: a new subject is 202 and indexed and in the activity stream, or 503 and not stored; the retry after memory is freed indexes it', async () => {
   const activity = await openStream(`${stack.gateways[0]!.url}/api/v1/stream/subjects`, { headers: { 'X-Tenant': stack.tenant } });
   expect(activity.status).toBe(200);
-  const seen = { accepted: 0, refused: 0 };
+  const seen = { accepted: 0, acceptedOverTheLimit: 0, refused: 0 };
 
   for (const margin of MARGINS) {
     const job = jobEvents(stack.tenant);
     const first = job.status('pending');
-    await admin.config('SET', 'maxmemory', String((await usedMemory()) + margin));
+    const limit = (await usedMemory()) + margin;
+    await admin.config('SET', 'maxmemory', String(limit));
     let answer;
     try {
       answer = await stack.publish(first);
       if (answer.status === 202) {
         seen.accepted++;
+        // The append went over the limit: what follows it (index, activity) must have been completed anyway.
+        if ((await usedMemory()) > limit) seen.acceptedOverTheLimit++;
         expect(answer.json.results).toEqual([{ eventId: first.eventId, seq: 1, duplicate: false }]);
         await expectIndexedAndInActivity(activity, job.id, `202 at margin ${margin}`);
       } else {
@@ -98,8 +101,8 @@ test('swept over margins just above used_memory: a new subject is 202 and indexe
     await expectIndexedAndInActivity(activity, job.id, `retry after margin ${margin}`);
   }
 
-  // The sweep crossed the limit: some publishes were refused, some accepted.
-  console.log(`redis full: ${seen.accepted} accepted at the limit, ${seen.refused} refused with 503`);
+  // The sweep crossed the limit: some publishes were refused, some accepted, some of those by an append that went over it.
+  console.log(`redis full: ${seen.accepted} accepted at the limit (${seen.acceptedOverTheLimit} of them went over it), ${seen.refused} refused with 503`);
   expect(seen.refused).toBeGreaterThan(0);
-  expect(seen.accepted).toBeGreaterThan(0);
+  expect(seen.acceptedOverTheLimit).toBeGreaterThan(0);
 });
