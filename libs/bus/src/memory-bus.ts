@@ -127,8 +127,9 @@ export class MemoryBus implements Bus {
     this.subjects.set(key, stored);
     this.store(key, stored, frames, publishedAt);
     if (stored.terminal) {
-      stored.expiresAt = Date.now() + this.options.historyTtlSeconds * 1000;
-      stored.expiry = setTimeout(() => this.forget(key, subject.tenant), this.options.historyTtlSeconds * 1000);
+      const ttlMs = this.options.historyTtlSeconds * 1000;
+      stored.expiresAt = Date.now() + ttlMs;
+      stored.expiry = setTimeout(() => this.forget(key, subject.tenant), ttlMs);
       stored.expiry.unref();
     }
     this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt);
