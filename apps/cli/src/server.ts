@@ -108,7 +108,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   app.use(security);
   app.use((req, _res, next) => {
     // pino's line carries the pid: with FANOUT_WORKERS it tells which worker served the request.
-    logger.debug({ method: req.method, url: redactUrl(req.originalUrl) }, 'request');
+    if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.originalUrl) }, 'request');
     next();
   });
   app.use(cors);
@@ -140,7 +140,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     // A request came: the connection's first-request timeout no longer applies (a stream may idle).
     if (req.socket.timeout) req.socket.setTimeout(0);
     if (!gateway?.isStreamRequest(req)) return void app(req, res);
-    logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
+    if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
     gateway.handleStream(req, res);
   };
   // Workers share one port: a worker still connecting to its store would take connections the
