@@ -1,3 +1,4 @@
+import { storeFailureKind } from '@fanout/bus';
 import { HttpProblem } from '@fanout/http';
 
 /**
@@ -8,7 +9,7 @@ import { HttpProblem } from '@fanout/http';
 function storeFailure(what: string): (error: unknown) => never {
   return (error) => {
     if (error instanceof HttpProblem) throw error;
-    throw new HttpProblem(503, `the store is unavailable (${what}): ${(error as Error).message}`, {}, { 'Retry-After': '1' });
+    throw new HttpProblem(503, `the store is unavailable (${what}): ${storeFailureKind(error)}`, {}, { 'Retry-After': '1' });
   };
 }
 

@@ -1,18 +1,6 @@
-import { ReplicationTimeoutError } from '@fanout/bus';
+import { storeFailureKind } from '@fanout/bus';
 
-/**
- * What a 503 tells the producer about a failed store: the kind of failure, never the store's own
- * message (it can hold a Lua script's SHA and line, or key names); that one goes to the log. The
- * bus's own replication error is shown: it says how many replicas acknowledged, and nothing else.
- */
+/** What a 503 tells the producer about a failed store (the store's own message goes to the log). */
 export function storeFailureDetail(error: unknown): string {
-  return `the store is unavailable (${failureKind(error)}); retry with the same eventIds`;
-}
-
-function failureKind(error: unknown): string {
-  if (error instanceof ReplicationTimeoutError) return error.message;
-  const message = error instanceof Error ? error.message : '';
-  if (/^OOM\b/.test(message)) return 'it is out of memory';
-  if (/\b(time budget|timed out|deadline)\b/i.test(message)) return 'it did not answer in time';
-  return 'it is unreachable or failing';
+  return `the store is unavailable (${storeFailureKind(error)}); retry with the same eventIds`;
 }

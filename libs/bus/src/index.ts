@@ -14,3 +14,4 @@ export { ActivityUpdate, activityUpdates } from './activity';
 export { RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';
+export { storeFailureKind } from './store-failure';

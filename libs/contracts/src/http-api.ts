@@ -55,6 +55,10 @@ export const ProblemSchema = z.looseObject({
   errors: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional().describe('validation errors, with dotted paths'),
 });
 /** The 409 of a publish: which events were stored and which were refused. */
+export const PublishOverQuotaSchema = ProblemSchema.extend({
+  results: z.array(z.union([StoredResultSchema, RefusedResultSchema])).describe('per event, in order: stored or refused (the subjects over the quota are refused whole)'),
+});
+
 export const PublishConflictSchema = ProblemSchema.extend({
   current: z.string().describe("the subject's (or step's) current status, or none"),
   requested: z.string(),
