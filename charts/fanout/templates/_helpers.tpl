@@ -72,6 +72,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster.
 - name: FANOUT_JWT_AUDIENCE
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.auth.jwt.maxTtlSeconds }}
+- name: FANOUT_JWT_MAX_TTL_S
+  value: {{ . | quote }}
+{{- end }}
 - name: LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
 - name: FANOUT_HEARTBEAT_MS
@@ -92,6 +96,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster.
   value: {{ .Values.config.maxConnections | quote }}
 - name: FANOUT_MAX_CONNECTIONS_PER_TENANT
   value: {{ .Values.config.maxConnectionsPerTenant | quote }}
+{{- with .Values.config.tenantMaxSubjects }}
+- name: FANOUT_TENANT_MAX_SUBJECTS
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.config.corsOrigins }}
 - name: FANOUT_CORS_ORIGINS
   value: {{ . | quote }}

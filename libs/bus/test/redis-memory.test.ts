@@ -1,7 +1,7 @@
 /**
- * Redis memory per event, measured on real streams (MEMORY USAGE … SAMPLES 0 is exact) for the
- * sizing table of docs/operations.md: 10,000 events of three typical shapes are appended through
- * RedisBus, then the subject's keys are weighed. Run `npx jest libs/bus/test/redis-memory.test.ts`
+ * Redis memory per event, measured on real streams (MEMORY USAGE … SAMPLES 0 is exact): 10,000
+ * events of three typical shapes are appended through RedisBus, then the subject's keys are weighed
+ * (docs/operations.md's table of whole subjects comes from test/docs/redis-memory.test.ts). Run `npx jest libs/bus/test/redis-memory.test.ts`
  * to print the table. The assertions bound the overhead, so a change of the stored format that
  * costs memory shows up here.
  */
