@@ -15,6 +15,7 @@ COPY libs/bus/package.json libs/bus/
 COPY libs/client/package.json libs/client/
 COPY apps/publisher/package.json apps/publisher/
 COPY apps/gateway/package.json apps/gateway/
+COPY apps/server/package.json apps/server/
 COPY apps/cli/package.json apps/cli/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./

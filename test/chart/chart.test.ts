@@ -3,14 +3,14 @@
  * every `.Values` path a template names exists in values.yaml, and every template rendered (by
  * test/support/helm-template.ts, for the Go-template subset the chart uses) with the default values
  * and with everything switched on parses as YAML into the Kubernetes objects the issue lists, wired
- * to each other (selectors, ports, probes, grace periods), with an environment the CLI's own config
+ * to each other (selectors, ports, probes, grace periods), with an environment the server's own config
  * schema accepts.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Ajv from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig, Role } from '../../apps/cli/src/config';
+import { loadConfig, Role } from '@fanout/server';
 import { ChartRenderer, RenderContext, valuesPathsIn } from '../support/helm-template';
 
 type Json = Record<string, any>;
@@ -25,8 +25,8 @@ const templates: Record<string, string> = Object.fromEntries(
   readdirSync(join(CHART, 'templates')).map((name) => [name, read(join(CHART, 'templates', name))]),
 );
 
-/** The variables loadConfig reads, from its source (as apps/cli/test/deploy.test.ts does). */
-const CONFIG_VARIABLES = new Set([...read(join(ROOT, 'apps/cli/src/config.ts')).matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
+/** The variables loadConfig reads, from its source (as apps/server/test/deploy.test.ts does). */
+const CONFIG_VARIABLES = new Set([...read(join(ROOT, 'apps/server/src/config.ts')).matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -183,7 +183,7 @@ describe('charts/fanout', () => {
       if (values[role].autoscaling.enabled) expect(deployment.spec.replicas).toBeUndefined();
       else expect(deployment.spec.replicas).toBe(values[role].replicaCount);
 
-      // The environment: only variables the CLI knows, Redis and the JWT secret from Secrets.
+      // The environment: only variables the server's config knows, Redis and the JWT secret from Secrets.
       const env = container!.env as Json[];
       const names = env.map((e) => e.name);
       expect(names.filter((n) => !CONFIG_VARIABLES.has(n) && n !== 'NODE_OPTIONS')).toEqual([]);

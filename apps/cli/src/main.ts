@@ -1,10 +1,8 @@
+import { ConfigError, ROLES, Role, runServer } from '@fanout/server';
 import { UsageError } from './client/endpoint';
 import { emitCommand } from './commands/emit';
 import { runPackCommand } from './commands/run-pack';
 import { tailCommand } from './commands/tail';
-import { ConfigError, ROLES, Role, loadConfig } from './config';
-import { startServer } from './server';
-import { isPrimaryOfWorkers, isWorkerProcess, runWorkers, workerConfig } from './workers';
 
 const USAGE = `usage: fanout <command> [options]
 
@@ -73,9 +71,8 @@ async function main(args: string[]): Promise<void> {
     console.error(`fanout ${role}: unexpected argument ${JSON.stringify(extra[0])}: servers read their configuration from environment variables (PORT, HOST, REDIS_URL, …; see docs/configuration.md)`);
     process.exit(2);
   }
-  let config;
   try {
-    config = loadConfig(role as Role, process.env);
+    await runServer(role as Role, process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`fanout ${role}: invalid configuration: ${error.message}`);
@@ -83,27 +80,6 @@ async function main(args: string[]): Promise<void> {
     }
     throw error;
   }
-  if (isPrimaryOfWorkers(config)) {
-    runWorkers(config);
-    return;
-  }
-  const running = await startServer(workerConfig(config));
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    running.shutdown().then(
-      () => process.exit(0),
-      (error: Error) => {
-        console.error(`fanout ${role}: shutdown after ${signal} failed: ${error.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  // A worker whose primary is gone drains and exits rather than linger.
-  if (isWorkerProcess()) process.on('disconnect', () => stop('the primary exited'));
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {

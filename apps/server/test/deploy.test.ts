@@ -1,7 +1,7 @@
 /**
  * docker-compose.yml, deploy/nginx.conf, deploy/prometheus.yml and the Dockerfile, checked without a
  * Docker engine: the compose file is parsed, and every fanout service's environment must be accepted
- * by the CLI's own config schema (loadConfig) for its role, on the port the rest of the stack uses.
+ * by the server's own config schema (loadConfig) for its role, on the port the rest of the stack uses.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,7 +31,7 @@ function environmentOf(service: Json, env: Record<string, string> = {}): Record<
 }
 
 /** The variables loadConfig reads, from its source. */
-const CONFIG_VARIABLES = new Set([...read('apps/cli/src/config.ts').matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
+const CONFIG_VARIABLES = new Set([...read('apps/server/src/config.ts').matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
 
 const fanoutServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const roleOf = (service: Json): Role => service.command[0] as Role;

@@ -1,0 +1,31 @@
+import { Bus, MemoryBus, RedisBus, describeRedisTarget, redisTargetOf } from '@fanout/bus';
+import { Logger } from '@fanout/observability';
+import { FanoutConfig } from './config';
+
+const usesRedis = (config: FanoutConfig): boolean => Boolean(config.redisUrl || config.redisClusterNodes);
+
+/** The process's bus: Redis (single or Cluster) when configured, else the embedded in-memory one. */
+export function createBus(config: FanoutConfig, logger: Logger): Bus {
+  const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
+  const quota = { tenantMaxSubjects: config.tenantMaxSubjects };
+  if (!usesRedis(config)) {
+    logger.info('no REDIS_URL: using the embedded in-memory bus (one process, nothing persisted)');
+    return new MemoryBus({ ...history, ...quota });
+  }
+  return new RedisBus({
+    ...history,
+    ...quota,
+    url: config.redisUrl,
+    clusterNodes: config.redisClusterNodes,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
+    // A gateway's reads come one connection at a time: auto-pipelining would only cost it memory.
+    autoPipelining: config.role !== 'gateway',
+    logger,
+  });
+}
+
+/** The bus as a log line names it, without a password. */
+export function describeBus(config: FanoutConfig): string {
+  return usesRedis(config) ? describeRedisTarget(redisTargetOf({ url: config.redisUrl, clusterNodes: config.redisClusterNodes })) : 'memory';
+}

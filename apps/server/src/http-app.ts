@@ -1,0 +1,60 @@
+import express, { Express } from 'express';
+import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
+import { Gateway } from '@fanout/gateway';
+import { corsFor, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
+import { Logger, Registry, redactUrl, replicaMetrics } from '@fanout/observability';
+import { Publisher } from '@fanout/publisher';
+import { methodNotAllowed } from './method-not-allowed';
+
+export interface HttpAppParts {
+  logger: Logger;
+  registry: Registry;
+  corsOrigins: string[];
+  gateway?: Gateway;
+  publisher?: Publisher;
+  isDraining: () => boolean;
+}
+
+/**
+ * The Express app of every route but the streams (which bypass it): probes, metrics, the OpenAPI
+ * document, the publisher's and gateway's routes, then 405, 404 and the problem+json error handler.
+ */
+export function createHttpApp({ logger, registry, corsOrigins, gateway, publisher, isDraining }: HttpAppParts): Express {
+  // With FANOUT_WORKERS > 1, any worker's /metrics is the whole replica's (summed by the primary).
+  const metricsText = replicaMetrics(registry);
+  const app = express();
+  app.disable('x-powered-by');
+  // Paths are what the contract spells: /api/v1/EVENTS is not a route (the stream routes agree).
+  app.set('case sensitive routing', true);
+  // Answers are API payloads, not cacheable documents: no ETag hash of every body.
+  app.set('etag', false);
+  app.use(securityHeaders());
+  app.use((req, _res, next) => {
+    // pino's line carries the pid: with FANOUT_WORKERS it tells which worker served the request.
+    if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.originalUrl) }, 'request');
+    next();
+  });
+  app.use(corsFor(corsOrigins));
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    let ready = !isDraining() && (gateway ? gateway.isReady() : true);
+    if (ready && publisher) ready = await publisher.checkStore().then(() => true, () => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await metricsText());
+  });
+  let openApi: string | undefined;
+  app.get(OPENAPI_PATH, (_req, res) => {
+    openApi ??= JSON.stringify(buildOpenApiDocument());
+    res.type('application/json').send(openApi);
+  });
+  if (publisher) app.use(publisher.router);
+  if (gateway) app.use(gateway.router);
+  app.use(methodNotAllowed({ gateway: gateway !== undefined, publisher: publisher !== undefined }));
+  app.use(notFoundHandler);
+  app.use(problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error')));
+  return app;
+}

@@ -1,0 +1,129 @@
+import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
+import { Socket } from 'node:net';
+import { Bus } from '@fanout/bus';
+import { createGateway } from '@fanout/gateway';
+import { createAuthenticator, streamHeadersFor } from '@fanout/http';
+import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
+import { createPublisher } from '@fanout/publisher';
+import { createBus, describeBus } from './bus';
+import { FanoutConfig } from './config';
+import { createHttpApp } from './http-app';
+import { answerMalformedRequest } from './malformed-request';
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  /** Drains and stops everything; resolves when the process may exit. */
+  shutdown(): Promise<void>;
+}
+
+const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
+/**
+ * Sockets that carry no response are bounded in time: a new connection must start a request within
+ * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
+ * (checked every second), and a kept-alive socket closes after 5 s without a request (Node's
+ * keepAliveTimeout). Node itself never times out a connection that sends nothing.
+ */
+const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
+const FIRST_REQUEST_TIMEOUT_MS = 10_000;
+/** How long a draining process keeps its port open after its streams ended (within the grace period). */
+const DRAIN_LINGER_MS = 1000;
+
+async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      await bus.probe(500);
+      return;
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        logger.warn({ err: (error as Error).message }, 'the store does not answer yet: listening anyway (not ready)');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Composes the process for its role (gateway, publisher, or both for dev): config → bus → apps → listen. */
+export async function startServer(config: FanoutConfig): Promise<RunningServer> {
+  const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
+  const registry = createRegistry();
+  const bus = createBus(config, logger);
+  const authenticate = createAuthenticator(config.auth);
+
+  const gateway =
+    config.role === 'publisher'
+      ? undefined
+      : createGateway({
+          bus,
+          logger,
+          registry,
+          authenticate,
+          streamHeaders: streamHeadersFor(config.corsOrigins),
+          settings: {
+            retryMs: config.retryMs,
+            heartbeatMs: config.heartbeatMs,
+            idleTimeoutMs: config.idleTimeoutMs,
+            clientBufferBytes: config.clientBufferBytes,
+            replayPageSize: 500,
+            historyCacheBytes: 32 * 1024 * 1024,
+            maxConnections: config.maxConnections,
+            maxConnectionsPerTenant: config.maxConnectionsPerTenant,
+          },
+        });
+  const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate });
+  let draining = false;
+  const app = createHttpApp({ logger, registry, corsOrigins: config.corsOrigins, gateway, publisher, isDraining: () => draining });
+
+  // The stream routes bypass Express (an idle stream then holds no router state or header
+  // objects); their CORS and nosniff headers come from streamHeadersFor, the same policy.
+  const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
+    // A request came: the connection's first-request timeout no longer applies (a stream may idle).
+    if (req.socket.timeout) req.socket.setTimeout(0);
+    if (!gateway?.isStreamRequest(req)) return void app(req, res);
+    if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
+    gateway.handleStream(req, res);
+  };
+  // Workers share one port: a worker still connecting to its store would take connections the
+  // others could serve, so it listens once its store answers (bounded: an outage never keeps the
+  // port closed, and /readyz tells the load balancer).
+  if (config.workers > 1) await untilStoreAnswers(bus, logger, STORE_WAIT_BEFORE_LISTEN_MS);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = createServer(IDLE_SOCKET_LIMITS, dispatch);
+    s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
+  });
+  // With no 'timeout' listener of the server's own, Node's HTTP server destroys a socket that times out.
+  server.on('connection', (socket: Socket) => socket.setTimeout(FIRST_REQUEST_TIMEOUT_MS));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    logger.debug({ err: error.message, code: error.code }, 'malformed request');
+    answerMalformedRequest(error, socket);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url, role: config.role, bus: describeBus(config) }, `fanout ${config.role} listening`);
+
+  return {
+    server,
+    url,
+    async shutdown() {
+      draining = true;
+      logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
+      const deadline = Date.now() + config.shutdownGraceMs;
+      const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+      if (gateway) await gateway.drain(config.shutdownGraceMs);
+      // Still listening for a moment: probes and proxies get /readyz 503 and new streams a 503 with
+      // Retry-After, rather than a refused connection, before the port closes.
+      await until(Math.min(DRAIN_LINGER_MS, config.shutdownGraceMs / 2, deadline - Date.now()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.race([closed, until(deadline - Date.now())]);
+      server.closeAllConnections();
+      gateway?.close();
+      await bus.close();
+      logger.info('stopped');
+    },
+  };
+}
