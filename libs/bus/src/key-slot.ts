@@ -1,30 +1,15 @@
-/** Redis Cluster's hash slot of a key or shard channel: CRC16 (XMODEM) of its hash tag, modulo 16384. */
-export const SLOT_COUNT = 16384;
+import calculateSlot from 'cluster-key-slot';
 
-const TABLE = new Uint16Array(256);
-for (let i = 0; i < 256; i++) {
-  let crc = i << 8;
-  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
-  TABLE[i] = crc & 0xffff;
-}
+/** Redis Cluster's hash slots: 0 to 16383. */
+const SLOT_COUNT = 16384;
 
-function crc16(bytes: Buffer): number {
-  let crc = 0;
-  for (const byte of bytes) crc = ((crc << 8) ^ TABLE[((crc >> 8) ^ byte) & 0xff]!) & 0xffff;
-  return crc;
-}
-
-/** The part of a key that is hashed: the first non-empty `{…}`, else the whole key (Redis's rule). */
-function hashedPart(key: Buffer): Buffer {
-  const open = key.indexOf(0x7b); // {
-  if (open < 0) return key;
-  const close = key.indexOf(0x7d, open + 1); // }
-  if (close < 0 || close === open + 1) return key;
-  return key.subarray(open + 1, close);
-}
-
+/**
+ * Redis Cluster's hash slot of a key or shard channel, computed as ioredis routes commands. It differs
+ * from Redis's only for a key holding an empty `{}` and a later `}`, which fanout's keys never hold
+ * (tenants and subject ids have no braces).
+ */
 export function keySlot(key: string | Buffer): number {
-  return crc16(hashedPart(typeof key === 'string' ? Buffer.from(key) : key)) % SLOT_COUNT;
+  return calculateSlot(key);
 }
 
 let tagsBySlot: string[] | undefined;
