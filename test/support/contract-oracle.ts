@@ -1,5 +1,5 @@
 /**
- * The contract's state machines (CONTRACT.md, "Publishing"), written out by hand as the oracle of
+ * The contract's state machines (docs/api.md, "Publishing"), written out by hand as the oracle of
  * the tests: never derived from @fanout/contracts, so a wrong table there, or a Lua script that
  * disagrees with it, fails the tests.
  */

@@ -1,6 +1,6 @@
 /**
  * The bus conformance suite: every `Bus` implementation must pass it identically. The legality of
- * transitions is written out here from CONTRACT.md ("Publishing"), not derived from the code under
+ * transitions is written out by hand (test/support/contract-oracle.ts), not derived from the code under
  * test, so a wrong table in @fanout/contracts or a Lua script that disagrees with it fails here.
  */
 import { randomBytes } from 'node:crypto';
