@@ -1,1 +1,10 @@
 export { createGateway, Gateway, GatewayOptions, GatewaySettings, DASHBOARD_DIR } from './gateway';
+export {
+  DEFAULT_CLIENT_BUFFER_BYTES,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_HISTORY_CACHE_BYTES,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_REPLAY_PAGE_SIZE,
+  DEFAULT_RETRY_MS,
+  StreamSettings,
+} from './stream-context';

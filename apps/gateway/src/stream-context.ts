@@ -4,14 +4,26 @@ import { SweepScheduler } from '@fanout/sse';
 import { HistoryPages } from './history-pages';
 import { SubscriptionManager } from './subscription-manager';
 
+/** The stream settings fanout runs with unless they are configured. */
+export const DEFAULT_RETRY_MS = 2000;
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+export const DEFAULT_CLIENT_BUFFER_BYTES = 1024 * 1024;
+export const DEFAULT_REPLAY_PAGE_SIZE = 500;
+export const DEFAULT_HISTORY_CACHE_BYTES = 32 * 1024 * 1024;
+
 export interface StreamSettings {
+  /** The SSE `retry:` hint sent first on every stream. @default {@link DEFAULT_RETRY_MS} */
   retryMs: number;
+  /** A `heartbeat` is sent after this long with nothing written. @default {@link DEFAULT_HEARTBEAT_MS} */
   heartbeatMs: number;
+  /** A stream ends after this long with no domain event. @default {@link DEFAULT_IDLE_TIMEOUT_MS} */
   idleTimeoutMs: number;
+  /** A client whose unsent bytes exceed this is disconnected. @default {@link DEFAULT_CLIENT_BUFFER_BYTES} */
   clientBufferBytes: number;
-  /** Events read from history per page during replay. */
+  /** Events read from history per page during replay. @default {@link DEFAULT_REPLAY_PAGE_SIZE} */
   replayPageSize: number;
-  /** Bytes of full history pages kept for replays of many clients. */
+  /** Bytes of full history pages kept for replays of many clients. @default {@link DEFAULT_HISTORY_CACHE_BYTES} */
   historyCacheBytes: number;
 }
 

@@ -1,38 +1,66 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { isClusterUrl, parseClusterNodes, parseClusterUrl } from '@fanout/bus';
+import { DEFAULT_HISTORY_MAX_LEN, DEFAULT_HISTORY_TTL_SECONDS, DEFAULT_TENANT_MAX_SUBJECTS, isClusterUrl, parseClusterNodes, parseClusterUrl } from '@fanout/bus';
+import { DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_HEARTBEAT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_RETRY_MS } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
 
 export const ROLES = ['gateway', 'publisher', 'dev'] as const;
 export type Role = (typeof ROLES)[number];
 
+export const DEFAULT_PORTS: Readonly<Record<Role, number>> = { gateway: 8080, publisher: 8081, dev: 8080 };
+/** `dev` listens on loopback only, where it may run without auth. */
+export const DEFAULT_HOSTS: Readonly<Record<Role, string>> = { gateway: '0.0.0.0', publisher: '0.0.0.0', dev: '127.0.0.1' };
+export const DEFAULT_AUTH_MODES: Readonly<Record<Role, AuthConfig['mode']>> = { gateway: 'jwt', publisher: 'jwt', dev: 'none' };
+const DEFAULT_WORKERS = 1;
+const DEFAULT_LOG_LEVEL = 'info';
+const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * The process's configuration, read from the environment once at start. Settings of the bus and the
+ * gateway take their defaults from the constants beside their options (`@fanout/bus`, `@fanout/gateway`).
+ */
 export interface FanoutConfig {
   role: Role;
+  /** PORT. @default {@link DEFAULT_PORTS} of the role */
   port: number;
+  /** HOST. @default {@link DEFAULT_HOSTS} of the role */
   host: string;
-  /** `redis://…`, or `redis+cluster://host:port,…` for Redis Cluster. */
+  /** REDIS_URL: `redis://…`, or `redis+cluster://host:port,…` for Redis Cluster. Unset: the in-memory bus (`dev` only). */
   redisUrl?: string;
   /** REDIS_CLUSTER_NODES: Redis Cluster startup nodes (`host:port`). */
   redisClusterNodes?: string[];
-  /** FANOUT_WORKERS: processes sharing the port (node:cluster); 1 runs no primary. */
+  /** FANOUT_WORKERS: processes sharing the port (node:cluster); 1 runs no primary. @default {@link DEFAULT_WORKERS} */
   workers: number;
+  /** LOG_LEVEL. @default {@link DEFAULT_LOG_LEVEL} */
   logLevel: string;
+  /** FANOUT_HEARTBEAT_MS. @default {@link DEFAULT_HEARTBEAT_MS} */
   heartbeatMs: number;
+  /** FANOUT_IDLE_TIMEOUT_MS. @default {@link DEFAULT_IDLE_TIMEOUT_MS} */
   idleTimeoutMs: number;
+  /** FANOUT_RETRY_MS. @default {@link DEFAULT_RETRY_MS} */
   retryMs: number;
+  /** FANOUT_CLIENT_BUFFER_BYTES. @default {@link DEFAULT_CLIENT_BUFFER_BYTES} */
   clientBufferBytes: number;
+  /** FANOUT_HISTORY_MAXLEN. @default {@link DEFAULT_HISTORY_MAX_LEN} */
   historyMaxLen: number;
+  /** FANOUT_HISTORY_TTL_S. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
   historyTtlSeconds: number;
-  /** Replicas that must acknowledge each append (Redis WAIT); 0 = asynchronous replication. */
+  /** FANOUT_REDIS_WAIT_REPLICAS: replicas that must acknowledge each append (Redis WAIT); 0 = asynchronous replication. */
   redisWaitReplicas: number;
+  /** FANOUT_REDIS_WAIT_TIMEOUT_MS. */
   redisWaitTimeoutMs: number;
+  /** FANOUT_SHUTDOWN_GRACE_MS. @default {@link DEFAULT_SHUTDOWN_GRACE_MS} */
   shutdownGraceMs: number;
+  /** FANOUT_AUTH and its FANOUT_JWT_* / FANOUT_JWKS_URL. @default {@link DEFAULT_AUTH_MODES} of the role */
   auth: AuthConfig;
+  /** FANOUT_CORS_ORIGINS. @default [] (no cross-origin access) */
   corsOrigins: string[];
+  /** FANOUT_MAX_CONNECTIONS. */
   maxConnections: number;
+  /** FANOUT_MAX_CONNECTIONS_PER_TENANT. */
   maxConnectionsPerTenant: number;
-  /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. */
+  /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
 }
 
@@ -47,7 +75,6 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULT_PORTS: Record<Role, number> = { gateway: 8080, publisher: 8081, dev: 8080 };
 const positiveInt = z.coerce.number().int().positive();
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -84,7 +111,7 @@ function checkRedisUrl(text: string): void {
 
 /** Parses and checks the environment once, at start. */
 export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
-  const host = read(env, 'HOST', z.string().min(1), role === 'dev' ? '127.0.0.1' : '0.0.0.0');
+  const host = read(env, 'HOST', z.string().min(1), DEFAULT_HOSTS[role]);
   const redisUrl = read<string | undefined>(
     env,
     'REDIS_URL',
@@ -117,11 +144,11 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     env,
     'FANOUT_WORKERS',
     z.union([z.literal('auto').transform(() => availableParallelism()), z.coerce.number().int().min(1).max(256)]),
-    1,
+    DEFAULT_WORKERS,
   );
   if (workers > 1 && role === 'dev') throw new ConfigError('FANOUT_WORKERS', 'must be 1 for fanout dev (its in-memory bus lives in one process)');
 
-  const authMode = read(env, 'FANOUT_AUTH', z.enum(['jwt', 'none']), role === 'dev' ? 'none' : 'jwt');
+  const authMode = read(env, 'FANOUT_AUTH', z.enum(['jwt', 'none']), DEFAULT_AUTH_MODES[role]);
   let auth: AuthConfig;
   if (authMode === 'none') {
     if (!isLoopbackHost(host)) {
@@ -150,22 +177,22 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     workers,
     auth,
     port: read(env, 'PORT', z.coerce.number().int().min(0).max(65535), DEFAULT_PORTS[role]),
-    logLevel: read(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), 'info'),
-    heartbeatMs: read(env, 'FANOUT_HEARTBEAT_MS', positiveInt, 15_000),
-    idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveInt, 300_000),
-    retryMs: read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), 2_000),
-    clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, 1_048_576),
-    historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, 10_000),
-    historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, 86_400),
+    logLevel: read(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), DEFAULT_LOG_LEVEL),
+    heartbeatMs: read(env, 'FANOUT_HEARTBEAT_MS', positiveInt, DEFAULT_HEARTBEAT_MS),
+    idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveInt, DEFAULT_IDLE_TIMEOUT_MS),
+    retryMs: read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_MS),
+    clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES),
+    historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
+    historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
     redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), 0),
     redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveInt, 1000),
-    shutdownGraceMs: read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), 10_000),
+    shutdownGraceMs: read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), DEFAULT_SHUTDOWN_GRACE_MS),
     corsOrigins: read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')
       .split(',')
       .map((origin) => origin.trim())
       .filter(Boolean),
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, 50_000),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, 10_000),
-    tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), 0),
+    tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), DEFAULT_TENANT_MAX_SUBJECTS),
   };
 }

@@ -1,7 +1,7 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { Socket } from 'node:net';
 import { Bus } from '@fanout/bus';
-import { createGateway } from '@fanout/gateway';
+import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, createGateway } from '@fanout/gateway';
 import { createAuthenticator, streamHeadersFor } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
@@ -66,8 +66,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             heartbeatMs: config.heartbeatMs,
             idleTimeoutMs: config.idleTimeoutMs,
             clientBufferBytes: config.clientBufferBytes,
-            replayPageSize: 500,
-            historyCacheBytes: 32 * 1024 * 1024,
+            replayPageSize: DEFAULT_REPLAY_PAGE_SIZE,
+            historyCacheBytes: DEFAULT_HISTORY_CACHE_BYTES,
             maxConnections: config.maxConnections,
             maxConnectionsPerTenant: config.maxConnectionsPerTenant,
           },

@@ -1,17 +1,23 @@
 import { BusLogger } from './logger';
 
+export const DEFAULT_HISTORY_MAX_LEN = 10_000;
+export const DEFAULT_HISTORY_TTL_SECONDS = 86_400;
+/** No limit. */
+export const DEFAULT_TENANT_MAX_SUBJECTS = 0;
+
 export interface HistoryOptions {
-  /** Events kept per subject for replay (at least this many). */
+  /** Events kept per subject for replay (at least this many). @default {@link DEFAULT_HISTORY_MAX_LEN} */
   historyMaxLen: number;
-  /** Seconds a subject's history lives after its terminal event. */
+  /** Seconds a subject's history lives after its terminal event. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
   historyTtlSeconds: number;
 }
 
 export interface QuotaOptions {
-  /** Subjects one tenant may hold in the store; a new one past it is refused. 0 or unset: no limit. */
+  /** Subjects one tenant may hold in the store; a new one past it is refused. 0: no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects?: number;
 }
 
 export interface BusOptions extends HistoryOptions, QuotaOptions {
+  /** @default silentLogger (nothing is logged) */
   logger?: BusLogger;
 }
