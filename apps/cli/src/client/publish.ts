@@ -45,8 +45,11 @@ export function completeEvent(raw: Record<string, unknown>, tenant: string): Rec
   };
 }
 
+/** No retry. */
+const DEFAULT_POST_RETRY_FOR_MS = 0;
+
 export interface PostOptions {
-  /** Keep retrying 503 answers and failed connections (same body, same eventIds: always safe) for this long. */
+  /** Keep retrying 503 answers and failed connections (same body, same eventIds: always safe) for this long. @default {@link DEFAULT_POST_RETRY_FOR_MS} */
   retryForMs?: number;
   /** Called before each retry (to say so on the terminal). */
   onRetry?: (reason: string) => void;
@@ -60,7 +63,7 @@ export async function postEvents(endpoint: Endpoint, events: readonly unknown[],
   if (events.length === 0) return [];
   if (events.length > MAX_BATCH_EVENTS) throw new Error(`at most ${MAX_BATCH_EVENTS} events per request, not ${events.length}`);
   const body = JSON.stringify(events.length === 1 ? events[0] : { events });
-  const deadline = Date.now() + (options.retryForMs ?? 0);
+  const deadline = Date.now() + (options.retryForMs ?? DEFAULT_POST_RETRY_FOR_MS);
   for (let attempt = 0; ; attempt++) {
     let response: Response;
     try {

@@ -15,6 +15,9 @@ export type FollowState =
   | { state: 'reconnecting'; reason: string; delayMs: number }
   | { state: 'ended'; reason: string };
 
+/** The gateway's own default `retry:`. */
+const DEFAULT_FOLLOW_RETRY_MS = 2000;
+
 export interface FollowOptions {
   endpoint: Endpoint;
   /** e.g. `/api/v1/stream/jobs/job-42` */
@@ -23,7 +26,7 @@ export interface FollowOptions {
   onFrame(frame: SseFrame): void;
   onState?(state: FollowState): void;
   signal?: AbortSignal;
-  /** The reconnect delay until the server's `retry:` says otherwise. */
+  /** The reconnect delay until the server's `retry:` says otherwise. @default {@link DEFAULT_FOLLOW_RETRY_MS} */
   retryMs?: number;
 }
 
@@ -65,7 +68,7 @@ export async function followStream(options: FollowOptions): Promise<FollowOutcom
   const { endpoint, signal } = options;
   const url = `${endpoint.url}${options.path}`;
   let lastEventId = options.lastEventId;
-  let retryMs = options.retryMs ?? 2000;
+  let retryMs = options.retryMs ?? DEFAULT_FOLLOW_RETRY_MS;
   let failures = 0;
 
   while (!signal?.aborted) {

@@ -1,13 +1,17 @@
 import { Endpoint } from '../client/endpoint';
 import { OutgoingEvent, PublishError, postEvents } from '../client/publish';
 
+const DEFAULT_FLUSH_AFTER_MS = 50;
+const DEFAULT_MAX_BATCH = 200;
+const DEFAULT_SINK_RETRY_FOR_MS = 30_000;
+
 export interface EventSinkOptions {
   endpoint: Endpoint;
-  /** Publish what is queued this long after the first queued event (default 50 ms). */
+  /** Publish what is queued this long after the first queued event. @default {@link DEFAULT_FLUSH_AFTER_MS} */
   flushAfterMs?: number;
-  /** …or as soon as this many events are queued; also the most events per request (default 200). */
+  /** …or as soon as this many events are queued; also the most events per request. @default {@link DEFAULT_MAX_BATCH} */
   maxBatch?: number;
-  /** Keep retrying a 503 or a failed connection for this long (same eventIds: safe). */
+  /** Keep retrying a 503 or a failed connection for this long (same eventIds: safe). @default {@link DEFAULT_SINK_RETRY_FOR_MS} */
   retryForMs?: number;
   onRetry?: (reason: string) => void;
 }
@@ -27,8 +31,8 @@ export class EventSink {
   private readonly maxBatch: number;
 
   constructor(private readonly options: EventSinkOptions) {
-    this.flushAfterMs = options.flushAfterMs ?? 50;
-    this.maxBatch = options.maxBatch ?? 200;
+    this.flushAfterMs = options.flushAfterMs ?? DEFAULT_FLUSH_AFTER_MS;
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   }
 
   /** Events pushed and not yet acknowledged by the publisher. */
@@ -67,7 +71,7 @@ export class EventSink {
   private async send(batch: OutgoingEvent[]): Promise<void> {
     if (this.failure) throw this.failure;
     try {
-      await postEvents(this.options.endpoint, batch, { retryForMs: this.options.retryForMs ?? 30_000, onRetry: this.options.onRetry });
+      await postEvents(this.options.endpoint, batch, { retryForMs: this.options.retryForMs ?? DEFAULT_SINK_RETRY_FOR_MS, onRetry: this.options.onRetry });
       this.unacknowledged -= batch.length;
     } catch (error) {
       this.failure = error instanceof PublishError ? error : new Error(`publishing failed: ${(error as Error).message}`);

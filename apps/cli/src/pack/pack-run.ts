@@ -17,6 +17,8 @@ export interface PackRunReporter {
   finished(result: PackResult, durationMs: number): void;
 }
 
+const DEFAULT_HIGH_WATER = 5000;
+
 export interface PackRunOptions {
   pack: Pack;
   /** The pack run's subject id. */
@@ -26,8 +28,9 @@ export interface PackRunOptions {
   reporter: PackRunReporter;
   /** Environment of every step (the pack's and the step's env go on top). */
   baseEnv: NodeJS.ProcessEnv;
-  /** Unacknowledged log events past which the steps' output is paused until the publisher catches up. */
+  /** Unacknowledged log events past which the steps' output is paused until the publisher catches up. @default {@link DEFAULT_HIGH_WATER} */
   highWater?: number;
+  /** Passed to each step. @default the step's own, DEFAULT_KILL_GRACE_MS of step-process.ts */
   killGraceMs?: number;
 }
 
@@ -46,7 +49,7 @@ export interface PackRun {
  */
 export function startPackRun(options: PackRunOptions): PackRun {
   const { pack, id, tenant, sink, reporter } = options;
-  const highWater = options.highWater ?? 5000;
+  const highWater = options.highWater ?? DEFAULT_HIGH_WATER;
   let canceled = false;
   let current: RunningStep | undefined;
 

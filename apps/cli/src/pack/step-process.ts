@@ -25,13 +25,19 @@ export interface RunningStep {
   resume(): void;
 }
 
+const DEFAULT_KILL_GRACE_MS = 3000;
+const DEFAULT_DRAIN_AFTER_EXIT_MS = 1000;
+
 export interface StepProcessOptions {
   shell: string;
   env: NodeJS.ProcessEnv;
   onLine(stream: OutputStream, line: string): void;
-  /** Between SIGTERM and SIGKILL (default 3 s). */
+  /** Between SIGTERM and SIGKILL. @default {@link DEFAULT_KILL_GRACE_MS} */
   killGraceMs?: number;
-  /** After the step's main process exits, how long to wait for its output pipes to close (held open by leftover children). */
+  /**
+   * After the step's main process exits, how long to wait for its output pipes to close (held open by
+   * leftover children). @default {@link DEFAULT_DRAIN_AFTER_EXIT_MS}
+   */
   drainAfterExitMs?: number;
 }
 
@@ -46,7 +52,7 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const killGraceMs = options.killGraceMs ?? 3000;
+  const killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
   let timedOut = false;
   let canceled = false;
   let exited = false;
@@ -106,7 +112,7 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
       const drain = setTimeout(() => {
         child.stdout!.destroy();
         child.stderr!.destroy();
-      }, options.drainAfterExitMs ?? 1000);
+      }, options.drainAfterExitMs ?? DEFAULT_DRAIN_AFTER_EXIT_MS);
       child.once('close', () => clearTimeout(drain));
     });
     child.once('close', () => {
