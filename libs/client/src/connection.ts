@@ -2,7 +2,7 @@ import { ControlFrame, InvalidFrame } from './frames';
 import { refusalStatus } from './refusal-status';
 import { StreamState } from './stream-state';
 import { StreamQuery } from './subjects';
-import { EventSourceConstructor, EventSourceInitLike, EventSourceLike, StreamOptions } from './types';
+import { DEFAULT_RECONNECT_DELAY_MS, EventSourceConstructor, EventSourceInitLike, EventSourceLike, StreamOptions } from './types';
 
 const CONNECTING = 0;
 const CLOSED = 2;
@@ -162,7 +162,7 @@ export class Connection<F> {
     // 429, 503 (a draining replica), 5xx, a 200 by the time we asked, or no answer: try again later.
     this.state.error({ kind: 'connection', message, ...(status === undefined ? {} : { status }), final: false });
     this.state.setState('reconnecting');
-    const base = this.options.reconnectDelayMs ?? 1_000;
+    const base = this.options.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, base * 2 ** this.failures) * (0.5 + Math.random() / 2);
     this.failures += 1;
     this.retryTimer = setTimeout(() => this.open(), delay);

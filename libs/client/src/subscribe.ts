@@ -4,9 +4,7 @@ import { normalizeSubjects, streamUrl, subjectKey } from './subjects';
 import { SharedFrame, SubscriptionState } from './subscription-state';
 import { browserTabSharing, shareAcrossTabs } from './tab-sharing';
 import { Subject } from '@fanout/contracts';
-import { SubscribeOptions } from './types';
-
-const DEFAULT_SHARED_HISTORY = 10_000;
+import { DEFAULT_SHARED_HISTORY_LIMIT, SubscribeOptions } from './types';
 
 /**
  * Subscribes to one or more subjects of a fanout gateway over a standard EventSource. Every event
@@ -23,7 +21,7 @@ export function subscribe(options: SubscribeOptions): () => void {
     url: (query) => streamUrl(options.baseUrl, subjects, query),
     parse: (name, data, lastEventId) => parseFrame(name, data, lastEventId, subjects),
   };
-  const state = new SubscriptionState(subjects, options, options.sharedHistoryLimit ?? DEFAULT_SHARED_HISTORY);
+  const state = new SubscriptionState(subjects, options, options.sharedHistoryLimit ?? DEFAULT_SHARED_HISTORY_LIMIT);
   state.setState('connecting');
   const lead = () => {
     const connection = new Connection(route, state, options, EventSourceImpl);

@@ -49,6 +49,9 @@ export interface EventSourceInitLike {
 
 export type EventSourceConstructor = new (url: string, init?: EventSourceInitLike) => EventSourceLike;
 
+export const DEFAULT_RECONNECT_DELAY_MS = 1000;
+export const DEFAULT_SHARED_HISTORY_LIMIT = 10_000;
+
 /** What every subscription takes: where the gateway is, how to authenticate, what to call on state changes. */
 export interface StreamOptions {
   /** The gateway's origin (and path prefix, if any), e.g. `https://events.example.com`; `''` for the page's own origin. */
@@ -68,7 +71,7 @@ export interface StreamOptions {
   onError?: (error: ClientError) => void;
   /** Defaults to `globalThis.EventSource`; in Node pass one (e.g. `import { EventSource } from 'eventsource'`). */
   EventSource?: EventSourceConstructor;
-  /** First delay before reopening a stream the EventSource gave up on; doubles up to 30 s (default 1,000). */
+  /** First delay before reopening a stream the EventSource gave up on; doubles up to 30 s. @default {@link DEFAULT_RECONNECT_DELAY_MS} */
   reconnectDelayMs?: number;
 }
 
@@ -82,10 +85,11 @@ export interface SubscribeOptions extends StreamOptions {
   onRole?: (role: 'leader' | 'follower') => void;
   /**
    * Share one connection among the tabs of this origin that subscribe to the same subjects (Web
-   * Locks + BroadcastChannel). Default: on in a browser page that has both.
+   * Locks + BroadcastChannel).
+   * @default true in a browser page that has both
    */
   shareAcrossTabs?: boolean;
-  /** Events a tab keeps to hand to tabs that join later (default 10,000). */
+  /** Events a tab keeps to hand to tabs that join later. @default {@link DEFAULT_SHARED_HISTORY_LIMIT} */
   sharedHistoryLimit?: number;
 }
 
