@@ -68,12 +68,72 @@ interface StateFields {
 }
 const fields = (event: CheckableEvent): StateFields => event.data as StateFields;
 
-export type Verdict =
-  | { ok: true; status?: string; attempt?: number; step?: { index: number; status: string }; terminal: boolean }
-  | { ok: false; current: string; requested: string; reason: string };
+/**
+ * The rules an event can break. The Lua append answers these codes and `refusalReason` gives each
+ * its one text, so the in-memory and the Redis bus refuse in the same words.
+ */
+export const REFUSAL_RULES = [
+  'subject_terminal',
+  'status_event_first',
+  'first_status',
+  'status_transition',
+  'retry_attempt',
+  'attempt',
+  'step_first',
+  'step_finished',
+  'step_transition',
+] as const;
+export type RefusalRule = (typeof REFUSAL_RULES)[number];
 
-function refuse(current: string | null, requested: string, reason: string): Verdict {
-  return { ok: false, current: current ?? 'none', requested, reason };
+export function isRefusalRule(text: string): text is RefusalRule {
+  return (REFUSAL_RULES as readonly string[]).includes(text);
+}
+
+/** A refused event: the rule it broke, its subject's current status (or `none`) and what it requested. */
+export interface Refusal {
+  rule: RefusalRule;
+  current: string;
+  requested: string;
+  /** `attempt` and `retry_attempt`: the attempt the event had to carry. */
+  expectedAttempt?: number;
+}
+
+/** Why `event` of a `kind` subject was refused: the one text of each rule. */
+export function refusalReason(kind: SubjectKind, event: CheckableEvent, refusal: Refusal): string {
+  const { current, requested } = refusal;
+  const given = fields(event).attempt ?? 'omitted';
+  const stepIndex = fields(event).stepIndex ?? 0;
+  switch (refusal.rule) {
+    case 'subject_terminal':
+      return `the subject is terminal (${current}) and accepts no further events`;
+    case 'status_event_first':
+      return `the first event of a subject must be its status event, not ${event.type}`;
+    case 'first_status':
+      return `the first status of a ${kind} must be ${STATE_MACHINES[kind].first.join(' or ')}`;
+    case 'status_transition':
+      return `a ${kind} cannot move from ${current} to ${requested}`;
+    case 'retry_attempt':
+      return `a retry (${RETRY_TRANSITION.from} → ${RETRY_TRANSITION.to}) must carry attempt ${refusal.expectedAttempt}, not ${given}`;
+    case 'attempt':
+      return `attempt must be omitted or ${refusal.expectedAttempt}, not ${given}`;
+    case 'step_first':
+      return `the first event of step ${stepIndex} must be ${STEP_MACHINE.first.join(' or ')}`;
+    case 'step_finished':
+      return `step ${stepIndex} is finished (${current}) and takes no more events`;
+    case 'step_transition':
+      return `step ${stepIndex} cannot move from ${current} to ${requested}`;
+  }
+}
+
+type Accepted = { ok: true; status?: string; attempt?: number; step?: { index: number; status: string }; terminal: boolean };
+type Refused = { ok: false } & Refusal;
+
+export type Verdict = Accepted | (Refused & { reason: string });
+
+function refuse(rule: RefusalRule, current: string | null, requested: string, expectedAttempt?: number): Refused {
+  const refused: Refused = { ok: false, rule, current: current ?? 'none', requested };
+  if (expectedAttempt !== undefined) refused.expectedAttempt = expectedAttempt;
+  return refused;
 }
 
 /**
@@ -81,37 +141,29 @@ function refuse(current: string | null, requested: string, reason: string): Verd
  * The Redis Lua append implements the same rules; the bus conformance suite holds them together.
  */
 export function checkEvent(kind: SubjectKind, state: SubjectState, event: CheckableEvent): Verdict {
+  const verdict = judge(kind, state, event);
+  return verdict.ok ? verdict : { ...verdict, reason: refusalReason(kind, event, verdict) };
+}
+
+function judge(kind: SubjectKind, state: SubjectState, event: CheckableEvent): Accepted | Refused {
   const current = state.status;
-  if (current !== null && isTerminalStatus(current)) {
-    return refuse(current, describeRequest(event), `the subject is terminal (${current}) and accepts no further events`);
-  }
+  if (current !== null && isTerminalStatus(current)) return refuse('subject_terminal', current, describeRequest(event));
   if (isStatusEventType(event.type)) return checkStatus(kind, state, event);
-  if (current === null) {
-    return refuse(null, describeRequest(event), `the first event of a subject must be its status event, not ${event.type}`);
-  }
+  if (current === null) return refuse('status_event_first', null, describeRequest(event));
   if (event.type === 'pack_run.step') return checkStep(state, event);
   if (event.type === 'pack_run.log') {
-    const stepIndex = fields(event).stepIndex ?? 0;
-    const stepStatus = state.steps.get(stepIndex);
-    if (stepStatus !== undefined && STEP_MACHINE.next[stepStatus] === undefined) {
-      return refuse(stepStatus, describeRequest(event), `step ${stepIndex} is finished (${stepStatus}) and takes no more events`);
-    }
+    const stepStatus = state.steps.get(fields(event).stepIndex ?? 0);
+    if (stepStatus !== undefined && STEP_MACHINE.next[stepStatus] === undefined) return refuse('step_finished', stepStatus, describeRequest(event));
   }
   return { ok: true, terminal: false };
 }
 
-function checkStatus(kind: SubjectKind, state: SubjectState, event: CheckableEvent): Verdict {
+function checkStatus(kind: SubjectKind, state: SubjectState, event: CheckableEvent): Accepted | Refused {
   const machine = STATE_MACHINES[kind];
   const requested = fields(event).status ?? '';
   const current = state.status;
   const allowed = current === null ? machine.first : (machine.next[current] ?? []);
-  if (!allowed.includes(requested)) {
-    const reason =
-      current === null
-        ? `the first status of a ${kind} must be ${machine.first.join(' or ')}`
-        : `a ${kind} cannot move from ${current} to ${requested}`;
-    return refuse(current, requested, reason);
-  }
+  if (!allowed.includes(requested)) return refuse(current === null ? 'first_status' : 'status_transition', current, requested);
   const verdict = { ok: true as const, status: requested, terminal: isTerminalStatus(requested) };
   if (kind !== 'job') return verdict;
 
@@ -120,25 +172,19 @@ function checkStatus(kind: SubjectKind, state: SubjectState, event: CheckableEve
   const isRetry = current === RETRY_TRANSITION.from && requested === RETRY_TRANSITION.to;
   const expected = isRetry ? state.attempt + 1 : state.attempt;
   if (isRetry ? given !== expected : given !== undefined && given !== expected) {
-    const what = isRetry ? `a retry (running → scheduled) must carry attempt ${expected}` : `attempt must be omitted or ${expected}`;
-    return refuse(current, requested, `${what}, not ${given ?? 'omitted'}`);
+    return refuse(isRetry ? 'retry_attempt' : 'attempt', current, requested, expected);
   }
   return { ...verdict, attempt: expected };
 }
 
-function checkStep(state: SubjectState, event: CheckableEvent): Verdict {
+function checkStep(state: SubjectState, event: CheckableEvent): Accepted | Refused {
   const index = fields(event).stepIndex ?? 0;
   const requested = fields(event).status ?? '';
   const current = state.steps.get(index) ?? null;
   const allowed = current === null ? STEP_MACHINE.first : (STEP_MACHINE.next[current] ?? []);
   if (!allowed.includes(requested)) {
-    const reason =
-      current === null
-        ? `the first event of step ${index} must be pending or running`
-        : STEP_MACHINE.next[current] === undefined
-          ? `step ${index} is finished (${current}) and takes no more events`
-          : `step ${index} cannot move from ${current} to ${requested}`;
-    return refuse(current, requested, reason);
+    const rule = current === null ? 'step_first' : STEP_MACHINE.next[current] === undefined ? 'step_finished' : 'step_transition';
+    return refuse(rule, current, requested);
   }
   return { ok: true, step: { index, status: requested }, terminal: false };
 }

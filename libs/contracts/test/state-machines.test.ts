@@ -1,4 +1,6 @@
 import {
+  REFUSAL_RULES,
+  RefusalRule,
   SubjectKind,
   SubjectState,
   TERMINAL_STATUSES,
@@ -6,7 +8,9 @@ import {
   applyVerdict,
   checkEvent,
   emptySubjectState,
+  isRefusalRule,
   isTerminalStatus,
+  refusalReason,
 } from '@fanout/contracts';
 import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
 
@@ -193,5 +197,32 @@ describe('applyVerdict', () => {
     });
     expect(verdicts.map((v) => v.terminal)).toEqual([false, false, false, false]);
     expect(p).toEqual({ status: 'running', attempt: 0, steps: new Map([[0, 'succeeded'], [1, 'pending']]) });
+  });
+});
+
+describe('refusals', () => {
+  it.each<[RefusalRule, SubjectKind, SubjectState, { type: string; data: object }]>([
+    ['subject_terminal', 'job', state('canceled'), statusEvent('job', 'pending')],
+    ['status_event_first', 'run', emptySubjectState(), OTHER_EVENTS.run[0]!],
+    ['first_status', 'pack-run', emptySubjectState(), statusEvent('pack-run', 'failed')],
+    ['status_transition', 'job', state('pending'), statusEvent('job', 'leased')],
+    ['retry_attempt', 'job', state('running', 1), statusEvent('job', 'scheduled')],
+    ['attempt', 'job', state('leased', 1), statusEvent('job', 'running', 5)],
+    ['step_first', 'pack-run', state('running'), stepEvent(0, 'failed')],
+    ['step_finished', 'pack-run', state('running', 0, [[0, 'failed']]), logEvent(0)],
+    ['step_transition', 'pack-run', state('running', 0, [[0, 'pending']]), stepEvent(0, 'failed')],
+  ])('a %s refusal names its rule, and its reason is that rule\'s text', (rule, kind, before, event) => {
+    const verdict = checkEvent(kind, before, event);
+    if (verdict.ok) throw new Error(`expected a refusal, got ${JSON.stringify(verdict)}`);
+    expect(verdict.rule).toBe(rule);
+    expect(verdict.reason).toBe(refusalReason(kind, event, verdict));
+  });
+
+  it('every rule has its own text, and only those codes are rules', () => {
+    const event = { type: 'job.status', data: { status: 'running', stepIndex: 1, attempt: 2 } };
+    const texts = REFUSAL_RULES.map((rule) => refusalReason('job', event, { rule, current: 'pending', requested: 'running', expectedAttempt: 3 }));
+    expect(new Set(texts).size).toBe(REFUSAL_RULES.length);
+    for (const rule of REFUSAL_RULES) expect(isRefusalRule(rule)).toBe(true);
+    expect(isRefusalRule('transition')).toBe(false);
   });
 });
