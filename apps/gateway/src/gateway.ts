@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import express, { Router } from 'express';
-import { Bus, LiveBatch } from '@fanout/bus';
+import { Bus, lastPublishedAtMs } from '@fanout/bus';
 import { Authenticator, HttpProblem, StreamHeaders } from '@fanout/http';
 import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
@@ -47,20 +47,11 @@ export interface Gateway {
 /** The dashboard as scripts/build-dashboard.js bundles it (apps/gateway/dist/public, from src/ and dist/ alike). */
 export const DASHBOARD_DIR = join(__dirname, '..', 'dist', 'public');
 
-const PUBLISHED_AT = Buffer.from('"publishedAt":"');
-const ISO_LENGTH = 24;
-
-/** publishedAt of a batch's last event, read from its frame without parsing the JSON. */
-function publishedAtMs(batch: LiveBatch): number {
-  const at = batch.frames.lastIndexOf(PUBLISHED_AT);
-  return at < 0 ? NaN : Date.parse(batch.frames.toString('latin1', at + PUBLISHED_AT.length, at + PUBLISHED_AT.length + ISO_LENGTH));
-}
-
 export function createGateway(options: GatewayOptions): Gateway {
   const { bus, logger, settings } = options;
   const metrics: GatewayMetrics = createGatewayMetrics(options.registry, () => subscriptions.subjectCount);
   const subscriptions = new SubscriptionManager(bus, (batch) => {
-    const sentAt = publishedAtMs(batch);
+    const sentAt = lastPublishedAtMs(batch.frames);
     if (!Number.isNaN(sentAt)) metrics.deliveryLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
   });
   const scheduler = new SweepScheduler(sweepPeriodFor(settings.heartbeatMs, settings.idleTimeoutMs));

@@ -1,3 +1,4 @@
+import { framesWithoutIds, idLine } from '@fanout/bus';
 import { GapReason, TenantSubject } from '@fanout/contracts';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { encodeCursor, encodePosition } from './multi-cursor';
@@ -14,9 +15,6 @@ export interface MultiEntry {
   done: boolean;
   gap?: Gap;
 }
-
-const FRAME_END = Buffer.from('\n\n');
-const NEWLINE = 0x0a;
 
 /**
  * Many subjects on one connection. Each subject has its own feed (the same gapless seam as a
@@ -39,7 +37,7 @@ export class MultiStream extends StreamSession {
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);
-    this.cursorBytes = `id: ${encodeCursor(this.positions)}\n`.length;
+    this.cursorBytes = idLine(encodeCursor(this.positions)).length;
     entries.forEach((entry, index) => {
       if (!entry.done) this.feeds.set(new SubjectFeed(ctx, entry.subject, this, entry.afterSeq, entry.epoch), index);
     });
@@ -67,16 +65,12 @@ export class MultiStream extends StreamSession {
     const index = this.feeds.get(feed);
     if (index === undefined) return;
     const parts: Buffer[] = [];
-    let offset = 0;
-    for (let seq = firstSeq; seq <= lastSeq; seq += 1) {
-      const end = frames.indexOf(FRAME_END, offset);
-      if (end < 0) break;
-      const afterId = frames.indexOf(NEWLINE, offset) + 1;
-      this.positions[index] = encodePosition({ epoch: this.epochs[index]!, seq });
-      const idLine = Buffer.from(`id: ${encodeCursor(this.positions)}\n`);
-      this.cursorBytes = idLine.length;
-      parts.push(idLine, frames.subarray(afterId, end + FRAME_END.length));
-      offset = end + FRAME_END.length;
+    const rests = framesWithoutIds(frames);
+    for (let i = 0; i < rests.length && firstSeq + i <= lastSeq; i += 1) {
+      this.positions[index] = encodePosition({ epoch: this.epochs[index]!, seq: firstSeq + i });
+      const cursorLine = idLine(encodeCursor(this.positions));
+      this.cursorBytes = cursorLine.length;
+      parts.push(cursorLine, rests[i]!);
     }
     this.writeEvents(Buffer.concat(parts), lastSeq - firstSeq + 1, replayed);
   }

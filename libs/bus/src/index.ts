@@ -1,16 +1,28 @@
 export * from './bus';
 export * from './deadline';
-export * from './event-id';
 export * from './keys';
 export * from './logger';
 export * from './options';
-export * from './wire';
+export {
+  EventPosition,
+  activityFrame,
+  closeEventJson,
+  dataJsonOf,
+  decodeBatchMessage,
+  encodeBatchMessage,
+  epochOfFrame,
+  formatEventId,
+  framesAfter,
+  framesWithoutIds,
+  idLine,
+  lastPublishedAtMs,
+  newEpoch,
+  parseEventId,
+  storedFrame,
+} from './stored-frame';
 export { MemoryBus } from './memory-bus';
 export { RedisBus, RedisBusOptions, ReplicationTimeoutError } from './redis-bus';
-export { prepareEvent, finishEventJson } from './prepared-event';
-export { eventFrame } from './frame';
 export { renderStateMachineTables } from './lua-scripts';
-export { ActivityUpdate, activityUpdates } from './activity';
 export { RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';

@@ -19,13 +19,11 @@ import {
   SubjectSummary,
   activityOf,
 } from './bus';
-import { newEpoch } from './event-id';
-import { eventFrame } from './frame';
 import { subjectKeyString } from './keys';
 import { HistoryOptions, QuotaOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
 import { quotaRefusals, quotaRetryAfterSeconds } from './quota';
-import { decodeBatchMessage, encodeBatchMessage } from './wire';
+import { activityFrame, decodeBatchMessage, encodeBatchMessage, newEpoch, storedFrame } from './stored-frame';
 
 /** A retained log of frames with its epoch: a subject's history, or a tenant's activity. */
 interface StoredStream {
@@ -119,7 +117,7 @@ export class MemoryBus implements Bus {
       const event = events[index]!;
       stored.eventIds.set(event.eventId, entrySeq);
       const json = finishEventJson(prepareEvent(event), entrySeq, attempt, publishedAt);
-      return { seq: entrySeq, frame: eventFrame(stored.epoch, entrySeq, event.type, json), terminal };
+      return { seq: entrySeq, frame: storedFrame(stored.epoch, entrySeq, event.type, json), terminal };
     });
     stored.state = state;
     stored.status = state.status ?? '';
@@ -245,7 +243,7 @@ export class MemoryBus implements Bus {
       if (update.terminal) activity.latest.delete(update.member);
       else activity.latest.set(update.member, update.subjectSeq);
       const seq = activity.lastSeq + frames.length + 1;
-      frames.push({ seq, frame: eventFrame(activity.epoch, seq, 'subject.updated', update.json), terminal: false });
+      frames.push({ seq, frame: activityFrame(activity.epoch, seq, update.json), terminal: false });
     }
     if (frames.length === 0) return;
     this.activities.set(key, activity);

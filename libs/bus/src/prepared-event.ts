@@ -1,8 +1,9 @@
 import { PublishedEvent } from '@fanout/contracts';
+import { closeEventJson } from './stored-frame';
 
 /**
  * An event split for the store: its JSON is `head + attempt + tail`, and the store closes it with
- * `,"seq":N,"publishedAt":"…"}`. Only `job.status` has an attempt slot: an omitted attempt is the
+ * its seq and publishedAt (`closeEventJson`). Only `job.status` has an attempt slot: an omitted attempt is the
  * subject's current one, which only the atomic append knows.
  */
 export interface PreparedEvent {
@@ -38,5 +39,5 @@ export function prepareEvent(event: PublishedEvent): PreparedEvent {
 /** The finished event JSON, once its seq and resolved attempt are known. */
 export function finishEventJson(event: PreparedEvent, seq: number, attempt: number | undefined, publishedAt: string): string {
   const attemptText = event.type === 'job.status' ? String(attempt) : '';
-  return `${event.head}${attemptText}${event.tail},"seq":${seq},"publishedAt":"${publishedAt}"}`;
+  return `${event.head}${attemptText}${event.tail}${closeEventJson(seq, publishedAt)}`;
 }

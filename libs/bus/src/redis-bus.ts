@@ -5,7 +5,6 @@ import { ActivityUpdate, activityUpdate, activityUpdates } from './activity';
 import { RawAppendReply, SubjectState, parseAppendReply } from './append-reply';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
-import { newEpoch } from './event-id';
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
 import { silentLogger } from './logger';
 import { loadLuaScript } from './lua-scripts';
@@ -21,7 +20,7 @@ import {
   isCanaryChannel,
   redisTargetOf,
 } from './redis-connections';
-import { decodeBatchMessage } from './wire';
+import { decodeBatchMessage, newEpoch } from './stored-frame';
 
 type ScriptedRedis = CommandConnection & {
   fanoutAppend(...args: (string | number)[]): Promise<RawAppendReply>;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { HistoryQuerySchema, SubjectsQuerySchema } from '@fanout/contracts';
-import { Bus } from '@fanout/bus';
+import { Bus, dataJsonOf } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
@@ -11,14 +11,6 @@ function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   if (parsed.success) return parsed.data;
   const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
   throw new HttpProblem(400, 'invalid query parameters', { errors });
-}
-
-const DATA_PREFIX = Buffer.from('\ndata: ');
-
-/** The event JSON inside a stored frame (the frame's one `data:` line). */
-function eventJson(frame: Buffer): string {
-  const start = frame.indexOf(DATA_PREFIX) + DATA_PREFIX.length;
-  return frame.toString('utf8', start, frame.indexOf(0x0a, start));
 }
 
 /** History as JSON, and the tenant's recent subjects. */
@@ -41,7 +33,7 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
     const entries = await bus.history(subject, after, limit).catch(STORE_FAILED.readingHistory);
     const last = entries[entries.length - 1];
     const next = last && last.seq < info.lastSeq ? last.seq : null;
-    res.type('application/json').send(`{"events":[${entries.map((e) => eventJson(e.frame)).join(',')}],"next":${next}}`);
+    res.type('application/json').send(`{"events":[${entries.map((e) => dataJsonOf(e.frame)).join(',')}],"next":${next}}`);
   });
 
   return router;
