@@ -4,7 +4,7 @@ import { AppendOutcome } from './bus';
 type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
 type RawState = [] | [string, number, string, '0' | '1', string | number, string, string];
 
-/** What append.lua answers: 'new' when asked to store only for an existing subject and it has no history. */
+/** What append-4.lua answers: 'new' when asked to store only for an existing subject and it has no history. */
 export type RawAppendReply = 'new' | [RawOutcome[], RawState];
 
 /** The last status event of a subject. */
@@ -14,7 +14,7 @@ export interface StoredStatus {
   at: string;
 }
 
-/** A subject as an append left it: what its tenant's record needs (see record-subject.lua). */
+/** A subject as an append left it: what its tenant's record needs (see record-subject-5.lua). */
 export interface SubjectState {
   epoch: string;
   lastSeq: number;

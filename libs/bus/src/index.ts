@@ -22,7 +22,6 @@ export {
 } from './stored-frame';
 export { MemoryBus } from './memory-bus';
 export { RedisBus, RedisBusOptions, ReplicationTimeoutError } from './redis-bus';
-export { renderStateMachineTables } from './lua-scripts';
 export { RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';

@@ -7,7 +7,7 @@ import { beforeDeadline } from './deadline';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
 import { silentLogger } from './logger';
-import { loadLuaScript } from './lua-scripts';
+import { loadLuaScripts } from './lua-scripts';
 import { BusOptions } from './options';
 import { prepareEvent } from './prepared-event';
 import { quotaRefusals, quotaRetryAfterSeconds } from './quota';
@@ -22,13 +22,16 @@ import {
 } from './redis-connections';
 import { decodeBatchMessage, newEpoch } from './stored-frame';
 
+/** The scripts of lua/, each defined as the command `fanout` + its name in PascalCase. */
 type ScriptedRedis = CommandConnection & {
   fanoutAppend(...args: (string | number)[]): Promise<RawAppendReply>;
-  fanoutRecord(...args: (string | number)[]): Promise<number>;
-  fanoutAdmit(live: string, member: string, maxSubjects: number, reservationMs: number): Promise<[0 | 1, string | number]>;
-  fanoutRelease(live: string, member: string, reservedUntil: string): Promise<number>;
-  fanoutInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
+  fanoutRecordSubject(...args: (string | number)[]): Promise<number>;
+  fanoutAdmitSubject(live: string, member: string, maxSubjects: number, reservationMs: number): Promise<[0 | 1, string | number]>;
+  fanoutReleaseReservation(live: string, member: string, reservedUntil: string): Promise<number>;
+  fanoutStreamInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
 };
+
+const commandName = (scriptName: string): string => `fanout${scriptName.replace(/(?:^|-)([a-z])/g, (_m, letter: string) => letter.toUpperCase())}`;
 
 export interface RedisBusOptions extends BusOptions {
   /** `redis://host:port/db`, or `redis+cluster://host:port,host:port` for Redis Cluster. */
@@ -107,11 +110,7 @@ export class RedisBus implements Bus {
       commandTimeout: options.commandTimeoutMs ?? 5000,
       enableAutoPipelining: options.autoPipelining ?? true,
     }) as ScriptedRedis;
-    this.command.defineCommand('fanoutAppend', { numberOfKeys: 4, lua: loadLuaScript('append') });
-    this.command.defineCommand('fanoutRecord', { numberOfKeys: 5, lua: loadLuaScript('record-subject') });
-    this.command.defineCommand('fanoutAdmit', { numberOfKeys: 1, lua: loadLuaScript('admit-subject') });
-    this.command.defineCommand('fanoutRelease', { numberOfKeys: 1, lua: loadLuaScript('release-reservation') });
-    this.command.defineCommand('fanoutInfo', { numberOfKeys: 2, lua: loadLuaScript('info') });
+    for (const { name, numberOfKeys, lua } of loadLuaScripts()) this.command.defineCommand(commandName(name), { numberOfKeys, lua });
     this.command.on('error', (error: Error) => {
       // ioredis reports a refused SELECT and goes on in database 0: that would be the wrong data.
       if (/\bDB index is out of range\b/i.test(error.message)) {
@@ -190,7 +189,7 @@ export class RedisBus implements Bus {
   }
 
   private async admit(subject: TenantSubject, maxSubjects: number): Promise<{ admitted: true; reservedUntil: string } | { admitted: false; retryAfterSeconds: number }> {
-    const [admitted, detail] = await this.command.fanoutAdmit(tenantIndexKeys(subject.tenant).live, subjectMember(subject), maxSubjects, RESERVATION_MS);
+    const [admitted, detail] = await this.command.fanoutAdmitSubject(tenantIndexKeys(subject.tenant).live, subjectMember(subject), maxSubjects, RESERVATION_MS);
     if (admitted === 1) return { admitted: true, reservedUntil: String(detail) };
     const msUntilFree = Number(detail);
     return { admitted: false, retryAfterSeconds: quotaRetryAfterSeconds(msUntilFree < 0 ? undefined : msUntilFree, this.options.historyTtlSeconds) };
@@ -199,7 +198,7 @@ export class RedisBus implements Bus {
   /** A new subject's first append stored nothing: it no longer counts (or does until its reservation lapses, if this fails). */
   private async releaseReservation(subject: TenantSubject, reservedUntil: string): Promise<void> {
     try {
-      await this.command.fanoutRelease(tenantIndexKeys(subject.tenant).live, subjectMember(subject), reservedUntil);
+      await this.command.fanoutReleaseReservation(tenantIndexKeys(subject.tenant).live, subjectMember(subject), reservedUntil);
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'releasing a new subject\'s reservation failed; it lapses by itself');
     }
@@ -227,7 +226,7 @@ export class RedisBus implements Bus {
       updates.length,
     ];
     for (const u of updates) args.push(u.subjectSeq, u.json);
-    await this.command.fanoutRecord(...args);
+    await this.command.fanoutRecordSubject(...args);
   }
 
   /**
@@ -256,7 +255,7 @@ export class RedisBus implements Bus {
 
   async info(ref: StreamRef): Promise<SubjectInfo | null> {
     const keys = streamKeys(ref);
-    const raw = await this.command.fanoutInfo(keys.meta, keys.stream);
+    const raw = await this.command.fanoutStreamInfo(keys.meta, keys.stream);
     if (raw.length === 0) return null;
     const [epoch, lastSeq, firstSeq, status, terminal, updatedAt] = raw;
     return {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LiveBatch } from './bus';
+import { luaString } from './lua-literals';
 
 /*
  * The stored frame: an event's bytes as the store keeps them, publishes them, and every gateway
@@ -12,7 +13,8 @@ import { LiveBatch } from './bus';
  * from the end. A tenant activity frame is a `subject.updated` whose data is its own JSON. A pub/sub
  * message is the header `<firstSeq> <lastSeq> <terminal 0|1>\n` then the frames of those seqs.
  *
- * This module is the one writer and the one reader of those bytes in TypeScript.
+ * This module is the one writer and the one reader of those bytes; the Lua scripts get its writers
+ * as their `stored-frame` include (`storedFrameLua`).
  */
 
 const ID_FIELD = 'id: ';
@@ -73,6 +75,25 @@ export function encodeBatchMessage(firstSeq: number, lastSeq: number, terminal: 
 /** An `id:` line holding another id than the stored one (a multi-subject stream's cursor). */
 export function idLine(id: string): Buffer {
   return Buffer.from(`${ID_FIELD}${id}\n`);
+}
+
+/** The writers above as Lua functions, for the scripts that build frames inside Redis. */
+export function storedFrameLua(): string {
+  return `local function formatEventId(epoch, seq)
+  return epoch .. ${luaString(ID_SEPARATOR)} .. string.format(${luaString(`%0${SEQ_DIGITS}d`)}, seq)
+end
+local function storedFrame(epoch, seq, etype, dataJson)
+  return ${luaString(ID_FIELD)} .. formatEventId(epoch, seq) .. ${luaString(EVENT_FIELD)} .. etype .. ${luaString(DATA_FIELD)} .. dataJson .. ${luaString(FRAME_END)}
+end
+local function activityFrame(epoch, seq, dataJson)
+  return storedFrame(epoch, seq, ${luaString(ACTIVITY_EVENT_TYPE)}, dataJson)
+end
+local function closeEventJson(seq, publishedAt)
+  return ${luaString(SEQ_FIELD)} .. seq .. ${luaString(PUBLISHED_AT_FIELD)} .. publishedAt .. ${luaString(EVENT_JSON_END)}
+end
+local function encodeBatchMessage(firstSeq, lastSeq, terminal, frames)
+  return firstSeq .. ${luaString(HEADER_SEPARATOR)} .. lastSeq .. ${luaString(HEADER_SEPARATOR)} .. (terminal and '1' or '0') .. ${luaString(HEADER_END)} .. table.concat(frames)
+end`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { TenantSubject } from '@fanout/contracts';
-import { LiveBatch, RedisBus, formatEventId, subjectKeys, subjectTag } from '../src';
+import { LiveBatch, RedisBus, activityFrame, closeEventJson, encodeBatchMessage, formatEventId, storedFrame, subjectKeys, subjectTag } from '../src';
+import { expandIncludes } from '../src/lua-scripts';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
 import { BusFactoryOptions, collector, expectStored, log, newSubject, runBusConformance, status, step } from './conformance';
@@ -68,6 +69,25 @@ describe('RedisBus specifics', () => {
     const tag = subjectTag(subject);
     return (await c.keys('*')).filter((key) => key.includes(tag)).sort();
   }
+
+  it('the Lua writers of the stored frame write the bytes the TypeScript ones do', async () => {
+    const script = expandIncludes(`#!lua flags=no-writes
+--- @include "stored-frame"
+return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFrame(ARGV[1], tonumber(ARGV[2]), ARGV[4]),
+  closeEventJson(tonumber(ARGV[2]), ARGV[5]), encodeBatchMessage(tonumber(ARGV[2]), tonumber(ARGV[2]) + 1, true, { ARGV[3], ARGV[4] }),
+  encodeBatchMessage(1, 1, false, {}) }`);
+    const json = '{"data":{"message":"h\u00e9 \\"quoted\\"\\n"}}';
+    for (const seq of [1, 42, 9_999_999_999]) {
+      const published = '2026-11-27T10:00:00.000Z';
+      expect(await client().eval(script, 0, 'c0ffee00', seq, 'pack_run.log', json, published)).toEqual([
+        storedFrame('c0ffee00', seq, 'pack_run.log', json),
+        activityFrame('c0ffee00', seq, json),
+        closeEventJson(seq, published),
+        encodeBatchMessage(seq, seq + 1, true, `pack_run.log${json}`),
+        encodeBatchMessage(1, 1, false, ''),
+      ]);
+    }
+  });
 
   it("after a terminal event every key of the subject expires in about historyTtlSeconds", async () => {
     const ttl = 600;

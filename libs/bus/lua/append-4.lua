@@ -11,12 +11,16 @@ ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (e
       eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
 Returns {outcomes, state}. outcomes, per event: {1, seq} stored, {2, seq} duplicate,
 {0, current, requested, reason} refused, {3} not stored because another event of the subject was
-refused. state, for the tenant's record of the subject (record-subject.lua): {} when the subject has
+refused. state, for the tenant's record of the subject (record-subject-5.lua): {} when the subject has
 no history, else {epoch, lastSeq, storedAt, terminal (0|1), statusSeq, status, statusAt}, the status
 being the last status event stored before this call ('' for a subject this call created).
 An error reply FANOUT_DEADLINE, with nothing stored, when Redis runs the script after storeBy (by
 its own clock).
 ]]
+--- @include "state-machines"
+--- @include "redis-clock"
+--- @include "stream-batch"
+
 local metaKey, streamKey, idsKey, stepsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local channel = ARGV[1]
 local kind = ARGV[2]
@@ -31,15 +35,11 @@ local FIELDS, BASE = 7, 9
 
 -- A script Redis gets to only after a stall: the publisher has answered 503 by now, so it must not store.
 if storeBy then
-  local now = redis.call('TIME')
-  local late = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - storeBy
+  local late = nowMs() - storeBy
   if late > 0 then
     return redis.error_reply('FANOUT_DEADLINE the append ran ' .. late .. ' ms after its deadline; nothing was stored')
   end
 end
-
--- Generated from @fanout/contracts: MACHINES, STEP_MACHINE, TERMINAL, STATUS_TYPES, RETRY_FROM, RETRY_TO
---@@STATE_MACHINES@@
 
 local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu')
 if onlyExisting and not meta[1] then return 'new' end
@@ -178,9 +178,9 @@ for i = 1, count do
     local b = BASE + (i - 1) * FIELDS
     local eventId, etype = ARGV[b + 1], ARGV[b + 2]
     -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
-    local json = ARGV[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. ARGV[b + 7] .. ',"seq":' .. p.seq .. ',"publishedAt":"' .. publishedAt .. '"}'
-    local frame = 'id: ' .. epoch .. '-' .. string.format('%010d', p.seq) .. '\nevent: ' .. etype .. '\ndata: ' .. json .. '\n\n'
-    redis.call('XADD', streamKey, '0-' .. p.seq, 'f', frame, 'x', p.terminal and '1' or '0')
+    local json = ARGV[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. ARGV[b + 7] .. closeEventJson(p.seq, publishedAt)
+    local frame = storedFrame(epoch, p.seq, etype, json)
+    addStreamEntry(streamKey, p.seq, frame, p.terminal)
     redis.call('HSET', idsKey, eventId, p.seq)
     frames[#frames + 1] = frame
     firstSeq = firstSeq or p.seq
@@ -197,5 +197,5 @@ end
 if isTerminal then
   for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
 end
-redis.call('SPUBLISH', channel, firstSeq .. ' ' .. nextSeq .. ' ' .. (isTerminal and '1' or '0') .. '\n' .. table.concat(frames))
+publishBatch(channel, firstSeq, nextSeq, isTerminal, frames)
 return { results, stateAfter(nextSeq, publishedAt, isTerminal) }

@@ -1,9 +1,9 @@
 #!lua
 --[[
 Admits a new subject under its tenant's quota, on the tenant's slot: the tenant's live subjects
-(recorded by record-subject.lua, until their history expires) and reservations of subjects being
+(recorded by record-subject-5.lua, until their history expires) and reservations of subjects being
 created count. Admitted, a subject not yet counted is reserved until reservedUntil; its first
-append's record then makes the entry live (or release-reservation.lua drops it, if nothing was
+append's record then makes the entry live (or release-reservation-1.lua drops it, if nothing was
 stored). Refused, the answer says when the tenant's soonest entry lapses, if any is due.
 
 KEYS: live (zset member -> ms its history expires, inf until its terminal event)
@@ -11,11 +11,12 @@ ARGV: member, maxSubjects, reservationMs
 Returns {1, reservedUntil} admitted (reservedUntil '' when the subject was counted already), or
 {0, msUntilAnEntryLapses} refused (-1 when every counted subject is still running).
 ]]
+--- @include "redis-clock"
+
 local liveKey = KEYS[1]
 local member, maxSubjects, reservationMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local now = nowMs()
 local counted = '(' .. now
 
 local score = redis.call('ZSCORE', liveKey, member)

@@ -21,14 +21,16 @@ ARGV: channel, maxlen, activityEpochCandidate, ttlMs, member, epoch, lastSeq, te
       storedAt, storedAtMs, count, then per status change in seq order: subjectSeq, dataJson
 Returns the number of activity frames appended.
 ]]
+--- @include "redis-clock"
+--- @include "stream-batch"
+
 local recentKey, liveKey, recordedKey, metaKey, streamKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local channel, maxlen, epochCandidate, ttlMs = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local member, subjectEpoch, lastSeq, terminal = ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1'
 local storedAt, storedAtMs, count = ARGV[9], ARGV[10], tonumber(ARGV[11])
 local FIELDS, BASE, PRUNE_AT_MOST = 2, 11, 32
 
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local now = nowMs()
 
 local lapsed = redis.call('ZRANGEBYSCORE', liveKey, '-inf', now, 'LIMIT', 0, PRUNE_AT_MOST)
 if #lapsed > 0 then
@@ -62,13 +64,13 @@ local function appendActivity()
   local frames = {}
   for i = first, count do
     seq = seq + 1
-    local frame = 'id: ' .. epoch .. '-' .. string.format('%010d', seq) .. '\nevent: subject.updated\ndata: ' .. ARGV[BASE + (i - 1) * FIELDS + 2] .. '\n\n'
-    redis.call('XADD', streamKey, '0-' .. seq, 'f', frame, 'x', '0')
+    local frame = activityFrame(epoch, seq, ARGV[BASE + (i - 1) * FIELDS + 2])
+    addStreamEntry(streamKey, seq, frame, false)
     frames[#frames + 1] = frame
   end
   redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
   redis.call('HSET', metaKey, 'e', epoch, 's', seq, 'st', 'active', 'x', '0', 'u', storedAt)
-  redis.call('SPUBLISH', channel, firstSeq .. ' ' .. seq .. ' 0\n' .. table.concat(frames))
+  publishBatch(channel, firstSeq, seq, false, frames)
   return #frames
 end
 

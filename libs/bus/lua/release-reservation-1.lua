@@ -1,6 +1,6 @@
 #!lua flags=allow-oom
 --[[
-Drops a new subject's reservation (admit-subject.lua) when its first append stored nothing, unless
+Drops a new subject's reservation (admit-subject-1.lua) when its first append stored nothing, unless
 the entry changed since (another append of the subject recorded it, or reserved it again).
 allow-oom: it only deletes.
 
