@@ -15,8 +15,13 @@ import { StreamContext, StreamSettings } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubscriptionManager } from './subscription-manager';
 
+export const DEFAULT_MAX_CONNECTIONS = 50_000;
+export const DEFAULT_MAX_CONNECTIONS_PER_TENANT = 10_000;
+
 export interface GatewaySettings extends StreamSettings {
+  /** Open streams per replica, then 429. @default {@link DEFAULT_MAX_CONNECTIONS} */
   maxConnections: number;
+  /** Open streams per tenant per replica, then 429. @default {@link DEFAULT_MAX_CONNECTIONS_PER_TENANT} */
   maxConnectionsPerTenant: number;
 }
 
@@ -28,7 +33,7 @@ export interface GatewayOptions {
   /** Headers of stream answers (CORS, nosniff), which bypass Express's middleware. */
   streamHeaders: StreamHeaders;
   settings: GatewaySettings;
-  /** Where the built dashboard is (default DASHBOARD_DIR). */
+  /** Where the built dashboard is. @default {@link DASHBOARD_DIR} */
   dashboardDir?: string;
 }
 

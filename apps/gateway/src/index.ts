@@ -1,4 +1,12 @@
-export { createGateway, Gateway, GatewayOptions, GatewaySettings, DASHBOARD_DIR } from './gateway';
+export {
+  createGateway,
+  DASHBOARD_DIR,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_TENANT,
+  Gateway,
+  GatewayOptions,
+  GatewaySettings,
+} from './gateway';
 export {
   DEFAULT_CLIENT_BUFFER_BYTES,
   DEFAULT_HEARTBEAT_MS,

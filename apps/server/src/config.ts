@@ -2,7 +2,14 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_HISTORY_MAX_LEN, DEFAULT_HISTORY_TTL_SECONDS, DEFAULT_TENANT_MAX_SUBJECTS, isClusterUrl, parseClusterNodes, parseClusterUrl } from '@fanout/bus';
-import { DEFAULT_CLIENT_BUFFER_BYTES, DEFAULT_HEARTBEAT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_RETRY_MS } from '@fanout/gateway';
+import {
+  DEFAULT_CLIENT_BUFFER_BYTES,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_TENANT,
+  DEFAULT_RETRY_MS,
+} from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
 
 export const ROLES = ['gateway', 'publisher', 'dev'] as const;
@@ -56,9 +63,9 @@ export interface FanoutConfig {
   auth: AuthConfig;
   /** FANOUT_CORS_ORIGINS. @default [] (no cross-origin access) */
   corsOrigins: string[];
-  /** FANOUT_MAX_CONNECTIONS. */
+  /** FANOUT_MAX_CONNECTIONS. @default {@link DEFAULT_MAX_CONNECTIONS} */
   maxConnections: number;
-  /** FANOUT_MAX_CONNECTIONS_PER_TENANT. */
+  /** FANOUT_MAX_CONNECTIONS_PER_TENANT. @default {@link DEFAULT_MAX_CONNECTIONS_PER_TENANT} */
   maxConnectionsPerTenant: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
@@ -191,8 +198,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
       .split(',')
       .map((origin) => origin.trim())
       .filter(Boolean),
-    maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, 50_000),
-    maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, 10_000),
+    maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, DEFAULT_MAX_CONNECTIONS),
+    maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), DEFAULT_TENANT_MAX_SUBJECTS),
   };
 }
