@@ -15,10 +15,10 @@ import { AuthConfig } from '@fanout/http';
 export const ROLES = ['gateway', 'publisher', 'dev'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const DEFAULT_PORTS: Readonly<Record<Role, number>> = { gateway: 8080, publisher: 8081, dev: 8080 };
+const DEFAULT_PORTS: Readonly<Record<Role, number>> = { gateway: 8080, publisher: 8081, dev: 8080 };
 /** `dev` listens on loopback only, where it may run without auth. */
-export const DEFAULT_HOSTS: Readonly<Record<Role, string>> = { gateway: '0.0.0.0', publisher: '0.0.0.0', dev: '127.0.0.1' };
-export const DEFAULT_AUTH_MODES: Readonly<Record<Role, AuthConfig['mode']>> = { gateway: 'jwt', publisher: 'jwt', dev: 'none' };
+const DEFAULT_HOSTS: Readonly<Record<Role, string>> = { gateway: '0.0.0.0', publisher: '0.0.0.0', dev: '127.0.0.1' };
+const DEFAULT_AUTH_MODES: Readonly<Record<Role, AuthConfig['mode']>> = { gateway: 'jwt', publisher: 'jwt', dev: 'none' };
 const DEFAULT_WORKERS = 1;
 const DEFAULT_LOG_LEVEL = 'info';
 const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
