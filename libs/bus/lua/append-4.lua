@@ -7,16 +7,18 @@ with a shebang (no flags), so Redis over maxmemory refuses it before it runs, ne
 
 KEYS: meta (hash), stream, ids (hash eventId -> seq), steps (hash stepIndex -> status)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
-      no deadline), onlyExisting ('1': store nothing for a subject with no history and answer 'new'),
-      eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
-Returns {outcomes, state}. outcomes, per event: {1, seq} stored, {2, seq} duplicate,
-{0, current, requested, reason} refused, {3} not stored because another event of the subject was
-refused. state, for the tenant's record of the subject (record-subject-5.lua): {} when the subject has
-no history, else {epoch, lastSeq, storedAt, terminal (0|1), statusSeq, status, statusAt}, the status
-being the last status event stored before this call ('' for a subject this call created).
-An error reply FANOUT_DEADLINE, with nothing stored, when Redis runs the script after storeBy (by
-its own clock).
+      no deadline), onlyExisting ('1': store nothing for a subject with no history and answer
+      NEW_SUBJECT), eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+Returns {outcomes, state}. outcomes, per event: {STORED, seq}, {DUPLICATE, seq}, or
+{REFUSED, rule, current, requested[, expectedAttempt]}; when one is refused nothing is written and
+the caller answers the others not stored. state, for the tenant's record of the subject
+(record-subject-5.lua): {} when the subject has no history, else {epoch, lastSeq, storedAt,
+terminal (0|1), statusSeq, status, statusAt}, the status being the last status event stored before
+this call ('' for a subject this call created).
+The error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after storeBy
+(by its own clock).
 ]]
+--- @include "append-reply"
 --- @include "state-machines"
 --- @include "redis-clock"
 --- @include "stream-batch"
@@ -36,13 +38,11 @@ local FIELDS, BASE = 7, 9
 -- A script Redis gets to only after a stall: the publisher has answered 503 by now, so it must not store.
 if storeBy then
   local late = nowMs() - storeBy
-  if late > 0 then
-    return redis.error_reply('FANOUT_DEADLINE the append ran ' .. late .. ' ms after its deadline; nothing was stored')
-  end
+  if late > 0 then return redis.error_reply(DEADLINE_PASSED .. ' ' .. late) end
 end
 
 local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu')
-if onlyExisting and not meta[1] then return 'new' end
+if onlyExisting and not meta[1] then return NEW_SUBJECT end
 local epoch = meta[1] or epochCandidate
 local seq = tonumber(meta[2]) or 0
 local status = meta[3] or nil
@@ -68,8 +68,9 @@ local function currentStep(index)
   return known
 end
 
-local function refuse(current, requested, reason)
-  return { 0, current or 'none', requested, reason }
+-- The caller words the refusal (refusalReason in @fanout/contracts).
+local function refuse(rule, current, requested, expectedAttempt)
+  return { REFUSED, rule, current or 'none', requested, expectedAttempt }
 end
 
 local function checkStatus(requested, givenAttempt)
@@ -77,10 +78,8 @@ local function checkStatus(requested, givenAttempt)
   local allowed
   if status == nil then allowed = machine.first else allowed = machine.next[status] or {} end
   if not allowed[requested] then
-    if status == nil then
-      return refuse(nil, requested, 'the first status of a ' .. kind .. ' must be ' .. machine.firstText)
-    end
-    return refuse(status, requested, 'a ' .. kind .. ' cannot move from ' .. status .. ' to ' .. requested)
+    if status == nil then return refuse(RULE.first_status, nil, requested) end
+    return refuse(RULE.status_transition, status, requested)
   end
   if kind ~= 'job' then return nil end
   local given = tonumber(givenAttempt)
@@ -88,29 +87,21 @@ local function checkStatus(requested, givenAttempt)
   local isRetry = status == RETRY_FROM and requested == RETRY_TO
   local expected = attempt
   if isRetry then expected = attempt + 1 end
-  if (isRetry and given ~= expected) or (not isRetry and given ~= nil and given ~= expected) then
-    local what = 'attempt must be omitted or ' .. string.format('%d', expected)
-    if isRetry then what = 'a retry (running → scheduled) must carry attempt ' .. string.format('%d', expected) end
-    return refuse(status, requested, what .. ', not ' .. (givenAttempt ~= '' and givenAttempt or 'omitted'))
-  end
+  if isRetry and given ~= expected then return refuse(RULE.retry_attempt, status, requested, expected) end
+  if not isRetry and given ~= nil and given ~= expected then return refuse(RULE.attempt, status, requested, expected) end
   return nil, expected
 end
 
 local function checkStep(index, requested)
   local current = currentStep(index)
-  local allowed
-  if current == '' then allowed = STEP_MACHINE.first else allowed = STEP_MACHINE.next[current] end
-  if allowed and allowed[requested] then return nil end
-  local reason
   if current == '' then
-    reason = 'the first event of step ' .. index .. ' must be pending or running'
-    current = nil
-  elseif allowed == nil then
-    reason = 'step ' .. index .. ' is finished (' .. current .. ') and takes no more events'
-  else
-    reason = 'step ' .. index .. ' cannot move from ' .. current .. ' to ' .. requested
+    if STEP_MACHINE.first[requested] then return nil end
+    return refuse(RULE.step_first, nil, requested)
   end
-  return refuse(current, requested, reason)
+  local allowed = STEP_MACHINE.next[current]
+  if allowed == nil then return refuse(RULE.step_finished, current, requested) end
+  if allowed[requested] then return nil end
+  return refuse(RULE.step_transition, current, requested)
 end
 
 local results, plan = {}, {}
@@ -122,23 +113,21 @@ for i = 1, count do
   local eventId, etype, reqStatus, reqAttempt, stepIndex = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local duplicateOf = seenInBatch[eventId] or redis.call('HGET', idsKey, eventId)
   if duplicateOf then
-    results[i] = { 2, tonumber(duplicateOf) }
+    results[i] = { DUPLICATE, tonumber(duplicateOf) }
   else
     local requested = reqStatus ~= '' and reqStatus or etype
     local err, resolvedAttempt
     if status ~= nil and TERMINAL[status] then
-      err = refuse(status, requested, 'the subject is terminal (' .. status .. ') and accepts no further events')
+      err = refuse(RULE.subject_terminal, status, requested)
     elseif STATUS_TYPES[etype] then
       err, resolvedAttempt = checkStatus(reqStatus, reqAttempt)
     elseif status == nil then
-      err = refuse(nil, requested, 'the first event of a subject must be its status event, not ' .. etype)
+      err = refuse(RULE.status_event_first, nil, requested)
     elseif etype == 'pack_run.step' then
       err = checkStep(stepIndex, reqStatus)
     elseif etype == 'pack_run.log' then
       local current = currentStep(stepIndex)
-      if current ~= '' and STEP_MACHINE.next[current] == nil then
-        err = refuse(current, etype, 'step ' .. stepIndex .. ' is finished (' .. current .. ') and takes no more events')
-      end
+      if current ~= '' and STEP_MACHINE.next[current] == nil then err = refuse(RULE.step_finished, current, etype) end
     end
     if err then
       refused = true
@@ -154,20 +143,13 @@ for i = 1, count do
       elseif etype == 'pack_run.step' then
         stepStatus[stepIndex] = reqStatus
       end
-      results[i] = { 1, nextSeq }
+      results[i] = { STORED, nextSeq }
       plan[i] = { seq = nextSeq, attempt = etype == 'job.status' and attempt or nil, terminal = terminal }
     end
   end
 end
 
-if refused then
-  for i = 1, count do
-    -- a duplicate of an event earlier in this call (seq past the stored ones) was not stored either
-    if results[i][1] == 1 or (results[i][1] == 2 and results[i][2] > seq) then results[i] = { 3 } end
-  end
-  return { results, unchangedState() }
-end
-if nextSeq == seq then return { results, unchangedState() } end
+if refused or nextSeq == seq then return { results, unchangedState() } end
 
 local frames = {}
 local firstSeq, isTerminal = nil, false

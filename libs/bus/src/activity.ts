@@ -1,19 +1,15 @@
-import { PublishedEvent, TenantSubject, isStatusEventType, isTerminalStatus } from '@fanout/contracts';
+import { PublishedEvent, TenantSubject, isStatusEventType } from '@fanout/contracts';
 import { AppendOutcome } from './bus';
-import { subjectMember } from './keys';
 
 /** One status change, as the activity stream records it. */
 export interface ActivityUpdate {
-  member: string;
   subjectSeq: number;
-  terminal: boolean;
   /** The `subject.updated` data: {subject, status, seq, updatedAt}. */
   json: string;
 }
 
 export function activityUpdate(subject: TenantSubject, status: string, seq: number, updatedAt: string): ActivityUpdate {
-  const json = JSON.stringify({ subject: { kind: subject.kind, id: subject.id }, status, seq, updatedAt });
-  return { member: subjectMember(subject), subjectSeq: seq, terminal: isTerminalStatus(status), json };
+  return { subjectSeq: seq, json: JSON.stringify({ subject: { kind: subject.kind, id: subject.id }, status, seq, updatedAt }) };
 }
 
 /** The status changes an append stored (duplicates and refusals changed nothing). */

@@ -1,11 +1,42 @@
-import { PublishedEvent } from '@fanout/contracts';
+import { PublishedEvent, SubjectKind, isRefusalRule, refusalReason } from '@fanout/contracts';
+import { transitionRefused, withholdAfterRefusal } from './append-refusals';
 import { AppendOutcome } from './bus';
+import { AppendDeadlineError } from './deadline';
+import { luaString } from './lua-literals';
 
-type RawOutcome = [1 | 2, number] | [0, string, string, string] | [3];
+/** The codes append-4.lua answers with; the script gets them as its `append-reply` include. */
+const STORED = 1;
+const DUPLICATE = 2;
+const REFUSED = 0;
+/** The answer when asked to store only for an existing subject, and it has no history. */
+const NEW_SUBJECT = 'new';
+/** The error the script answers, followed by how many ms late it ran, when it stored nothing because it ran after the append's deadline. */
+const DEADLINE_PASSED = 'FANOUT_DEADLINE';
+
+export function appendReplyLua(): string {
+  return [
+    `local STORED, DUPLICATE, REFUSED = ${STORED}, ${DUPLICATE}, ${REFUSED}`,
+    `local NEW_SUBJECT = ${luaString(NEW_SUBJECT)}`,
+    `local DEADLINE_PASSED = ${luaString(DEADLINE_PASSED)}`,
+  ].join('\n');
+}
+
+/** Per event: stored or duplicate with its seq, or refused: {REFUSED, rule, current, requested, expectedAttempt?}. */
+type RawOutcome = [typeof STORED | typeof DUPLICATE, number] | [typeof REFUSED, string, string, string, number?];
 type RawState = [] | [string, number, string, '0' | '1', string | number, string, string];
 
-/** What append-4.lua answers: 'new' when asked to store only for an existing subject and it has no history. */
-export type RawAppendReply = 'new' | [RawOutcome[], RawState];
+export type RawAppendReply = typeof NEW_SUBJECT | [RawOutcome[], RawState];
+
+export function isNewSubjectReply(raw: RawAppendReply): raw is typeof NEW_SUBJECT {
+  return raw === NEW_SUBJECT;
+}
+
+/** The bus's own error for the script's deadline answer; any other error as it was. */
+export function appendError(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  if (!message.startsWith(`${DEADLINE_PASSED} `)) return error;
+  return new AppendDeadlineError(Number(message.slice(DEADLINE_PASSED.length + 1)));
+}
 
 /** The last status event of a subject. */
 export interface StoredStatus {
@@ -31,29 +62,21 @@ export interface AppendReply {
   state?: SubjectState;
 }
 
-export function parseAppendReply(events: readonly PublishedEvent[], raw: RawAppendReply): AppendReply {
-  if (raw === 'new') throw new Error('the append answered for a new subject although asked to store');
+export function parseAppendReply(kind: SubjectKind, events: readonly PublishedEvent[], raw: RawAppendReply): AppendReply {
+  if (isNewSubjectReply(raw)) throw new Error('the append answered for a new subject although asked to store');
   const [rawOutcomes, rawState] = raw;
-  const outcomes = rawOutcomes.map((r, i) => toOutcome(events[i]!.eventId, r));
-  if (rawState.length === 0) return { outcomes };
+  const answered = rawOutcomes.map((r, i) => toOutcome(kind, events[i]!, r));
+  if (rawState.length === 0) return { outcomes: withholdAfterRefusal(answered, 0) };
   const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt] = rawState;
   const state: SubjectState = { epoch, lastSeq: Number(lastSeq), storedAt, terminal: terminal === '1' };
   if (statusSeq !== '') state.previousStatus = { seq: Number(statusSeq), status, at: statusAt };
-  return { outcomes, state };
+  return { outcomes: withholdAfterRefusal(answered, state.lastSeq), state };
 }
 
-function toOutcome(eventId: string, raw: RawOutcome): AppendOutcome {
-  switch (raw[0]) {
-    case 1:
-      return { eventId, seq: raw[1], duplicate: false };
-    case 2:
-      return { eventId, seq: raw[1], duplicate: true };
-    case 0:
-      return { eventId, error: { code: 'transition', current: raw[1], requested: raw[2], reason: raw[3] } };
-    default:
-      return {
-        eventId,
-        error: { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' },
-      };
-  }
+function toOutcome(kind: SubjectKind, event: PublishedEvent, raw: RawOutcome): AppendOutcome {
+  if (raw[0] !== REFUSED) return { eventId: event.eventId, seq: raw[1], duplicate: raw[0] === DUPLICATE };
+  const [, rule, current, requested, expectedAttempt] = raw;
+  if (!isRefusalRule(rule)) throw new Error(`the append answered an unknown refusal rule: ${rule}`);
+  const refusal = expectedAttempt === undefined ? { rule, current, requested } : { rule, current, requested, expectedAttempt };
+  return transitionRefused(event.eventId, { current, requested, reason: refusalReason(kind, event, refusal) });
 }

@@ -9,3 +9,11 @@ export function beforeDeadline<T>(work: Promise<T>, deadline: number, what: stri
   });
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
+
+/** The store got to an append only after its deadline, and stored nothing: it is safe to send again. */
+export class AppendDeadlineError extends Error {
+  constructor(lateMs: number) {
+    super(`the append ran ${lateMs} ms after its deadline; nothing was stored`);
+    this.name = 'AppendDeadlineError';
+  }
+}

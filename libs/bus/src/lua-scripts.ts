@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { RETRY_TRANSITION, STATE_MACHINES, STATUS_EVENT_TYPES, STEP_MACHINE, StateMachine, TERMINAL_STATUSES } from '@fanout/contracts';
+import { REFUSAL_RULES, RETRY_TRANSITION, STATE_MACHINES, STATUS_EVENT_TYPES, STEP_MACHINE, StateMachine, TERMINAL_STATUSES } from '@fanout/contracts';
+import { appendReplyLua } from './append-reply';
 import { luaSet, luaString } from './lua-literals';
 import { storedFrameLua } from './stored-frame';
 
@@ -21,10 +22,10 @@ function luaMachine(machine: StateMachine): string {
   const next = Object.entries(machine.next)
     .map(([from, to]) => `[${luaString(from)}] = ${luaSet(to)}`)
     .join(', ');
-  return `{ first = ${luaSet(machine.first)}, firstText = ${luaString(machine.first.join(' or '))}, next = { ${next} } }`;
+  return `{ first = ${luaSet(machine.first)}, next = { ${next} } }`;
 }
 
-/** The state machines of @fanout/contracts. */
+/** The state machines of @fanout/contracts, and the refusal rules it has a text for. */
 function stateMachinesLua(): string {
   const machines = Object.entries(STATE_MACHINES)
     .map(([kind, machine]) => `[${luaString(kind)}] = ${luaMachine(machine)}`)
@@ -35,12 +36,14 @@ function stateMachinesLua(): string {
     `local TERMINAL = ${luaSet(TERMINAL_STATUSES)}`,
     `local STATUS_TYPES = ${luaSet(STATUS_EVENT_TYPES)}`,
     `local RETRY_FROM, RETRY_TO = ${luaString(RETRY_TRANSITION.from)}, ${luaString(RETRY_TRANSITION.to)}`,
+    `local RULE = { ${REFUSAL_RULES.map((rule) => `${rule} = ${luaString(rule)}`).join(', ')} }`,
   ].join('\n');
 }
 
 const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = {
   'state-machines': stateMachinesLua,
   'stored-frame': storedFrameLua,
+  'append-reply': appendReplyLua,
 };
 
 function includeSource(name: string): string {

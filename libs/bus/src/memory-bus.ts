@@ -8,6 +8,7 @@ import {
   emptySubjectState,
 } from '@fanout/contracts';
 import { ActivityUpdate, activityUpdates } from './activity';
+import { quotaRefusals, transitionRefused, withholdAfterRefusal } from './append-refusals';
 import {
   AppendOutcome,
   BatchListener,
@@ -19,10 +20,11 @@ import {
   SubjectSummary,
   activityOf,
 } from './bus';
+import { AppendDeadlineError } from './deadline';
 import { subjectKeyString } from './keys';
 import { HistoryOptions, QuotaOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
-import { quotaRefusals, quotaRetryAfterSeconds } from './quota';
+import { quotaRetryAfterSeconds } from './quota';
 import { activityFrame, decodeBatchMessage, encodeBatchMessage, newEpoch, storedFrame } from './stored-frame';
 
 /** A retained log of frames with its epoch: a subject's history, or a tenant's activity. */
@@ -45,16 +47,10 @@ interface StoredSubject extends StoredStream {
   expiresAt?: number;
 }
 
-interface StoredActivity extends StoredStream {
-  latest: Map<string, number>;
-}
-
-const NOT_STORED = { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' } as const;
-
 /** The bus of `fanout dev` without Redis: the same semantics as the Redis bus, in one process. */
 export class MemoryBus implements Bus {
   private readonly subjects = new Map<string, StoredSubject>();
-  private readonly activities = new Map<string, StoredActivity>();
+  private readonly activities = new Map<string, StoredStream>();
   private readonly listeners = new Map<string, BatchListener>();
   /** Subjects held per tenant, for the quota. */
   private readonly subjectCounts = new Map<string, number>();
@@ -62,7 +58,7 @@ export class MemoryBus implements Bus {
   constructor(private readonly options: HistoryOptions & QuotaOptions) {}
 
   async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
-    if (deadline !== undefined && Date.now() > deadline) throw new Error('the append came after its deadline; nothing was stored');
+    if (deadline !== undefined && Date.now() > deadline) throw new AppendDeadlineError(Date.now() - deadline);
     const key = subjectKeyString(subject);
     const existing = this.subjects.get(key);
     const maxSubjects = this.options.tenantMaxSubjects ?? 0;
@@ -85,8 +81,7 @@ export class MemoryBus implements Bus {
       const verdict = checkEvent(subject.kind, state, event);
       if (!verdict.ok) {
         refused = true;
-        const { current, requested, reason } = verdict;
-        outcomes.push({ eventId: event.eventId, error: { code: 'transition', current, requested, reason } });
+        outcomes.push(transitionRefused(event.eventId, verdict));
         return;
       }
       applyVerdict(state, verdict);
@@ -96,9 +91,7 @@ export class MemoryBus implements Bus {
       accepted.push({ index, seq, attempt: event.type === 'job.status' ? state.attempt : undefined, terminal: verdict.terminal });
     });
 
-    // A duplicate of an event earlier in this call (seq past the stored ones) was not stored either.
-    const storedUpTo = existing?.lastSeq ?? 0;
-    if (refused) return outcomes.map((o) => ('seq' in o && (!o.duplicate || o.seq > storedUpTo) ? { eventId: o.eventId, error: NOT_STORED } : o));
+    if (refused) return withholdAfterRefusal(outcomes, existing?.lastSeq ?? 0);
     if (accepted.length === 0) return outcomes;
 
     const publishedAt = new Date().toISOString();
@@ -225,27 +218,18 @@ export class MemoryBus implements Bus {
     if (listener) setImmediate(() => listener(decodeBatchMessage(message)!));
   }
 
+  /**
+   * The status changes an append stored, in the tenant's activity. Recorded in the same synchronous
+   * step as the append, so unlike Redis's record (record-subject-5.lua) it never has one to repair.
+   */
   private recordActivity(tenant: string, updates: ActivityUpdate[], at: string): void {
-    const ref = activityOf(tenant);
-    const key = subjectKeyString(ref);
-    const activity = this.activities.get(key) ?? {
-      epoch: newEpoch(),
-      lastSeq: 0,
-      status: 'active',
-      terminal: false,
-      updatedAt: at,
-      entries: [],
-      latest: new Map<string, number>(),
-    };
-    const frames: { seq: number; frame: string; terminal: boolean }[] = [];
-    for (const update of updates) {
-      if (update.subjectSeq <= (activity.latest.get(update.member) ?? 0)) continue;
-      if (update.terminal) activity.latest.delete(update.member);
-      else activity.latest.set(update.member, update.subjectSeq);
-      const seq = activity.lastSeq + frames.length + 1;
-      frames.push({ seq, frame: activityFrame(activity.epoch, seq, update.json), terminal: false });
-    }
-    if (frames.length === 0) return;
+    if (updates.length === 0) return;
+    const key = subjectKeyString(activityOf(tenant));
+    const activity = this.activities.get(key) ?? { epoch: newEpoch(), lastSeq: 0, status: 'active', terminal: false, updatedAt: at, entries: [] };
+    const frames = updates.map((update, i) => {
+      const seq = activity.lastSeq + i + 1;
+      return { seq, frame: activityFrame(activity.epoch, seq, update.json), terminal: false };
+    });
     this.activities.set(key, activity);
     this.store(key, activity, frames, at);
   }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { ActivityUpdate, activityUpdate, activityUpdates } from './activity';
-import { RawAppendReply, SubjectState, parseAppendReply } from './append-reply';
+import { quotaRefusals } from './append-refusals';
+import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, parseAppendReply } from './append-reply';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
@@ -10,7 +11,7 @@ import { silentLogger } from './logger';
 import { loadLuaScripts } from './lua-scripts';
 import { BusOptions } from './options';
 import { prepareEvent } from './prepared-event';
-import { quotaRefusals, quotaRetryAfterSeconds } from './quota';
+import { quotaRetryAfterSeconds } from './quota';
 import {
   CommandConnection,
   SubscriberConnection,
@@ -146,13 +147,13 @@ export class RedisBus implements Bus {
     const maxSubjects = this.options.tenantMaxSubjects ?? 0;
     let raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, maxSubjects > 0));
     let reservedUntil = '';
-    if (raw === 'new') {
+    if (isNewSubjectReply(raw)) {
       const admission = await this.admit(subject, maxSubjects);
       if (!admission.admitted) return quotaRefusals(events, maxSubjects, admission.retryAfterSeconds);
       reservedUntil = admission.reservedUntil;
       raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, false));
     }
-    const { outcomes, state } = parseAppendReply(events, raw);
+    const { outcomes, state } = parseAppendReply(subject.kind, events, raw);
     if (!state) {
       if (reservedUntil) await this.releaseReservation(subject, reservedUntil);
       return outcomes;
@@ -235,7 +236,13 @@ export class RedisBus implements Bus {
    */
   private async runAppend(args: (string | number)[]): Promise<RawAppendReply> {
     const wanted = this.options.waitReplicas ?? 0;
-    if (wanted === 0) return this.command.fanoutAppend(...args);
+    if (wanted === 0) {
+      try {
+        return await this.command.fanoutAppend(...args);
+      } catch (error) {
+        throw appendError(error);
+      }
+    }
     const timeoutMs = this.options.waitTimeoutMs ?? 1000;
     const pipeline = this.command.pipeline() as unknown as {
       fanoutAppend(...a: (string | number)[]): unknown;
@@ -246,7 +253,7 @@ export class RedisBus implements Bus {
     pipeline.wait(wanted, timeoutMs);
     const replies = await pipeline.exec();
     const [append, wait] = replies ?? [];
-    if (!append || append[0]) throw append?.[0] ?? new Error('the append pipeline was not executed');
+    if (!append || append[0]) throw appendError(append?.[0] ?? new Error('the append pipeline was not executed'));
     if (!wait || wait[0]) throw wait?.[0] ?? new Error('WAIT was not executed');
     const acknowledged = Number(wait[1]);
     if (acknowledged < wanted) throw new ReplicationTimeoutError(acknowledged, wanted, timeoutMs);

@@ -1,11 +1,12 @@
 /**
  * The bus conformance suite: every `Bus` implementation must pass it identically. The legality of
  * transitions is written out by hand (test/support/contract-oracle.ts), not derived from the code under
- * test, so a wrong table in @fanout/contracts or a Lua script that disagrees with it fails here.
+ * test, so a wrong table in @fanout/contracts or a Lua script that disagrees with it fails here; so
+ * are the refusal texts, word for word (REFUSAL_TEXT_CASES).
  */
 import { randomBytes } from 'node:crypto';
 import { EventType, PublishedEvent, StreamedEventSchemas, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { AppendOutcome, Bus, HistoryEntry, LiveBatch, SubjectInfo, activityOf, formatEventId, parseEventId } from '../src';
+import { AppendOutcome, AppendRefusal, Bus, HistoryEntry, LiveBatch, SubjectInfo, activityOf, formatEventId, parseEventId } from '../src';
 import { sleep, waitFor } from '../../../test/support/wait';
 import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
 
@@ -106,6 +107,154 @@ function otherEvent(subject: TenantSubject, type: EventType): PublishedEvent {
 function requestedOf(type: EventType): string {
   return type === 'pack_run.step' ? 'running' : type;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Refusal texts
+// ---------------------------------------------------------------------------------------------
+
+export interface RefusalTextCase {
+  name: string;
+  kind: SubjectKind;
+  /** What is stored first (one append, all of it stored). */
+  before: (s: TenantSubject) => PublishedEvent[];
+  /** The append answered with `errors`, one per event. */
+  append: (s: TenantSubject) => PublishedEvent[];
+  errors: AppendRefusal[];
+}
+
+const transition = (current: string, requested: string, reason: string): AppendRefusal => ({ code: 'transition', current, requested, reason });
+const NOT_STORED: AppendRefusal = { code: 'not_stored', current: '', requested: '', reason: 'not stored: another event of this subject was refused' };
+const BIG_ATTEMPT = 123456789012345;
+
+/** Every refusal of the state machines, with the text producers get in a 409 (docs/api.md), word for word. */
+export const REFUSAL_TEXT_CASES: readonly RefusalTextCase[] = [
+  {
+    name: 'a job starting outside its first statuses',
+    kind: 'job',
+    before: () => [],
+    append: (s) => [status(s, 'running')],
+    errors: [transition('none', 'running', 'the first status of a job must be pending or scheduled')],
+  },
+  {
+    name: 'a pack run starting outside its first statuses',
+    kind: 'pack-run',
+    before: () => [],
+    append: (s) => [status(s, 'succeeded')],
+    errors: [transition('none', 'succeeded', 'the first status of a pack-run must be pending or running')],
+  },
+  {
+    name: 'a run starting outside its first statuses',
+    kind: 'run',
+    before: () => [],
+    append: (s) => [status(s, 'completed')],
+    errors: [transition('none', 'completed', 'the first status of a run must be pending or running')],
+  },
+  {
+    name: 'a job moving where its machine does not go',
+    kind: 'job',
+    before: (s) => [status(s, 'pending')],
+    append: (s) => [status(s, 'running')],
+    errors: [transition('pending', 'running', 'a job cannot move from pending to running')],
+  },
+  {
+    name: 'a pack run moving where its machine does not go',
+    kind: 'pack-run',
+    before: (s) => [status(s, 'pending')],
+    append: (s) => [status(s, 'succeeded')],
+    errors: [transition('pending', 'succeeded', 'a pack-run cannot move from pending to succeeded')],
+  },
+  {
+    name: 'a status after the terminal one',
+    kind: 'run',
+    before: (s) => [status(s, 'running'), status(s, 'completed')],
+    append: (s) => [status(s, 'running')],
+    errors: [transition('completed', 'running', 'the subject is terminal (completed) and accepts no further events')],
+  },
+  {
+    name: 'another event after the terminal status',
+    kind: 'job',
+    before: (s) => [status(s, 'pending'), status(s, 'canceled')],
+    append: (s) => [jobProgress(s, 1)],
+    errors: [transition('canceled', 'job.progress', 'the subject is terminal (canceled) and accepts no further events')],
+  },
+  {
+    name: 'a first event that is not a status',
+    kind: 'job',
+    before: () => [],
+    append: (s) => [jobProgress(s, 1)],
+    errors: [transition('none', 'job.progress', 'the first event of a subject must be its status event, not job.progress')],
+  },
+  {
+    name: 'a first event that is a step',
+    kind: 'pack-run',
+    before: () => [],
+    append: (s) => [step(s, 0, 'running')],
+    errors: [transition('none', 'running', 'the first event of a subject must be its status event, not pack_run.step')],
+  },
+  {
+    name: 'a retry without its attempt',
+    kind: 'job',
+    before: (s) => ['pending', 'scheduled', 'leased', 'running'].map((v) => status(s, v)),
+    append: (s) => [status(s, 'scheduled')],
+    errors: [transition('running', 'scheduled', 'a retry (running → scheduled) must carry attempt 2, not omitted')],
+  },
+  {
+    name: 'a retry with another attempt than the next',
+    kind: 'job',
+    before: (s) => ['scheduled', 'leased', 'running'].map((v) => status(s, v)),
+    append: (s) => [status(s, 'scheduled', { attempt: 3 })],
+    errors: [transition('running', 'scheduled', 'a retry (running → scheduled) must carry attempt 2, not 3')],
+  },
+  {
+    name: 'an attempt other than the current one',
+    kind: 'job',
+    before: (s) => [status(s, 'scheduled'), status(s, 'leased')],
+    append: (s) => [status(s, 'running', { attempt: 2 })],
+    errors: [transition('leased', 'running', 'attempt must be omitted or 1, not 2')],
+  },
+  {
+    name: 'an attempt other than a large current one',
+    kind: 'job',
+    before: (s) => [status(s, 'pending', { attempt: BIG_ATTEMPT })],
+    append: (s) => [status(s, 'scheduled', { attempt: 1 })],
+    errors: [transition('pending', 'scheduled', `attempt must be omitted or ${BIG_ATTEMPT}, not 1`)],
+  },
+  {
+    name: 'a step starting finished',
+    kind: 'pack-run',
+    before: (s) => [status(s, 'running')],
+    append: (s) => [step(s, 0, 'succeeded')],
+    errors: [transition('none', 'succeeded', 'the first event of step 0 must be pending or running')],
+  },
+  {
+    name: 'a step moving where steps do not go',
+    kind: 'pack-run',
+    before: (s) => [status(s, 'running'), step(s, 2, 'pending')],
+    append: (s) => [step(s, 2, 'succeeded')],
+    errors: [transition('pending', 'succeeded', 'step 2 cannot move from pending to succeeded')],
+  },
+  {
+    name: 'a finished step moving again',
+    kind: 'pack-run',
+    before: (s) => [status(s, 'running'), step(s, 1, 'running'), step(s, 1, 'succeeded')],
+    append: (s) => [step(s, 1, 'running')],
+    errors: [transition('succeeded', 'running', 'step 1 is finished (succeeded) and takes no more events')],
+  },
+  {
+    name: 'a log line of a finished step',
+    kind: 'pack-run',
+    before: (s) => [status(s, 'running'), step(s, 3, 'pending'), step(s, 3, 'skipped')],
+    append: (s) => [log(s, 3, 1)],
+    errors: [transition('skipped', 'pack_run.log', 'step 3 is finished (skipped) and takes no more events')],
+  },
+  {
+    name: 'legal events beside a refused one',
+    kind: 'job',
+    before: () => [],
+    append: (s) => [status(s, 'pending'), status(s, 'scheduled'), status(s, 'succeeded'), jobProgress(s, 1)],
+    errors: [NOT_STORED, NOT_STORED, transition('scheduled', 'succeeded', 'a job cannot move from scheduled to succeeded'), NOT_STORED],
+  },
+];
 
 // ---------------------------------------------------------------------------------------------
 // Assertions
@@ -351,6 +500,29 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         await bus.append(s, path.map((value) => status(s, value)));
         expectStored(await bus.append(s, [status(s, 'canceled')]), [path.length + 1]);
         expect(await bus.info(s)).toMatchObject({ status: 'canceled', terminal: true, lastSeq: path.length + 1 });
+      });
+    });
+
+    describe('refusal texts', () => {
+      it.each(REFUSAL_TEXT_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+        const bus = await open();
+        const s = newSubject(c.kind);
+        const before = c.before(s);
+        if (before.length > 0) expectStored(await bus.append(s, before), before.map((_, i) => i + 1));
+        const events = c.append(s);
+        expect(await bus.append(s, events)).toEqual(events.map((e, i) => ({ eventId: e.eventId, error: c.errors[i] })));
+      });
+
+      it("a new subject over its tenant's quota", async () => {
+        const bus = await open({ tenantMaxSubjects: 1, historyTtlSeconds: 600 });
+        const first = newSubject('job');
+        const next = newSubject('run', first.tenant);
+        expectStored(await bus.append(first, [status(first, 'pending')]), [1]);
+        const events = [status(next, 'pending'), status(next, 'running')];
+        const reason = 'the tenant holds its maximum of 1 subjects; a new subject is accepted once one of them has ended and its history expired';
+        expect(await bus.append(next, events)).toEqual(
+          events.map((e) => ({ eventId: e.eventId, error: { code: 'quota', current: '', requested: '', reason, retryAfterSeconds: 600 } })),
+        );
       });
     });
 

@@ -26,7 +26,9 @@ describe('the Lua scripts', () => {
     expect(lua.trimEnd().endsWith('return 1')).toBe(true);
   });
 
-  it('get the state machines from @fanout/contracts', () => {
-    expect(scripts.find((s) => s.name === 'append')!.lua).toContain('local MACHINES = {');
+  it('get the state machines and the refusal rules from @fanout/contracts', () => {
+    const append = scripts.find((s) => s.name === 'append')!.lua;
+    expect(append).toContain('local MACHINES = {');
+    expect(append).toContain("local RULE = { subject_terminal = \"subject_terminal\"");
   });
 });

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { TenantSubject } from '@fanout/contracts';
-import { LiveBatch, RedisBus, activityFrame, closeEventJson, encodeBatchMessage, formatEventId, storedFrame, subjectKeys, subjectTag } from '../src';
+import { AppendDeadlineError, LiveBatch, RedisBus, activityFrame, closeEventJson, encodeBatchMessage, formatEventId, storedFrame, subjectKeys, subjectTag } from '../src';
 import { expandIncludes } from '../src/lua-scripts';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
@@ -87,6 +87,17 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
         encodeBatchMessage(1, 1, false, ''),
       ]);
     }
+  });
+
+  it('an append Redis runs too close to its deadline stores nothing, and says by how much it was late', async () => {
+    const bus = await open();
+    const s = newSubject('job');
+    // The script's cutoff is 500 ms before the deadline (room for the reply): Redis runs it past that.
+    const refused = bus.append(s, [status(s, 'pending')], Date.now() + 300);
+    await expect(refused).rejects.toBeInstanceOf(AppendDeadlineError);
+    await expect(refused).rejects.toThrow(/^the append ran \d+ ms after its deadline; nothing was stored$/);
+    expect(await bus.info(s)).toBeNull();
+    expect(await keysOf(client(), s)).toEqual([]);
   });
 
   it("after a terminal event every key of the subject expires in about historyTtlSeconds", async () => {
