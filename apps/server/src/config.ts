@@ -1,7 +1,16 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_HISTORY_MAX_LEN, DEFAULT_HISTORY_TTL_SECONDS, DEFAULT_TENANT_MAX_SUBJECTS, isClusterUrl, parseClusterNodes, parseClusterUrl } from '@fanout/bus';
+import {
+  DEFAULT_HISTORY_MAX_LEN,
+  DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_TENANT_MAX_SUBJECTS,
+  DEFAULT_WAIT_REPLICAS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+  isClusterUrl,
+  parseClusterNodes,
+  parseClusterUrl,
+} from '@fanout/bus';
 import {
   DEFAULT_CLIENT_BUFFER_BYTES,
   DEFAULT_HEARTBEAT_MS,
@@ -53,9 +62,9 @@ export interface FanoutConfig {
   historyMaxLen: number;
   /** FANOUT_HISTORY_TTL_S. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
   historyTtlSeconds: number;
-  /** FANOUT_REDIS_WAIT_REPLICAS: replicas that must acknowledge each append (Redis WAIT); 0 = asynchronous replication. */
+  /** FANOUT_REDIS_WAIT_REPLICAS: replicas that must acknowledge each append (Redis WAIT); 0 = asynchronous replication. @default {@link DEFAULT_WAIT_REPLICAS} */
   redisWaitReplicas: number;
-  /** FANOUT_REDIS_WAIT_TIMEOUT_MS. */
+  /** FANOUT_REDIS_WAIT_TIMEOUT_MS. @default {@link DEFAULT_WAIT_TIMEOUT_MS} */
   redisWaitTimeoutMs: number;
   /** FANOUT_SHUTDOWN_GRACE_MS. @default {@link DEFAULT_SHUTDOWN_GRACE_MS} */
   shutdownGraceMs: number;
@@ -191,8 +200,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
-    redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), 0),
-    redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveInt, 1000),
+    redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), DEFAULT_WAIT_REPLICAS),
+    redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveInt, DEFAULT_WAIT_TIMEOUT_MS),
     shutdownGraceMs: read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), DEFAULT_SHUTDOWN_GRACE_MS),
     corsOrigins: read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')
       .split(',')

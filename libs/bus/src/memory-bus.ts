@@ -22,7 +22,7 @@ import {
 } from './bus';
 import { AppendDeadlineError } from './deadline';
 import { subjectKeyString } from './keys';
-import { HistoryOptions, QuotaOptions } from './options';
+import { DEFAULT_TENANT_MAX_SUBJECTS, HistoryOptions, QuotaOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
 import { activityFrame, decodeBatchMessage, encodeBatchMessage, newEpoch, storedFrame } from './stored-frame';
@@ -61,7 +61,7 @@ export class MemoryBus implements Bus {
     if (deadline !== undefined && Date.now() > deadline) throw new AppendDeadlineError(Date.now() - deadline);
     const key = subjectKeyString(subject);
     const existing = this.subjects.get(key);
-    const maxSubjects = this.options.tenantMaxSubjects ?? 0;
+    const maxSubjects = this.options.tenantMaxSubjects ?? DEFAULT_TENANT_MAX_SUBJECTS;
     if (!existing && maxSubjects > 0 && (this.subjectCounts.get(subject.tenant) ?? 0) >= maxSubjects) {
       return quotaRefusals(events, maxSubjects, quotaRetryAfterSeconds(this.msUntilASubjectExpires(subject.tenant), this.options.historyTtlSeconds));
     }

@@ -9,7 +9,7 @@ import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, St
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
 import { silentLogger } from './logger';
 import { loadLuaScripts } from './lua-scripts';
-import { BusOptions } from './options';
+import { BusOptions, DEFAULT_TENANT_MAX_SUBJECTS } from './options';
 import { prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
 import {
@@ -34,24 +34,31 @@ type ScriptedRedis = CommandConnection & {
 
 const commandName = (scriptName: string): string => `fanout${scriptName.replace(/(?:^|-)([a-z])/g, (_m, letter: string) => letter.toUpperCase())}`;
 
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+export const DEFAULT_WAIT_REPLICAS = 0;
+export const DEFAULT_WAIT_TIMEOUT_MS = 1000;
+export const DEFAULT_AUTO_PIPELINING = true;
+
 export interface RedisBusOptions extends BusOptions {
   /** `redis://host:port/db`, or `redis+cluster://host:port,host:port` for Redis Cluster. */
   url?: string;
   /** Redis Cluster startup nodes (`host:port`); selects Redis Cluster. */
   clusterNodes?: string[];
-  /** Commands fail after this long rather than queue (an append with a deadline gives up at its deadline). */
+  /** Commands fail after this long rather than queue (an append with a deadline gives up at its deadline). @default {@link DEFAULT_COMMAND_TIMEOUT_MS} */
   commandTimeoutMs?: number;
   /**
    * Replicas that must acknowledge each append before it is answered (Redis WAIT), so an event
    * answered 202 survives the loss of its master. 0: asynchronous replication, as Redis defaults.
+   * @default {@link DEFAULT_WAIT_REPLICAS}
    */
   waitReplicas?: number;
-  /** How long an append waits for those acknowledgements before it fails. */
+  /** How long an append waits for those acknowledgements before it fails. @default {@link DEFAULT_WAIT_TIMEOUT_MS} */
   waitTimeoutMs?: number;
   /**
    * Commands issued in one turn share one write (ioredis auto-pipelining; single Redis only).
    * Worth it for a publisher, whose appends from many requests arrive together; a gateway's reads
-   * come one connection at a time, where the pipeline's bookkeeping only costs memory. Default on.
+   * come one connection at a time, where the pipeline's bookkeeping only costs memory.
+   * @default {@link DEFAULT_AUTO_PIPELINING}
    */
   autoPipelining?: boolean;
 }
@@ -108,8 +115,8 @@ export class RedisBus implements Bus {
     const target = redisTargetOf(options);
     this.command = createCommandConnection(target, {
       ...base,
-      commandTimeout: options.commandTimeoutMs ?? 5000,
-      enableAutoPipelining: options.autoPipelining ?? true,
+      commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      enableAutoPipelining: options.autoPipelining ?? DEFAULT_AUTO_PIPELINING,
     }) as ScriptedRedis;
     for (const { name, numberOfKeys, lua } of loadLuaScripts()) this.command.defineCommand(commandName(name), { numberOfKeys, lua });
     this.command.on('error', (error: Error) => {
@@ -144,7 +151,7 @@ export class RedisBus implements Bus {
    */
   private async appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
     const publishedAt = new Date().toISOString();
-    const maxSubjects = this.options.tenantMaxSubjects ?? 0;
+    const maxSubjects = this.options.tenantMaxSubjects ?? DEFAULT_TENANT_MAX_SUBJECTS;
     let raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, maxSubjects > 0));
     let reservedUntil = '';
     if (isNewSubjectReply(raw)) {
@@ -235,7 +242,7 @@ export class RedisBus implements Bus {
    * node of its keyed command, so WAIT asks the subject's own master (in Redis Cluster too).
    */
   private async runAppend(args: (string | number)[]): Promise<RawAppendReply> {
-    const wanted = this.options.waitReplicas ?? 0;
+    const wanted = this.options.waitReplicas ?? DEFAULT_WAIT_REPLICAS;
     if (wanted === 0) {
       try {
         return await this.command.fanoutAppend(...args);
@@ -243,7 +250,7 @@ export class RedisBus implements Bus {
         throw appendError(error);
       }
     }
-    const timeoutMs = this.options.waitTimeoutMs ?? 1000;
+    const timeoutMs = this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     const pipeline = this.command.pipeline() as unknown as {
       fanoutAppend(...a: (string | number)[]): unknown;
       wait(replicas: number, timeout: number): unknown;
