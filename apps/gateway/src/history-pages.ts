@@ -11,15 +11,15 @@ export interface HistoryPage {
   missed: LiveBatch[];
 }
 
-/** What the subscription manager tells of time and of the live batches it received. */
+/** What the subscription manager tells of the order of joins and live batches, and of the batches it received. */
 export interface LiveLog {
-  now(): number;
-  batchesSince(ref: StreamRef, since: number): LiveBatch[] | undefined;
+  latestMark(): number;
+  batchesAfter(ref: StreamRef, mark: number): LiveBatch[] | undefined;
 }
 
-/** A read, and when it was issued on the live log's clock. */
+/** A read, and the live log's mark when it was issued. */
 interface SharedRead {
-  issuedAt: number;
+  issuedMark: number;
   entries: Promise<HistoryEntry[]>;
   /** For a settled read that reached the end of the history: when it may no longer be shared. */
   expiresAt?: number;
@@ -57,8 +57,8 @@ export class HistoryPages {
     private readonly live: LiveLog,
   ) {}
 
-  /** Entries after `afterSeq`, oldest first, for a client that joined the live path at `joinedAt`. */
-  async read(ref: StreamRef, afterSeq: number, joinedAt: number): Promise<HistoryPage> {
+  /** Entries after `afterSeq`, oldest first, for a client that joined the live path at `joinMark`. */
+  async read(ref: StreamRef, afterSeq: number, joinMark: number): Promise<HistoryPage> {
     const aligned = afterSeq - (afterSeq % this.pageSize);
     const key = `${subjectKeyString(ref)}@${aligned}`;
     const after = (entries: HistoryEntry[]): HistoryEntry[] => entries.filter((e) => e.seq > afterSeq);
@@ -76,7 +76,7 @@ export class HistoryPages {
       const entries = await shared.entries;
       if (this.isExactPage(entries, aligned)) return { entries: after(entries), reachedEnd: false, missed: [] };
       if (entries.length < this.pageSize) {
-        const missed = shared.issuedAt >= joinedAt ? [] : this.live.batchesSince(ref, shared.issuedAt);
+        const missed = shared.issuedMark >= joinMark ? [] : this.live.batchesAfter(ref, shared.issuedMark);
         if (missed) return { entries: after(entries), reachedEnd: true, missed };
       }
     }
@@ -104,7 +104,7 @@ export class HistoryPages {
 
   /** A read of this client's own, issued now (after it joined), shared with the clients after it. */
   private fetch(ref: StreamRef, aligned: number, key: string): Promise<HistoryEntry[]> {
-    const read: SharedRead = { issuedAt: this.live.now(), entries: this.bus.history(ref, aligned, this.pageSize) };
+    const read: SharedRead = { issuedMark: this.live.latestMark(), entries: this.bus.history(ref, aligned, this.pageSize) };
     this.reads.set(key, read);
     const settle = (entries: HistoryEntry[] | undefined): void => {
       if (this.reads.get(key) !== read) return;

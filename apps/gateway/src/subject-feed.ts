@@ -42,8 +42,8 @@ export class SubjectFeed implements LiveClient {
   private bufferOverflowed = false;
   private catchingUp = false;
   private catchUpAgain = false;
-  /** When this feed began taking live batches (left `waiting`), on the subscription manager's clock. */
-  private joinedAt = Number.POSITIVE_INFINITY;
+  /** Where this feed began taking live batches (left `waiting`), on the subscription manager's order of joins and batches. */
+  private joinMark = Number.POSITIVE_INFINITY;
   /** After a bus recovery: whether the subject still has the epoch being streamed must be read. */
   private verifyEpoch = false;
   /** Epochs this feed streamed before the subject started again: frames of these are stale. */
@@ -77,7 +77,7 @@ export class SubjectFeed implements LiveClient {
    */
   async replay(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {
     if (this.phase !== 'waiting') return;
-    this.joinedAt = this.ctx.subscriptions.now();
+    this.joinMark = this.ctx.subscriptions.latestMark();
     if (gap) this.sendGap(gap.reason, gap.firstAvailableSeq);
     await this.catchUp();
   }
@@ -194,7 +194,7 @@ export class SubjectFeed implements LiveClient {
     let staleReads = 0;
     for (;;) {
       this.bufferOverflowed = false;
-      const { entries: page, reachedEnd, missed } = await this.ctx.history.read(this.ref, this.sentSeq, this.joinedAt);
+      const { entries: page, reachedEnd, missed } = await this.ctx.history.read(this.ref, this.sentSeq, this.joinMark);
       if (!this.isOpen()) return;
       const pageEpoch = page[0] ? epochOfFrame(page[0].frame) : undefined;
       const verdict = this.epochVerdict(pageEpoch);

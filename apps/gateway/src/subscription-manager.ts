@@ -7,7 +7,7 @@ export interface LiveClient {
 }
 
 interface LoggedBatch {
-  at: number;
+  mark: number;
   batch: LiveBatch;
 }
 
@@ -15,12 +15,12 @@ interface Entry {
   ref: StreamRef;
   clients: Set<LiveClient>;
   subscribed: Promise<void>;
-  /** When live batches began to arrive (undefined until the subscription is confirmed). */
-  confirmedAt?: number;
+  /** The mark from which live batches arrive (undefined until the subscription is confirmed). */
+  confirmedMark?: number;
   /** The most recent live batches, oldest first, bounded by RECENT_BATCHES and RECENT_BYTES. */
   recent: LoggedBatch[];
   recentBytes: number;
-  /** Batches at or before this time may be missing from `recent`. */
+  /** Batches at or before this mark may be missing from `recent`. */
   recentFloor: number;
 }
 
@@ -31,30 +31,30 @@ const RECENT_BYTES = 1024 * 1024;
 
 /**
  * One bus subscription per subject per replica, shared by its local clients and dropped when the
- * last one leaves (DESIGN rule 3). When the bus path comes back after a loss, `recoverAll` tells
- * every client to catch up from history (rule 4).
+ * last one leaves (docs/architecture.md, rule 3). When the bus path comes back after a loss,
+ * `recoverAll` tells every client to catch up from history (rule 4).
  *
- * A clock orders joins and live batches, and each subscription keeps its most recent batches, so a
- * history read issued before a client joined can still serve it: the read plus the batches since
- * it was issued (`batchesSince`) leave no gap.
+ * Joins and live batches are numbered in the order they happen (a mark: a counter, not a time),
+ * and each subscription keeps its most recent batches, so a history read issued before a client
+ * joined can still serve it: the read plus the batches after its mark (`batchesAfter`) leave no gap.
  */
 export class SubscriptionManager {
   private readonly entries = new Map<string, Entry>();
-  private clock = 0;
+  private lastMark = 0;
 
   constructor(
     private readonly bus: Bus,
     private readonly observeBatch: BatchObserver = () => undefined,
   ) {}
 
-  /** The current time on the clock of joins and live batches. */
-  now(): number {
-    return this.clock;
+  /** The mark of the latest join or live batch: what happens from now on is numbered higher. */
+  latestMark(): number {
+    return this.lastMark;
   }
 
   /**
-   * Resolves once live batches of the subject reach `client`, with the time it joined: every batch
-   * after that time reaches the client.
+   * Resolves once live batches of the subject reach `client`, with the mark of its join: every batch
+   * after that mark reaches the client.
    */
   async join(ref: StreamRef, client: LiveClient): Promise<number> {
     const key = subjectKeyString(ref);
@@ -62,7 +62,7 @@ export class SubscriptionManager {
     if (!entry) {
       const created: Entry = { ref, clients: new Set(), subscribed: Promise.resolve(), recent: [], recentBytes: 0, recentFloor: 0 };
       created.subscribed = this.bus.subscribe(ref, (batch) => this.dispatch(created, batch)).then(() => {
-        created.confirmedAt = ++this.clock;
+        created.confirmedMark = ++this.lastMark;
       });
       this.entries.set(key, created);
       entry = created;
@@ -74,7 +74,7 @@ export class SubscriptionManager {
       this.leave(ref, client);
       throw error;
     }
-    return ++this.clock;
+    return ++this.lastMark;
   }
 
   leave(ref: StreamRef, client: LiveClient): void {
@@ -86,14 +86,13 @@ export class SubscriptionManager {
   }
 
   /**
-   * Every live batch of the subject received after time `since`, oldest first; undefined when
-   * that cannot be known (the subscription is younger than `since`, or batches were dropped from
-   * the log since then).
+   * Every live batch of the subject received after `mark`, oldest first; undefined when that cannot
+   * be known (the subscription is younger than `mark`, or batches were dropped from the log since).
    */
-  batchesSince(ref: StreamRef, since: number): LiveBatch[] | undefined {
+  batchesAfter(ref: StreamRef, mark: number): LiveBatch[] | undefined {
     const entry = this.entries.get(subjectKeyString(ref));
-    if (!entry || entry.confirmedAt === undefined || since < entry.confirmedAt || since < entry.recentFloor) return undefined;
-    return entry.recent.filter((logged) => logged.at > since).map((logged) => logged.batch);
+    if (!entry || entry.confirmedMark === undefined || mark < entry.confirmedMark || mark < entry.recentFloor) return undefined;
+    return entry.recent.filter((logged) => logged.mark > mark).map((logged) => logged.batch);
   }
 
   get subjectCount(): number {
@@ -106,19 +105,18 @@ export class SubscriptionManager {
       // Batches published during the loss never arrived: the log no longer vouches for the past.
       entry.recent = [];
       entry.recentBytes = 0;
-      entry.recentFloor = ++this.clock;
+      entry.recentFloor = ++this.lastMark;
       for (const client of entry.clients) client.onRecovered();
     }
   }
 
   private dispatch(entry: Entry, batch: LiveBatch): void {
-    const at = ++this.clock;
-    entry.recent.push({ at, batch });
+    entry.recent.push({ mark: ++this.lastMark, batch });
     entry.recentBytes += batch.frames.length;
     while (entry.recent.length > RECENT_BATCHES || entry.recentBytes > RECENT_BYTES) {
       const dropped = entry.recent.shift()!;
       entry.recentBytes -= dropped.batch.frames.length;
-      entry.recentFloor = dropped.at;
+      entry.recentFloor = dropped.mark;
     }
     for (const client of entry.clients) client.onBatch(batch);
     this.observeBatch(batch);
