@@ -1,0 +1,283 @@
+import { HistoryEntry, LiveBatch } from '@fanout/bus';
+import { HistoryPage } from './history-pages';
+import { Gap } from './resume-position';
+
+/**
+ * The decisions of one feed's seam between replay and live (docs/architecture.md, rules 2 and 9):
+ * given what the client was sent, what arrived live and what history answered, what to deliver,
+ * which gap to tell, and whether history must be read (again) before going live. No I/O here:
+ * `SubjectFeed` subscribes, reads and writes, and does what these functions answer.
+ *
+ * Each function updates the state it is given and answers what to do, so a live batch taken in
+ * order allocates nothing.
+ */
+
+/**
+ * `waiting`: subscribed, replay not started (live batches are ignored: the first history read is
+ * issued after they were stored). `replaying`: history is read and written, live batches are held.
+ */
+export type FeedPhase = 'waiting' | 'replaying' | 'live' | 'stopped';
+
+export interface FeedState {
+  phase: FeedPhase;
+  /** The last seq the client has, or was told by a gap that it will not get. */
+  sentSeq: number;
+  /** The history `sentSeq` belongs to (undefined: none yet; the first epoch seen is taken). */
+  epoch: string | undefined;
+  /** Epochs the subject had before the one streamed (the feed streamed them): frames of these are late. */
+  pastEpochs: string[] | undefined;
+  /** Live batches held while history is replayed, oldest first. */
+  held: LiveBatch[];
+  heldBytes: number;
+  /** Held batches past this many bytes are dropped and history read again (the client buffer limit). */
+  readonly maxHeldBytes: number;
+  /** Something may be missing that only history has: read it (again) before going live. */
+  mustReadHistory: boolean;
+  /** The bus path came back after a loss: ask the store whether the subject still has this epoch. */
+  mustVerifyEpoch: boolean;
+  /** History reads in a row that answered with a past epoch. */
+  staleReads: number;
+  /** The page being written, from `pageNext` on; undefined between pages. */
+  page: readonly HistoryEntry[] | undefined;
+  pageNext: number;
+}
+
+/** Live batches held while replaying; past this many they are dropped and history read again. */
+export const MAX_HELD_BATCHES = 1024;
+/** Reads that still answer with a past epoch before the stream gives up (the client then resumes). */
+export const MAX_STALE_READS = 3;
+
+export type FeedAction =
+  /** The live batch just taken, less its first `alreadySent` frames (the client has those). */
+  | { readonly type: 'deliver-live'; readonly alreadySent: number }
+  | { readonly type: 'gap'; readonly gap: Gap }
+  /** The subject started again in the store: shared pages held of it are of the old epoch. */
+  | { readonly type: 'forget-cached-history' }
+  /** Run the catch-up steps (`nextCatchUpStep`) unless they are running already. */
+  | { readonly type: 'catch-up' }
+  /** The subject's terminal event was delivered: the feed is done. */
+  | { readonly type: 'complete' }
+  | { readonly type: 'fail'; readonly reason: string };
+
+/** What the catch-up does next; each step's outcome is given back to the function named. */
+export type CatchUpStep =
+  /** Read the subject's epoch from the store, then `takeStoreEpoch`. */
+  | { readonly type: 'verify-epoch' }
+  /** Read the history page after `afterSeq`, then `takePage`. */
+  | { readonly type: 'read-history'; readonly afterSeq: number }
+  /** Deliver `entries[from..to)` (a run that fits the connection's room); complete after it if `completes`. */
+  | { readonly type: 'replay'; readonly entries: readonly HistoryEntry[]; readonly from: number; readonly to: number; readonly completes: boolean }
+  /** Wait until the connection took what was written. */
+  | { readonly type: 'wait-for-drain' }
+  /** Caught up: give each of `held`, in order, to `takeLiveBatch` (it skips the seqs already sent). */
+  | { readonly type: 'go-live'; readonly held: readonly LiveBatch[] }
+  /** Nothing more to do: the feed is live or stopped. */
+  | { readonly type: 'done' };
+
+/** What replay asks of the connection: how much it may take now, and what a frame adds to it. */
+export interface ReplayRoom {
+  /** Bytes of replay the connection may take now (none at or below 0). */
+  replayRoom(): number;
+  writtenSize(frame: Buffer): number;
+}
+
+const NOTHING: readonly FeedAction[] = [];
+const DELIVER_BATCH: readonly FeedAction[] = [{ type: 'deliver-live', alreadySent: 0 }];
+const COMPLETE: FeedAction = { type: 'complete' };
+const DELIVER_TERMINAL_BATCH: readonly FeedAction[] = [DELIVER_BATCH[0]!, COMPLETE];
+const CATCH_UP: readonly FeedAction[] = [{ type: 'catch-up' }];
+const FORGET_CACHED_HISTORY: readonly FeedAction[] = [{ type: 'forget-cached-history' }];
+const VERIFY_EPOCH: CatchUpStep = { type: 'verify-epoch' };
+const WAIT_FOR_DRAIN: CatchUpStep = { type: 'wait-for-drain' };
+const DONE: CatchUpStep = { type: 'done' };
+
+export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeldBytes: number): FeedState {
+  return {
+    phase: 'waiting',
+    sentSeq,
+    epoch,
+    pastEpochs: undefined,
+    held: [],
+    heldBytes: 0,
+    maxHeldBytes,
+    mustReadHistory: false,
+    mustVerifyEpoch: false,
+    staleReads: 0,
+    page: undefined,
+    pageNext: 0,
+  };
+}
+
+/** The feed's turn to replay: the gap first if one is due, then catch up from history. */
+export function startReplay(state: FeedState, gap?: Gap): readonly FeedAction[] {
+  if (state.phase !== 'waiting') return NOTHING;
+  const actions = beginCatchUp(state);
+  return gap ? [gapAction(state, gap), ...actions] : actions;
+}
+
+export function stopFeed(state: FeedState): boolean {
+  if (state.phase === 'stopped') return false;
+  state.phase = 'stopped';
+  dropHeld(state);
+  state.page = undefined;
+  return true;
+}
+
+/** A batch from the live path: held while replaying, delivered past what was sent when live. */
+export function takeLiveBatch(state: FeedState, batch: LiveBatch): readonly FeedAction[] {
+  if (state.phase === 'replaying') {
+    hold(state, batch);
+    return NOTHING;
+  }
+  if (state.phase !== 'live') return NOTHING;
+  const verdict = epochVerdict(state, batch.epoch);
+  if (verdict === 'past') return NOTHING;
+  // Its history is read from seq 1, the batch included.
+  if (verdict === 'unknown') return [...startOver(state, batch.epoch!), ...beginCatchUp(state)];
+  if (batch.lastSeq <= state.sentSeq) return NOTHING;
+  if (batch.firstSeq > state.sentSeq + 1) {
+    // A batch went missing on the way (the pub/sub path dropped it): history has it.
+    const actions = beginCatchUp(state);
+    hold(state, batch);
+    return actions;
+  }
+  const alreadySent = state.sentSeq + 1 - batch.firstSeq;
+  state.sentSeq = batch.lastSeq;
+  if (alreadySent === 0) return batch.terminal ? DELIVER_TERMINAL_BATCH : DELIVER_BATCH;
+  const deliver: FeedAction = { type: 'deliver-live', alreadySent };
+  return batch.terminal ? [deliver, COMPLETE] : [deliver];
+}
+
+/**
+ * The bus path came back after a loss: batches published meanwhile never arrived, so history is
+ * read for them; the store may also have lost the subject and started it again.
+ */
+export function takeRecovery(state: FeedState): readonly FeedAction[] {
+  if (state.phase === 'stopped') return NOTHING;
+  state.mustVerifyEpoch = true;
+  if (state.phase === 'waiting') return NOTHING;
+  return beginCatchUp(state);
+}
+
+/**
+ * The next step of catching up. A `read-history` step counts as issued when answered here: what
+ * asks for history to be read after this (a held batch overflowing, a recovery) reads it again.
+ */
+export function nextCatchUpStep(state: FeedState, room: ReplayRoom): CatchUpStep {
+  if (state.phase !== 'replaying') return DONE;
+  if (state.page) return nextReplayRun(state, state.page, room);
+  if (state.mustVerifyEpoch) {
+    state.mustVerifyEpoch = false;
+    return VERIFY_EPOCH;
+  }
+  if (state.mustReadHistory) {
+    state.mustReadHistory = false;
+    return { type: 'read-history', afterSeq: state.sentSeq };
+  }
+  const held = state.held;
+  dropHeld(state);
+  state.phase = 'live';
+  return { type: 'go-live', held };
+}
+
+/** The store's epoch for the subject (undefined: it has none): another one than streamed means it started again. */
+export function takeStoreEpoch(state: FeedState, storeEpoch: string | undefined): readonly FeedAction[] {
+  if (state.phase !== 'replaying' || storeEpoch === undefined || state.epoch === undefined || storeEpoch === state.epoch) return NOTHING;
+  return startOver(state, storeEpoch);
+}
+
+/**
+ * A history page after `sentSeq`, whose entries are of `epoch` (that of its first frame). A page of
+ * an epoch not seen yet starts the feed over; one of a past epoch (a shared page from before the
+ * subject started again) is dropped and the store read itself.
+ */
+export function takePage(state: FeedState, page: HistoryPage, epoch: string | undefined): readonly FeedAction[] {
+  if (state.phase !== 'replaying') return NOTHING;
+  const verdict = epochVerdict(state, epoch);
+  if (verdict === 'unknown') {
+    state.mustReadHistory = true;
+    return startOver(state, epoch!);
+  }
+  if (verdict === 'past') {
+    if (++state.staleReads > MAX_STALE_READS) return [{ type: 'fail', reason: 'history keeps answering with an epoch this stream left behind' }];
+    state.mustReadHistory = true;
+    return FORGET_CACHED_HISTORY;
+  }
+  state.staleReads = 0;
+  // Batches received since a shared read issued before this feed joined come before those the feed
+  // held itself (what overlaps is skipped by seq when going live).
+  if (page.missed.length > 0) {
+    state.held = [...page.missed, ...state.held];
+    for (const batch of page.missed) state.heldBytes += batch.frames.length;
+  }
+  if (!page.reachedEnd) state.mustReadHistory = true;
+  state.page = page.entries;
+  state.pageNext = 0;
+  const first = page.entries[0];
+  return first && first.seq > state.sentSeq + 1 ? [gapAction(state, { reason: 'history_trimmed', firstAvailableSeq: first.seq })] : NOTHING;
+}
+
+/**
+ * The next run of the page that fits the connection's room (at least one frame, so the unsent bytes
+ * stay within the limit plus one frame). Out of room, the rest of the page is read again (from the
+ * shared pages) once the connection drained, rather than held here.
+ */
+function nextReplayRun(state: FeedState, entries: readonly HistoryEntry[], connection: ReplayRoom): CatchUpStep {
+  const from = state.pageNext;
+  let room = from < entries.length ? connection.replayRoom() : 0;
+  if (room <= 0) {
+    if (from < entries.length) state.mustReadHistory = true;
+    state.page = undefined;
+    return WAIT_FOR_DRAIN;
+  }
+  let to = from;
+  do room -= connection.writtenSize(entries[to++]!.frame);
+  while (to < entries.length && connection.writtenSize(entries[to]!.frame) <= room);
+  const last = entries[to - 1]!;
+  state.sentSeq = last.seq;
+  state.pageNext = to;
+  return { type: 'replay', entries, from, to, completes: last.terminal };
+}
+
+/** Frames of the epoch streamed (the first one seen is taken), of a past one, or of one not seen yet. */
+function epochVerdict(state: FeedState, epoch: string | undefined): 'same' | 'past' | 'unknown' {
+  if (epoch === undefined || epoch === state.epoch) return 'same';
+  if (state.epoch === undefined) {
+    state.epoch = epoch;
+    return 'same';
+  }
+  return state.pastEpochs?.includes(epoch) ? 'past' : 'unknown';
+}
+
+/** The subject's history was lost and began again as `epoch`: say so, then stream it from its start. */
+function startOver(state: FeedState, epoch: string): readonly FeedAction[] {
+  if (state.epoch !== undefined) (state.pastEpochs ??= []).push(state.epoch);
+  state.epoch = epoch;
+  state.sentSeq = 0;
+  return [FORGET_CACHED_HISTORY[0]!, { type: 'gap', gap: { reason: 'history_lost', firstAvailableSeq: 1 } }];
+}
+
+function beginCatchUp(state: FeedState): readonly FeedAction[] {
+  state.phase = 'replaying';
+  state.mustReadHistory = true;
+  return CATCH_UP;
+}
+
+function gapAction(state: FeedState, gap: Gap): FeedAction {
+  state.sentSeq = Math.max(state.sentSeq, gap.firstAvailableSeq - 1);
+  return { type: 'gap', gap };
+}
+
+function hold(state: FeedState, batch: LiveBatch): void {
+  if (state.held.length >= MAX_HELD_BATCHES || state.heldBytes + batch.frames.length > state.maxHeldBytes) {
+    dropHeld(state);
+    state.mustReadHistory = true;
+  }
+  state.held.push(batch);
+  state.heldBytes += batch.frames.length;
+}
+
+function dropHeld(state: FeedState): void {
+  state.held = [];
+  state.heldBytes = 0;
+}
