@@ -33,6 +33,17 @@ export interface FeedState {
   readonly maxHeldBytes: number;
   /** Something may be missing that only history has: read it (again) before going live. */
   mustReadHistory: boolean;
+  /**
+   * Until caught up, the end of the history is read afresh, not shared from an earlier read: held
+   * batches were dropped, or a batch found missing, which an earlier read (and the replica's log of
+   * live batches) may lack.
+   */
+  readFresh: boolean;
+  /**
+   * The first seq of the latest batch found out of order (0: none): the seqs before it were missing.
+   * A batch from there on still out of order after a fresh read lost its history with its epoch.
+   */
+  missingBefore: number;
   /** The bus path came back after a loss: ask the store whether the subject still has this epoch. */
   mustVerifyEpoch: boolean;
   /** History reads in a row that answered with a past epoch. */
@@ -63,8 +74,8 @@ export type FeedAction =
 export type CatchUpStep =
   /** Read the subject's epoch from the store, then `takeStoreEpoch`. */
   | { readonly type: 'verify-epoch' }
-  /** Read the history page after `afterSeq`, then `takePage`. */
-  | { readonly type: 'read-history'; readonly afterSeq: number }
+  /** Read the history page after `afterSeq` (`fresh`: its end from a read issued now, not one shared from before), then `takePage`. */
+  | { readonly type: 'read-history'; readonly afterSeq: number; readonly fresh: boolean }
   /** Deliver `entries[from..to)` (a run that fits the connection's room); complete after it if `completes`. */
   | { readonly type: 'replay'; readonly entries: readonly HistoryEntry[]; readonly from: number; readonly to: number; readonly completes: boolean }
   /** Wait until the connection took what was written. */
@@ -101,6 +112,8 @@ export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeld
     heldBytes: 0,
     maxHeldBytes,
     mustReadHistory: false,
+    readFresh: false,
+    missingBefore: 0,
     mustVerifyEpoch: false,
     staleReads: 0,
     page: undefined,
@@ -136,8 +149,12 @@ export function takeLiveBatch(state: FeedState, batch: LiveBatch): readonly Feed
   if (verdict === 'unknown') return [...startOver(state, batch.epoch!), ...beginCatchUp(state)];
   if (batch.lastSeq <= state.sentSeq) return NOTHING;
   if (batch.firstSeq > state.sentSeq + 1) {
-    // A batch went missing on the way (the pub/sub path dropped it): history has it.
+    // Found missing before, and a fresh read since did not have what precedes it: that went with its epoch.
+    if (batch.firstSeq <= state.missingBefore) return NOTHING;
+    // A batch went missing on the way, or a shared read answered from before it was stored: history has it.
     const actions = beginCatchUp(state);
+    state.readFresh = true;
+    state.missingBefore = batch.firstSeq;
     hold(state, batch);
     return actions;
   }
@@ -172,11 +189,12 @@ export function nextCatchUpStep(state: FeedState, room: ReplayRoom): CatchUpStep
   }
   if (state.mustReadHistory) {
     state.mustReadHistory = false;
-    return { type: 'read-history', afterSeq: state.sentSeq };
+    return { type: 'read-history', afterSeq: state.sentSeq, fresh: state.readFresh };
   }
   const held = state.held;
   dropHeld(state);
   state.phase = 'live';
+  state.readFresh = false;
   return { type: 'go-live', held };
 }
 
@@ -254,6 +272,7 @@ function startOver(state: FeedState, epoch: string): readonly FeedAction[] {
   if (state.epoch !== undefined) (state.pastEpochs ??= []).push(state.epoch);
   state.epoch = epoch;
   state.sentSeq = 0;
+  state.missingBefore = 0;
   return [FORGET_CACHED_HISTORY[0]!, { type: 'gap', gap: { reason: 'history_lost', firstAvailableSeq: 1 } }];
 }
 
@@ -272,6 +291,7 @@ function hold(state: FeedState, batch: LiveBatch): void {
   if (state.held.length >= MAX_HELD_BATCHES || state.heldBytes + batch.frames.length > state.maxHeldBytes) {
     dropHeld(state);
     state.mustReadHistory = true;
+    state.readFresh = true;
   }
   state.held.push(batch);
   state.heldBytes += batch.frames.length;

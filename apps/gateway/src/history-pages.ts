@@ -57,8 +57,12 @@ export class HistoryPages {
     private readonly live: LiveLog,
   ) {}
 
-  /** Entries after `afterSeq`, oldest first, for a client that joined the live path at `joinMark`. */
-  async read(ref: StreamRef, afterSeq: number, joinMark: number): Promise<HistoryPage> {
+  /**
+   * Entries after `afterSeq`, oldest first, for a client that holds every live batch received after
+   * `joinMark`. `fresh`: the end of the history must come from a read issued now, not a shared one
+   * (the client dropped live batches, or found one missing, which that read and the log may lack).
+   */
+  async read(ref: StreamRef, afterSeq: number, joinMark: number, fresh = false): Promise<HistoryPage> {
     const aligned = afterSeq - (afterSeq % this.pageSize);
     const key = `${subjectKeyString(ref)}@${aligned}`;
     const after = (entries: HistoryEntry[]): HistoryEntry[] => entries.filter((e) => e.seq > afterSeq);
@@ -75,7 +79,7 @@ export class HistoryPages {
     if (shared && (shared.expiresAt === undefined || shared.expiresAt > Date.now())) {
       const entries = await shared.entries;
       if (this.isExactPage(entries, aligned)) return { entries: after(entries), reachedEnd: false, missed: [] };
-      if (entries.length < this.pageSize) {
+      if (entries.length < this.pageSize && !fresh) {
         const missed = shared.issuedMark >= joinMark ? [] : this.live.batchesAfter(ref, shared.issuedMark);
         if (missed) return { entries: after(entries), reachedEnd: true, missed };
       }
