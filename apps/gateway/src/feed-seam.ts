@@ -24,8 +24,10 @@ export interface FeedState {
   sentSeq: number;
   /** The history `sentSeq` belongs to (undefined: none yet; the first epoch seen is taken). */
   epoch: string | undefined;
-  /** Epochs the subject had before the one streamed (the feed streamed them): frames of these are late. */
+  /** Epochs the subject had before the one streamed (the feed streamed them, or the store said so): frames of these are late. */
   pastEpochs: string[] | undefined;
+  /** An epoch seen on frames, not yet known to be past or current: the store is asked which is current. */
+  epochInQuestion: string | undefined;
   /** Live batches held while history is replayed, oldest first. */
   held: LiveBatch[];
   heldBytes: number;
@@ -44,7 +46,10 @@ export interface FeedState {
    * A batch from there on still out of order after a fresh read lost its history with its epoch.
    */
   missingBefore: number;
-  /** The bus path came back after a loss: ask the store whether the subject still has this epoch. */
+  /**
+   * Ask the store for the subject's epoch before reading: the bus path came back after a loss, or
+   * frames of an epoch not seen yet arrived (epochs are random: it may be a newer one or an older one).
+   */
   mustVerifyEpoch: boolean;
   /** History reads in a row that answered with a past epoch. */
   staleReads: number;
@@ -108,6 +113,7 @@ export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeld
     sentSeq,
     epoch,
     pastEpochs: undefined,
+    epochInQuestion: undefined,
     held: [],
     heldBytes: 0,
     maxHeldBytes,
@@ -142,11 +148,20 @@ export function takeLiveBatch(state: FeedState, batch: LiveBatch): readonly Feed
     hold(state, batch);
     return NOTHING;
   }
+  if (state.phase === 'waiting') {
+    // The first read has this batch, unless the subject started again: it would read past its seqs.
+    if (isUnknownEpoch(state, batch.epoch)) questionEpoch(state, batch.epoch!);
+    return NOTHING;
+  }
   if (state.phase !== 'live') return NOTHING;
   const verdict = epochVerdict(state, batch.epoch);
   if (verdict === 'past') return NOTHING;
-  // Its history is read from seq 1, the batch included.
-  if (verdict === 'unknown') return [...startOver(state, batch.epoch!), ...beginCatchUp(state)];
+  if (verdict === 'unknown') {
+    // A new epoch, or a late batch of one already gone. If the store has its epoch, the history
+    // read from seq 1 has the batch.
+    questionEpoch(state, batch.epoch!);
+    return beginCatchUp(state);
+  }
   if (batch.lastSeq <= state.sentSeq) return NOTHING;
   if (batch.firstSeq > state.sentSeq + 1) {
     // Found missing before, and a fresh read since did not have what precedes it: that went with its epoch.
@@ -198,23 +213,31 @@ export function nextCatchUpStep(state: FeedState, room: ReplayRoom): CatchUpStep
   return { type: 'go-live', held };
 }
 
-/** The store's epoch for the subject (undefined: it has none): another one than streamed means it started again. */
+/**
+ * The store's epoch for the subject (undefined: it has none): another one than streamed means it
+ * started again; the epoch in question, if not the store's, is a past one.
+ */
 export function takeStoreEpoch(state: FeedState, storeEpoch: string | undefined): readonly FeedAction[] {
-  if (state.phase !== 'replaying' || storeEpoch === undefined || state.epoch === undefined || storeEpoch === state.epoch) return NOTHING;
-  return startOver(state, storeEpoch);
+  const questioned = state.epochInQuestion;
+  state.epochInQuestion = undefined;
+  if (state.phase !== 'replaying' || storeEpoch === undefined || state.epoch === undefined) return NOTHING;
+  if (questioned !== undefined && questioned !== storeEpoch) (state.pastEpochs ??= []).push(questioned);
+  return storeEpoch === state.epoch ? NOTHING : startOver(state, storeEpoch);
 }
 
 /**
  * A history page after `sentSeq`, whose entries are of `epoch` (that of its first frame). A page of
- * an epoch not seen yet starts the feed over; one of a past epoch (a shared page from before the
- * subject started again) is dropped and the store read itself.
+ * an epoch not seen yet has the store asked for its current one; one of a past epoch (a shared page
+ * from before the subject started again) is dropped and the store read itself.
  */
 export function takePage(state: FeedState, page: HistoryPage, epoch: string | undefined): readonly FeedAction[] {
   if (state.phase !== 'replaying') return NOTHING;
   const verdict = epochVerdict(state, epoch);
   if (verdict === 'unknown') {
+    // As with a live batch, a page of an epoch not seen yet may also be of a past one, still cached.
+    questionEpoch(state, epoch!);
     state.mustReadHistory = true;
-    return startOver(state, epoch!);
+    return FORGET_CACHED_HISTORY;
   }
   if (verdict === 'past') {
     if (++state.staleReads > MAX_STALE_READS) return [{ type: 'fail', reason: 'history keeps answering with an epoch this stream left behind' }];
@@ -267,6 +290,16 @@ function epochVerdict(state: FeedState, epoch: string | undefined): 'same' | 'pa
   return state.pastEpochs?.includes(epoch) ? 'past' : 'unknown';
 }
 
+function isUnknownEpoch(state: FeedState, epoch: string | undefined): boolean {
+  return epoch !== undefined && state.epoch !== undefined && epoch !== state.epoch && !state.pastEpochs?.includes(epoch);
+}
+
+/** Epochs are random: one not seen yet may be newer (the subject started again) or past. The store knows. */
+function questionEpoch(state: FeedState, epoch: string): void {
+  state.epochInQuestion = epoch;
+  state.mustVerifyEpoch = true;
+}
+
 /** The subject's history was lost and began again as `epoch`: say so, then stream it from its start. */
 function startOver(state: FeedState, epoch: string): readonly FeedAction[] {
   if (state.epoch !== undefined) (state.pastEpochs ??= []).push(state.epoch);
@@ -289,6 +322,9 @@ function gapAction(state: FeedState, gap: Gap): FeedAction {
 
 function hold(state: FeedState, batch: LiveBatch): void {
   if (state.held.length >= MAX_HELD_BATCHES || state.heldBytes + batch.frames.length > state.maxHeldBytes) {
+    // A batch of an epoch not seen yet may be all that tells the subject started again.
+    const unknown = state.held.find((held) => isUnknownEpoch(state, held.epoch));
+    if (unknown) questionEpoch(state, unknown.epoch!);
     dropHeld(state);
     state.mustReadHistory = true;
     state.readFresh = true;
