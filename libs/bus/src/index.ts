@@ -21,7 +21,8 @@ export {
   storedFrame,
 } from './stored-frame';
 export { MemoryBus } from './memory-bus';
-export { DEFAULT_WAIT_REPLICAS, DEFAULT_WAIT_TIMEOUT_MS, RedisBus, RedisBusOptions, ReplicationTimeoutError } from './redis-bus';
+export { RedisBus, RedisBusOptions } from './redis-bus';
+export { DEFAULT_WAIT_REPLICAS, DEFAULT_WAIT_TIMEOUT_MS, ReplicationTimeoutError } from './redis-store';
 export { RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';

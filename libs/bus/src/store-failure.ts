@@ -1,4 +1,4 @@
-import { ReplicationTimeoutError } from './redis-bus';
+import { ReplicationTimeoutError } from './redis-store';
 
 /**
  * What an answer may tell of a failed store call: the kind of failure, never the store's own

@@ -1,0 +1,316 @@
+import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { ActivityUpdate, activityUpdate, activityUpdates } from './activity';
+import { quotaRefusals } from './append-refusals';
+import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, parseAppendReply } from './append-reply';
+import { beforeDeadline } from './deadline';
+import { AppendOutcome, Bus, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
+import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
+import { BusLogger, silentLogger } from './logger';
+import { loadLuaScripts } from './lua-scripts';
+import { BusOptions, DEFAULT_TENANT_MAX_SUBJECTS } from './options';
+import { prepareEvent } from './prepared-event';
+import { quotaRetryAfterSeconds } from './quota';
+import { CommandConnection } from './redis-connections';
+import { newEpoch } from './stored-frame';
+
+/** The scripts of lua/, each defined as the command `fanout` + its name in PascalCase. */
+type ScriptedRedis = CommandConnection & {
+  fanoutAppend(...args: (string | number)[]): Promise<RawAppendReply>;
+  fanoutRecordSubject(...args: (string | number)[]): Promise<number>;
+  fanoutAdmitSubject(live: string, member: string, maxSubjects: number, reservationMs: number): Promise<[0 | 1, string | number]>;
+  fanoutReleaseReservation(live: string, member: string, reservedUntil: string): Promise<number>;
+  fanoutStreamInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
+};
+
+const commandName = (scriptName: string): string => `fanout${scriptName.replace(/(?:^|-)([a-z])/g, (_m, letter: string) => letter.toUpperCase())}`;
+
+export const DEFAULT_WAIT_REPLICAS = 0;
+export const DEFAULT_WAIT_TIMEOUT_MS = 1000;
+
+export interface RedisStoreOptions extends BusOptions {
+  /**
+   * Replicas that must acknowledge each append before it is answered (Redis WAIT), so an event
+   * answered 202 survives the loss of its master. 0: asynchronous replication, as Redis defaults.
+   * @default {@link DEFAULT_WAIT_REPLICAS}
+   */
+  waitReplicas?: number;
+  /** How long an append waits for those acknowledgements before it fails. @default {@link DEFAULT_WAIT_TIMEOUT_MS} */
+  waitTimeoutMs?: number;
+}
+
+/** An append stored on the master that not enough replicas acknowledged in time. */
+export class ReplicationTimeoutError extends Error {
+  constructor(acknowledged: number, wanted: number, timeoutMs: number) {
+    super(`only ${acknowledged} of ${wanted} replicas acknowledged the append within ${timeoutMs} ms`);
+    this.name = 'ReplicationTimeoutError';
+  }
+}
+
+/**
+ * The append script stores nothing once Redis's clock is this close to the append's deadline: room
+ * for its reply and the index updates after it to arrive in time, and for the hosts' clocks to differ.
+ */
+const STORE_CUTOFF_MARGIN_MS = 500;
+
+/**
+ * How long a new subject admitted under its tenant's quota counts before its first append is
+ * recorded. Only an append that fails between admission and record leaves it to lapse.
+ */
+const RESERVATION_MS = 60_000;
+
+/**
+ * The store half of the Redis bus, over the command connection: a Lua script per atomic append
+ * (loaded once, called by SHA) with the tenant's record after it, a Stream per subject for replay,
+ * the tenant's recent subjects, and the publish of the readiness canary.
+ */
+export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 'recentSubjects'> {
+  private readonly command: ScriptedRedis;
+  private readonly logger: BusLogger;
+  /** Set when Redis refused to SELECT the URL's database: nothing may be written, and the bus is never ready. */
+  private databaseRefused: Error | undefined;
+
+  constructor(
+    command: CommandConnection,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.command = command as ScriptedRedis;
+    for (const { name, numberOfKeys, lua } of loadLuaScripts()) this.command.defineCommand(commandName(name), { numberOfKeys, lua });
+    this.command.on('error', (error: Error) => {
+      // ioredis reports a refused SELECT and goes on in database 0: that would be the wrong data.
+      if (/\bDB index is out of range\b/i.test(error.message)) {
+        this.databaseRefused ??= new Error(`Redis refused the database of the URL (${error.message}): not ready, and nothing is stored`);
+        this.logger.error({ err: error.message }, 'redis refused the database of REDIS_URL');
+        return;
+      }
+      this.logger.warn({ err: error.message }, 'redis command connection error');
+    });
+  }
+
+  /** Throws once Redis has refused the URL's database. */
+  assertDatabaseAccepted(): void {
+    if (this.databaseRefused) throw this.databaseRefused;
+  }
+
+  async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
+    this.assertDatabaseAccepted();
+    if (deadline === undefined) return this.appendAndRecord(subject, events, '');
+    return beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
+  }
+
+  /**
+   * The append script, then the subject's record in its tenant's keys (recent-subjects index, live
+   * subjects, activity). Those are on another slot in Redis Cluster, so the record is a second
+   * script; it is idempotent and every append of the subject (a duplicate or a refused one too)
+   * records the subject as it stands, so a record that failed is repaired by the retry.
+   * With a tenant quota, an append that would create a subject first asks the tenant's slot to admit it.
+   */
+  private async appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
+    const publishedAt = new Date().toISOString();
+    const maxSubjects = this.options.tenantMaxSubjects ?? DEFAULT_TENANT_MAX_SUBJECTS;
+    let raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, maxSubjects > 0));
+    let reservedUntil = '';
+    if (isNewSubjectReply(raw)) {
+      const admission = await this.admit(subject, maxSubjects);
+      if (!admission.admitted) return quotaRefusals(events, maxSubjects, admission.retryAfterSeconds);
+      reservedUntil = admission.reservedUntil;
+      raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, false));
+    }
+    const { outcomes, state } = parseAppendReply(subject.kind, events, raw);
+    if (!state) {
+      if (reservedUntil) await this.releaseReservation(subject, reservedUntil);
+      return outcomes;
+    }
+    const previous = state.previousStatus;
+    const updates = activityUpdates(subject, events, outcomes, publishedAt);
+    if (previous) updates.unshift(activityUpdate(subject, previous.status, previous.seq, previous.at));
+    await this.record(subject, state, updates);
+    return outcomes;
+  }
+
+  private appendArgs(subject: TenantSubject, events: readonly PublishedEvent[], publishedAt: string, storeBy: number | '', onlyExisting: boolean): (string | number)[] {
+    const keys = subjectKeys(subject);
+    const args: (string | number)[] = [
+      keys.meta,
+      keys.stream,
+      keys.ids,
+      keys.steps,
+      keys.channel,
+      subject.kind,
+      this.options.historyMaxLen,
+      this.options.historyTtlSeconds,
+      newEpoch(),
+      publishedAt,
+      storeBy,
+      onlyExisting ? '1' : '0',
+      events.length,
+    ];
+    for (const event of events) {
+      const p = prepareEvent(event);
+      args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
+    }
+    return args;
+  }
+
+  private async admit(subject: TenantSubject, maxSubjects: number): Promise<{ admitted: true; reservedUntil: string } | { admitted: false; retryAfterSeconds: number }> {
+    const [admitted, detail] = await this.command.fanoutAdmitSubject(tenantIndexKeys(subject.tenant).live, subjectMember(subject), maxSubjects, RESERVATION_MS);
+    if (admitted === 1) return { admitted: true, reservedUntil: String(detail) };
+    const msUntilFree = Number(detail);
+    return { admitted: false, retryAfterSeconds: quotaRetryAfterSeconds(msUntilFree < 0 ? undefined : msUntilFree, this.options.historyTtlSeconds) };
+  }
+
+  /** A new subject's first append stored nothing: it no longer counts (or does until its reservation lapses, if this fails). */
+  private async releaseReservation(subject: TenantSubject, reservedUntil: string): Promise<void> {
+    try {
+      await this.command.fanoutReleaseReservation(tenantIndexKeys(subject.tenant).live, subjectMember(subject), reservedUntil);
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'releasing a new subject\'s reservation failed; it lapses by itself');
+    }
+  }
+
+  private async record(subject: TenantSubject, state: SubjectState, updates: ActivityUpdate[]): Promise<void> {
+    const index = tenantIndexKeys(subject.tenant);
+    const activity = activityKeys(activityOf(subject.tenant));
+    const args: (string | number)[] = [
+      index.recent,
+      index.live,
+      index.recorded,
+      activity.meta,
+      activity.stream,
+      activity.channel,
+      this.options.historyMaxLen,
+      newEpoch(),
+      this.options.historyTtlSeconds * 1000,
+      subjectMember(subject),
+      state.epoch,
+      state.lastSeq,
+      state.terminal ? '1' : '0',
+      state.storedAt,
+      Date.parse(state.storedAt),
+      updates.length,
+    ];
+    for (const u of updates) args.push(u.subjectSeq, u.json);
+    await this.command.fanoutRecordSubject(...args);
+  }
+
+  /**
+   * The append script, and with `waitReplicas` a WAIT in the same pipeline: a pipeline goes to the
+   * node of its keyed command, so WAIT asks the subject's own master (in Redis Cluster too).
+   */
+  private async runAppend(args: (string | number)[]): Promise<RawAppendReply> {
+    const wanted = this.options.waitReplicas ?? DEFAULT_WAIT_REPLICAS;
+    if (wanted === 0) {
+      try {
+        return await this.command.fanoutAppend(...args);
+      } catch (error) {
+        throw appendError(error);
+      }
+    }
+    const timeoutMs = this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    const pipeline = this.command.pipeline() as unknown as {
+      fanoutAppend(...a: (string | number)[]): unknown;
+      wait(replicas: number, timeout: number): unknown;
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    pipeline.fanoutAppend(...args);
+    pipeline.wait(wanted, timeoutMs);
+    const replies = await pipeline.exec();
+    const [append, wait] = replies ?? [];
+    if (!append || append[0]) throw appendError(append?.[0] ?? new Error('the append pipeline was not executed'));
+    if (!wait || wait[0]) throw wait?.[0] ?? new Error('WAIT was not executed');
+    const acknowledged = Number(wait[1]);
+    if (acknowledged < wanted) throw new ReplicationTimeoutError(acknowledged, wanted, timeoutMs);
+    return append[1] as RawAppendReply;
+  }
+
+  async info(ref: StreamRef): Promise<SubjectInfo | null> {
+    const keys = streamKeys(ref);
+    const raw = await this.command.fanoutStreamInfo(keys.meta, keys.stream);
+    if (raw.length === 0) return null;
+    const [epoch, lastSeq, firstSeq, status, terminal, updatedAt] = raw;
+    return {
+      epoch: String(epoch),
+      lastSeq: Number(lastSeq),
+      firstSeq: Number(firstSeq),
+      status: String(status),
+      terminal: terminal === '1',
+      updatedAt: String(updatedAt),
+    };
+  }
+
+  async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    // XRANGE … COUNT 0 answers nil, not an empty list.
+    if (limit <= 0) return [];
+    const { stream } = streamKeys(ref);
+    const entries = await this.command.xrangeBuffer(stream, `(0-${afterSeq}`, '+', 'COUNT', limit);
+    return entries.map(([id, fields]) => {
+      const entry: HistoryEntry = { seq: Number(id.toString().slice(2)), frame: Buffer.alloc(0), terminal: false };
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const field = fields[i]!.toString();
+        if (field === 'f') entry.frame = fields[i + 1]!;
+        else if (field === 'x') entry.terminal = fields[i + 1]!.toString() === '1';
+      }
+      return entry;
+    });
+  }
+
+  /**
+   * The tenant's subjects, most recently appended first. The index is read a page at a time; an
+   * entry whose subject no longer exists (its history expired, or was lost) is skipped and removed
+   * from the tenant's indexes, so it no longer counts either.
+   */
+  async recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
+    const index = tenantIndexKeys(tenant);
+    const pageSize = Math.max(limit, 100);
+    const summaries: SubjectSummary[] = [];
+    for (let offset = 0; summaries.length < limit; offset += pageSize) {
+      const members = await this.command.zrevrange(index.recent, offset, offset + pageSize - 1);
+      const wanted = members.map(parseSubjectMember).filter((s) => kind === undefined || s.kind === kind);
+      const infos = await Promise.all(wanted.map((s) => this.info({ tenant, ...s })));
+      const gone: string[] = [];
+      wanted.forEach((s, i) => {
+        const info = infos[i];
+        if (!info) gone.push(subjectMember(s));
+        else if (summaries.length < limit) {
+          summaries.push({ kind: s.kind, id: s.id, status: info.status, seq: info.lastSeq, updatedAt: info.updatedAt });
+        }
+      });
+      if (gone.length > 0) {
+        await Promise.all([this.command.zrem(index.recent, ...gone), this.command.zrem(index.live, ...gone), this.command.hdel(index.recorded, ...gone)]);
+        offset -= gone.length;
+      }
+      if (members.length < pageSize) break;
+    }
+    return summaries;
+  }
+
+  /** SPUBLISH over the command connection (the subscription path's canary goes this way). */
+  async publish(channel: string, message: string): Promise<void> {
+    await this.command.spublish(channel, message);
+  }
+
+  /** Resolves once the command connection is ready (at once if it is), or has ended for good. */
+  untilReady(): Promise<void> {
+    if (this.command.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.command.off('ready', done);
+        this.command.off('end', done);
+        resolve();
+      };
+      this.command.on('ready', done);
+      this.command.on('end', done);
+    });
+  }
+
+  async close(): Promise<void> {
+    // QUIT fails on a connection that is down; disconnect() closes it either way.
+    await this.command.quit().catch(() => undefined);
+    this.command.disconnect();
+  }
+}
+
+function parseSubjectMember(member: string): { kind: SubjectKind; id: string } {
+  const colon = member.indexOf(':');
+  return { kind: member.slice(0, colon) as SubjectKind, id: member.slice(colon + 1) };
+}

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { BatchListener, Bus, ConnectionListener, StreamRef } from './bus';
+import { streamKeys } from './keys';
+import { BusLogger } from './logger';
+import { SubscriberConnection, canaryChannelsOf, isCanaryChannel } from './redis-connections';
+import { decodeBatchMessage } from './stored-frame';
+
+/**
+ * The store as the subscription path uses it: the readiness canary is published through it, and a
+ * recovery waits for it, since every client catches up by reading history from it.
+ */
+export interface StoreLink {
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the store's connection is ready, or has ended for good. */
+  untilReady(): Promise<void>;
+}
+
+/**
+ * The subscription half of the Redis bus: one subscriber connection (a ClusterSubscriber on Redis
+ * Cluster) with a sharded subscription (SSUBSCRIBE) per subject, each batch decoded once and handed
+ * to its subject's listener, and the readiness canary. After a loss it resubscribes everything and
+ * tells the connection listeners, which catch up from history (docs/architecture.md, rule 4).
+ */
+export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscribe' | 'subscriptionCount' | 'onConnection' | 'probe'> {
+  private readonly listeners = new Map<string, BatchListener>();
+  private readonly connectionListeners: ConnectionListener[] = [];
+  private readonly canaryId = randomBytes(6).toString('hex');
+  private readonly canaryWaiters = new Map<string, () => void>();
+  /** Every subscription, and the canary's, is in place on the current connection. */
+  private up = false;
+  /** The path was lost since it was last up: the next `ready` is a recovery. */
+  private recovering = false;
+  private closed = false;
+
+  constructor(
+    private readonly subscriber: SubscriberConnection,
+    private readonly store: StoreLink,
+    private readonly logger: BusLogger,
+  ) {
+    subscriber.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis subscriber connection error'));
+    subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message));
+    subscriber.on('ready', () => void this.restoreSubscriptions());
+    subscriber.on('close', () => this.markDown());
+  }
+
+  async subscribe(ref: StreamRef, listener: BatchListener): Promise<void> {
+    const { channel } = streamKeys(ref);
+    this.listeners.set(channel, listener);
+    await this.subscriber.ssubscribe(channel);
+  }
+
+  async unsubscribe(ref: StreamRef): Promise<void> {
+    const { channel } = streamKeys(ref);
+    if (!this.listeners.delete(channel)) return;
+    if (this.subscriber.status === 'ready') await this.subscriber.sunsubscribe(channel);
+  }
+
+  subscriptionCount(): number {
+    return this.listeners.size;
+  }
+
+  onConnection(listener: ConnectionListener): void {
+    this.connectionListeners.push(listener);
+  }
+
+  /** Resolves once a canary published through the store came back over this path (on every shard). */
+  async probe(timeoutMs: number): Promise<void> {
+    const token = randomBytes(8).toString('hex');
+    let timer: NodeJS.Timeout | undefined;
+    // One canary channel per shard (one on a single Redis): the token must come back on each.
+    const channels = canaryChannelsOf(this.subscriber, this.canaryId);
+    let missing = channels.length;
+    const received = new Promise<void>((resolve, reject) => {
+      this.canaryWaiters.set(token, () => --missing === 0 && resolve());
+      timer = setTimeout(() => reject(new Error(`canary not received within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      if (!this.up) throw new Error('the subscription connection is down');
+      // Both at once: a store that stalls past the timeout must fail the probe, not leave the
+      // timer's rejection unhandled while the publish is still waiting.
+      await Promise.all([Promise.all(channels.map((channel) => this.store.publish(channel, token))), received]);
+    } finally {
+      clearTimeout(timer);
+      this.canaryWaiters.delete(token);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    // QUIT fails on a connection that is down; disconnect() closes it either way.
+    await this.subscriber.quit().catch(() => undefined);
+    this.subscriber.disconnect();
+  }
+
+  private dispatch(channel: string, message: Buffer): void {
+    if (isCanaryChannel(channel)) {
+      this.canaryWaiters.get(message.toString())?.();
+      return;
+    }
+    const listener = this.listeners.get(channel);
+    if (!listener) return;
+    const batch = decodeBatchMessage(message);
+    if (!batch) {
+      this.logger.warn({ channel }, 'dropped a malformed pub/sub message');
+      return;
+    }
+    listener(batch);
+  }
+
+  private async restoreSubscriptions(): Promise<void> {
+    try {
+      await this.subscriber.ssubscribe(...canaryChannelsOf(this.subscriber, this.canaryId), ...this.listeners.keys());
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'resubscribing failed; waiting for the next reconnect');
+      this.subscriber.disconnect(true);
+      return;
+    }
+    this.up = true;
+    if (!this.recovering) return;
+    // Recovering means every client reads its history from the store: wait until it is back too.
+    await this.store.untilReady();
+    if (!this.up || !this.recovering || this.closed) return;
+    this.recovering = false;
+    this.logger.info({ subscriptions: this.listeners.size }, 'subscription path recovered');
+    for (const listener of this.connectionListeners) listener('up');
+  }
+
+  private markDown(): void {
+    if (!this.up || this.closed) return;
+    this.up = false;
+    this.recovering = true;
+    this.logger.warn({ subscriptions: this.listeners.size }, 'subscription path down');
+    for (const listener of this.connectionListeners) listener('down');
+  }
+}
