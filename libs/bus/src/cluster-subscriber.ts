@@ -19,8 +19,9 @@ interface SubscribedSlot {
 /**
  * Sharded pub/sub over a Redis Cluster that behaves like one subscriber connection: it emits
  * `ready` when every master has a connection (and holds no subscription yet), `close` when the path
- * is lost, and `smessageBuffer` for every message, so RedisBus treats it exactly as it treats its
- * single-node subscriber connection: resubscribe everything on `ready`, catch up from history.
+ * is lost, and `smessageBuffer` for every message, so RedisSubscriptionPath treats it exactly as it
+ * treats its single-node subscriber connection: resubscribe everything on `ready`, catch up from
+ * history.
  *
  * One connection per master sends the SSUBSCRIBEs of the slots it owns (the channels of one
  * SSUBSCRIBE must share a slot). The topology comes from an ioredis Cluster that sends no commands.
@@ -37,7 +38,7 @@ interface SubscribedSlot {
  * and a MOVED answer to SSUBSCRIBE leaves the command unanswered.
  */
 export class ClusterSubscriber extends EventEmitter {
-  /** `ready` while every master has a connection and no loss happened since; RedisBus reads it. */
+  /** `ready` while every master has a connection and no loss happened since; RedisSubscriptionPath reads it. */
   status: 'connecting' | 'ready' | 'down' | 'end' = 'connecting';
   private readonly links = new Map<string, Redis>();
   /** The slot owners the path routes SSUBSCRIBEs by. */
@@ -86,7 +87,7 @@ export class ClusterSubscriber extends EventEmitter {
     return channels.length;
   }
 
-  /** Drops the path; with `reconnect`, builds it again (RedisBus does this when resubscribing failed). */
+  /** Drops the path; with `reconnect`, builds it again (RedisSubscriptionPath does this when resubscribing failed). */
   disconnect(reconnect = false): void {
     if (reconnect) {
       this.lose(undefined, 'reset requested');
