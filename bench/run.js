@@ -105,7 +105,7 @@ function machine(opts) {
   let redis = 'redis-server not found';
   try {
     const version = execFileSync('redis-server', ['--version'], { encoding: 'utf8' });
-    redis = `redis ${(/v=(\S+)/.exec(version) || [, version.trim()])[1]}`;
+    redis = `redis ${/v=(\S+)/.exec(version)?.[1] ?? version.trim()}`;
   } catch {
     /* reported as missing */
   }

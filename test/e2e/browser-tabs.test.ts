@@ -113,7 +113,7 @@ async function until(page: Page, what: string, check: (v: TabView) => boolean, t
   try {
     await waitFor(what, async () => check((last = await view(page))), timeoutMs, 25);
   } catch (error) {
-    throw new Error(`${(error as Error).message}; the tab saw ${JSON.stringify(last).slice(0, 1500)}`);
+    throw new Error(`${(error as Error).message}; the tab saw ${JSON.stringify(last).slice(0, 1500)}`, { cause: error });
   }
   return last!;
 }

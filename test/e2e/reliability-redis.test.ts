@@ -43,7 +43,7 @@ interface Subject {
 async function connectClients(list: Subject[], perGateway: number): Promise<ResumingClient[]> {
   const clients: ResumingClient[] = [];
   for (const [si, s] of list.entries()) {
-    for (const [gi, g] of stack.gateways.entries()) {
+    for (const gi of stack.gateways.keys()) {
       for (let k = 0; k < perGateway; k++) clients.push(new ResumingClient(stack, 'pack-run', s.id, `client ${si}.${gi}.${k}`));
     }
   }

@@ -11,7 +11,6 @@ import {
   jobEvents,
   Kind,
   packRunEvents,
-  range,
   runEvents,
   seqsOf,
   Stack,

@@ -205,7 +205,7 @@ export async function startFanout(
     }
   } catch (error) {
     await kill();
-    throw new Error(`${(error as Error).message}\n--- last log lines of ${role} (pid ${pid}) ---\n${tail(60)}`);
+    throw new Error(`${(error as Error).message}\n--- last log lines of ${role} (pid ${pid}) ---\n${tail(60)}`, { cause: error });
   }
   return handle;
 }

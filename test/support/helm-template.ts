@@ -153,7 +153,7 @@ function lex(src: string, file: string): (TextNode | RawAction)[] {
     const close = src.indexOf('}}', open);
     if (close < 0) throw new Error(`${file}: unclosed action`);
     const trimRight = src[close - 1] === '-' && /\s/.test(src[close - 2] ?? '');
-    let body = src.slice(open + 2 + (trimLeft ? 1 : 0), trimRight ? close - 1 : close).trim();
+    const body = src.slice(open + 2 + (trimLeft ? 1 : 0), trimRight ? close - 1 : close).trim();
     if (trimLeft) text = text.replace(/\s+$/, '');
     out.push({ kind: 'text', text });
     i = close + 2;
@@ -303,7 +303,7 @@ export class ChartRenderer {
   /** Renders every template (not helpers nor NOTES.txt): file name → text. */
   renderAll(ctx: RenderContext): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [name, src] of Object.entries(this.files)) {
+    for (const name of Object.keys(this.files)) {
       if (name.endsWith('.tpl')) continue;
       out[name] = this.render(name, ctx);
     }

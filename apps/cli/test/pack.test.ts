@@ -47,7 +47,7 @@ describe('parsePack', () => {
   it('names every problem of an invalid pack', () => {
     expect(() => parsePack('name: p\nsteps: []\nbogus: 1\n', '/p.yaml')).toThrow(PackFileError);
     const invalid = () => parsePack('steps:\n  - name: x\n    timeout: soon\n', '/p.yaml');
-    expect(invalid).toThrow(/  name: /);
+    expect(invalid).toThrow(/ {2}name: /);
     expect(invalid).toThrow(/steps\.0\.run/);
     expect(invalid).toThrow(/steps\.0\.timeout: a duration/);
     expect(() => parsePack('name: [unclosed\n', '/p.yaml')).toThrow(/not valid YAML/);

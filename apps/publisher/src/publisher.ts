@@ -64,7 +64,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
       try {
         ({ events } = parseEventsBody(req.body, principal.fromToken ? principal.tenant : undefined));
       } catch (error) {
-        const count = Array.isArray(req.body?.events) ? req.body.events.length : 1;
+        const body = req.body as { events?: unknown } | null | undefined;
+        const count = Array.isArray(body?.events) ? body.events.length : 1;
         metrics.events.inc({ result: 'rejected' }, count);
         throw error;
       }

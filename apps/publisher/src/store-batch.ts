@@ -15,7 +15,7 @@ export async function storeEvents(bus: Bus, events: readonly PublishedEvent[], d
     group.indexes.push(index);
     groups.set(key, group);
   });
-  const outcomes: AppendOutcome[] = new Array(events.length);
+  const outcomes = new Array<AppendOutcome>(events.length);
   await Promise.all(
     [...groups.values()].map(async ({ subject, indexes }) => {
       const results = await bus.append(

@@ -18,7 +18,8 @@ const isGatewayPath = (path: string): boolean => path === '/' || (path.startsWit
  */
 function knownRoutes(serves: { gateway: boolean; publisher: boolean }): KnownRoute[] {
   const routes: KnownRoute[] = [];
-  for (const [path, operations] of Object.entries(buildOpenApiDocument().paths ?? {})) {
+  const paths = (buildOpenApiDocument().paths ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  for (const [path, operations] of Object.entries(paths)) {
     if (path === PUBLISH_PATH ? !serves.publisher : isGatewayPath(path) && !serves.gateway) continue;
     const methods = Object.keys(operations ?? {})
       .filter((key) => ['get', 'post', 'put', 'patch', 'delete'].includes(key))

@@ -17,7 +17,7 @@ let tagsBySlot: string[] | undefined;
 /** A short hash tag (without braces) whose slot is `slot`: `{tag}` puts a key or channel on that slot. */
 export function tagForSlot(slot: number): string {
   if (!tagsBySlot) {
-    const tags: string[] = new Array(SLOT_COUNT);
+    const tags = new Array<string>(SLOT_COUNT);
     let found = 0;
     for (let n = 0; found < SLOT_COUNT; n++) {
       const tag = n.toString(36);

@@ -98,11 +98,11 @@ export class Connection<F> {
       this.state.setState('live');
     });
     for (const name of this.route.frameNames) {
-      source.addEventListener(name, (message: { data: string; lastEventId: string }) => {
-        if (source === this.source) this.onFrame(name, message.data, message.lastEventId);
+      source.addEventListener(name, (message: MessageEvent) => {
+        if (source === this.source) this.onFrame(name, String(message.data), message.lastEventId);
       });
     }
-    source.addEventListener('error', (event: { code?: number; message?: string }) => {
+    source.addEventListener('error', (event: Event & { code?: number; message?: string }) => {
       if (source === this.source) this.onError(source, event);
     });
   }

@@ -98,7 +98,7 @@ export function parseFrame(name: string, data: string, lastEventId: string, subj
 /** Parses one frame of the activity stream and validates it with the contract's schemas; throws InvalidFrame. */
 export function parseActivityFrame(name: string, data: string, lastEventId: string): ActivityFrame {
   if (name === 'subject.updated') {
-    const update = validated(SubjectUpdatedFrameData as unknown as Schema, name, data) as SubjectUpdate;
+    const update = validated(SubjectUpdatedFrameData, name, data) as SubjectUpdate;
     if (!lastEventId) throw new InvalidFrame(name, data, 'an update without an id');
     return { type: 'update', id: lastEventId, update };
   }

@@ -37,14 +37,15 @@ export interface ClientError {
 /** The part of an EventSource the client uses (the browser's, or e.g. the `eventsource` package's). */
 export interface EventSourceLike {
   readonly readyState: number;
-  addEventListener(type: string, listener: (event: any) => void): void;
+  /** Frames arrive as MessageEvents; an `error` event of the `eventsource` package also carries `code` and `message`. */
+  addEventListener(type: string, listener: (event: MessageEvent) => void): void;
   close(): void;
 }
 
 /** The second argument of the EventSource constructor. `fetch` is honoured by fetch-based implementations (the `eventsource` package), ignored by browsers. */
 export interface EventSourceInitLike {
   withCredentials?: boolean;
-  fetch?: (url: string | URL, init: any) => Promise<any>;
+  fetch?: (url: string | URL, init: { headers?: Record<string, string> }) => Promise<Response>;
 }
 
 export type EventSourceConstructor = new (url: string, init?: EventSourceInitLike) => EventSourceLike;

@@ -203,7 +203,7 @@ function streamResponse(description: string, frames: Record<string, string>) {
 const CONTROL_FRAME_REFS = { heartbeat: 'HeartbeatFrame', end: 'EndFrame', gap: 'GapFrame' };
 
 function framesOfKind(kind: SubjectKind): Record<string, string> {
-  const domain = EVENT_TYPE_NAMES.filter((type) => EVENT_TYPES[type].kind === kind).map((type) => [type, `${pascal(type)}Event`]);
+  const domain = EVENT_TYPE_NAMES.filter((type) => EVENT_TYPES[type].kind === kind).map((type): [string, string] => [type, `${pascal(type)}Event`]);
   return { ...Object.fromEntries(domain), ...CONTROL_FRAME_REFS };
 }
 
@@ -251,7 +251,7 @@ function buildPaths(): Record<string, unknown> {
     },
   };
 
-  for (const [segment, kind] of Object.entries(ROUTE_SEGMENT_TO_KIND) as [string, SubjectKind][]) {
+  for (const [segment, kind] of Object.entries<SubjectKind>(ROUTE_SEGMENT_TO_KIND)) {
     paths[`/api/v1/stream/${segment}/{id}`] = {
       get: {
         operationId: `stream${pascal(kind)}`,
@@ -305,7 +305,7 @@ function buildPaths(): Record<string, unknown> {
     },
   };
 
-  for (const [segment, kind] of Object.entries(ROUTE_SEGMENT_TO_KIND) as [string, SubjectKind][]) {
+  for (const [segment, kind] of Object.entries<SubjectKind>(ROUTE_SEGMENT_TO_KIND)) {
     paths[`/api/v1/${segment}/{id}/events`] = {
       get: {
         operationId: `history${pascal(kind)}`,

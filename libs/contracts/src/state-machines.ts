@@ -66,7 +66,7 @@ interface StateFields {
   attempt?: number;
   stepIndex?: number;
 }
-const fields = (event: CheckableEvent): StateFields => event.data as StateFields;
+const fields = (event: CheckableEvent): StateFields => event.data;
 
 /**
  * The rules an event can break. The Lua append answers these codes and `refusalReason` gives each

@@ -121,7 +121,7 @@ export async function followStream(options: FollowOptions): Promise<FollowOutcom
           },
         });
         const decoder = new TextDecoder();
-        const reader = response.body!.getReader();
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;

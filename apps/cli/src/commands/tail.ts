@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { SUBJECT_ID_PATTERN, SubjectKind } from '@fanout/contracts';
+import { SUBJECT_ID_PATTERN, StreamedEvent, SubjectKind } from '@fanout/contracts';
 import { UsageError, resolveEndpoint } from '../client/endpoint';
 import { SseFrame, StreamRefused, followStream } from '../client/sse-follow';
 import { Style, colourStatus, formatDuration, styleFor } from '../client/terminal';
@@ -31,50 +31,54 @@ const SEGMENTS: Record<string, SubjectKind> = {
 };
 const SEGMENT_OF: Record<SubjectKind, string> = { job: 'jobs', 'pack-run': 'pack-runs', run: 'runs' };
 
-type Json = Record<string, any>;
+type Json = Record<string, unknown>;
 
 function time(iso: unknown): string {
   return typeof iso === 'string' && iso.length >= 23 ? iso.slice(11, 23) : '            ';
 }
 
 /** One line for a domain frame, as a person reads it. */
-export function formatEvent(style: Style, event: Json): string {
-  const data = (event['data'] ?? {}) as Json;
-  const head = `${style.dim(time(event['publishedAt'] ?? event['occurredAt']))} ${style.dim(`#${String(event['seq']).padStart(4)}`)}`;
-  switch (event['type']) {
+export function formatEvent(style: Style, event: StreamedEvent): string {
+  const head = `${style.dim(time(event.publishedAt ?? event.occurredAt))} ${style.dim(`#${String(event.seq).padStart(4)}`)}`;
+  switch (event.type) {
     case 'job.status': {
-      const extra = [`attempt ${data['attempt'] ?? 1}`, data['reason'] ? `reason: ${data['reason']}` : '', data['jobType'] ? `type ${data['jobType']}` : '']
+      const { data } = event;
+      const extra = [`attempt ${data.attempt ?? 1}`, data.reason ? `reason: ${data.reason}` : '', data.jobType ? `type ${data.jobType}` : '']
         .filter(Boolean)
         .join('  ');
-      return `${head} ${style.bold('job')} ${colourStatus(style, data['status'])}  ${style.dim(extra)}`;
+      return `${head} ${style.bold('job')} ${colourStatus(style, data.status)}  ${style.dim(extra)}`;
     }
     case 'job.progress':
-      return `${head} ${style.bold('job')} ${style.blue(`${data['percent']}%`)}${data['message'] ? `  ${data['message']}` : ''}`;
+      return `${head} ${style.bold('job')} ${style.blue(`${event.data.percent}%`)}${event.data.message ? `  ${event.data.message}` : ''}`;
     case 'pack_run.status': {
-      const steps = Array.isArray(data['steps']) ? `  ${data['steps'].length} steps: ${data['steps'].map((s: Json) => s['name']).join(', ')}` : '';
-      const pack = data['packName'] ? `  ${data['packName']}${data['packVersion'] ? `@${data['packVersion']}` : ''}` : '';
-      return `${head} ${style.bold('pack run')} ${colourStatus(style, data['status'])}${style.dim(pack + steps)}`;
+      const { data } = event;
+      const steps = data.steps ? `  ${data.steps.length} steps: ${data.steps.map((s) => s.name).join(', ')}` : '';
+      const pack = data.packName ? `  ${data.packName}${data.packVersion ? `@${data.packVersion}` : ''}` : '';
+      return `${head} ${style.bold('pack run')} ${colourStatus(style, data.status)}${style.dim(pack + steps)}`;
     }
     case 'pack_run.step': {
-      const extra = [data['exitCode'] !== undefined ? `exit ${data['exitCode']}` : '', data['durationMs'] !== undefined ? formatDuration(data['durationMs']) : '']
+      const { data } = event;
+      const extra = [data.exitCode !== undefined ? `exit ${data.exitCode}` : '', data.durationMs !== undefined ? formatDuration(data.durationMs) : '']
         .filter(Boolean)
         .join('  ');
-      return `${head} ${style.bold(`step ${data['stepIndex']}`)} ${data['stepName']} ${colourStatus(style, data['status'])}  ${style.dim(extra)}`;
+      return `${head} ${style.bold(`step ${data.stepIndex}`)} ${data.stepName} ${colourStatus(style, data.status)}  ${style.dim(extra)}`;
     }
     case 'pack_run.log': {
-      const where = style.dim(`${data['stepIndex']}:${String(data['lineNo']).padStart(4)}`);
-      const stream = data['stream'] === 'stderr' ? style.red('err') : style.dim('out');
-      const message = data['stream'] === 'stderr' ? style.red(String(data['message'])) : String(data['message']);
+      const { data } = event;
+      const where = style.dim(`${data.stepIndex}:${String(data.lineNo).padStart(4)}`);
+      const stream = data.stream === 'stderr' ? style.red('err') : style.dim('out');
+      const message = data.stream === 'stderr' ? style.red(data.message) : data.message;
       return `${head} ${where} ${stream} │ ${message}`;
     }
     case 'run.status':
-      return `${head} ${style.bold('run')} ${colourStatus(style, data['status'])}`;
+      return `${head} ${style.bold('run')} ${colourStatus(style, event.data.status)}`;
     case 'run.progress': {
-      const counts = ['total', 'pending', 'running', 'succeeded', 'failed', 'canceled'].map((k) => `${k} ${data[k]}`).join(' · ');
+      const { data } = event;
+      const counts = (['total', 'pending', 'running', 'succeeded', 'failed', 'canceled'] as const).map((k) => `${k} ${data[k]}`).join(' · ');
       return `${head} ${style.bold('run')} ${counts}`;
     }
     default:
-      return `${head} ${event['type']} ${JSON.stringify(data)}`;
+      return `${head} ${(event as { type: string }).type} ${JSON.stringify((event as { data: unknown }).data)}`;
   }
 }
 
@@ -86,15 +90,15 @@ function formatFrame(style: Style, frame: SseFrame): string | undefined {
     return `${frame.event} ${frame.data}`;
   }
   if (frame.event === 'subject.updated') {
-    const subject = data['subject'] as Json;
-    return `${style.dim(time(data['updatedAt']))} ${style.bold(`${subject['kind']}:${subject['id']}`)} → ${colourStatus(style, data['status'])} ${style.dim(`(seq ${data['seq']})`)}`;
+    const subject = data['subject'] as { kind: string; id: string };
+    return `${style.dim(time(data['updatedAt']))} ${style.bold(`${subject.kind}:${subject.id}`)} → ${colourStatus(style, String(data['status']))} ${style.dim(`(seq ${String(data['seq'])})`)}`;
   }
-  if (frame.id !== undefined) return formatEvent(style, data);
+  if (frame.id !== undefined) return formatEvent(style, data as unknown as StreamedEvent);
   if (frame.event === 'gap') {
-    return style.yellow(`gap: ${data['reason']}; the earliest retained event is seq ${data['firstAvailableSeq']}`);
+    return style.yellow(`gap: ${String(data['reason'])}; the earliest retained event is seq ${String(data['firstAvailableSeq'])}`);
   }
-  if (frame.event === 'end') return style.dim(`end: ${data['reason']}`);
-  if (frame.event === 'heartbeat') return style.dim(`heartbeat ${data['ts']}`);
+  if (frame.event === 'end') return style.dim(`end: ${String(data['reason'])}`);
+  if (frame.event === 'heartbeat') return style.dim(`heartbeat ${String(data['ts'])}`);
   return `${frame.event} ${frame.data}`;
 }
 

@@ -80,8 +80,8 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
     stdout: new LineSplitter((line) => options.onLine('stdout', line)),
     stderr: new LineSplitter((line) => options.onLine('stderr', line)),
   };
-  child.stdout!.on('data', (chunk: Buffer) => splitters.stdout.write(chunk));
-  child.stderr!.on('data', (chunk: Buffer) => splitters.stderr.write(chunk));
+  child.stdout.on('data', (chunk: Buffer) => splitters.stdout.write(chunk));
+  child.stderr.on('data', (chunk: Buffer) => splitters.stderr.write(chunk));
 
   const done = new Promise<StepOutcome>((resolve) => {
     let spawnError: Error | undefined;
@@ -110,8 +110,8 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
       signal = s;
       // Output may still be in the pipes; leftover background children may hold them open.
       const drain = setTimeout(() => {
-        child.stdout!.destroy();
-        child.stderr!.destroy();
+        child.stdout.destroy();
+        child.stderr.destroy();
       }, options.drainAfterExitMs ?? DEFAULT_DRAIN_AFTER_EXIT_MS);
       child.once('close', () => clearTimeout(drain));
     });
@@ -131,12 +131,12 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
       terminate();
     },
     pause() {
-      child.stdout!.pause();
-      child.stderr!.pause();
+      child.stdout.pause();
+      child.stderr.pause();
     },
     resume() {
-      child.stdout!.resume();
-      child.stderr!.resume();
+      child.stdout.resume();
+      child.stderr.resume();
     },
   };
 }
