@@ -40,10 +40,11 @@ export interface FeedServices {
 }
 
 /**
- * One subject's events for one connection, with a gapless seam between replay and live: the
- * subscription is made first, then history after the position is replayed while live batches are
- * held, and the held batches are delivered past what history gave. What to send is decided in
- * `feed-seam.ts`; this class does the I/O (subscribe, read history, write, wait for the socket).
+ * One subject's events for one connection, with a gapless seam between replay and live
+ * (docs/architecture.md, rule 2): the subscription is made first, then history after the position
+ * is replayed while live batches are held, and the held batches are delivered past what history
+ * gave. What to send is decided in `feed-seam.ts`; this class does the I/O (subscribe, read
+ * history, write, wait for the socket).
  */
 export class SubjectFeed implements LiveClient {
   private readonly state: FeedState;
@@ -53,7 +54,7 @@ export class SubjectFeed implements LiveClient {
 
   /**
    * `epoch`: the history `sentSeq` belongs to (undefined: none yet, the first one seen is taken).
-   * Frames of another epoch mean the store lost the subject's history and it started again.
+   * Frames of another epoch may mean the store lost the subject's history and started it again.
    */
   constructor(
     private readonly services: FeedServices,
