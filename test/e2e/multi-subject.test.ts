@@ -8,7 +8,8 @@ import { FanoutProcess, startFanout } from '../support/fanout-process';
 import { closeAllStreams, openStream, SseFrame, SseStream, within } from '../support/sse-client';
 import { jobEvents, packRunEvents, runEvents, chunk, Stack, startStack, TestEvent, uniqueId } from '../support/stack';
 import { dataOf, decodeCursor, encodeCursor, expectContiguous, expectFramesValid, subjectKeyOf } from '../support/frames';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
+import { activitySentinelEvent, sentinelEvent, untilDelivered, untilSentinels } from '../support/sentinel';
 
 type Json = Record<string, any>;
 
@@ -109,9 +110,9 @@ describe('multi-subject stream', () => {
     // One batch across all three subjects.
     await stack.publishOk([job.status('running'), pr.log(0, 2, 'stderr', 'warn'), run.progress({ ...counts, running: 3, pending: 0 }), job.progress(50)]);
     await s.waitForEvents(16);
-    await sleep(50);
+    const withoutSentinels = await untilSentinels(s, (e) => stack.publishOk(e), [job, pr, run].map((b) => sentinelEvent(t, b)));
 
-    const events = s.events();
+    const events = withoutSentinels(s.events());
     expect(events).toHaveLength(16);
     expectFramesValid(s.frames);
     expect(events.slice(3, 12).map(subjectKeyOf)).toEqual(live.map((e) => keyOf(e.subject)));
@@ -148,30 +149,41 @@ describe('multi-subject stream', () => {
     const expectedAfterMiddle = new Map(
       subjects.map((key, i) => [key, seen.map(dataOf).filter((e) => keyOf(e.subject) === key && e.seq > middlePositions[i]!)]),
     );
+    const agains: SseStream[] = [];
     for (const gateway of [0, 1]) {
       const again = await openMulti(subjects, { gateway, lastEventId: middle });
       expect(again.status).toBe(200);
       await again.waitForEvents(3);
-      await sleep(100);
-      expect(eventsBySubject(again.events(), subjects)).toEqual(expectedAfterMiddle);
-      again.close();
+      agains.push(again);
     }
 
     // Events published while the client is away, then resume on the other replica with the last id.
     const away = [job.status('leased'), pr.log(0, 2, 'stdout', 'b'), run.progress({ total: 1, pending: 0, running: 1, succeeded: 0, failed: 0, canceled: 0 }), job.status('running')];
     await stack.publishOk(away);
+    // The two replays from the middle, still open, get them live: once they are in, so is anything
+    // the replays would have sent after their three events. Each subject: its replay, then its part of `away`.
+    const withoutAway = await untilDelivered(agains, away);
+    for (const again of agains) {
+      expect(eventsBySubject(withoutAway(again.events()), subjects)).toEqual(expectedAfterMiddle);
+      expect(eventsBySubject(again.events(), subjects)).toEqual(
+        new Map(subjects.map((key) => [key, [...expectedAfterMiddle.get(key)!, ...away.filter((e) => keyOf(e.subject) === key).map((e) => expect.objectContaining({ eventId: e.eventId }))]])),
+      );
+      again.close();
+    }
     const resumed = await openMulti(subjects, { gateway: 1, lastEventId: seen.at(-1)!.id! });
     expect(resumed.status).toBe(200);
     await resumed.waitForEvents(4);
     // …and the seam to live: more events after the replay.
     await stack.publishOk([pr.log(0, 3, 'stdout', 'c'), job.progress(90), run.status('completed')]);
     await resumed.waitForEvents(7);
-    await sleep(100);
+    // Sentinels on the two open subjects (seq 7 of the job, 6 of the pack run; the run ended with its
+    // terminal event, seq 4, and the stream dropped it): anything more would be in before them.
+    await untilSentinels(resumed, (e) => stack.publishOk(e), [sentinelEvent(t, job), sentinelEvent(t, pr)]);
     expectFramesValid(resumed.frames);
     const all = [...seen, ...resumed.events()];
     const bySubject = seqsBySubject(all);
-    expectContiguous(bySubject.get(subjects[0]!)!, 1, 6, 'job across the resume');
-    expectContiguous(bySubject.get(subjects[1]!)!, 1, 5, 'pack-run across the resume');
+    expectContiguous(bySubject.get(subjects[0]!)!, 1, 7, 'job across the resume');
+    expectContiguous(bySubject.get(subjects[1]!)!, 1, 6, 'pack-run across the resume');
     expectContiguous(bySubject.get(subjects[2]!)!, 1, 4, 'run across the resume');
     expectCursorsTrackPositions(resumed.events(), subjects, decodeCursor(seen.at(-1)!.id!).map((p) => p.seq));
     expect(resumed.named('gap')).toEqual([]);
@@ -180,7 +192,7 @@ describe('multi-subject stream', () => {
 
     // ?lastEventId= works as the header does (for clients that cannot set headers).
     const byQuery = await openMulti(subjects, { gateway: 0, query: { lastEventId: seen.at(-1)!.id! } });
-    await byQuery.waitForEvents(7);
+    await byQuery.waitForEvents(9);
     expect(eventsBySubject(byQuery.events(), subjects)).toEqual(eventsBySubject(resumed.events(), subjects));
 
     // A position from another epoch of one subject (its history was lost and started again):
@@ -188,12 +200,17 @@ describe('multi-subject stream', () => {
     const positions = decodeCursor(seen.at(-1)!.id!);
     positions[1] = { ...positions[1]!, epochPrefix: positions[1]!.epochPrefix === '000000' ? '000001' : '000000' };
     const lost = await openMulti(subjects, { gateway: 1, lastEventId: encodeCursor(positions) });
-    await lost.waitForEvents(5 + 4);
-    await sleep(100);
+    // The sentinels end the job's and the pack run's history, the terminal event the run's: once the
+    // last seq of each is in, the whole replay is.
+    const lastSeqs = [7, 6, 4];
+    await lost.waitForFrames((frames) => {
+      const bySubject = seqsBySubject(frames);
+      return subjects.every((key, i) => bySubject.get(key)?.at(-1) === lastSeqs[i]);
+    });
     expect(lost.named('gap').map(dataOf)).toEqual([{ reason: 'history_lost', firstAvailableSeq: 1, subject: { kind: 'pack-run', id: pr.id } }]);
     const lostBySubject = seqsBySubject(lost.frames);
-    expect(lostBySubject.get(subjects[0]!)).toEqual([4, 5, 6]);
-    expect(lostBySubject.get(subjects[1]!)).toEqual([1, 2, 3, 4, 5]);
+    expect(lostBySubject.get(subjects[0]!)).toEqual([4, 5, 6, 7]);
+    expect(lostBySubject.get(subjects[1]!)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(lostBySubject.get(subjects[2]!)).toEqual([3, 4]);
   });
 
@@ -207,8 +224,9 @@ describe('multi-subject stream', () => {
     await s.waitForEvents(100);
     await stack.publishOk(jobs.map((j) => j.status('scheduled')));
     await s.waitForEvents(200);
-    await sleep(50);
-    const bySubject = seqsBySubject(s.events());
+    // A sentinel per subject (its seq 3): anything more would be in before it.
+    const withoutSentinels = await untilSentinels(s, (e) => stack.publishOk(e), jobs.map((j) => sentinelEvent(t, j)));
+    const bySubject = seqsBySubject(withoutSentinels(s.events()));
     expect(bySubject.size).toBe(100);
     for (const key of subjects) expect(bySubject.get(key)).toEqual([1, 2]);
     expectCursorsTrackPositions(s.events(), subjects);
@@ -216,15 +234,16 @@ describe('multi-subject stream', () => {
     const lastCursor = decodeCursor(s.events().at(-1)!.id!);
     s.close();
 
-    // Every subject past seq 127 (two-byte varints): 100 × 128 progress events, then resume at seq 128 each.
-    const progress = jobs.flatMap((j) => Array.from({ length: 128 }, (_, i) => j.progress(i % 100)));
+    // Every subject past seq 127 (two-byte varints): after the sentinels, 100 × 127 progress events
+    // (seqs 4…130), then resume at seq 128 each.
+    const progress = jobs.flatMap((j) => Array.from({ length: 127 }, (_, i) => j.progress(i % 100)));
     for (const batch of chunk(progress, 500)) await stack.publishOk(batch);
     const at128 = encodeCursor(lastCursor.map((p) => ({ epochPrefix: p.epochPrefix, seq: 128 })));
     const resumed = await openMulti(subjects, { gateway: 0, lastEventId: at128 });
     expect(resumed.status).toBe(200);
     await resumed.waitForEvents(200);
-    await sleep(50);
-    const resumedBySubject = seqsBySubject(resumed.events());
+    const withoutMoreSentinels = await untilSentinels(resumed, (e) => stack.publishOk(e), jobs.map((j) => sentinelEvent(t, j)));
+    const resumedBySubject = seqsBySubject(withoutMoreSentinels(resumed.events()));
     for (const key of subjects) expect(resumedBySubject.get(key)).toEqual([129, 130]);
     const lengths = resumed.events().map((f) => f.id!.length);
     // 1 version byte + 100 × (3 epoch bytes + 2 varint bytes) = 501 bytes = 668 base64url characters.
@@ -259,7 +278,8 @@ describe('multi-subject stream', () => {
     await s.waitForEvents(6);
     await stack.publishOk(b.status('canceled'));
     await s.waitForEvents(7);
-    await sleep(100);
+    // C alone is open: its sentinel (seq 3) reaches the stream only if the stream did not end with B.
+    await untilSentinels(s, (e) => stack.publishOk(e), [sentinelEvent(t, c)]);
     expect(s.isEnded).toBe(false);
     const idBeforeC = s.events().at(-1)!.id!;
     await stack.publishOk(c.status('completed'));
@@ -268,7 +288,7 @@ describe('multi-subject stream', () => {
     expect(dataOf(end)).toEqual({ reason: 'completed' });
     expect(end.id).toBeUndefined();
     const last = s.events().at(-1)!.id!;
-    expect(decodeCursor(last).map((p) => p.seq)).toEqual([2, 3, 3]);
+    expect(decodeCursor(last).map((p) => p.seq)).toEqual([2, 3, 4]);
     expectFramesValid(s.frames);
 
     for (const g of [0, 1]) {
@@ -280,14 +300,14 @@ describe('multi-subject stream', () => {
     const behind = await openMulti(subjects, { gateway: 0, lastEventId: idBeforeC });
     expect(behind.status).toBe(200);
     await behind.waitForFrame('end');
-    expect(behind.eventData().map((e) => [keyOf(e.subject), e.seq])).toEqual([[keyOf(c), 3]]);
+    expect(behind.eventData().map((e) => [keyOf(e.subject), e.seq])).toEqual([[keyOf(c), 4]]);
     // One further behind: B's and C's rest, in their own order, A not at all.
     const further = await openMulti(subjects, { gateway: 1, lastEventId: idAfterA });
     await further.waitForFrame('end');
     const rest = seqsBySubject(further.events());
     expect([...rest.keys()].sort()).toEqual([keyOf(b), keyOf(c)].sort());
     expect(rest.get(keyOf(b))).toEqual([2, 3]);
-    expect(rest.get(keyOf(c))).toEqual([2, 3]);
+    expect(rest.get(keyOf(c))).toEqual([2, 3, 4]);
     await waitFor('gateway 1 to hold no subscription', async () => (await gateway.metric('fanout_gateway_subscriptions')) === 0);
   });
 
@@ -364,37 +384,43 @@ describe('multi-subject stream', () => {
       await publishTrimmed([2, 3, 4, 5, 6].map((n) => pr.log(0, n, 'stdout', `l${n}`))); // seqs 3..7; 5..7 retained
       const resumed = await openMulti(subjects, { gateway: 1, lastEventId: position });
       await resumed.waitForEvents(3);
-      await sleep(100);
-      const frames = resumed.frames.filter((f) => f.event !== 'retry' && f.event !== 'heartbeat');
-      expectFramesValid(frames);
+      // Sentinels (the pack run's seq 8, the job's 2): anything more of the replay would be in before them.
+      const withoutSentinels = await untilSentinels(resumed, publishTrimmed, [sentinelEvent(t, pr), sentinelEvent(t, job)]);
+      const frames = withoutSentinels(resumed.frames).filter((f) => f.event !== 'retry' && f.event !== 'heartbeat');
+      expectFramesValid(resumed.frames);
       expect(frames[0]!.event).toBe('gap');
       expect(frames[0]!.id).toBeUndefined();
       expect(dataOf(frames[0]!)).toEqual({ reason: 'history_trimmed', firstAvailableSeq: 5, subject: { kind: 'pack-run', id: pr.id } });
       expect(frames.slice(1).map((f) => [subjectKeyOf(f), dataOf(f).seq])).toEqual([5, 6, 7].map((n) => [keyOf(pr), n]));
       expect(resumed.named('gap')).toHaveLength(1);
       // The cursor moved past the gap: resuming from it needs no gap again.
-      const after = resumed.events().at(-1)!.id!;
+      const after = frames.at(-1)!.id!;
       expect(decodeCursor(after).map((p) => p.seq)).toEqual([7, 1]);
       resumed.close();
-      await publishTrimmed([pr.log(0, 7, 'stdout', 'l7')]);
+      await publishTrimmed([pr.log(0, 7, 'stdout', 'l7')]); // seq 9; 7…9 retained
       const again = await openMulti(subjects, { lastEventId: after });
       await again.waitForEvents(1);
-      await sleep(100);
+      // The second sentinels end the job's history (at seq 3) and the pack run's (at 10, retained 8…10).
+      const lastSentinels = [sentinelEvent(t, pr), sentinelEvent(t, job)];
+      const withoutLastSentinels = await untilSentinels(again, publishTrimmed, lastSentinels);
       expect(again.named('gap')).toEqual([]);
-      expect(again.eventData().map((e) => e.seq)).toEqual([8]);
+      expect(withoutLastSentinels(withoutSentinels(again.events())).map((f) => dataOf(f).seq)).toEqual([9]);
+      expect(again.eventData().map((e) => [keyOf(e.subject), e.seq])).toEqual(
+        expect.arrayContaining([[keyOf(pr), 8], [keyOf(job), 2], [keyOf(pr), 10], [keyOf(job), 3]]),
+      );
 
       // No position at all: gap first for the trimmed one, the other replays from 1.
       const fresh = await openMulti([keyOf(job), keyOf(pr)], { gateway: 1 });
-      await fresh.waitForEvents(4);
-      await sleep(100);
+      // The last sentinels end both histories: once they are in, the whole replay is.
+      await untilDelivered(fresh, lastSentinels);
       const gaps = fresh.named('gap').map(dataOf);
-      expect(gaps).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: 6, subject: { kind: 'pack-run', id: pr.id } }]);
+      expect(gaps).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: 8, subject: { kind: 'pack-run', id: pr.id } }]);
       const gapIndex = fresh.frames.findIndex((f) => f.event === 'gap');
       const firstPr = fresh.frames.findIndex((f) => f.id !== undefined && subjectKeyOf(f) === keyOf(pr));
       expect(gapIndex).toBeLessThan(firstPr);
       const bySubject = seqsBySubject(fresh.frames);
-      expect(bySubject.get(keyOf(pr))).toEqual([6, 7, 8]);
-      expect(bySubject.get(keyOf(job))).toEqual([1]);
+      expect(bySubject.get(keyOf(pr))).toEqual([8, 9, 10]);
+      expect(bySubject.get(keyOf(job))).toEqual([1, 2, 3]);
     });
   });
 });
@@ -443,27 +469,37 @@ describe('tenant activity: GET /api/v1/stream/subjects', () => {
       [keyOf(job), 'running', 6],
     ];
     await s.waitForEvents(expected.length);
-    await sleep(200);
+    // A first status of a subject of its own in each tenant, published after all of the above: any
+    // update more (or, for the bystander, any update at all) would be in before it.
+    const untilActivitySentinels = async (streams: SseStream[]) => {
+      const forT = await untilSentinels(streams, (e) => stack.publishOk(e), [activitySentinelEvent(t)]);
+      const forBystander = await untilSentinels(other, (e) => stack.publishOk(e), [activitySentinelEvent(bystander)]);
+      return (frames: SseFrame[]) => forBystander(forT(frames));
+    };
+    const withoutSentinels = await untilActivitySentinels([s]);
     expectFramesValid(s.frames);
     expect(s.frames.filter((f) => f.id !== undefined).every((f) => f.event === 'subject.updated')).toBe(true);
-    const updates = s.eventData();
+    const updates = withoutSentinels(s.events()).map(dataOf);
     expect(updates.map((u) => [keyOf(u.subject), u.status, u.seq])).toEqual(expected);
     for (const u of updates) expect(Object.keys(u).sort()).toEqual(['seq', 'status', 'subject', 'updatedAt']);
-    const ids = s.events().map((f) => f.id!);
+    const ids = withoutSentinels(s.events()).map((f) => f.id!);
     expect(ids.every((id) => /^[0-9a-f]{8}-\d{10}$/.test(id))).toBe(true);
     expect(ids.map((id) => Number(id.slice(9)))).toEqual(expected.map((_, i) => i + 1));
-    expect(other.events()).toEqual([]);
+    expect(withoutSentinels(other.events())).toEqual([]);
 
     // Resume on the other replica from the 4th change: exactly the rest, then live.
     const resumed = await activity(1, t, ids[3]);
     await resumed.waitForEvents(expected.length - 4);
     await stack.publishOk(job.status('succeeded'));
-    await Promise.all([resumed.waitForEvents(expected.length - 3), s.waitForEvents(expected.length + 1)]);
-    await sleep(200);
-    expect(resumed.eventData().map((u) => [keyOf(u.subject), u.status, u.seq])).toEqual([...expected.slice(4), [keyOf(job), 'succeeded', 7]]);
-    expect(s.events()).toHaveLength(expected.length + 1);
+    const withoutMoreSentinels = await untilActivitySentinels([resumed, s]);
+    const withoutAnySentinel = (frames: SseFrame[]) => withoutMoreSentinels(withoutSentinels(frames));
+    expect(withoutAnySentinel(resumed.events()).map((f) => dataOf(f)).map((u) => [keyOf(u.subject), u.status, u.seq])).toEqual([
+      ...expected.slice(4),
+      [keyOf(job), 'succeeded', 7],
+    ]);
+    expect(withoutAnySentinel(s.events())).toHaveLength(expected.length + 1);
     // The activity never completes: a terminal subject is just one more update.
     expect(s.named('end')).toEqual([]);
-    expect(other.events()).toEqual([]);
+    expect(withoutAnySentinel(other.events())).toEqual([]);
   });
 });

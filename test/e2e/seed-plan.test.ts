@@ -18,6 +18,7 @@ import {
   TestEvent,
 } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
+import { sentinelEvent, untilSentinels } from '../support/sentinel';
 import { expectContiguous, schemaProblem } from '../support/frames';
 import { RAPID_SEQUENCE_TITLE, RESUME_CASES, RESUME_TITLE, rapidSequence, resumeOnTheOtherReplica } from '../support/seed-scenarios';
 
@@ -198,9 +199,11 @@ describe('seed plan', () => {
 
       for (let percent = 20; percent <= 90; percent += 10) await stack.publishOk(job.progress(percent));
       await b.waitForEvents(13);
-      await sleep(100); // anything unexpected (a duplicate) would show up now
-      expectContiguous(seqsOf(b), 1, 13, 'the remaining client');
-      expect(b.eventData().slice(5).map((e) => e.data.percent)).toEqual([20, 30, 40, 50, 60, 70, 80, 90]);
+      // Anything unexpected (a duplicate) would arrive before the sentinel.
+      const withoutSentinel = await untilSentinels(b, (e) => stack.publishOk(e), [sentinelEvent(stack.tenant, job)]);
+      const events = withoutSentinel(b.events()).map(dataOf);
+      expectContiguous(events.map((e) => e.seq as number), 1, 13, 'the remaining client');
+      expect(events.slice(5).map((e) => e.data.percent)).toEqual([20, 30, 40, 50, 60, 70, 80, 90]);
 
       b.close();
       await waitFor('fanout_gateway_connections{kind="job"} to drop to 0', async () => (await connections()) === 0, 10_000);
@@ -336,8 +339,11 @@ describe('trimmed history (FANOUT_HISTORY_MAXLEN=10)', () => {
     return { job, idOf3 };
   }
 
-  function expectTrimmedReplay(s: SseStream): void {
-    const frames = s.frames.filter((f) => f.event !== 'heartbeat' && f.event !== 'retry');
+  /** The replay of `s` up to seq 50, then a sentinel published on the job: its frames before the sentinel are the whole replay. */
+  async function expectTrimmedReplay(s: SseStream, job: ReturnType<typeof jobEvents>): Promise<void> {
+    await s.waitForFrames((frames) => frames.some((f) => f.id !== undefined && dataOf(f).seq === 50));
+    const withoutSentinel = await untilSentinels(s, (e) => trimmed.publishOk(e), [sentinelEvent(trimmed.tenant, job)]);
+    const frames = withoutSentinel(s.frames).filter((f) => f.event !== 'heartbeat' && f.event !== 'retry');
     expect(frames[0]?.event).toBe('gap');
     const gap = dataOf(frames[0]!);
     expect(CONTROL_FRAMES.gap.safeParse(gap).success).toBe(true);
@@ -346,25 +352,21 @@ describe('trimmed history (FANOUT_HISTORY_MAXLEN=10)', () => {
     expect(n).toBeGreaterThan(4); // the client (at seq 3, or at none) really missed something
     expect(n).toBeLessThanOrEqual(41); // at least the last 10 are retained
     expect(frames.slice(1).every((f) => f.id !== undefined)).toBe(true);
-    expectContiguous(seqsOf(s), n, 50, 'the replay after the gap');
+    expectContiguous(frames.filter((f) => f.id !== undefined).map((f) => dataOf(f).seq as number), n, 50, 'the replay after the gap');
   }
 
   test('resuming below the retained history gets gap {history_trimmed, firstAvailableSeq: N} first, then N…50 contiguous', async () => {
     const { job, idOf3 } = await fiftyEvents();
     const s = await trimmed.open('job', job.id, { lastEventId: idOf3 });
     expect(s.status).toBe(200);
-    await s.waitForFrames((frames) => frames.some((f) => f.id !== undefined && dataOf(f).seq === 50));
-    await sleep(100);
-    expectTrimmedReplay(s);
+    await expectTrimmedReplay(s, job);
   });
 
   test('a client with no resume position on a trimmed subject gets gap first too', async () => {
     const { job } = await fiftyEvents();
     const s = await trimmed.open('job', job.id);
     expect(s.status).toBe(200);
-    await s.waitForFrames((frames) => frames.some((f) => f.id !== undefined && dataOf(f).seq === 50));
-    await sleep(100);
-    expectTrimmedReplay(s);
+    await expectTrimmedReplay(s, job);
   });
 });
 
@@ -456,8 +458,8 @@ describe('answers before streaming', () => {
     const both = await stack.open('job', job.id, { lastEventId: idOf1, query: { lastEventId: 'not-an-event-id' }, gateway: 1 });
     expect(both.status).toBe(200);
     await both.waitForEvents(2);
-    await sleep(100);
-    expect(seqsOf(both)).toEqual([2, 3]);
+    const withoutSentinel = await untilSentinels(both, (e) => stack.publishOk(e), [sentinelEvent(stack.tenant, job)]);
+    expect(withoutSentinel(both.events()).map((f) => dataOf(f).seq)).toEqual([2, 3]);
   });
 
   test('an empty Last-Event-ID counts as none', async () => {
@@ -493,12 +495,12 @@ describe('answers before streaming', () => {
     const r = await stack.open('job', job.id, { lastEventId: formatEventId(otherEpoch, 2), gateway: 1 });
     expect(r.status).toBe(200);
     await r.waitForEvents(3);
-    await sleep(100);
-    const frames = r.frames.filter((f) => f.event !== 'heartbeat' && f.event !== 'retry');
+    const withoutSentinel = await untilSentinels(r, (e) => stack.publishOk(e), [sentinelEvent(stack.tenant, job)]);
+    const frames = withoutSentinel(r.frames).filter((f) => f.event !== 'heartbeat' && f.event !== 'retry');
     expect(frames[0]?.event).toBe('gap');
     expect(dataOf(frames[0]!)).toMatchObject({ reason: 'history_lost', firstAvailableSeq: 1 });
     expect(CONTROL_FRAMES.gap.safeParse(dataOf(frames[0]!)).success).toBe(true);
-    expect(seqsOf(r)).toEqual([1, 2, 3]);
+    expect(frames.filter((f) => f.id !== undefined).map((f) => dataOf(f).seq)).toEqual([1, 2, 3]);
   });
 });
 
