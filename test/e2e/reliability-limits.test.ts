@@ -14,6 +14,7 @@ import { closeAllStreams, openStream, within } from '../support/sse-client';
 import { expectContiguous, packRunPlan, publishPaced, rssBytes } from '../support/resuming-client';
 import { Stack, TestEvent, jobEvents, makeEvent, packRunEvents, postBytes, startStack, jsonOrUndefined } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
+import { sentinelEvent, untilSentinels } from '../support/sentinel';
 
 jest.setTimeout(120_000);
 
@@ -342,8 +343,9 @@ test('a log message holding "\\n\\nevent: end\\ndata: {}\\r" arrives intact, as 
   await stack.publishOk(events);
   const s = await stack.open('pack-run', pr.id);
   await s.waitForEvents(events.length);
-  await sleep(100);
-  expect(s.frames.filter((f) => f.event !== 'retry' && f.event !== 'heartbeat').map((f) => f.event)).toEqual([
+  // A sentinel after them (seq 8): a frame the hostile text made up would be in before it.
+  const withoutSentinel = await untilSentinels(s, (e) => stack.publishOk(e), [sentinelEvent(stack.tenant, pr)]);
+  expect(withoutSentinel(s.frames).filter((f) => f.event !== 'retry' && f.event !== 'heartbeat').map((f) => f.event)).toEqual([
     'pack_run.status',
     'pack_run.status',
     'pack_run.step',
@@ -352,7 +354,7 @@ test('a log message holding "\\n\\nevent: end\\ndata: {}\\r" arrives intact, as 
     'pack_run.log',
     'pack_run.log',
   ]);
-  const logs = s.named('pack_run.log').map(dataOf);
+  const logs = withoutSentinel(s.named('pack_run.log')).map(dataOf);
   expect(logs.map((e) => e.data.message)).toEqual([hostile, ...others]);
   expect(s.named('end')).toHaveLength(0);
   const id = s.events()[1]!.id!;
@@ -362,11 +364,11 @@ test('a log message holding "\\n\\nevent: end\\ndata: {}\\r" arrives intact, as 
   const foreign = formatEventId(position.epoch === '0badc0de' ? 'deadbeef' : '0badc0de', 2);
   const r = await stack.open('pack-run', pr.id, { lastEventId: foreign });
   expect(r.status).toBe(200);
-  await r.waitForEvents(events.length);
+  await r.waitForEvents(events.length + 1);
   const gap = r.frames.find((f) => f.event === 'gap');
   expect(gap && dataOf(gap)).toEqual({ reason: 'history_lost', firstAvailableSeq: 1 });
   expect(r.frames.indexOf(gap!)).toBeLessThan(r.frames.indexOf(r.events()[0]!));
-  expect(r.eventData().map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  expect(r.eventData().map((e) => e.seq)).toEqual([...events.map((_, i) => i + 1), events.length + 1]); // the sentinel last
 });
 
 test('subscribing to 10,000 distinct unknown subject ids leaves no bus subscription, no new Redis key and no gateway RSS growth beyond noise', async () => {
@@ -420,10 +422,19 @@ test('subscribing to 10,000 distinct unknown subject ids leaves no bus subscript
   expect(heapGrowth).toBeLessThan(2 * MiB);
 });
 
-/** Two full garbage collections in the gateway (it runs test/support/gc-on-signal.js). */
+/** Full garbage collections asked of each gateway so far (gc-on-signal.js numbers its answers). */
+const collectionsAsked = new Map<number, number>();
+
+/**
+ * Two full garbage collections in the gateway (it runs test/support/gc-on-signal.js): each signal is
+ * answered with `gc-on-signal: done <n>` on stderr once the collection has finished.
+ */
 async function afterFullGc(process_: FanoutProcess): Promise<void> {
   for (let i = 0; i < 2; i++) {
+    const n = (collectionsAsked.get(process_.pid) ?? 0) + 1;
+    collectionsAsked.set(process_.pid, n);
+    const answer = `gc-on-signal: done ${n}`;
     process.kill(process_.pid, 'SIGUSR2');
-    await sleep(300);
+    await waitFor(`the gateway to answer "${answer}"`, () => process_.logs.some((line) => line.endsWith(answer)), 10_000, 5);
   }
 }
