@@ -14,6 +14,7 @@ import { CLI_PATH, FanoutProcess, REPO_ROOT } from '../support/fanout-process';
 import { closeAllStreams, openStream, SseStream, within } from '../support/sse-client';
 import { jobEvents, Kind, packRunEvents, ROUTE_SEGMENT, runEvents, Stack, startStack, TestEvent, uniqueId, jsonOrUndefined } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
+import { activitySentinelEvent, sentinelEvent, untilDelivered, withoutEvents } from '../support/sentinel';
 
 type Json = Record<string, any>;
 
@@ -374,20 +375,26 @@ describe('tenant isolation', () => {
     await streamB.waitForEvents(1);
     await multiB.waitForEvents(3);
     await activityB.waitForFrames((frames) => frames.some((f) => f.event === 'subject.updated' && JSON.parse(f.data).status === 'scheduled'));
-    await sleep(200); // room for anything that should not come
-    expect(streamB.eventData().map((e) => [e.tenant, e.data.status])).toEqual([[TENANT_B, 'pending']]);
-    expect(multiB.eventData().map((e) => [e.tenant, e.subject.id, e.data.status])).toEqual(
+    // Sentinels of tenant B after all that (a progress on each of its jobs, a new subject for its
+    // activity): anything that should not come would be in before them.
+    const sentinels = [sentinelEvent(TENANT_B, { kind: 'job', id: sharedId }), sentinelEvent(TENANT_B, jobB), activitySentinelEvent(TENANT_B)];
+    const [shared, ofJobB, ofActivity] = sentinels;
+    await publishOk(sentinels);
+    await Promise.all([untilDelivered(streamB, [shared!]), untilDelivered(multiB, [shared!, ofJobB!]), untilDelivered(activityB, [ofActivity!])]);
+    const dataOfEvents = (s: SseStream) => withoutEvents(s.events(), sentinels).map((f) => JSON.parse(f.data) as Json);
+    expect(dataOfEvents(streamB).map((e) => [e.tenant, e.data.status])).toEqual([[TENANT_B, 'pending']]);
+    expect(dataOfEvents(multiB).map((e) => [e.tenant, e.subject.id, e.data.status])).toEqual(
       expect.arrayContaining([
         [TENANT_B, sharedId, 'pending'],
         [TENANT_B, jobB.id, 'pending'],
         [TENANT_B, jobB.id, 'scheduled'],
       ]),
     );
-    expect(multiB.events()).toHaveLength(3);
+    expect(withoutEvents(multiB.events(), sentinels)).toHaveLength(3);
     expect(multiB.raw).not.toContain(TENANT_A);
     expect(streamB.raw).not.toContain(TENANT_A);
 
-    const updates = activityB.named('subject.updated').map((f) => JSON.parse(f.data) as Json);
+    const updates = withoutEvents(activityB.named('subject.updated'), sentinels).map((f) => JSON.parse(f.data) as Json);
     expect(updates.map((u) => [u.subject.id, u.status, u.seq])).toEqual([
       [jobB.id, 'pending', 1],
       [sharedId, 'pending', 1],
@@ -395,10 +402,11 @@ describe('tenant isolation', () => {
     ]);
     expect(activityB.raw).not.toContain(TENANT_A);
 
-    // The subjects list: B's own only (the shared id with B's own status and seq), A's own only.
+    // The subjects list: B's own only (the shared id with B's own status and seq, the sentinels'
+    // progress counted in the seqs, the activity sentinel's subject), A's own only.
     const listB = (await get(subjectsUrl(gateway), bearer(tokenB))).json!.subjects as Json[];
     expect(listB.map((s) => `${s.subject.kind}:${s.subject.id}:${s.status}:${s.seq}`).sort()).toEqual(
-      [`job:${jobB.id}:scheduled:2`, `job:${sharedId}:pending:1`].sort(),
+      [`job:${jobB.id}:scheduled:3`, `job:${sharedId}:pending:2`, `job:${ofActivity!.subject.id}:pending:1`].sort(),
     );
     const listA = (await get(subjectsUrl(gateway), bearer(tokenA))).json!.subjects as Json[];
     const idsA = listA.map((s) => `${s.subject.kind}:${s.subject.id}`);

@@ -39,6 +39,11 @@ function matches(frame: SseFrame, sentinels: TestEvent[]): boolean {
   );
 }
 
+/** `frames` without those of `events` (an activity update counts as its subject's first status event's). */
+export function withoutEvents(frames: SseFrame[], events: TestEvent[]): SseFrame[] {
+  return frames.filter((f) => !matches(f, events));
+}
+
 /**
  * Waits until each of `streams` has delivered every one of `events` (events already published, or
  * about to be). Returns a filter that leaves those events out of a list of frames.
@@ -46,7 +51,7 @@ function matches(frame: SseFrame, sentinels: TestEvent[]): boolean {
 export async function untilDelivered(streams: SseStream | SseStream[], events: TestEvent[], timeoutMs = 15_000): Promise<(frames: SseFrame[]) => SseFrame[]> {
   const isOneOf = (f: SseFrame) => matches(f, events);
   await Promise.all([streams].flat().map((s) => s.waitForFrames((frames) => frames.filter(isOneOf).length >= events.length, timeoutMs)));
-  return (frames) => frames.filter((f) => !isOneOf(f));
+  return (frames) => withoutEvents(frames, events);
 }
 
 /**
