@@ -274,7 +274,8 @@ test('publisher: 503 problem+json with nothing stored while Redis is down; concu
     // Ten producers retry the same batch concurrently, from before Redis is back until each gets 202.
     const log: RetryLog = { unavailable: 0, networkErrors: 0 };
     const racing = Array.from({ length: 10 }, () => publishRetrying(stack, racerBatch, log, Date.now() + 60_000));
-    await sleep(500);
+    // Redis comes back once the producers are retrying: as many 503s as there are producers.
+    await waitFor('ten 503s to the racing producers while Redis is down', () => log.unavailable >= 10, 10_000, 10);
     await redis.start();
     restarted = true;
     const racerAnswers = await within('the racing producers', Promise.all(racing), 60_000);
@@ -315,13 +316,18 @@ test('publisher SIGTERM: a request in flight (headers read, body still arriving)
   try {
     const plan = packRunPlan(stack.tenant, 300);
     const body = Buffer.from(JSON.stringify({ events: plan.events }));
+    // `Expect: 100-continue`: the publisher's "100 Continue" says it has read the headers.
+    let headersRead!: () => void;
+    const continued = new Promise<void>((resolve) => (headersRead = resolve));
+    let sendTheRest!: () => void;
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpRequest(`${publisher.url}/api/v1/events`, {
         method: 'POST',
         agent: false,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) },
+        headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length), Expect: '100-continue' },
       });
       req.on('error', reject);
+      req.on('continue', () => headersRead());
       req.on('response', (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -329,11 +335,13 @@ test('publisher SIGTERM: a request in flight (headers read, body still arriving)
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       });
       req.write(body.subarray(0, body.length >> 1));
-      // The rest arrives after the signal.
-      setTimeout(() => req.end(body.subarray(body.length >> 1)), 300);
+      sendTheRest = () => req.end(body.subarray(body.length >> 1));
     });
-    await sleep(100);
+    await within('the publisher to read the headers (100 Continue)', continued, 15_000);
     const stopping = publisher.stop('SIGTERM');
+    // The rest arrives after the signal, once the publisher says it is draining.
+    await waitFor('the publisher to log "draining"', () => publisher.logs.some((line) => line.includes('"draining"')), 15_000, 5);
+    sendTheRest();
     const { status, text } = await within('the answer to the request in flight', answer, 15_000);
     expect({ status, text: text.slice(0, 300) }).toEqual({ status: 202, text: expect.any(String) });
     expect((JSON.parse(text) as { results: PublishResult[] }).results.map((r) => r.seq)).toEqual(plan.events.map((_, i) => i + 1));
