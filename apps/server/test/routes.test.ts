@@ -122,14 +122,16 @@ describe('probes, metrics and the OpenAPI document', () => {
     }
   });
 
-  test('/readyz is 503 while the process drains, /healthz still 200', async () => {
-    const draining = await serve('dev', { FANOUT_SHUTDOWN_GRACE_MS: '2000' });
-    const stopped = draining.shutdown(); // lingers on its port for a second before it closes
-    const ready = await request(draining.server).get('/readyz');
-    expect({ status: ready.status, body: ready.body }).toEqual({ status: 503, body: { status: 'not ready' } });
-    expect((await request(draining.server).get('/healthz')).status).toBe(200);
-    await stopped;
-    running.splice(running.indexOf(draining), 1);
+  test('/readyz is 503 while the process drains (a publisher too, which has no gateway to drain), /healthz still 200', async () => {
+    const draining = await Promise.all((['dev', 'publisher'] as const).map((role) => serve(role, { FANOUT_SHUTDOWN_GRACE_MS: '2000' })));
+    const stopped = draining.map((server) => server.shutdown()); // each lingers on its port for a second before it closes
+    for (const server of draining) {
+      const ready = await request(server.server).get('/readyz');
+      expect({ status: ready.status, body: ready.body }).toEqual({ status: 503, body: { status: 'not ready' } });
+      expect((await request(server.server).get('/healthz')).status).toBe(200);
+    }
+    await Promise.all(stopped);
+    for (const server of draining) running.splice(running.indexOf(server), 1);
   });
 
   test('/metrics is the Prometheus text of the role’s metrics, without a token', async () => {
