@@ -11,7 +11,7 @@ import { HistoryPages } from './history-pages';
 import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
 import { createStreamHandler, isStreamRequest } from './stream-handler';
-import { StreamContext, StreamSettings } from './stream-context';
+import { StreamServices, StreamSettings } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubscriptionManager } from './subscription-manager';
 
@@ -68,7 +68,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics.busReconnects.inc();
     subscriptions.recoverAll();
   });
-  const ctx: StreamContext = { bus, history, subscriptions, scheduler, metrics, settings, logger };
+  const services: StreamServices = { bus, history, subscriptions, scheduler, metrics, settings, logger };
   const openStreams = new Set<StreamSession>();
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
   const readiness = new CanaryReadiness(bus, logger);
@@ -77,7 +77,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const router = Router({ caseSensitive: true });
   const handleStream = createStreamHandler({
-    ctx,
+    services,
     authenticate: options.authenticate,
     limits,
     open: openStreams,

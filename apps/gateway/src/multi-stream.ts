@@ -3,7 +3,7 @@ import { GapReason, TenantSubject } from '@fanout/contracts';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { encodeCursor, encodePosition } from './multi-cursor';
 import { Gap } from './resume-position';
-import { StreamContext } from './stream-context';
+import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubjectFeed } from './subject-feed';
 
@@ -28,18 +28,18 @@ export class MultiStream extends StreamSession {
   private cursorBytes = 0;
 
   constructor(
-    ctx: StreamContext,
+    services: StreamServices,
     private readonly entries: readonly MultiEntry[],
     conn: SseConnection,
     expiresAt: number | undefined,
   ) {
-    super(ctx, conn, 'multi', entries[0]!.subject.tenant, expiresAt);
+    super(services, conn, 'multi', entries[0]!.subject.tenant, expiresAt);
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);
     this.cursorBytes = idLine(encodeCursor(this.positions)).length;
     entries.forEach((entry, index) => {
-      if (!entry.done) this.feeds.set(new SubjectFeed(ctx, entry.subject, this, entry.afterSeq, entry.epoch), index);
+      if (!entry.done) this.feeds.set(new SubjectFeed(services, entry.subject, this, entry.afterSeq, entry.epoch), index);
     });
   }
 

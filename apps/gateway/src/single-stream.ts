@@ -1,7 +1,7 @@
 import { GapReason } from '@fanout/contracts';
 import { StreamRef } from '@fanout/bus';
 import { SseConnection, controlFrame } from '@fanout/sse';
-import { StreamContext } from './stream-context';
+import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubjectFeed } from './subject-feed';
 
@@ -10,9 +10,9 @@ export class SingleStream extends StreamSession {
   private readonly feed: SubjectFeed;
 
   /** `epoch`: the history `afterSeq` belongs to (undefined when the subject has none yet). */
-  constructor(ctx: StreamContext, ref: StreamRef, conn: SseConnection, afterSeq: number, epoch: string | undefined, expiresAt: number | undefined) {
-    super(ctx, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
-    this.feed = new SubjectFeed(ctx, ref, this, afterSeq, epoch);
+  constructor(services: StreamServices, ref: StreamRef, conn: SseConnection, afterSeq: number, epoch: string | undefined, expiresAt: number | undefined) {
+    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
+    this.feed = new SubjectFeed(services, ref, this, afterSeq, epoch);
   }
 
   async start(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {

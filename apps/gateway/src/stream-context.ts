@@ -1,8 +1,6 @@
-import { Bus } from '@fanout/bus';
 import { GatewayMetrics, Logger } from '@fanout/observability';
 import { SweepScheduler } from '@fanout/sse';
-import { HistoryPages } from './history-pages';
-import { SubscriptionManager } from './subscription-manager';
+import type { FeedServices } from './subject-feed';
 
 /** The stream settings fanout runs with unless they are configured. */
 export const DEFAULT_RETRY_MS = 2000;
@@ -27,13 +25,13 @@ export interface StreamSettings {
   historyCacheBytes: number;
 }
 
-/** What every open stream of a replica shares. */
-export interface StreamContext {
-  bus: Bus;
-  history: HistoryPages;
-  subscriptions: SubscriptionManager;
-  scheduler: SweepScheduler;
-  metrics: GatewayMetrics;
-  settings: StreamSettings;
+/** What a stream session uses of its replica: the sweep, its metrics, its settings and the log. */
+export interface SessionServices {
+  scheduler: Pick<SweepScheduler, 'add' | 'delete'>;
+  metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered'>;
+  settings: Pick<StreamSettings, 'retryMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes'>;
   logger: Logger;
 }
+
+/** What a session is handed: its own services and those of the feeds it makes. */
+export type StreamServices = SessionServices & FeedServices;

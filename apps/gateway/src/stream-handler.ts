@@ -10,7 +10,7 @@ import { MultiEntry, MultiStream } from './multi-stream';
 import { Gap, malformedResume, planResume, resumeText } from './resume-position';
 import { SingleStream } from './single-stream';
 import { STORE_FAILED } from './store-errors';
-import { StreamContext } from './stream-context';
+import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
 import { subjectFromPath, unknownSubject } from './subject-params';
 
@@ -20,7 +20,8 @@ const STREAM_PREFIX = '/api/v1/stream';
 const NO_QUERY = new URLSearchParams();
 
 export interface StreamHandlerOptions {
-  ctx: StreamContext;
+  /** What the routes read (subjects' info) and hand each session. */
+  services: StreamServices;
   authenticate: Authenticator;
   limits: ConnectionLimits;
   open: Set<StreamSession>;
@@ -50,7 +51,7 @@ export function isStreamRequest(req: IncomingMessage): boolean {
  * 404/400/204/429/503 before streaming, then replays after the resume position and goes live.
  */
 export function createStreamHandler(options: StreamHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { ctx, authenticate, limits, open } = options;
+  const { services, authenticate, limits, open } = options;
 
   const released = (session: StreamSession): void => {
     limits.release(session.tenant);
@@ -76,7 +77,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const { req, query } = request;
     const ref = activityOf(principal.tenant);
     const position = eventPositionOf(req, query);
-    const info = await ctx.bus.info(ref).catch(STORE_FAILED.readingActivity);
+    const info = await services.bus.info(ref).catch(STORE_FAILED.readingActivity);
     let afterSeq = 0;
     let gap: Gap | undefined;
     const epoch = info?.epoch;
@@ -86,7 +87,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     } else if (position) {
       gap = { reason: 'history_lost', firstAvailableSeq: 1 };
     }
-    const session = admit(principal, request, (conn) => new SingleStream(ctx, ref, conn, afterSeq, epoch, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new SingleStream(services, ref, conn, afterSeq, epoch, principal.expiresAt));
     await session.start(gap).catch(STORE_FAILED.subscribing);
   };
 
@@ -94,11 +95,11 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const { req, query, segments } = request;
     const subject = subjectFromPath(segments[0]!, decodeSegment(segments[1]!), principal.tenant);
     const position = eventPositionOf(req, query);
-    const info = await ctx.bus.info(subject).catch(STORE_FAILED.readingSubject);
+    const info = await services.bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
     const plan = planResume(position, info);
     if (plan.kind === 'done') return noContent(request);
-    const session = admit(principal, request, (conn) => new SingleStream(ctx, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt));
     await session.start(plan.gap).catch(STORE_FAILED.subscribing);
   };
 
@@ -108,7 +109,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const text = resumeOf(req, query);
     const positions = text === undefined ? undefined : decodeCursor(text, subjects.length);
     if (text !== undefined && !positions) throw malformedResume(text);
-    const infos = await Promise.all(subjects.map((s) => ctx.bus.info(s))).catch(STORE_FAILED.readingSubjects);
+    const infos = await Promise.all(subjects.map((s) => services.bus.info(s))).catch(STORE_FAILED.readingSubjects);
     const entries: MultiEntry[] = subjects.map((subject, i) => {
       const info = infos[i];
       if (!info) throw unknownSubject(subject);
@@ -118,7 +119,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
         : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
     });
     if (entries.every((e) => e.done)) return noContent(request);
-    const session = admit(principal, request, (conn) => new MultiStream(ctx, entries, conn, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal.expiresAt));
     await session.start().catch(STORE_FAILED.subscribing);
   };
 
@@ -147,7 +148,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
       // A refused stream closes its connection: nothing of it is left to hold a socket.
       const headers = { ...options.headersFor(req.headers.origin), Connection: 'close' };
       if (error instanceof HttpProblem) return sendProblem(res, error, headers);
-      ctx.logger.error({ err: error }, 'unexpected error on a stream route');
+      services.logger.error({ err: error }, 'unexpected error on a stream route');
       sendProblem(res, new HttpProblem(500, 'an unexpected error occurred; it has been logged'), headers);
     });
   };

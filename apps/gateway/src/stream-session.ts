@@ -2,7 +2,7 @@ import { EndReason, GapReason } from '@fanout/contracts';
 import { DisconnectReason, StreamKindLabel } from '@fanout/observability';
 import { CloseListener, SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
 import { FeedSink, SubjectFeed } from './subject-feed';
-import { StreamContext } from './stream-context';
+import { StreamServices } from './stream-context';
 
 /**
  * One open SSE connection: heartbeats, idle timeout, token expiry and the slow-consumer checks,
@@ -24,7 +24,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   private releaseListener: ((session: StreamSession) => void) | undefined;
 
   protected constructor(
-    protected readonly ctx: StreamContext,
+    protected readonly services: StreamServices,
     protected readonly conn: SseConnection,
     readonly kindLabel: StreamKindLabel,
     /** The tenant whose connection slot this session holds. */
@@ -48,9 +48,9 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
       return false;
     }
     this.started = true;
-    this.ctx.metrics.connections.inc({ kind: this.kindLabel });
-    this.ctx.scheduler.add(this);
-    this.conn.start(this.ctx.settings.retryMs);
+    this.services.metrics.connections.inc({ kind: this.kindLabel });
+    this.services.scheduler.add(this);
+    this.conn.start(this.services.settings.retryMs);
     return true;
   }
 
@@ -77,11 +77,11 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
    * out of room always has a 'drain' to wait for).
    */
   replayRoom(): number {
-    return Math.max(this.ctx.settings.clientBufferBytes, this.conn.highWaterMark) - this.conn.unsentBytes;
+    return Math.max(this.services.settings.clientBufferBytes, this.conn.highWaterMark) - this.conn.unsentBytes;
   }
 
   failed(_feed: SubjectFeed, error: Error): void {
-    this.ctx.logger.warn({ err: error.message, stream: this.kindLabel }, 'reading history failed; closing the stream so the client resumes');
+    this.services.logger.warn({ err: error.message, stream: this.kindLabel }, 'reading history failed; closing the stream so the client resumes');
     this.conn.destroy();
     this.finish('store_error');
   }
@@ -89,12 +89,12 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   sweep(now: number): void {
     if (this.closed) return;
     if (this.expiresAt !== undefined && now >= this.expiresAt) return this.end('token_expired');
-    if (now - this.lastEventAt >= this.ctx.settings.idleTimeoutMs) return this.end('idle_timeout');
-    if (now - this.conn.lastWriteAt >= this.ctx.settings.heartbeatMs) {
+    if (now - this.lastEventAt >= this.services.settings.idleTimeoutMs) return this.end('idle_timeout');
+    if (now - this.conn.lastWriteAt >= this.services.settings.heartbeatMs) {
       const unsent = this.conn.unsentBytes;
       if (unsent > 0 && unsent >= this.unsentAtHeartbeat) return this.dropSlowConsumer();
       this.writeControl(heartbeatFrame(new Date(now)));
-      this.ctx.metrics.heartbeats.inc();
+      this.services.metrics.heartbeats.inc();
       this.unsentAtHeartbeat = this.conn.unsentBytes;
     }
   }
@@ -113,7 +113,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   protected writeEvents(frames: Buffer, count: number, replayed: boolean): void {
     this.conn.write(frames);
     this.lastEventAt = Date.now();
-    this.ctx.metrics.countDelivered(this.kindLabel, count, replayed);
+    this.services.metrics.countDelivered(this.kindLabel, count, replayed);
     if (!replayed) this.checkBuffer();
   }
 
@@ -123,11 +123,11 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   }
 
   private checkBuffer(): void {
-    if (!this.closed && this.conn.unsentBytes > this.ctx.settings.clientBufferBytes) this.dropSlowConsumer();
+    if (!this.closed && this.conn.unsentBytes > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
   }
 
   private dropSlowConsumer(): void {
-    this.ctx.logger.info({ stream: this.kindLabel, unsentBytes: this.conn.unsentBytes }, 'dropping a slow consumer');
+    this.services.logger.info({ stream: this.kindLabel, unsentBytes: this.conn.unsentBytes }, 'dropping a slow consumer');
     this.conn.destroy();
     this.finish('slow_consumer');
   }
@@ -136,10 +136,10 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     if (this.closed) return;
     this.closed = true;
     this.stopFeeds();
-    this.ctx.scheduler.delete(this);
+    this.services.scheduler.delete(this);
     if (this.started) {
-      this.ctx.metrics.connections.dec({ kind: this.kindLabel });
-      this.ctx.metrics.disconnects.inc({ reason });
+      this.services.metrics.connections.dec({ kind: this.kindLabel });
+      this.services.metrics.disconnects.inc({ reason });
     }
   }
 
