@@ -3,7 +3,8 @@ import { Kind, TestEvent, makeEvent, uniqueId } from './stack';
 
 /**
  * A sentinel: an event any open subject accepts (progress, or a log line of a step no test uses)
- * that changes no status, marked `sentinel` so a test can tell it from the events under test.
+ * that changes no status; a test tells it from the events under test by its eventId. It takes the
+ * subject's next seq like any event, so a test that goes on after it counts it.
  */
 export function sentinelEvent(tenant: string, subject: { kind: Kind; id: string }): TestEvent {
   switch (subject.kind) {
