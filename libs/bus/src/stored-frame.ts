@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { LiveBatch } from './bus';
 import { luaString } from './lua-literals';
 
@@ -43,9 +43,19 @@ const HEADER_END_BYTE = HEADER_END.charCodeAt(0);
 // Writing
 // ---------------------------------------------------------------------------------------------
 
+const epochPool = Buffer.alloc(4096);
+let epochPoolOffset = epochPool.length;
+
 /** A history epoch: random, so nothing about it survives the loss of the history it names. */
 export function newEpoch(): string {
-  return randomBytes(EPOCH_BYTES).toString('hex');
+  // Every append passes an epoch for the case its subject is new: random bytes are drawn a pool at a
+  // time, not one system call per append.
+  if (epochPoolOffset + EPOCH_BYTES > epochPool.length) {
+    randomFillSync(epochPool);
+    epochPoolOffset = 0;
+  }
+  epochPoolOffset += EPOCH_BYTES;
+  return epochPool.toString('hex', epochPoolOffset - EPOCH_BYTES, epochPoolOffset);
 }
 
 /** `<epoch>-<seq>`, the `id` of a stored frame and a single stream's resume position. */
