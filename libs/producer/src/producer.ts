@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, PublishedEventSchema } from '@fanout/contracts';
+import type { z } from 'zod';
+import { EventOutcome, SentEvent, StoredResult, readAnswer } from './answer';
+import { ProducerClosedError, ProducerError, ProducerUnavailableError, ValidationError } from './errors';
+
+/** An event as `publish` takes it: the contract's event, where eventId, occurredAt and tenant may be left out. */
+export type ProducerEvent = z.input<typeof PublishedEventSchema> extends infer E
+  ? E extends { eventId: string; occurredAt: string; tenant: string }
+    ? Omit<E, 'eventId' | 'occurredAt' | 'tenant'> & { eventId?: string; occurredAt?: string; tenant?: string }
+    : never
+  : never;
+
+/** How a request answered 503 (or 502/504), or not at all, is sent again: same body, same eventIds. */
+export interface RetryPolicy {
+  /** The first wait. @default 50 */
+  initialDelayMs?: number;
+  /** The longest wait between two attempts. @default 2000 */
+  maxDelayMs?: number;
+  /** Each wait is this many times the previous one (with full jitter). @default 2 */
+  multiplier?: number;
+  /** Give up after this long (the events reject with ProducerUnavailableError). @default Infinity: never give up */
+  maxElapsedMs?: number;
+}
+
+export interface ProducerOptions {
+  /** The publisher's base URL, e.g. `http://127.0.0.1:8081` (`/api/v1/events` is added). */
+  url: string;
+  /** Bearer token with `events:write` (FANOUT_AUTH=jwt). */
+  token?: string;
+  /** Put on events that name no tenant, and sent as `X-Tenant`. With a token and no tenant, events go without one (the token's tenant is taken). */
+  tenant?: string;
+  /** The most events per request (1–500). @default 500 */
+  maxBatch?: number;
+  /** How long a queued event waits for others to share its request. @default 5 */
+  lingerMs?: number;
+  /** Events held (queued or in flight) before `publish` waits for room. @default 10000 */
+  maxQueued?: number;
+  /** Requests in flight at once (never two for one subject). @default 8 */
+  maxInFlight?: number;
+  /** One attempt's deadline; a request past it counts as unanswered and is retried. @default 30000 */
+  requestTimeoutMs?: number;
+  retry?: RetryPolicy;
+  /** Called before each retry with why (to log it). */
+  onRetry?: (reason: string, attempt: number) => void;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+export interface Producer {
+  /**
+   * Validates the event (a bad one rejects at once), queues it (waiting for room when the queue is
+   * full) and resolves once the publisher has stored it. Events of one subject are stored in the
+   * order of their `publish` calls.
+   */
+  publish(event: ProducerEvent): Promise<StoredResult>;
+  /** Sends everything queued now, without lingering; resolves once each of those events is stored or refused. */
+  flush(): Promise<void>;
+  /** Refuses new events, then flushes. */
+  close(): Promise<void>;
+  /** Events held: waiting for room, queued or in flight. */
+  readonly size: number;
+}
+
+interface Entry {
+  eventId: string;
+  subjectKey: string;
+  subject: string;
+  json: string;
+  bytes: number;
+  promise: Promise<StoredResult>;
+  resolve: (result: StoredResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface SubjectQueue {
+  key: string;
+  entries: Entry[];
+  inFlight: boolean;
+}
+
+const DEFAULT_LINGER_MS = 5;
+const DEFAULT_MAX_QUEUED = 10_000;
+const DEFAULT_MAX_IN_FLIGHT = 8;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** `{"events":[` … `]}` and the commas: a request stays under the 4 MiB limit with room to spare. */
+const MAX_BODY_BYTES = MAX_REQUEST_BYTES - 1024;
+
+function tenantOfToken(token: string): string | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { tenant?: unknown };
+    return typeof claims.tenant === 'string' ? claims.tenant : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createProducer(options: ProducerOptions): Producer {
+  const endpoint = `${options.url.replace(/\/+$/, '')}/api/v1/events`;
+  const maxBatch = options.maxBatch ?? MAX_BATCH_EVENTS;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_EVENTS) throw new RangeError(`maxBatch must be 1 to ${MAX_BATCH_EVENTS}, not ${maxBatch}`);
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+  if (!(maxQueued >= 1)) throw new RangeError(`maxQueued must be at least 1, not ${maxQueued}`);
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const retry = { initialDelayMs: 50, maxDelayMs: 2000, multiplier: 2, maxElapsedMs: Infinity, ...options.retry };
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
+  const defaultTenant = options.tenant ?? (options.token ? undefined : 'default');
+  const headerTenant = options.tenant ?? (options.token ? tenantOfToken(options.token) : undefined) ?? 'default';
+  headers['X-Tenant'] = headerTenant;
+
+  const subjects = new Map<string, SubjectQueue>();
+  /** Subjects with queued events and no request in flight, oldest first. */
+  const ready = new Set<SubjectQueue>();
+  let readyCount = 0;
+  /** Events admitted (queued or in flight), bounded by maxQueued. */
+  let admitted = 0;
+  /** Events waiting for room, in publish order. */
+  const waiting: Entry[] = [];
+  /** Every event not yet settled (for flush). */
+  const unsettled = new Set<Entry>();
+  let inFlight = 0;
+  let forcing = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let lingerOver = false;
+  let closed = false;
+
+  const admit = (entry: Entry) => {
+    admitted += 1;
+    let queue = subjects.get(entry.subjectKey);
+    if (!queue) {
+      queue = { key: entry.subjectKey, entries: [], inFlight: false };
+      subjects.set(entry.subjectKey, queue);
+    }
+    queue.entries.push(entry);
+    if (!queue.inFlight) {
+      ready.add(queue);
+      readyCount += 1;
+    }
+  };
+
+  const settle = (entry: Entry) => {
+    unsettled.delete(entry);
+    admitted -= 1;
+    while (waiting.length > 0 && admitted < maxQueued) admit(waiting.shift()!);
+  };
+
+  /** Sends what is ready: at once when a batch is full, the linger is over or a flush asks; else starts the linger. */
+  const pump = () => {
+    while (inFlight < maxInFlight && readyCount > 0 && (forcing > 0 || lingerOver || readyCount >= maxBatch)) send(takeBatch());
+    lingerOver = false;
+    if (readyCount === 0 || inFlight >= maxInFlight) {
+      // Nothing to wait for, or a request's end will pump again.
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    } else {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        lingerOver = true;
+        pump();
+      }, lingerMs);
+    }
+  };
+
+  /** Whole subjects' queued events (up to the batch's room), oldest ready subject first; each goes in flight. */
+  const takeBatch = (): Entry[] => {
+    const batch: Entry[] = [];
+    let bytes = 0;
+    for (const queue of ready) {
+      if (batch.length >= maxBatch) break;
+      let taken = 0;
+      while (taken < queue.entries.length && batch.length < maxBatch) {
+        const entry = queue.entries[taken]!;
+        if (batch.length > 0 && bytes + entry.bytes + 1 > MAX_BODY_BYTES) break;
+        batch.push(entry);
+        bytes += entry.bytes + 1;
+        taken += 1;
+      }
+      if (taken === 0) break;
+      queue.entries.splice(0, taken);
+      queue.inFlight = true;
+      ready.delete(queue);
+      readyCount -= taken + queue.entries.length;
+    }
+    return batch;
+  };
+
+  const send = (batch: Entry[]) => {
+    inFlight += 1;
+    void deliver(batch).then((outcomes) => {
+      inFlight -= 1;
+      const resend = new Map<string, Entry[]>();
+      outcomes.forEach((outcome, i) => {
+        const entry = batch[i]!;
+        if (outcome.kind === 'resend') resend.set(entry.subjectKey, [...(resend.get(entry.subjectKey) ?? []), entry]);
+      });
+      // The batch's subjects may go again: what they had to send again first, then what queued meanwhile.
+      for (const key of new Set(batch.map((e) => e.subjectKey))) {
+        const queue = subjects.get(key)!;
+        queue.inFlight = false;
+        queue.entries.unshift(...(resend.get(key) ?? []));
+        if (queue.entries.length > 0) {
+          ready.add(queue);
+          readyCount += queue.entries.length;
+        } else subjects.delete(key);
+      }
+      outcomes.forEach((outcome, i) => {
+        const entry = batch[i]!;
+        if (outcome.kind === 'stored') {
+          settle(entry);
+          entry.resolve(outcome.result);
+        } else if (outcome.kind === 'rejected') {
+          settle(entry);
+          entry.reject(outcome.error);
+        }
+      });
+      pump();
+    });
+  };
+
+  /** Sends one batch until it has an answer other than 502/503/504 or none, or the retry policy gives up. */
+  const deliver = async (batch: Entry[]): Promise<EventOutcome[]> => {
+    const body = batch.length === 1 ? batch[0]!.json : `{"events":[${batch.map((e) => e.json).join(',')}]}`;
+    const sent: SentEvent[] = batch.map((e) => ({ eventId: e.eventId, subject: e.subject }));
+    const started = Date.now();
+    let delay = retry.initialDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      let reason: string;
+      try {
+        const response = await fetchImpl(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
+        const text = await response.text();
+        const outcome = readAnswer(response.status, text, sent, response.headers.get('retry-after'));
+        if (outcome.kind === 'events') return outcome.outcomes;
+        reason = outcome.reason;
+      } catch (error) {
+        const cause = (error as { cause?: { message?: string } }).cause?.message;
+        reason = `no answer from ${options.url}: ${cause ?? (error as Error).message}`;
+      }
+      const wait = Math.random() * delay;
+      if (Date.now() - started + wait >= retry.maxElapsedMs) {
+        const error = new ProducerUnavailableError(`${reason} (gave up after ${attempt} attempts; the events may be stored: publish them again with the same eventIds to know)`, 0, undefined);
+        return batch.map(() => ({ kind: 'rejected', error }));
+      }
+      options.onRetry?.(reason, attempt);
+      await sleep(wait);
+      delay = Math.min(retry.maxDelayMs, delay * retry.multiplier);
+    }
+  };
+
+  const prepare = (event: ProducerEvent): Entry => {
+    const complete: Record<string, unknown> = { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...event };
+    if (complete['tenant'] === undefined && defaultTenant !== undefined) complete['tenant'] = defaultTenant;
+    const eventId = typeof complete['eventId'] === 'string' ? complete['eventId'] : undefined;
+    const json = JSON.stringify(complete);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes > MAX_EVENT_BYTES) {
+      throw new ValidationError(`413: the event is ${bytes} bytes of JSON, over the limit of ${MAX_EVENT_BYTES}`, eventId, [{ path: '', message: `over ${MAX_EVENT_BYTES} bytes` }]);
+    }
+    // With a token and no tenant, the server takes the token's: check the schema with a stand-in.
+    const checked = complete['tenant'] === undefined ? { ...complete, tenant: headerTenant } : complete;
+    const parsed = PublishedEventSchema.safeParse(checked);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+      const lines = [`400 Bad Request: ${errors.length} validation error(s); nothing was sent`, ...errors.map((e) => `  ${e.path || '(event)'}: ${e.message}`)];
+      throw new ValidationError(lines.join('\n'), eventId, errors);
+    }
+    const { subject } = parsed.data;
+    const tenant = (complete['tenant'] as string | undefined) ?? headerTenant;
+    const entry = {
+      eventId: parsed.data.eventId,
+      subjectKey: `${tenant}\u0000${subject.kind}\u0000${subject.id}`,
+      subject: `${subject.kind} ${subject.id}`,
+      json,
+      bytes,
+    } as Entry;
+    entry.promise = new Promise<StoredResult>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    });
+    return entry;
+  };
+
+  const producer: Producer = {
+    publish(event) {
+      if (closed) return Promise.reject(new ProducerClosedError());
+      let entry: Entry;
+      try {
+        entry = prepare(event);
+      } catch (error) {
+        return Promise.reject(error instanceof ProducerError ? error : new ProducerError((error as Error).message, 0, undefined, undefined, { cause: error }));
+      }
+      unsettled.add(entry);
+      if (waiting.length === 0 && admitted < maxQueued) {
+        admit(entry);
+        pump();
+      } else waiting.push(entry);
+      return entry.promise;
+    },
+    async flush() {
+      const pending = [...unsettled].map((e) => e.promise);
+      if (pending.length === 0) return;
+      forcing += 1;
+      try {
+        pump();
+        await Promise.allSettled(pending);
+      } finally {
+        forcing -= 1;
+      }
+    },
+    async close() {
+      closed = true;
+      await producer.flush();
+    },
+    get size() {
+      return unsettled.size;
+    },
+  };
+  return producer;
+}
