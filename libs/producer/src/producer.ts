@@ -58,8 +58,14 @@ export interface Producer {
   flush(): Promise<void>;
   /** Refuses new events, then flushes. */
   close(): Promise<void>;
+  /** Resolves once `publish` would queue an event without waiting for room (a producer that must not outrun the publisher awaits it). */
+  whenRoom(): Promise<void>;
   /** Events held: waiting for room, queued or in flight. */
   readonly size: number;
+  /** Events queued or in flight (at most `maxQueued`). */
+  readonly queued: number;
+  /** `publish` calls waiting for room. */
+  readonly waiting: number;
 }
 
 interface Entry {
@@ -144,10 +150,19 @@ export function createProducer(options: ProducerOptions): Producer {
     }
   };
 
+  /** Callers of whenRoom(), woken once no publish is waiting and there is room. */
+  let roomWaiters: (() => void)[] = [];
+  const hasRoom = () => waiting.length === 0 && admitted < maxQueued;
+
   const settle = (entry: Entry) => {
     unsettled.delete(entry);
     admitted -= 1;
     while (waiting.length > 0 && admitted < maxQueued) admit(waiting.shift()!);
+    if (roomWaiters.length > 0 && hasRoom()) {
+      const wake = roomWaiters;
+      roomWaiters = [];
+      for (const resolve of wake) resolve();
+    }
   };
 
   /** Sends what is ready: at once when a batch is full, the linger is over or a flush asks; else starts the linger. */
@@ -295,7 +310,7 @@ export function createProducer(options: ProducerOptions): Producer {
         return Promise.reject(error instanceof ProducerError ? error : new ProducerError((error as Error).message, 0, undefined, undefined, { cause: error }));
       }
       unsettled.add(entry);
-      if (waiting.length === 0 && admitted < maxQueued) {
+      if (hasRoom()) {
         admit(entry);
         pump();
       } else waiting.push(entry);
@@ -316,8 +331,17 @@ export function createProducer(options: ProducerOptions): Producer {
       closed = true;
       await producer.flush();
     },
+    whenRoom() {
+      return hasRoom() ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
+    },
     get size() {
       return unsettled.size;
+    },
+    get queued() {
+      return admitted;
+    },
+    get waiting() {
+      return waiting.length;
     },
   };
   return producer;
