@@ -1,11 +1,12 @@
 #!lua
 --[[
 Atomically appends a batch of one subject's events: idempotency by eventId, the state-machine
-check, seq assignment, XADD, trimming, expiry after a terminal event, and one SPUBLISH of the
-finished frames. All or none: if any event breaks the state machine, nothing is written. Declared
+check, seq assignment, XADD, trimming (the history, and the ids of what it trims from the
+idempotency index), expiry after a terminal event, and one SPUBLISH of the finished frames. All or none: if any event breaks the state machine, nothing is written. Declared
 with a shebang (no flags), so Redis over maxmemory refuses it before it runs, never half way.
 
-KEYS: meta (hash), stream, ids (hash eventId -> seq), steps (hash stepIndex -> status)
+KEYS: meta (hash), stream (entries 0-<seq>: f frame, x terminal, i eventId), ids (hash eventId -> seq
+      of every retained event), steps (hash stepIndex -> status)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
       no deadline), onlyExisting ('1': store nothing for a subject with no history and answer
       NEW_SUBJECT), eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
@@ -56,6 +57,32 @@ end
 local function unchangedState()
   if not meta[1] then return {} end
   return stateAfter(seq, meta[6] or '', meta[5] == '1')
+end
+
+--[[
+Trims the stream to exactly maxlen entries, and the idempotency index with it: the eventId of each
+entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained events' ids
+only, and a subject's memory is bounded by its history, not by every event it ever stored.
+]]
+local HDEL_AT_MOST = 1000
+local function trimHistory(streamKey, idsKey, maxlen)
+  local excess = redis.call('XLEN', streamKey) - maxlen
+  if excess <= 0 then return end
+  local leaving = redis.call('XRANGE', streamKey, '-', '+', 'COUNT', excess)
+  local ids = {}
+  for _, entry in ipairs(leaving) do
+    local fields = entry[2]
+    for f = 1, #fields - 1, 2 do
+      if fields[f] == 'i' then ids[#ids + 1] = fields[f + 1] end
+    end
+    -- unpack has a stack limit: a history cut short at once (a lower maxlen) goes in slices.
+    if #ids >= HDEL_AT_MOST then
+      redis.call('HDEL', idsKey, unpack(ids))
+      ids = {}
+    end
+  end
+  if #ids > 0 then redis.call('HDEL', idsKey, unpack(ids)) end
+  redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
 end
 
 local stepStatus = {}
@@ -162,7 +189,7 @@ for i = 1, count do
     -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
     local json = ARGV[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. ARGV[b + 7] .. closeEventJson(p.seq, publishedAt)
     local frame = storedFrame(epoch, p.seq, etype, json)
-    addStreamEntry(streamKey, p.seq, frame, p.terminal)
+    addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId)
     redis.call('HSET', idsKey, eventId, p.seq)
     frames[#frames + 1] = frame
     firstSeq = firstSeq or p.seq
@@ -170,7 +197,7 @@ for i = 1, count do
     if STATUS_TYPES[etype] then lastStatusSeq, lastStatusAt = p.seq, publishedAt end
   end
 end
-redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
+trimHistory(streamKey, idsKey, maxlen)
 redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0',
   'ls', lastStatusSeq, 'lu', lastStatusAt)
 for index, stepState in pairs(stepStatus) do

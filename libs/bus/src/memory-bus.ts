@@ -41,6 +41,7 @@ interface StoredStream {
 interface StoredSubject extends StoredStream {
   subject: TenantSubject;
   state: SubjectState;
+  /** The retained events' ids → seq, in seq order: an id leaves with its event (see forgetTrimmedIds). */
   eventIds: Map<string, number>;
   expiry?: NodeJS.Timeout;
   /** Epoch ms its history expires, once it is terminal. */
@@ -117,6 +118,7 @@ export class MemoryBus implements Bus {
     if (!existing) this.subjectCounts.set(subject.tenant, (this.subjectCounts.get(subject.tenant) ?? 0) + 1);
     this.subjects.set(key, stored);
     this.store(key, stored, frames, publishedAt);
+    forgetTrimmedIds(stored);
     if (stored.terminal) {
       const ttlMs = this.options.historyTtlSeconds * 1000;
       stored.expiresAt = Date.now() + ttlMs;
@@ -232,5 +234,18 @@ export class MemoryBus implements Bus {
     });
     this.activities.set(key, activity);
     this.store(key, activity, frames, at);
+  }
+}
+
+/**
+ * The ids of events no longer retained leave the idempotency index, as append-4.lua does in Redis:
+ * memory is bounded by the history, and a retry of such an event is checked as a new one. A Map
+ * iterates in insertion order, which is seq order (an id is set again only after it left).
+ */
+function forgetTrimmedIds(stored: StoredSubject): void {
+  const firstRetained = stored.entries[0]?.seq ?? stored.lastSeq + 1;
+  for (const [eventId, seq] of stored.eventIds) {
+    if (seq >= firstRetained) break;
+    stored.eventIds.delete(eventId);
   }
 }

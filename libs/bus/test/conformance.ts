@@ -765,6 +765,45 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         expectStored(await bus.append(b, [status(b, 'pending', {}, id)]), [1]);
       });
 
+      it('an id leaves the index with its event: a retained retry is a duplicate, after the terminal event too; an older one is checked as a new event', async () => {
+        const bus = await open({ historyMaxLen: 5 });
+        const s = newSubject('pack-run');
+        const pending = status(s, 'pending');
+        const logs = Array.from({ length: 6 }, (_, i) => log(s, 0, i + 1));
+        expectStored(await bus.append(s, [pending, status(s, 'running'), step(s, 0, 'running'), ...logs.slice(0, 5)]), [1, 2, 3, 4, 5, 6, 7, 8]);
+        expect(await bus.info(s)).toMatchObject({ firstSeq: 4, lastSeq: 8 });
+        // Retained: the original seq. No longer retained: a new event, which the state machine judges.
+        expect(await bus.append(s, [logs[0]!])).toEqual([{ eventId: logs[0]!.eventId, seq: 4, duplicate: true }]);
+        expectRefused((await bus.append(s, [pending]))[0], 'running', 'pending');
+        expectStored(await bus.append(s, [logs[5]!]), [9]);
+        expect(await bus.info(s)).toMatchObject({ firstSeq: 5, lastSeq: 9 });
+        expectStored(await bus.append(s, [logs[0]!]), [10]);
+        expect(await bus.append(s, [logs[0]!])).toEqual([{ eventId: logs[0]!.eventId, seq: 10, duplicate: true }]);
+        expectStreamed((await bus.history(s, 9, 1))[0]!, logs[0]!, 10, (await bus.info(s))!.epoch);
+
+        const done = status(s, 'succeeded');
+        expectStored(await bus.append(s, [done]), [11]);
+        const before = await snapshot(bus, s);
+        expect(await bus.append(s, [logs[0]!, logs[4]!, done])).toEqual([
+          { eventId: logs[0]!.eventId, seq: 10, duplicate: true },
+          { eventId: logs[4]!.eventId, seq: 8, duplicate: true },
+          { eventId: done.eventId, seq: 11, duplicate: true },
+        ]);
+        // Seq 6 (logs[2]) left the history: after the terminal event, a new event is refused.
+        expectRefused((await bus.append(s, [logs[2]!]))[0], 'succeeded', 'pack_run.log');
+        expect(await snapshot(bus, s)).toEqual(before);
+      });
+
+      it('a batch longer than the history keeps the ids of its retained events only', async () => {
+        const bus = await open({ historyMaxLen: 3 });
+        const s = newSubject('job');
+        const events = [status(s, 'pending'), ...Array.from({ length: 6 }, (_, i) => jobProgress(s, i))];
+        expectStored(await bus.append(s, events), [1, 2, 3, 4, 5, 6, 7]);
+        expect(await bus.append(s, events.slice(4))).toEqual(events.slice(4).map((e, i) => ({ eventId: e.eventId, seq: 5 + i, duplicate: true })));
+        expectStored(await bus.append(s, [events[3]!]), [8]);
+        expect(await bus.info(s)).toMatchObject({ firstSeq: 6, lastSeq: 8 });
+      });
+
       it('duplicates publish nothing', async () => {
         const bus = await open();
         const s = newSubject('job');
@@ -1079,6 +1118,18 @@ export function runBusConformance(name: string, factory: BusFactory): void {
           [`pack-run:${pack.id}`, 'succeeded', 4],
           [`job:${job.id}`, 'leased', 4],
         ]);
+      });
+
+      it('is trimmed to historyMaxLen like a subject: it keeps no index of its own that grows', async () => {
+        const bus = await open({ historyMaxLen: 4 });
+        const tenant = unique('tenant');
+        for (let i = 0; i < 5; i += 1) {
+          const run = newSubject('run', tenant);
+          await bus.append(run, [status(run, 'pending'), status(run, 'running')]);
+        }
+        const activity = activityOf(tenant);
+        expect(await bus.info(activity)).toMatchObject({ firstSeq: 7, lastSeq: 10 });
+        expect((await bus.history(activity, 0, 100)).map((e) => e.seq)).toEqual([7, 8, 9, 10]);
       });
     });
 
