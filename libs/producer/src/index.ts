@@ -1,4 +1,4 @@
-export { createProducer } from './producer';
+export { checkEvent, createProducer } from './producer';
 export type { Producer, ProducerEvent, ProducerOptions, RetryPolicy } from './producer';
 export { describeProblem, readAnswer } from './answer';
 export type { BatchOutcome, EventOutcome, SentEvent, StoredResult } from './answer';

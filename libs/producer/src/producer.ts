@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, PublishedEventSchema } from '@fanout/contracts';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, PublishedEvent, PublishedEventSchema } from '@fanout/contracts';
 import type { z } from 'zod';
 import { EventOutcome, SentEvent, StoredResult, readAnswer } from './answer';
 import { ProducerClosedError, ProducerError, ProducerUnavailableError, ValidationError } from './errors';
@@ -102,6 +102,22 @@ function tenantOfToken(token: string): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The checks `publish` makes before queueing: the contract's size limit and schema. Returns the parsed
+ * event, or throws ValidationError with every problem (dotted paths, as the publisher's 400 names them).
+ */
+export function checkEvent(event: unknown, bytes = Buffer.byteLength(JSON.stringify(event) ?? '', 'utf8')): PublishedEvent {
+  const eventId = event && typeof event === 'object' && typeof (event as { eventId?: unknown }).eventId === 'string' ? (event as { eventId: string }).eventId : undefined;
+  if (bytes > MAX_EVENT_BYTES) {
+    throw new ValidationError(`413 Payload Too Large: the event is ${bytes} bytes of JSON, over the limit of ${MAX_EVENT_BYTES}`, eventId, [{ path: '', message: `over ${MAX_EVENT_BYTES} bytes of JSON` }]);
+  }
+  const parsed = PublishedEventSchema.safeParse(event);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const lines = [`400 Bad Request: ${errors.length} validation error(s); nothing was sent`, ...errors.map((e) => `  ${e.path || '(event)'}: ${e.message}`)];
+  throw new ValidationError(lines.join('\n'), eventId, errors);
+}
 
 export function createProducer(options: ProducerOptions): Producer {
   const endpoint = `${options.url.replace(/\/+$/, '')}/api/v1/events`;
@@ -270,24 +286,14 @@ export function createProducer(options: ProducerOptions): Producer {
   const prepare = (event: ProducerEvent): Entry => {
     const complete: Record<string, unknown> = { eventId: randomUUID(), occurredAt: new Date().toISOString(), ...event };
     if (complete['tenant'] === undefined && defaultTenant !== undefined) complete['tenant'] = defaultTenant;
-    const eventId = typeof complete['eventId'] === 'string' ? complete['eventId'] : undefined;
     const json = JSON.stringify(complete);
     const bytes = Buffer.byteLength(json, 'utf8');
-    if (bytes > MAX_EVENT_BYTES) {
-      throw new ValidationError(`413: the event is ${bytes} bytes of JSON, over the limit of ${MAX_EVENT_BYTES}`, eventId, [{ path: '', message: `over ${MAX_EVENT_BYTES} bytes` }]);
-    }
-    // With a token and no tenant, the server takes the token's: check the schema with a stand-in.
-    const checked = complete['tenant'] === undefined ? { ...complete, tenant: headerTenant } : complete;
-    const parsed = PublishedEventSchema.safeParse(checked);
-    if (!parsed.success) {
-      const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-      const lines = [`400 Bad Request: ${errors.length} validation error(s); nothing was sent`, ...errors.map((e) => `  ${e.path || '(event)'}: ${e.message}`)];
-      throw new ValidationError(lines.join('\n'), eventId, errors);
-    }
-    const { subject } = parsed.data;
+    // With a token and no tenant, the server takes the token's: the schema is checked with it.
+    const parsed = checkEvent(complete['tenant'] === undefined ? { ...complete, tenant: headerTenant } : complete, bytes);
+    const { subject } = parsed;
     const tenant = (complete['tenant'] as string | undefined) ?? headerTenant;
     const entry = {
-      eventId: parsed.data.eventId,
+      eventId: parsed.eventId,
       subjectKey: `${tenant}\u0000${subject.kind}\u0000${subject.id}`,
       subject: `${subject.kind} ${subject.id}`,
       json,

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EVENT_TYPES, EventType, MAX_BATCH_EVENTS } from '@fanout/contracts';
+import { ProducerError, ProducerEvent, StoredResult, ValidationError, checkEvent, createProducer } from '@fanout/producer';
 import { UsageError, resolveEndpoint } from '../client/endpoint';
-import { PublishError, PublishResult, completeEvent, postEvents } from '../client/publish';
+import { completeEvent } from '../client/publish';
 import { styleFor } from '../client/terminal';
 
 export const EMIT_USAGE = `usage: fanout emit <type> <id> [key=value …] [options]
@@ -26,9 +27,13 @@ Publishes events through the publisher API and prints each one's seq.
                           tenant claim, else "default"); also sent as X-Tenant
   --json                  print the server's answers as JSON lines
 
-eventId, occurredAt and tenant are filled in when an event leaves them out. Batches over
-${MAX_BATCH_EVENTS} events are sent ${MAX_BATCH_EVENTS} at a time, in order. Exit status: 0 when every event
-was stored (or was a duplicate), 1 on any 4xx/5xx (the problem detail is printed), 2 on a usage error.`;
+eventId, occurredAt and tenant are filled in when an event leaves them out. Every event is checked
+against the schema first (one invalid: nothing is sent). They are published through @fanout/producer:
+in batches of up to ${MAX_BATCH_EVENTS}, each subject's in order, a 503 or a lost connection retried with the
+same eventIds for 5 s; a refused event (409) does not hold back the other subjects' events. With --json,
+one line per ${MAX_BATCH_EVENTS} events: {"status":202,"results":[…]}, or the first refusal's status and problem with
+per-event results. Exit status: 0 when every event was stored (or was a duplicate), 1 when any was
+refused or could not be published (the problem detail is printed), 2 on a usage error.`;
 
 type Json = Record<string, unknown>;
 
@@ -141,29 +146,60 @@ export async function emitCommand(args: string[]): Promise<number> {
 
   const events = raw.map((event) => completeEvent(event, endpoint.tenant));
   const style = styleFor(process.stdout);
-  const print = (event: Json, result: PublishResult) => {
+  const print = (event: Json, outcome: PromiseSettledResult<StoredResult>) => {
     if (values.json) return;
     const label = `${subjectLabel(event)} ${String(event['type'])}`;
-    if ('error' in result) console.log(`${style.red('refused')}  ${label}  ${result.error}`);
-    else if (result.duplicate) console.log(`${style.yellow('duplicate')}  ${label}  seq ${result.seq} (already stored)`);
-    else console.log(`${style.green('stored')}  ${label}  seq ${result.seq}`);
+    if (outcome.status === 'rejected') console.log(`${style.red('refused')}  ${label}  ${firstLine(outcome.reason)}`);
+    else if (outcome.value.duplicate) console.log(`${style.yellow('duplicate')}  ${label}  seq ${outcome.value.seq} (already stored)`);
+    else console.log(`${style.green('stored')}  ${label}  seq ${outcome.value.seq}`);
   };
 
-  for (let start = 0; start < events.length; start += MAX_BATCH_EVENTS) {
-    const batch = events.slice(start, start + MAX_BATCH_EVENTS);
+  // The whole input is checked before anything is sent, as the publisher checks a whole batch.
+  const invalid: { index: number; error: ValidationError }[] = [];
+  events.forEach((event, index) => {
     try {
-      const results = await postEvents(endpoint, batch, { retryForMs: 5_000 });
-      if (values.json) console.log(JSON.stringify({ status: 202, results }));
-      results.forEach((result, i) => print(batch[i]!, result));
+      checkEvent(event);
     } catch (error) {
-      if (!(error instanceof PublishError)) throw error;
-      if (values.json) console.log(JSON.stringify({ status: error.status, problem: error.problem ?? null }));
-      const partial = error.problem?.['results'];
-      if (Array.isArray(partial)) (partial as PublishResult[]).forEach((result, i) => print(batch[i]!, result));
-      console.error(`fanout emit: ${error.message}`);
-      if (start > 0) console.error(`fanout emit: the first ${start} events were stored before this batch`);
-      return 1;
+      if (!(error instanceof ValidationError)) throw error;
+      invalid.push({ index, error });
     }
+  });
+  if (invalid.length > 0) {
+    for (const { index, error } of invalid) {
+      const where = events.length > 1 ? ` (event ${index})` : '';
+      if (values.json) console.log(JSON.stringify({ status: 400, problem: { title: 'Bad Request', status: 400, detail: `event ${index} is invalid; nothing was sent`, errors: error.errors } }));
+      console.error(`fanout emit${where}: ${error.message}`);
+    }
+    return 1;
   }
-  return 0;
+
+  const producer = createProducer({ url: endpoint.url, token: endpoint.token, tenant: endpoint.tenant, retry: { maxElapsedMs: 5_000 } });
+  const outcomes = await Promise.allSettled(events.map((event) => producer.publish(event as unknown as ProducerEvent)));
+  await producer.close();
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected' && !(outcome.reason instanceof ProducerError)) throw outcome.reason;
+  }
+
+  for (let start = 0; start < events.length; start += MAX_BATCH_EVENTS) {
+    const chunk = outcomes.slice(start, start + MAX_BATCH_EVENTS);
+    if (values.json) console.log(JSON.stringify(jsonLine(chunk)));
+    chunk.forEach((outcome, i) => print(events[start + i]!, outcome));
+  }
+  const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+  const messages = [...new Set(refused.map((o) => (o.reason as ProducerError).message))];
+  for (const message of messages) console.error(`fanout emit: ${message}`);
+  if (refused.length > 0 && events.length > 1) console.error(`fanout emit: ${events.length - refused.length} of ${events.length} events stored, ${refused.length} not`);
+  return refused.length > 0 ? 1 : 0;
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error).message).split('\n')[0]!;
+}
+
+/** One --json line for up to 500 events: the 202's shape when all were stored, else the first refusal's status and problem. */
+function jsonLine(chunk: PromiseSettledResult<StoredResult>[]): Json {
+  const results = chunk.map((o) => (o.status === 'fulfilled' ? o.value : { eventId: (o.reason as ProducerError).eventId, error: firstLine(o.reason) }));
+  const refusal = chunk.find((o): o is PromiseRejectedResult => o.status === 'rejected')?.reason as ProducerError | undefined;
+  if (!refusal) return { status: 202, results };
+  return { status: refusal.status, problem: refusal.problem ?? null, results };
 }

@@ -11,7 +11,7 @@ export const RUN_PACK_USAGE = `usage: fanout run-pack <pack.yaml> [options]
 
 Executes a task pack on this machine, step after step, and publishes the run as pack-run events:
 pack_run.status (running, with the steps), pack_run.step per step, every stdout and stderr line as
-pack_run.log (batched), and the result. Watch it with \`fanout tail pack-run <id>\` or the dashboard.
+pack_run.log (batched through @fanout/producer), and the result. Watch it with \`fanout tail pack-run <id>\` or the dashboard.
 
   --id <id>               the pack run's id (default: <pack name>-<time>-<random>)
   --url <url>             publisher URL (FANOUT_PUBLISHER_URL, FANOUT_URL; default http://127.0.0.1:8081)
@@ -113,5 +113,6 @@ export async function runPackCommand(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await sink.close().catch(() => undefined); // a failure was reported above
   }
 }

@@ -1,5 +1,6 @@
+import { Producer, ProducerEvent, createProducer } from '@fanout/producer';
 import { Endpoint } from '../client/endpoint';
-import { OutgoingEvent, PublishError, postEvents } from '../client/publish';
+import { OutgoingEvent } from '../client/publish';
 
 const DEFAULT_FLUSH_AFTER_MS = 50;
 const DEFAULT_MAX_BATCH = 200;
@@ -7,9 +8,9 @@ const DEFAULT_SINK_RETRY_FOR_MS = 30_000;
 
 export interface EventSinkOptions {
   endpoint: Endpoint;
-  /** Publish what is queued this long after the first queued event. @default {@link DEFAULT_FLUSH_AFTER_MS} */
+  /** Publish what is queued this long after the first queued event (the producer's linger). @default {@link DEFAULT_FLUSH_AFTER_MS} */
   flushAfterMs?: number;
-  /** …or as soon as this many events are queued; also the most events per request. @default {@link DEFAULT_MAX_BATCH} */
+  /** The most events per request. @default {@link DEFAULT_MAX_BATCH} */
   maxBatch?: number;
   /** Keep retrying a 503 or a failed connection for this long (same eventIds: safe). @default {@link DEFAULT_SINK_RETRY_FOR_MS} */
   retryForMs?: number;
@@ -17,22 +18,28 @@ export interface EventSinkOptions {
 }
 
 /**
- * Publishes events in the order they were pushed, in batches: one request in flight at a time, so the
- * subject's seq order is the push order. Once a publish fails for good, every later flush rejects.
+ * A pack run's events, published through @fanout/producer (one subject: its events are stored in the
+ * order they were pushed, batched by the producer's linger). `push` does not wait; the run pauses its
+ * steps' output on `pending` instead. Once a publish fails for good, later pushes are dropped and every
+ * later flush rejects.
  */
 export class EventSink {
-  private queue: OutgoingEvent[] = [];
-  private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly producer: Producer;
   private unacknowledged = 0;
   private failure: Error | undefined;
   private readonly failureListeners: ((error: Error) => void)[] = [];
-  private readonly flushAfterMs: number;
-  private readonly maxBatch: number;
 
-  constructor(private readonly options: EventSinkOptions) {
-    this.flushAfterMs = options.flushAfterMs ?? DEFAULT_FLUSH_AFTER_MS;
-    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  constructor(options: EventSinkOptions) {
+    const { endpoint } = options;
+    this.producer = createProducer({
+      url: endpoint.url,
+      token: endpoint.token,
+      tenant: endpoint.tenant,
+      maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
+      lingerMs: options.flushAfterMs ?? DEFAULT_FLUSH_AFTER_MS,
+      retry: { maxElapsedMs: options.retryForMs ?? DEFAULT_SINK_RETRY_FOR_MS },
+      onRetry: options.onRetry && ((reason) => options.onRetry!(reason)),
+    });
   }
 
   /** Events pushed and not yet acknowledged by the publisher. */
@@ -51,33 +58,33 @@ export class EventSink {
 
   push(event: OutgoingEvent): void {
     if (this.failure) return;
-    this.queue.push(event);
     this.unacknowledged += 1;
-    if (this.queue.length >= this.maxBatch) void this.flush().catch(() => undefined);
-    else this.timer ??= setTimeout(() => void this.flush().catch(() => undefined), this.flushAfterMs);
+    this.producer.publish(event as unknown as ProducerEvent).then(
+      () => {
+        this.unacknowledged -= 1;
+      },
+      (error: unknown) => {
+        this.unacknowledged -= 1;
+        this.fail(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   }
 
   /** Sends everything queued; resolves once all of it (and everything before) is stored. */
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.chain = this.chain.then(() => this.send(batch));
-    }
-    return this.chain;
+  async flush(): Promise<void> {
+    await this.producer.flush();
+    if (this.failure) throw this.failure;
   }
 
-  private async send(batch: OutgoingEvent[]): Promise<void> {
+  /** Flushes, then refuses further events. */
+  async close(): Promise<void> {
+    await this.producer.close();
     if (this.failure) throw this.failure;
-    try {
-      await postEvents(this.options.endpoint, batch, { retryForMs: this.options.retryForMs ?? DEFAULT_SINK_RETRY_FOR_MS, onRetry: this.options.onRetry });
-      this.unacknowledged -= batch.length;
-    } catch (error) {
-      this.failure = error instanceof PublishError ? error : new Error(`publishing failed: ${(error as Error).message}`);
-      this.queue = [];
-      for (const listener of this.failureListeners) listener(this.failure);
-      throw this.failure;
-    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const listener of this.failureListeners) listener(error);
   }
 }
