@@ -2,8 +2,9 @@
 --[[
 Atomically appends a batch of one subject's events: idempotency by eventId, the state-machine
 check, seq assignment, XADD, trimming (the history, and the ids of what it trims from the
-idempotency index), expiry after a terminal event, and one SPUBLISH of the finished frames. All or none: if any event breaks the state machine, nothing is written. Declared
-with a shebang (no flags), so Redis over maxmemory refuses it before it runs, never half way.
+idempotency index), expiry after a terminal event, and one SPUBLISH of the finished frames. All or
+none: if any event breaks the state machine, nothing is written. Declared with a shebang (no
+flags), so Redis over maxmemory refuses it before it runs, never half way.
 
 KEYS: meta (hash), stream (entries 0-<seq>: f frame, x terminal, i eventId), ids (hash eventId -> seq
       of every retained event), steps (hash stepIndex -> status)
@@ -83,6 +84,26 @@ local function trimHistory(streamKey, idsKey, maxlen)
   end
   if #ids > 0 then redis.call('HDEL', idsKey, unpack(ids)) end
   redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
+end
+
+--[[
+A subject stored before stream entries held their eventId still has, in `ids`, the ids of events
+trimmed since. While `ids` holds more ids than the stream has entries, each append sweeps a slice of
+it (HSCAN, its cursor kept in meta as `ic`) and drops the ids of seqs before the history's first.
+A subject stored since never sweeps: its `ids` holds exactly the stream's ids. Two O(1) lengths.
+]]
+local SWEEP_COUNT = 200
+local function sweepOldIds(metaKey, streamKey, idsKey, lastSeq)
+  local retained = redis.call('XLEN', streamKey)
+  if redis.call('HLEN', idsKey) <= retained then return end
+  local firstRetained = lastSeq - retained + 1
+  local reply = redis.call('HSCAN', idsKey, redis.call('HGET', metaKey, 'ic') or '0', 'COUNT', SWEEP_COUNT)
+  local found, gone = reply[2], {}
+  for f = 1, #found - 1, 2 do
+    if tonumber(found[f + 1]) < firstRetained then gone[#gone + 1] = found[f] end
+  end
+  if #gone > 0 then redis.call('HDEL', idsKey, unpack(gone)) end
+  redis.call('HSET', metaKey, 'ic', reply[1])
 end
 
 local stepStatus = {}
@@ -198,6 +219,7 @@ for i = 1, count do
   end
 end
 trimHistory(streamKey, idsKey, maxlen)
+sweepOldIds(metaKey, streamKey, idsKey, nextSeq)
 redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0',
   'ls', lastStatusSeq, 'lu', lastStatusAt)
 for index, stepState in pairs(stepStatus) do

@@ -4,7 +4,7 @@ import { AppendDeadlineError, LiveBatch, RedisBus, activityFrame, closeEventJson
 import { expandIncludes } from '../src/lua-scripts';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
-import { BusFactoryOptions, collector, expectStored, log, newSubject, runBusConformance, status, step } from './conformance';
+import { BusFactoryOptions, collector, expectStored, jobProgress, log, newSubject, runBusConformance, status, step } from './conformance';
 import { expectRecordsRepaired } from './record-repair';
 
 let redis: RedisServer;
@@ -124,6 +124,45 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
       expect(left).toBeGreaterThan(ttl - 10);
       expect(left).toBeLessThanOrEqual(ttl);
     }
+  });
+
+  it('stream entries hold their eventId (field i), and ids holds exactly the retained entries\' ids', async () => {
+    const bus = await open({ historyMaxLen: 4 });
+    const c = client();
+    const s = newSubject('job');
+    const events = [status(s, 'pending'), ...Array.from({ length: 9 }, (_, i) => jobProgress(s, i))];
+    for (const e of events) await bus.append(s, [e]);
+    const keys = subjectKeys(s);
+    const entries = await c.xrange(keys.stream, '-', '+');
+    expect(entries.map(([id, fields]) => [id, fields.filter((_, i) => i % 2 === 0), fields[5]])).toEqual(
+      events.slice(-4).map((e, i) => [`0-${7 + i}`, ['f', 'x', 'i'], e.eventId]),
+    );
+    expect(await c.hgetall(keys.ids)).toEqual(Object.fromEntries(events.slice(-4).map((e, i) => [e.eventId, String(7 + i)])));
+  });
+
+  it('a subject stored before entries held their eventId sheds the ids of its trimmed events, a slice per append', async () => {
+    const bus = await open({ historyMaxLen: 10 });
+    const c = client();
+    const s = newSubject('job');
+    const keys = subjectKeys(s);
+    const events = [status(s, 'pending'), ...Array.from({ length: 29 }, (_, i) => jobProgress(s, i))];
+    expectStored(await bus.append(s, events), Array.from({ length: 30 }, (_, i) => i + 1));
+    // As such a subject's ids would be: 1,500 more ids, of seqs no longer retained.
+    const old = Array.from({ length: 1500 }, (_, i) => [`old-${i}`, String((i % 20) + 1)]).flat();
+    await c.hset(keys.ids, ...old);
+    let appends = 0;
+    while ((await c.hlen(keys.ids)) > 10) {
+      expectStored(await bus.append(s, [jobProgress(s, appends)]), [31 + appends]);
+      appends += 1;
+      expect(appends).toBeLessThan(40);
+    }
+    expect(await c.hlen(keys.ids)).toBe(10);
+    expect(await c.hexists(keys.ids, 'old-0')).toBe(0);
+    // The retained events' ids are untouched.
+    const last = jobProgress(s, 1);
+    expectStored(await bus.append(s, [last]), [31 + appends]);
+    expect(await bus.append(s, [last])).toEqual([{ eventId: last.eventId, seq: 31 + appends, duplicate: true }]);
+    expect(await c.hlen(keys.ids)).toBe(10);
   });
 
   it("a subject's keys and its channel share one hash tag holding tenant, kind and id", async () => {
