@@ -36,7 +36,7 @@ export interface ProducerOptions {
   lingerMs?: number;
   /** Events held (queued or in flight) before `publish` waits for room. @default 10000 */
   maxQueued?: number;
-  /** Requests in flight at once (never two for one subject). @default 8 */
+  /** Requests in flight at once (never two for one subject). @default 16 */
   maxInFlight?: number;
   /** One attempt's deadline; a request past it counts as unanswered and is retried. @default 30000 */
   requestTimeoutMs?: number;
@@ -87,7 +87,7 @@ interface SubjectQueue {
 
 const DEFAULT_LINGER_MS = 5;
 const DEFAULT_MAX_QUEUED = 10_000;
-const DEFAULT_MAX_IN_FLIGHT = 8;
+const DEFAULT_MAX_IN_FLIGHT = 16;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** `{"events":[` … `]}` and the commas: a request stays under the 4 MiB limit with room to spare. */
 const MAX_BODY_BYTES = MAX_REQUEST_BYTES - 1024;

@@ -264,7 +264,7 @@ test('measurement (not an assertion): a producer fed one event per publish call 
 
   // The same events, one publish(event) call each.
   const single = make();
-  const producer = producerFor({ maxQueued: SUBJECTS * PER_SUBJECT });
+  const producer = producerFor({ maxQueued: SUBJECTS * PER_SUBJECT, maxInFlight: SUBJECTS }); // as many requests at once as the hand-made batches
   started = performance.now();
   const outcomes = await publishAll(producer, interleave(single));
   await producer.close();
