@@ -246,6 +246,36 @@ test('retry through a Redis restart: the producer keeps publishing while Redis i
   console.log(`Redis restart: ${retries} retries (${[...reasons].join(', ')}), ${duplicates} events answered as duplicates of a cut-off attempt, none stored twice`);
 }, 120_000);
 
+test('answers lost on the way back (the request reached the publisher, the connection failed before the answer): the same eventIds are sent again, answered as duplicates, and nothing is stored twice', async () => {
+  const plans = Array.from({ length: 6 }, () => packRunPlan(stack.tenant, 150, { terminal: false }));
+  let requests = 0;
+  let lost = 0;
+  // Every third request is delivered, then its answer dropped as a reset connection would.
+  const losing: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const text = await response.text();
+    if (++requests % 3 === 0) {
+      lost += 1;
+      throw new TypeError('fetch failed', { cause: new Error('socket hang up') });
+    }
+    return new Response(text, { status: response.status, headers: response.headers });
+  };
+  let retries = 0;
+  const producer = producerFor({ maxBatch: 25, lingerMs: 1, fetch: losing, retry: { initialDelayMs: 5, maxDelayMs: 50 }, onRetry: () => (retries += 1) });
+  const order = interleave(plans);
+  const outcomes = await publishAll(producer, order);
+  await producer.close();
+  expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+  expect(lost).toBeGreaterThan(0);
+  expect(retries).toBe(lost);
+  const results = new Map(order.map((e, i) => [e.eventId, (outcomes[i] as PromiseFulfilledResult<StoredResult>).value]));
+  expect([...results.values()].some((r) => r.duplicate)).toBe(true);
+  for (const plan of plans) {
+    expect(plan.events.map((e) => results.get(e.eventId)!.seq)).toEqual(plan.events.map((_, i) => i + 1));
+    expect((await history('pack-run', plan.id)).map((e) => e.eventId)).toEqual(plan.events.map((e) => e.eventId));
+  }
+});
+
 test('measurement (not an assertion): a producer fed one event per publish call reaches batch throughput', async () => {
   const SUBJECTS = 20;
   const PER_SUBJECT = 500;
