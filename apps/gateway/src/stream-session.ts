@@ -94,6 +94,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
       const unsent = this.conn.unsentBytes;
       if (unsent > 0 && unsent >= this.unsentAtHeartbeat) return this.dropSlowConsumer();
       this.writeControl(heartbeatFrame(new Date(now)));
+      if (this.closed) return;
       this.services.metrics.heartbeats.inc();
       this.unsentAtHeartbeat = this.conn.unsentBytes;
     }
