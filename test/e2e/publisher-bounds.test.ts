@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { runCli } from '../support/cli';
+import { millionDeepBodies } from '../support/deep-json';
 import { closeAllStreams } from '../support/sse-client';
 import { PublishResult, Stack, jobEvents, packRunEvents, postBytes, runEvents, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
@@ -25,7 +26,6 @@ afterAll(async () => {
 }, 60_000);
 
 const PROBLEM = /^application\/problem\+json\b/;
-const nested = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.repeat(depth);
 
 async function postJson(body: string) {
   return postBytes(`${stack.publisher.url}/api/v1/events`, body, { 'Content-Type': 'application/json' });
@@ -36,12 +36,7 @@ describe('deep nesting', () => {
   // this one is about the process: no stack overflow is logged.
   test('a million levels (under 4 MiB), as an event field or the whole body, is a 400 problem+json; no error is logged', async () => {
     const job = jobEvents(stack.tenant);
-    const deepBodies = [
-      nested(1_000_000),
-      JSON.stringify(job.status('pending')).replace('"data":{', `"extra":${nested(1_000_000)},"data":{`),
-      `{"events":[${nested(999_990, JSON.stringify(job.status('pending')))}]}`,
-    ];
-    for (const body of deepBodies) {
+    for (const body of millionDeepBodies(JSON.stringify(job.status('pending')))) {
       expect(Buffer.byteLength(body)).toBeLessThan(4 * 1024 * 1024);
       const answer = await postJson(body);
       expect({ status: answer.status, contentType: answer.headers['content-type'] }).toEqual({ status: 400, contentType: expect.stringMatching(PROBLEM) });

@@ -12,6 +12,7 @@ import request, { Response } from 'supertest';
 import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
 import { Role, loadConfig } from '../src/config';
 import { RunningServer, startServer } from '../src/server';
+import { millionDeepBodies, nestedJson } from '../../../test/support/deep-json';
 
 type Json = Record<string, any>;
 
@@ -335,16 +336,9 @@ describe('the publisher’s refusals', () => {
   });
 
   describe('nesting', () => {
-    const nested = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.repeat(depth);
-
     test('a million levels (under 4 MiB), as an event field or the whole body, is a 400 problem+json', async () => {
       const job = jobEvents();
-      const deepBodies = [
-        nested(1_000_000),
-        JSON.stringify(job.status('pending')).replace('"data":{', `"extra":${nested(1_000_000)},"data":{`),
-        `{"events":[${nested(999_990, JSON.stringify(job.status('pending')))}]}`,
-      ];
-      for (const body of deepBodies) {
+      for (const body of millionDeepBodies(JSON.stringify(job.status('pending')))) {
         expect(Buffer.byteLength(body)).toBeLessThan(4 * 1024 * 1024);
         expect(expectProblem(await postRaw(body), 400)).toMatchObject({ title: 'Bad Request', detail: expect.stringMatching(/nested deeper than 64 levels/) });
       }
@@ -352,8 +346,8 @@ describe('the publisher’s refusals', () => {
     });
 
     test('64 levels are parsed (and judged by the schema), 65 are refused before; brackets inside strings do not count; a legal event is stored', async () => {
-      expect(expectProblem(await postRaw(nested(64)), 400).detail).toMatch(/one event or \{"events": \[\.\.\.\]\}/);
-      expect(expectProblem(await postRaw(nested(65)), 400).detail).toMatch(/nested deeper than 64 levels/);
+      expect(expectProblem(await postRaw(nestedJson(64)), 400).detail).toMatch(/one event or \{"events": \[\.\.\.\]\}/);
+      expect(expectProblem(await postRaw(nestedJson(65)), 400).detail).toMatch(/nested deeper than 64 levels/);
 
       const pr = packRunEvents();
       const first = pr.status('pending', { steps: [{ index: 0, name: '[[[[{{{{'.repeat(30) }] });
