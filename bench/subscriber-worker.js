@@ -7,7 +7,11 @@
  * (occurrences of "\nid: ") with Buffer.indexOf, carrying the last bytes of a read over to the next
  * so a separator split across two reads still counts once. Only sampled connections decode the
  * stream (chunked transfer encoding too, for the baseline), parse each frame's JSON, record the
- * latency from `publishedAt` to receipt and check that `seq` is contiguous per subject.
+ * latency from `publishedAt` to receipt and check that `seq` is contiguous per subject. A stream
+ * opened with `reorder` (Nchan's: its `seq` is numbered by the load generator as it sends the
+ * requests, which may reach nginx in another order) counts a seq that arrives after a higher one as
+ * reordered, not as a gap and a duplicate: a gap is then a seq below the highest received that has
+ * not arrived (yet).
  *
  * Driven by the parent over IPC: {type, id, ...} in, {type: 'reply', id, ...} out.
  */
@@ -78,6 +82,7 @@ class Conn {
     this.sample = !!spec.sample;
     this.target = spec.target ?? 0;
     this.startSeq = spec.startSeq ?? 0;
+    this.reorder = !!spec.reorder;
     this.status = 0;
     this.ids = 0;
     this.frames = 0;
@@ -101,6 +106,9 @@ class Conn {
     this.lastSeq = new Map();
     this.seqGaps = 0;
     this.seqDups = 0;
+    /** reorder streams: subject -> {next: the lowest seq not received, ahead: the seqs received above it} */
+    this.order = null;
+    this.reordered = 0;
     this.controlEvents = {};
     this.lastId = null;
     this.chunkState = null;
@@ -265,14 +273,56 @@ class Conn {
       return;
     }
     const subject = parsed.subject ? `${parsed.subject.kind}:${parsed.subject.id}` : '';
+    if (this.reorder) this.checkUnordered(subject, parsed.seq);
+    else this.checkOrdered(subject, parsed.seq);
+    if (recording && parsed.publishedAt) pushLatency(now - Date.parse(parsed.publishedAt));
+  }
+
+  checkOrdered(subject, seq) {
     const last = this.lastSeq.has(subject) ? this.lastSeq.get(subject) : this.startSeq;
-    if (parsed.seq === last + 1) this.lastSeq.set(subject, parsed.seq);
-    else if (parsed.seq <= last) this.seqDups++;
+    if (seq === last + 1) this.lastSeq.set(subject, seq);
+    else if (seq <= last) this.seqDups++;
     else {
       this.seqGaps++;
-      this.lastSeq.set(subject, parsed.seq);
+      this.lastSeq.set(subject, seq);
     }
-    if (recording && parsed.publishedAt) pushLatency(now - Date.parse(parsed.publishedAt));
+  }
+
+  /**
+   * Every seq once, in any order: early ones wait in `ahead` until the ones before them arrive. A seq
+   * that arrives after a higher one counts as reordered.
+   */
+  checkUnordered(subject, seq) {
+    if (!this.order) this.order = new Map();
+    let state = this.order.get(subject);
+    if (!state) this.order.set(subject, (state = { next: this.startSeq + 1, ahead: new Set(), max: this.startSeq }));
+    if (!Number.isInteger(seq)) {
+      this.seqGaps++;
+      return;
+    }
+    if (seq < state.next || state.ahead.has(seq)) {
+      this.seqDups++;
+      return;
+    }
+    if (seq < state.max) this.reordered++;
+    else state.max = seq;
+    if (seq === state.next) {
+      state.next++;
+      while (state.ahead.delete(state.next)) state.next++;
+    } else state.ahead.add(seq);
+  }
+
+  /** Sampled gaps: counted as they happen on ordered streams; on reorder streams, the seqs still missing below the highest received. */
+  gaps() {
+    if (!this.order) return this.seqGaps;
+    let holes = this.seqGaps;
+    for (const { next, ahead } of this.order.values()) {
+      if (ahead.size === 0) continue;
+      let max = 0;
+      for (const seq of ahead) if (seq > max) max = seq;
+      holes += max - next + 1 - ahead.size;
+    }
+    return holes;
   }
 
   close() {
@@ -327,6 +377,7 @@ function stats(detail) {
     maxHeadersAt: 0,
     seqGaps: 0,
     seqDups: 0,
+    reordered: 0,
     sampled: 0,
     controlEvents: {},
     lastId: null,
@@ -349,8 +400,9 @@ function stats(detail) {
     if (c.headersAt > out.maxHeadersAt) out.maxHeadersAt = c.headersAt;
     if (c.sample) {
       out.sampled++;
-      out.seqGaps += c.seqGaps;
+      out.seqGaps += c.gaps();
       out.seqDups += c.seqDups;
+      out.reordered += c.reordered;
       for (const [k, v] of Object.entries(c.controlEvents)) out.controlEvents[k] = (out.controlEvents[k] || 0) + v;
       if (c.lastId && !out.lastId) out.lastId = c.lastId;
     }

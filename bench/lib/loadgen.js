@@ -137,13 +137,13 @@ async function startWorkers(count, options = {}) {
   return createPool(workers);
 }
 
-const SUM_FIELDS = ['conns', 'ids', 'frames', 'bytes', 'ok', 'ready', 'reached', 'closed', 'closedUnexpectedly', 'loss', 'extra', 'seqGaps', 'seqDups', 'sampled'];
+const SUM_FIELDS = ['conns', 'ids', 'frames', 'bytes', 'ok', 'ready', 'reached', 'closed', 'closedUnexpectedly', 'loss', 'extra', 'seqGaps', 'seqDups', 'reordered', 'sampled'];
 
 function mergeStats(list) {
   const out = { maxDoneAt: 0, minDoneAt: 0, maxHeadersAt: 0, statuses: {}, errors: {}, controlEvents: {}, lastId: null };
   for (const f of SUM_FIELDS) out[f] = 0;
   for (const s of list) {
-    for (const f of SUM_FIELDS) out[f] += s[f];
+    for (const f of SUM_FIELDS) out[f] += s[f] || 0;
     out.maxDoneAt = Math.max(out.maxDoneAt, s.maxDoneAt);
     if (s.minDoneAt && (!out.minDoneAt || s.minDoneAt < out.minDoneAt)) out.minDoneAt = s.minDoneAt;
     out.maxHeadersAt = Math.max(out.maxHeadersAt, s.maxHeadersAt);
@@ -159,7 +159,7 @@ function createPool(workers) {
     pids: () => Object.fromEntries(workers.map((w) => [w.name, w.pid])),
     /**
      * Spreads `specs` over the workers (a spec: {key, host, port, path, headers, sample, target,
-     * startSeq}); every `sampleEvery`-th connection is sampled. At most `concurrency` connections
+     * startSeq, reorder}); every `sampleEvery`-th connection is sampled. At most `concurrency` connections
      * wait for their response head at once, shared in proportion to each worker's connections.
      * Resolves when every connection has its response headers (or failed).
      */

@@ -22,6 +22,29 @@ try {
 
 /** @type {Map<number, Managed>} */
 const managed = new Map();
+/** Processes started by a managed one (nginx's worker): ended by PID if their parent could not end them. */
+const tracked = new Map();
+
+function trackPid(pid, name) {
+  tracked.set(pid, name);
+}
+
+function untrackPid(pid) {
+  tracked.delete(pid);
+}
+
+/** SIGKILL a tracked PID if it is still the process it was (same command name). */
+function killTracked(pid) {
+  const name = tracked.get(pid);
+  tracked.delete(pid);
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (name && name.startsWith(comm)) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
 
 /**
  * @typedef {object} Managed
@@ -112,6 +135,7 @@ async function stopManaged(entry, graceMs = 5000) {
 
 async function stopAll(graceMs = 5000) {
   await Promise.all([...managed.values()].map((entry) => stopManaged(entry, graceMs)));
+  for (const pid of [...tracked.keys()]) killTracked(pid);
 }
 
 /** Last resort, synchronous: SIGKILL every process still tracked. */
@@ -123,6 +147,7 @@ function killAllNow() {
       /* gone */
     }
   }
+  for (const pid of [...tracked.keys()]) killTracked(pid);
 }
 
 function runningProcesses() {
@@ -307,6 +332,8 @@ module.exports = {
   stopManaged,
   stopAll,
   killAllNow,
+  trackPid,
+  untrackPid,
   runningProcesses,
   cpuSeconds,
   rssKiB,

@@ -18,6 +18,7 @@ interface Stats {
   extra: number;
   seqGaps: number;
   seqDups: number;
+  reordered: number;
   sampled: number;
   statuses: Record<string, number>;
   errors: Record<string, number>;
@@ -49,6 +50,29 @@ function streamBody(): { body: Buffer; frames: number } {
   return { body: Buffer.from(parts.join('')), frames };
 }
 
+/**
+ * A stream as Nchan writes it (nchan_subscriber eventsource, no chunked encoding): a `: hi` comment,
+ * then `id: <time>:<tag>` and the published body as `data:`. The bodies carry the seq the load
+ * generator numbered them with; `swapEvery` swaps each such pair of neighbours (requests that
+ * reached nginx in another order), `skip` leaves seqs out.
+ */
+function nchanBody({ swapEvery = 0, skip = [] as number[] } = {}): { body: Buffer; events: number; swapped: number } {
+  const seqs = Array.from({ length: EVENTS }, (_, i) => i + 1).filter((seq) => !skip.includes(seq));
+  let swapped = 0;
+  if (swapEvery) {
+    for (let i = swapEvery - 1; i + 1 < seqs.length; i += swapEvery) {
+      [seqs[i], seqs[i + 1]] = [seqs[i + 1]!, seqs[i]!];
+      swapped++;
+    }
+  }
+  const parts = [': hi\n\n'];
+  seqs.forEach((seq, i) => {
+    const data = JSON.stringify({ tenant: 't', subject: { kind: 'job', id: 'j' }, type: 'job.progress', data: { percent: seq % 101 }, seq, publishedAt: new Date().toISOString() });
+    parts.push(`id: 1796401882:${i}\ndata: ${data}\n\n`);
+  });
+  return { body: Buffer.from(parts.join('')), events: seqs.length, swapped };
+}
+
 /** The frames of `body`, each with its "\n\n". */
 function framesOf(body: Buffer): Buffer[] {
   const out: Buffer[] = [];
@@ -74,12 +98,34 @@ function pieces(body: Buffer, cuts: number[]): Buffer[] {
 
 describe('the benchmark load generator counts exactly what the server sent', () => {
   const { body, frames } = streamBody();
+  const nchanStreams: Record<string, ReturnType<typeof nchanBody>> = {
+    '/nchan': nchanBody(),
+    '/nchan-reordered': nchanBody({ swapEvery: 7 }),
+    '/nchan-hole': nchanBody({ swapEvery: 7, skip: [1000, 2000, 2001] }),
+  };
   let server: Server;
   let port: number;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === '/missing') return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('no');
+      const nchan = nchanStreams[req.url ?? ''];
+      if (nchan) {
+        // As nginx writes it: not chunked, the head then the body, here in tiny pieces.
+        res.removeHeader('Transfer-Encoding');
+        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'close' });
+        res.flushHeaders();
+        const socket = res.socket!;
+        const queue = pieces(nchan.body, [1, 2, 3, 4, 5, 6, 7, 8, 9, 700]);
+        const next = (): void => {
+          const piece = queue.shift();
+          if (!piece || socket.destroyed) return;
+          socket.write(piece);
+          setImmediate(next);
+        };
+        next();
+        return;
+      }
       const headers = { 'Content-Type': 'text/event-stream' };
       // Bodies that are not chunk-encoded go straight to the socket, after the head, as the gateway's do.
       const socket = res.socket!;
@@ -153,6 +199,37 @@ describe('the benchmark load generator counts exactly what the server sent', () 
       // Chunked streams carry a size line and a CRLF per chunk on top of the frames.
       const chunkBytes = framesOf(body).reduce((sum, frame) => sum + frame.length.toString(16).length + 4, 0);
       expect(s.bytes).toBe((12 - chunked) * body.length + chunked * (body.length + chunkBytes));
+    });
+
+    it("counts Nchan's EventSource frames (its `: hi` comment is not a domain frame)", async () => {
+      const { body: nchan, events } = nchanStreams['/nchan']!;
+      const specs = Array.from({ length: 6 }, () => ({ host: '127.0.0.1', port, path: '/nchan', target: events, startSeq: 0, reorder: true }));
+      await pool.open(specs, { concurrency: 6, sampleEvery: 3 });
+      const done = await pool.waitFor((s) => s.reached === s.conns, { timeoutMs: 60_000 });
+      expect(done.finished).toBe(true);
+      const s = await pool.stats();
+      expect(s).toMatchObject({ conns: 6, ok: 6, ids: 6 * events, frames: 6 * (events + 1), bytes: 6 * nchan.length, loss: 0, extra: 0, seqGaps: 0, seqDups: 0, reordered: 0, sampled: 2 });
+    });
+
+    it('on reorder streams, a seq that arrives early is reordered, not a gap; one that never arrives is a gap', async () => {
+      const reordered = nchanStreams['/nchan-reordered']!;
+      const hole = nchanStreams['/nchan-hole']!;
+      const specs = [
+        { host: '127.0.0.1', port, path: '/nchan-reordered', target: reordered.events, startSeq: 0, reorder: true, sample: true },
+        { host: '127.0.0.1', port, path: '/nchan-hole', target: hole.events, startSeq: 0, reorder: true, sample: true },
+      ];
+      await pool.open(specs, { concurrency: 0 });
+      const done = await pool.waitFor((s) => s.reached === s.conns, { timeoutMs: 60_000 });
+      expect(done.finished).toBe(true);
+      const s = await pool.stats();
+      // 1000 is missing (a gap); 2000 and 2001 are missing at once (two gaps); none is a duplicate.
+      expect(s).toMatchObject({ ids: reordered.events + hole.events, seqGaps: 3, seqDups: 0, reordered: reordered.swapped + hole.swapped });
+      await pool.closeAll();
+      // The same stream checked for strict order (fanout's streams): every swap shows as a gap and a duplicate.
+      await pool.open([{ host: '127.0.0.1', port, path: '/nchan-reordered', target: reordered.events, startSeq: 0, sample: true }], { concurrency: 0 });
+      await pool.waitFor((s) => s.reached === s.conns, { timeoutMs: 60_000 });
+      const strict = await pool.stats();
+      expect(strict).toMatchObject({ seqGaps: reordered.swapped, seqDups: reordered.swapped, reordered: 0 });
     });
 
     it('reports a refused stream by its status and loses nothing else', async () => {
