@@ -2,7 +2,8 @@
 'use strict';
 /**
  * npm run bench [-- options]: scenarios B1–B6 of issue 5 against fanout (Redis + publisher +
- * gateways as real processes) and a bare node:http baseline, driven by the same load generator.
+ * gateways as real processes) and a bare node:http baseline, and B1, B2, W1 and M1 against Nchan
+ * (nginx + nchan + Redis) too, driven by the same load generator.
  * Progress goes to stderr; the table to stdout; the full results to bench/results/*.json.
  */
 const { spawnSync, execFileSync } = require('node:child_process');
@@ -13,6 +14,7 @@ const procs = require('./lib/procs');
 const { startWorkers } = require('./lib/loadgen');
 const { SCENARIOS, PARAMS, DESCRIPTIONS } = require('./lib/scenarios');
 const { rowsFor, textTable, renderDocs } = require('./lib/report');
+const { nchanAvailability } = require('./lib/nchan');
 
 const ROOT = procs.REPO_ROOT;
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -20,7 +22,7 @@ const DOCS_FILE = path.join(ROOT, 'docs', 'benchmarks.md');
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --scenario B1,B3   run only these scenarios (default: B1,B2,B3,B4,B5,B6)
+  --scenario B1,B3   run only these scenarios (default: ${Object.keys(SCENARIOS).join(',')})
   --quick            ~10x smaller parameters: to develop and smoke-test, not to quote
   --write-docs       write docs/benchmarks.md from this run (table, date, machine, targets)
   --provisional      mark the docs as measured on a busy machine (not final figures)
@@ -30,11 +32,13 @@ const USAGE = `usage: npm run bench -- [options]
   --workers N        Node subscriber processes of the load generator, for the sampled connections (default 2)
   --no-sink          no C counting sink: the Node workers hold every connection
   --no-baseline      skip the baseline phases (no ratios)
+  --no-nchan         skip the Nchan phases (B1, B2, W1, M1); skipped anyway, with a warning, when
+                     nginx or libnginx-mod-nchan is not installed
   --no-build         do not run tsc -b first (dist must exist)
 `;
 
 function parseArgs(argv) {
-  const opts = { scenarios: Object.keys(SCENARIOS), quick: false, writeDocs: false, profile: false, pin: false, workers: 2, sink: true, baseline: true, build: true, provisional: false };
+  const opts = { scenarios: Object.keys(SCENARIOS), quick: false, writeDocs: false, profile: false, pin: false, workers: 2, sink: true, baseline: true, nchan: true, build: true, provisional: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -68,6 +72,9 @@ function parseArgs(argv) {
         break;
       case '--no-baseline':
         opts.baseline = false;
+        break;
+      case '--no-nchan':
+        opts.nchan = false;
         break;
       case '--no-sink':
         opts.sink = false;
@@ -137,6 +144,7 @@ function machine(opts) {
     workers: opts.workers,
     sink: opts.sink,
     pinned: opts.pin,
+    nchan: null,
   };
 }
 
@@ -170,10 +178,22 @@ async function main() {
   if (opts.pin) execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
   log(`${mode} mode, scenarios ${opts.scenarios.join(',')}; load average ${m.loadStart.map((l) => l.toFixed(2)).join(' ')} on ${m.nproc} CPUs; open-file limit ${m.nofile}`);
 
+  if (opts.nchan) {
+    const nchan = nchanAvailability();
+    if (nchan.nginx) {
+      m.nchan = nchan.version;
+      log(`Nchan: ${nchan.version}`);
+    } else {
+      opts.nchan = false;
+      log(`Nchan is not available (${nchan.why}): the Nchan phases are skipped`);
+    }
+  }
+  m.nchanSkipped = !opts.nchan;
+
   const stamp = m.date.replace(/[:.]/g, '-');
   const profileRoot = opts.profile ? path.join(RESULTS_DIR, 'profiles', stamp) : undefined;
   const pool = await startWorkers(opts.workers, { cpus: opts.pin ? 1 : undefined, sink: opts.sink, log });
-  const ctx = { pool, log, baseline: opts.baseline, profileRoot, pin: opts.pin };
+  const ctx = { pool, log, baseline: opts.baseline, nchan: opts.nchan, profileRoot, pin: opts.pin };
   const results = { argv, quick: opts.quick, provisional: opts.provisional, machine: m, params: {}, scenarios: {}, profiles: {} };
   try {
     for (const id of opts.scenarios) {

@@ -1,7 +1,8 @@
 'use strict';
 /**
- * Turns a results object into rows (scenario, metric, fanout, baseline, target, result), prints them
- * as a table, and writes docs/benchmarks.md. Targets are those of issue 5, unchanged.
+ * Turns a results object into rows (scenario, metric, fanout, baseline, nchan, target, result),
+ * prints them as a table, and writes docs/benchmarks.md. Targets are those of issue 5, unchanged,
+ * and issue 14's against Nchan (W1, B1's whole-system CPU and p99).
  */
 
 function fmtNum(n, digits = 0) {
@@ -16,6 +17,8 @@ function fmtNum(n, digits = 0) {
 const ms = (n) => (n === undefined || Number.isNaN(n) ? '–' : `${n.toFixed(0)} ms`);
 const sec = (n, d = 2) => (n === undefined || Number.isNaN(n) ? '–' : `${n.toFixed(d)} s`);
 const times = (n) => (n === undefined || Number.isNaN(n) ? '–' : `${n.toFixed(2)}×`);
+const us = (n) => (n === undefined || Number.isNaN(n) ? '–' : `${fmtNum(n, 0)} µs`);
+const bytes = (n) => (n === undefined || Number.isNaN(n) ? '–' : n >= 1048576 ? `${(n / 1048576).toFixed(2)} MiB` : n >= 10240 ? `${(n / 1024).toFixed(1)} KiB` : `${n.toFixed(0)} B`);
 
 /** A target check: kind 'min' (value ≥ limit) or 'max' (value ≤ limit). */
 function check(value, kind, limit, unit = '') {
@@ -38,6 +41,7 @@ function lossText(phase) {
   const parts = [`${phase.lost}`];
   if (phase.seqGaps) parts.push(`${phase.seqGaps} seq gaps`);
   if (phase.seqDups) parts.push(`${phase.seqDups} dups`);
+  if (phase.reordered) parts.push(`${phase.reordered} reordered (not lost)`);
   if (phase.extra) parts.push(`${phase.extra} extra`);
   if (phase.closedUnexpectedly) parts.push(`${phase.closedUnexpectedly} dropped conns`);
   if (phase.finished === false) parts.push(`unfinished: ${phase.unfinishedReason}`);
@@ -55,10 +59,13 @@ function shareText(phase) {
   return `${(100 * phase.busiestServerProcessShare).toFixed(0)} % / ${(100 * phase.busiestLoadgenProcessShare).toFixed(0)} %`;
 }
 
-/** Rows for the table: [scenario, metric, fanout, baseline, target, result]. */
+const COLUMNS = ['', 'metric', 'fanout', 'baseline', 'nchan', 'target', 'result'];
+
+/** Rows for the table: [scenario, metric, fanout, baseline, nchan, target, result]. */
 function rowsFor(results) {
   const rows = [];
-  const push = (id, metric, fanout, baseline, target = '', result = '') => rows.push([id, metric, fanout, baseline, target, result]);
+  const push = (id, metric, fanout, baseline, target = '', result = '', nchan = '') => rows.push([id, metric, fanout, baseline, nchan, target, result]);
+  const nchanRan = !results.machine || !results.machine.nchanSkipped;
   for (const [id, r] of Object.entries(results.scenarios)) {
     if (r.error) {
       push(id, 'error', r.error.split('\n')[0].slice(0, 160), '', '', 'failed');
@@ -66,6 +73,8 @@ function rowsFor(results) {
     }
     const f = r.phases.fanout;
     const b = r.phases.baseline;
+    const n = r.phases.nchan;
+    const nchanCell = (text) => (n ? text : nchanRan && (id === 'B1' || id === 'B2') ? 'not run' : '');
     if (id === 'B1' || id === 'B2' || id === 'B3') {
       const ratioTarget = { B1: 1.1, B2: 6 }[id];
       const p99Target = { B1: 50, B2: 250, B3: 50 }[id];
@@ -76,13 +85,36 @@ function rowsFor(results) {
         fmtNum(b?.deliveriesPerServerCpuSecond),
         ratioTarget ? `≥ ${ratioTarget}× baseline` : '',
         ratioTarget ? `${times(r.ratio)} ${check(r.ratio, 'min', ratioTarget).text}` : `${times(r.ratio)} (no target)`,
+        nchanCell(fmtNum(n?.deliveriesPerServerCpuSecond)),
       );
-      push(id, 'latency p50 / p99', f ? `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}` : '–', b ? `${ms(b.latencyMs.p50)} / ${ms(b.latencyMs.p99)}` : '–', `p99 ≤ ${p99Target} ms`, check(f?.latencyMs.p99, 'max', p99Target, ' ms').text);
+      if (id !== 'B3') {
+        const systemTarget = { B1: 1.5 }[id];
+        push(
+          id,
+          'deliveries / whole-system CPU-s',
+          fmtNum(f?.deliveriesPerSystemCpuSecond),
+          fmtNum(b?.deliveriesPerSystemCpuSecond),
+          n ? (systemTarget ? `≥ ${systemTarget}× Nchan` : '') : '',
+          n ? (systemTarget ? `${times(r.nchanSystemRatio)} ${check(r.nchanSystemRatio, 'min', systemTarget).text}` : `${times(r.nchanSystemRatio)} of Nchan (no target)`) : '',
+          nchanCell(fmtNum(n?.deliveriesPerSystemCpuSecond)),
+        );
+        if (n) push(id, 'fanout ÷ Nchan: per server CPU-s / per whole-system CPU-s', `${times(r.nchanServerRatio)} / ${times(r.nchanSystemRatio)}`, '', '', '', '');
+      }
+      push(
+        id,
+        'latency p50 / p99',
+        f ? `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}` : '–',
+        b ? `${ms(b.latencyMs.p50)} / ${ms(b.latencyMs.p99)}` : '–',
+        `p99 ≤ ${p99Target} ms`,
+        check(f?.latencyMs.p99, 'max', p99Target, ' ms').text,
+        nchanCell(n ? `${ms(n.latencyMs.p50)} / ${ms(n.latencyMs.p99)}` : '–'),
+      );
+      if (id === 'B1' && n) push(id, 'latency p99 against Nchan', ms(f?.latencyMs.p99), '', "p99 ≤ Nchan's", `${times(r.nchanP99Ratio)} ${check(f?.latencyMs.p99, 'max', n.latencyMs.p99, ' ms').text}`, ms(n.latencyMs.p99));
       if (f?.gatewayLag) push(id, "gateways' own lag (publishedAt → written) p50 / p99 ≤", `${ms(f.gatewayLag.p50AtMostMs)} / ${ms(f.gatewayLag.p99AtMostMs)}`, '');
-      push(id, 'lost', lossText(f), lossText(b), '0', check(lossOf(f), 'max', 0).text);
-      push(id, 'deliveries', fmtNum(f?.deliveries), fmtNum(b?.deliveries));
-      push(id, 'CPU server / redis / publisher / loadgen', cpuText(f), cpuText(b), id === 'B3' ? 'Redis CPU reported' : '', id === 'B3' ? (f?.redisCpuSeconds !== undefined ? 'met' : 'not measured') : '');
-      push(id, 'busiest server / loadgen process, of a core', shareText(f), shareText(b));
+      push(id, 'lost', lossText(f), lossText(b), '0', check(lossOf(f), 'max', 0).text, nchanCell(lossText(n)));
+      push(id, 'deliveries', fmtNum(f?.deliveries), fmtNum(b?.deliveries), '', '', nchanCell(fmtNum(n?.deliveries)));
+      push(id, 'CPU server / redis / publisher / loadgen', cpuText(f), cpuText(b), id === 'B3' ? 'Redis CPU reported' : '', id === 'B3' ? (f?.redisCpuSeconds !== undefined ? 'met' : 'not measured') : '', nchanCell(cpuText(n)));
+      push(id, 'busiest server / loadgen process, of a core', shareText(f), shareText(b), '', '', nchanCell(shareText(n)));
     } else if (id === 'B4') {
       push(id, 'KiB per idle connection', fmtNum(f?.kibPerConnection, 1), fmtNum(b?.kibPerConnection, 1), '≤ 1.0× baseline', `${times(r.ratio)} ${check(r.ratio, 'max', 1.0).text}`);
       push(id, 'of which the second half, per connection (marginal)', fmtNum(f?.marginalKibPerConnection, 1), fmtNum(b?.marginalKibPerConnection, 1));
@@ -95,13 +127,41 @@ function rowsFor(results) {
       push(id, 'lost', lossText(f), '', '0', check(lossOf(f), 'max', 0).text);
       push(id, 'CPU gateway / redis / loadgen', f ? `${[f.serverCpuSeconds, f.redisCpuSeconds, f.loadgenCpuSeconds].map((v) => v.toFixed(2)).join(' / ')} s` : '–', '');
       push(id, 'first client caught up / all response heads', f ? `${sec(f.firstCaughtUpSeconds)} / ${sec(f.allHeadersSeconds)}` : '–', '');
+    } else if (id === 'W1') {
+      const fp = f?.paced;
+      const np = n?.paced;
+      const fb = f?.burst;
+      const nb = n?.burst;
+      const nc = (text) => (n ? text : nchanRan ? 'not run' : 'skipped');
+      push(
+        id,
+        'paced: CPU per event, write side (publisher + Redis | nginx + Redis)',
+        us(fp?.systemMicrosPerEvent),
+        '',
+        '≤ 1.0× Nchan',
+        n ? `${times(r.pacedCpuRatio)} ${check(r.pacedCpuRatio, 'max', 1.0).text}` : 'not measured',
+        nc(us(np?.systemMicrosPerEvent)),
+      );
+      push(id, 'paced: of which publisher | nginx / Redis', fp ? `${us(fp.serverMicrosPerEvent)} / ${us(fp.redisMicrosPerEvent)}` : '–', '', '', '', nc(np ? `${us(np.serverMicrosPerEvent)} / ${us(np.redisMicrosPerEvent)}` : '–'));
+      push(id, 'paced: answer p50 / p99', fp ? `${ms(fp.answerMs.p50)} / ${ms(fp.answerMs.p99)}` : '–', '', '', '', nc(np ? `${ms(np.answerMs.p50)} / ${ms(np.answerMs.p99)}` : '–'));
+      const burstText = (x) => (x ? `${fmtNum(x.eventsPerSecond)} ev/s${x.failed ? `, ${x.failed} failed` : ''}` : '–');
+      push(id, 'burst: events/s', burstText(fb), '', '≥ 1.0× Nchan', n ? `${times(r.burstRatio)} ${check(r.burstRatio, 'min', 1.0).text}` : 'not measured', nc(burstText(nb)));
+      const burstCpu = (x) => (x ? `${us(x.systemMicrosPerEvent)} (${us(x.serverMicrosPerEvent)} without Redis); ${(100 * x.systemShareOfCore).toFixed(0)} % / ${(100 * x.loadgenShareOfCore).toFixed(0)} %` : '–');
+      push(id, 'burst: CPU per event; write side / load generator, of a core', burstCpu(fb), '', '', '', nc(burstCpu(nb)));
+      push(id, 'burst: answer p50 / p99', fb ? `${ms(fb.answerMs.p50)} / ${ms(fb.answerMs.p99)}` : '–', '', '', '', nc(nb ? `${ms(nb.answerMs.p50)} / ${ms(nb.answerMs.p99)}` : '–'));
+    } else if (id === 'M1') {
+      const nc = (text) => (n ? text : nchanRan ? 'not run' : 'skipped');
+      push(id, "Redis memory of the subject's keys", f ? bytes(f.subjectBytes) : '–', '', '', n ? `${times(r.ratio)} of Nchan (no target)` : '', nc(n ? bytes(n.subjectBytes) : '–'));
+      push(id, 'per retained event', f ? bytes(f.bytesPerRetainedEvent) : '–', '', '', '', nc(n ? bytes(n.bytesPerRetainedEvent) : '–'));
+      push(id, 'events retained / keys of the subject', f ? `${fmtNum(f.retained)} / ${f.subjectKeys}` : '–', '', '', '', nc(n ? `${fmtNum(n.retained)} / ${n.subjectKeys}` : '–'));
+      push(id, 'all keys of the Redis: MEMORY USAGE sum / used_memory growth', f ? `${bytes(f.allKeysBytes)} / ${bytes(f.usedMemoryGrowth)}` : '–', '', '', '', nc(n ? `${bytes(n.allKeysBytes)} / ${bytes(n.usedMemoryGrowth)}` : '–'));
     } else if (id === 'B6') {
       for (const [name, m] of Object.entries(f.modes)) {
         const isTarget = /^batch\d+$/.test(name);
         push(
           id,
-          `${name}: events/s, answer p50 / p99`,
-          `${fmtNum(m.eventsPerSecond)} ev/s, ${ms(m.answerMs.p50)} / ${ms(m.answerMs.p99)}${m.failed ? `, ${m.failed} failed` : ''}`,
+          m.answerMs ? `${name}: events/s, answer p50 / p99` : `${name}: events/s (fed ${sec(m.fedForSeconds, 1)}, then flushed)`,
+          `${fmtNum(m.eventsPerSecond)} ev/s${m.answerMs ? `, ${ms(m.answerMs.p50)} / ${ms(m.answerMs.p99)}` : ''}${m.failed ? `, ${m.failed} failed` : ''}`,
           '',
           isTarget ? '≥ 20k events/s' : '',
           isTarget ? check(m.eventsPerSecond, 'min', 20000).text : '',
@@ -114,13 +174,13 @@ function rowsFor(results) {
 }
 
 function markdownTable(rows) {
-  const header = ['', 'metric', 'fanout', 'baseline', 'target', 'result'];
+  const header = COLUMNS;
   const escape = (cell) => String(cell).replace(/\|/g, '\\|');
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`)].join('\n');
 }
 
 function textTable(rows) {
-  const header = ['', 'metric', 'fanout', 'baseline', 'target', 'result'];
+  const header = COLUMNS;
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.min(80, Math.max(...all.map((r) => String(r[i]).length))));
   const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
@@ -132,7 +192,7 @@ function machineText(m) {
     `- date: ${m.date}`,
     m.commit === undefined ? '- code: not recorded' : `- code: commit ${m.commit}${m.uncommittedChanges && m.uncommittedChanges.length ? ` plus uncommitted changes to ${m.uncommittedChanges.length} files of apps/ and libs/ (${m.uncommittedChanges.slice(0, 8).join(', ')}${m.uncommittedChanges.length > 8 ? ', …' : ''})` : ''}`,
     `- machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memTotalGiB} GiB memory, ${m.kernel}`,
-    `- node ${m.node}, ${m.redis}`,
+    `- node ${m.node}, ${m.redis}${m.nchan ? `, ${m.nchan}` : m.nchanSkipped ? '; Nchan not measured in this run' : ''}`,
     `- load average at start: ${m.loadStart.map((l) => l.toFixed(2)).join(' ')}; at end: ${m.loadEnd ? m.loadEnd.map((l) => l.toFixed(2)).join(' ') : '–'}`,
     `- open-file limit of the processes: ${m.nofile}; load generator: ${m.sink === false ? `${m.workers} Node subscriber processes (no C sink)` : `the C counting sink (bench/sink.c) and ${m.workers} Node subscriber processes for the sampled connections`}${m.pinned ? '; servers pinned to CPU 0, everything else to CPU 1' : '; no CPU pinning'}`,
   ].join('\n');
@@ -153,7 +213,7 @@ function renderDocs(results, previous = '') {
   const profiles = Object.entries(results.profiles || {});
   return `# Benchmarks
 
-Produced by \`npm run bench${results.argv.length ? ` -- ${results.argv.join(' ')}` : ''}\` (bench/run.js): ${results.quick ? '**quick mode (~10× smaller parameters): for smoke-testing, not figures to quote**' : 'full parameters of issue 5'}.
+Produced by \`npm run bench${results.argv.length ? ` -- ${results.argv.join(' ')}` : ''}\` (bench/run.js): ${results.quick ? '**quick mode (~10× smaller parameters): for smoke-testing, not figures to quote**' : 'full parameters of issues 5 and 14'}.
 ${results.provisional ? '\n**Provisional:** measured on a shared machine while other work was running; not final figures.\n' : ''}
 ${machineText(results.machine)}
 - 1-minute load average before → after each scenario: ${perScenarioLoad || '–'}
@@ -199,8 +259,53 @@ ${scenarioLines.join('\n')}
   }.
 - **B6**: one publisher process; \`batch100\` sends each request's 100 events for one subject (one Lua
   call), \`-mixed\` spreads a request's events over many subjects (one Lua call per subject).
+  \`producer-single\` is \`@fanout/producer\` (\`createProducer\`, its defaults but \`maxInFlight\` set to
+  B6's connections) fed one event per \`publish()\` call, round-robin over the same pack runs, as
+  fast as \`whenRoom()\` lets it; events/s is every event stored over the feeding time plus the final
+  \`flush()\`. The producer's own CPU (its schema check, batching) is in the loadgen column.
+- **nchan** is the peer: Debian's \`nginx\` with \`libnginx-mod-nchan\`${results.machine.nchan ? ` (${results.machine.nchan})` : ''}, in the foreground
+  with its own prefix, \`worker_processes 1\` (plus the master, whose CPU counts too), \`access_log off\`,
+  \`keepalive_requests 1000000\` (nginx's default of 1,000 would close the publishers' keep-alive
+  connections), \`client_body_buffer_size 128k\` (bodies stay in memory),
+  storing in Redis: \`upstream { nchan_redis_server redis://127.0.0.1:<port>; }\`,
+  \`nchan_redis_pass\`, \`nchan_redis_storage_mode distributed\` (every message goes through Redis, as
+  fanout's do), \`nchan_message_buffer_length 1000\` and \`nchan_message_timeout 24h\` (fanout keeps
+  \`FANOUT_HISTORY_MAXLEN\` events, 10,000 by default and 1,000 in M1, for 24 h after a terminal event).
+  One channel per subject (\`<tenant>.<kind>.<id>\`); publishing is \`POST /pub/<channel>\` with
+  \`nchan_publisher\`, subscribing \`GET /sub/<channel>\` with \`nchan_subscriber eventsource\` and
+  \`nchan_subscriber_first_message oldest\` (a new subscriber gets the buffered messages first, as a
+  fanout stream replays its subject's history). Nchan has no batch API: it gets **one event per POST**
+  everywhere, where fanout gets B2's batches of 100 (B1 and W1 are one event per POST for both). Its
+  POST body is the same event JSON plus \`seq\` (numbered by the load generator per channel, in the
+  order it sends the requests) and \`publishedAt\` (when it sends the request); nginx and nchan do not
+  validate it. Its POSTs go through a lean keep-alive HTTP client of the load generator (raw
+  sockets, one request in flight per connection), as do both systems' in W1; fanout's B1–B6 POSTs
+  use \`node:http\`. Under \`--pin\`, nginx runs on CPU 0 like the gateways, Redis on CPU 1 like fanout's.
+- **counting Nchan's events**: its EventSource stream is not chunked; it starts with a \`: hi\`
+  comment frame, then each message is \`id: <time>:<tag>\` and \`data: <the published body>\`. The
+  sink and the Node workers count its domain frames as everyone's, by \`\\nid: \` (the comment has
+  none), so deliveries and loss are counted the same way. The sampled connections read latency and
+  order from the body's own \`seq\` and \`publishedAt\`: Nchan's latency is from the moment the load
+  generator sends the POST (fanout's from the publisher's append, after it read and validated the
+  request: a little in fanout's favour), and since concurrent POSTs may reach nginx out of order,
+  a seq arriving after a higher one counts as *reordered* (shown, not lost); a gap is a seq
+  never received.
+- **whole-system CPU**: fanout's gateway + publisher + Redis; Nchan's nginx (master and worker) +
+  Redis; the baseline's one process. **server CPU**: the gateway; nginx (which also takes the POSTs);
+  the baseline.
+- **W1**: no subscribers. The write side runs on CPU 0 under \`--pin\` (fanout's publisher and Redis;
+  nginx and Redis), the load on CPU 1. Both first take a short warm-up burst. *paced*: CPU of the write
+  side over the window, divided by the events; *burst*: events answered 202 (fanout) or 201/202
+  (Nchan) per second; the share of a core of the write side and of the load generator tells which
+  one bounded the burst.
+- **M1**: a fresh Redis per system, ${results.params && results.params.M1 ? fmtNum(results.params.M1.events) : 'N'} \`pack_run.log\` events (~200 B) to one
+  pack run (fanout: batches of 500 with \`FANOUT_HISTORY_MAXLEN=1000\`; Nchan: one POST each with
+  \`nchan_message_buffer_length 1000\`), then \`SCAN\` and \`MEMORY USAGE <key> SAMPLES 0\` of every key:
+  the subject's keys (fanout: \`fo:{tenant:kind:id}:m|s|ids|steps\`; Nchan: \`{channel:/<id>}\`, its
+  \`:messages\` list and one hash per retained message), per retained event (divided by \`XLEN\` or
+  \`LLEN\`), and every key of the Redis (fanout's tenant indexes and activity stream too).
 
-Absolute numbers on shared machines drift; compare the ratios to the baseline of the same run.
+Absolute numbers on shared machines drift; compare the ratios to the baseline and to Nchan of the same run.
 ${profiles.length ? `\n## Profiles (\`--profile\`)\n\n${profiles.map(([name, top]) => `### ${name}\n\n\`\`\`\n${top}\n\`\`\``).join('\n\n')}\n` : ''}
 ${notes}`;
 }

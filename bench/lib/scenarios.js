@@ -1,34 +1,39 @@
 'use strict';
 /**
- * Scenarios B1–B6 of issue 5. Each phase starts its system fresh, drives it with the same load
- * generator, and measures CPU from /proc over the window from the first publish until every
- * connection has every frame it should (or a bounded timeout).
+ * Scenarios B1–B6 of issue 5, and W1 and M1 of issue 14 (the write path against Nchan). Each phase
+ * starts its system fresh, drives it with the same load generator, and measures CPU from /proc over
+ * the window from the first publish until every connection has every frame it should (or a bounded
+ * timeout). B1 and B2 run against Nchan too (nginx + nchan + Redis) when it is available.
  */
 const { randomBytes } = require('node:crypto');
 const { cpuMeter, rssKiB, sleep } = require('./procs');
 const { percentile } = require('./loadgen');
 const { createClient, jobStatus, jobProgress, packRunStatus, packRunLog } = require('./publish');
-const { startFanoutSystem, startBaselineSystem, sumCpu } = require('./systems');
+const { startFanoutSystem, startBaselineSystem, startNchanSystem, sumCpu } = require('./systems');
 
 const SEGMENT = { job: 'jobs', 'pack-run': 'pack-runs', run: 'runs' };
 
 const PARAMS = {
   full: {
     B1: { clients: 1000, rate: 100, seconds: 10, sampleEvery: 20 },
-    B2: { clients: 200, events: 20000, batch: 100, inFlight: 4, eventBytes: 200, sampleEvery: 20 },
+    B2: { clients: 200, events: 20000, batch: 100, inFlight: 4, nchanInFlight: 32, eventBytes: 200, sampleEvery: 20 },
     B3: { subjects: 2000, gateways: 2, rate: 2000, seconds: 10, tickMs: 10, sampleEvery: 2 },
     B4: { connections: 10000, subjects: 1000, warmup: 100, settleMs: 2000 },
     B5: { clients: 1000, behind: 1000, sampleEvery: 10 },
     // Enough requests in flight that the publisher, not the generator's round trips, is the bottleneck.
     B6: { seconds: 5, warmupSeconds: 1, connections: 32, subjects: 100, batch: 100, eventBytes: 200 },
+    W1: { subjects: 100, rate: 100, seconds: 10, burstInFlight: 32, burstSeconds: 5, warmupSeconds: 1, maxBurstEvents: 500000 },
+    M1: { events: 200000, historyMaxLen: 1000, eventBytes: 200, batch: 500, inFlight: 4, nchanInFlight: 32 },
   },
   quick: {
     B1: { clients: 100, rate: 100, seconds: 2, sampleEvery: 10 },
-    B2: { clients: 20, events: 2000, batch: 100, inFlight: 4, eventBytes: 200, sampleEvery: 5 },
+    B2: { clients: 20, events: 2000, batch: 100, inFlight: 4, nchanInFlight: 32, eventBytes: 200, sampleEvery: 5 },
     B3: { subjects: 200, gateways: 2, rate: 200, seconds: 2, tickMs: 10, sampleEvery: 2 },
     B4: { connections: 1000, subjects: 100, warmup: 50, settleMs: 1000 },
     B5: { clients: 100, behind: 100, sampleEvery: 5 },
     B6: { seconds: 1, warmupSeconds: 0.3, connections: 8, subjects: 20, batch: 100, eventBytes: 200 },
+    W1: { subjects: 20, rate: 100, seconds: 2, burstInFlight: 32, burstSeconds: 1, warmupSeconds: 0.3, maxBurstEvents: 100000 },
+    M1: { events: 20000, historyMaxLen: 1000, eventBytes: 200, batch: 500, inFlight: 4, nchanInFlight: 32 },
   },
 };
 
@@ -38,7 +43,10 @@ const DESCRIPTIONS = {
   B3: (p) => `many subjects: ${p.subjects} jobs × 1 client over ${p.gateways} gateways, ${p.rate} events/s for ${p.seconds} s (${(p.rate * p.tickMs) / 1000} events of distinct subjects per POST every ${p.tickMs} ms)`,
   B4: (p) => `idle: ${p.connections} idle connections on one server over ${p.subjects} jobs (after a warm-up of ${p.warmup} connections)`,
   B5: (p) => `reconnect herd: ${p.clients} clients of one job reconnect at once, each ${p.behind} events behind`,
-  B6: (p) => `publisher: ${p.connections} keep-alive connections, ${p.seconds} s per mode, pack_run.log events of ~${p.eventBytes} B over ${p.subjects} pack runs`,
+  B6: (p) => `publisher: ${p.connections} keep-alive connections, ${p.seconds} s per mode, pack_run.log events of ~${p.eventBytes} B over ${p.subjects} pack runs; and one @fanout/producer fed one event per publish() call (up to ${p.connections} requests in flight)`,
+  W1: (p) =>
+    `single-event publish, fanout (publisher + Redis) against Nchan (nginx + Redis), no subscribers: job.progress events over ${p.subjects} jobs, one event per POST; paced: ${p.rate} events/s on one keep-alive connection for ${p.seconds} s; burst: ${p.burstInFlight} requests in flight for ${p.burstSeconds} s`,
+  M1: (p) => `Redis memory: ${p.events} pack_run.log events of ~${p.eventBytes} B to one subject, ${p.historyMaxLen} retained (fanout: FANOUT_HISTORY_MAXLEN=${p.historyMaxLen}; Nchan: nchan_message_buffer_length ${p.historyMaxLen})`,
 };
 
 function tenantFor(scenario) {
@@ -116,7 +124,7 @@ async function gatewayLagBefore(sys) {
 async function measureLive(ctx, sys, opts) {
   const { tenant, subjects, clientsPerSubject, sampleEvery, eventsPerSubject, publish, timeoutMs } = opts;
   const { pool, log } = ctx;
-  const client = createClient(sys.publishUrl, { connections: 8 });
+  const client = sys.createClient({ connections: 8 });
   try {
     await client.publishAll(
       subjects.map((s) => s.first),
@@ -129,10 +137,11 @@ async function measureLive(ctx, sys, opts) {
         specs.push({
           host: target.host,
           port: target.port,
-          path: streamPath(s.kind, s.id),
+          path: sys.streamPath(tenant, s.kind, s.id),
           headers: { 'X-Tenant': tenant },
           target: sys.initialIds,
           startSeq: sys.initialIds ? 0 : 1,
+          reorder: !!sys.reorderTolerant,
         });
       }
     });
@@ -156,6 +165,8 @@ async function measureLive(ctx, sys, opts) {
     await pool.closeAll();
     const deliveries = after.ids - before.ids;
     const serverCpu = sumCpu(cpu, Object.keys(sys.serverPids));
+    // The whole system: fanout's gateways, publisher and Redis; nginx (master and worker) and Redis; the baseline.
+    const systemCpu = sumCpu(cpu, [...Object.keys(sys.serverPids), ...Object.keys(sys.otherPids)]);
     // A process near 100 % of a core is saturated: its figures then measure the machine, not the code.
     const busiest = (names) => Math.max(...names.map((name) => (cpu[name] || 0) / wallSeconds));
     const answerTimes = sortedOf(published.times || []);
@@ -169,12 +180,14 @@ async function measureLive(ctx, sys, opts) {
       windowSeconds: wallSeconds,
       cpu,
       serverCpuSeconds: serverCpu,
+      systemCpuSeconds: systemCpu,
       redisCpuSeconds: cpu.redis,
       publisherCpuSeconds: cpu.publisher,
       loadgenCpuSeconds: sumCpu(cpu, Object.keys(loadgenPids)),
       busiestServerProcessShare: busiest(Object.keys(sys.serverPids)),
       busiestLoadgenProcessShare: busiest(Object.keys(loadgenPids)),
       deliveriesPerServerCpuSecond: deliveries / serverCpu,
+      deliveriesPerSystemCpuSecond: deliveries / systemCpu,
       latencyMs: latencySummary(lat.sorted),
       latencyDropped: lat.dropped,
       gatewayLag: lag,
@@ -182,6 +195,7 @@ async function measureLive(ctx, sys, opts) {
       extra: after.extra,
       seqGaps: after.seqGaps,
       seqDups: after.seqDups,
+      reordered: after.reordered,
       sampledConnections: after.sampled,
       closedUnexpectedly: after.closedUnexpectedly,
       controlEvents: after.controlEvents,
@@ -193,13 +207,19 @@ async function measureLive(ctx, sys, opts) {
   }
 }
 
-/** Runs `phase` against each system, starting and stopping the system around it. */
-async function againstSystems(ctx, scenario, startOptions, phase) {
+/**
+ * Runs `phase` against each system (the baseline unless --no-baseline, fanout, and Nchan when
+ * `withNchan` and it is available), starting and stopping the system around it.
+ */
+async function againstSystems(ctx, scenario, startOptions, phase, { withNchan = false } = {}) {
   const out = {};
-  const systems = ctx.baseline ? ['baseline', 'fanout'] : ['fanout'];
+  const systems = [...(ctx.baseline ? ['baseline'] : []), 'fanout', ...(withNchan && ctx.nchan ? ['nchan'] : [])];
   for (const kind of systems) {
     const profileDir = ctx.profileRoot ? `${ctx.profileRoot}/${scenario}-${kind}` : undefined;
-    const sys = kind === 'fanout' ? await startFanoutSystem({ ...startOptions, profileDir, pin: ctx.pin }) : await startBaselineSystem({ profileDir, pin: ctx.pin });
+    let sys;
+    if (kind === 'fanout') sys = await startFanoutSystem({ ...startOptions, profileDir, pin: ctx.pin });
+    else if (kind === 'nchan') sys = await startNchanSystem({ pin: ctx.pin });
+    else sys = await startBaselineSystem({ profileDir, pin: ctx.pin });
     try {
       out[kind] = await phase(sys);
     } finally {
@@ -229,8 +249,20 @@ async function b1(ctx, p) {
       timeoutMs: p.seconds * 1000 + 60000,
       publish: (client) => client.paced(events, 1000 / p.rate, (i) => jobProgress(tenant, id, i % 101)),
     });
-  });
-  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond) };
+  }, { withNchan: true });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond), ...nchanRatios(phases) };
+}
+
+/** fanout against Nchan: server-only and whole-system deliveries per CPU-second, and p99 latency. */
+function nchanRatios(phases) {
+  const f = phases.fanout;
+  const n = phases.nchan;
+  if (!n) return {};
+  return {
+    nchanServerRatio: ratio(f?.deliveriesPerServerCpuSecond, n.deliveriesPerServerCpuSecond),
+    nchanSystemRatio: ratio(f?.deliveriesPerSystemCpuSecond, n.deliveriesPerSystemCpuSecond),
+    nchanP99Ratio: ratio(f?.latencyMs.p99, n.latencyMs.p99),
+  };
 }
 
 async function b2(ctx, p) {
@@ -246,6 +278,12 @@ async function b2(ctx, p) {
       eventsPerSubject: p.events,
       timeoutMs: 180000,
       publish: async (client) => {
+        if (sys.kind === 'nchan') {
+          // No batch API: one POST per event, nchanInFlight at a time.
+          const started = Date.now();
+          const times = await client.publishMany(logs, { inFlight: p.nchanInFlight });
+          return { times, sentIn: Date.now() - started };
+        }
         const times = [];
         const started = Date.now();
         const batches = [];
@@ -259,8 +297,8 @@ async function b2(ctx, p) {
         return { times, sentIn: Date.now() - started };
       },
     });
-  });
-  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond) };
+  }, { withNchan: true });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond), ...nchanRatios(phases) };
 }
 
 async function b3(ctx, p) {
@@ -556,6 +594,57 @@ async function b6(ctx, p) {
         seconds: r.seconds,
       };
     }
+    // @fanout/producer, as an orchestrator uses it: one publish() call per event, batching left to it.
+    {
+      const name = 'producer-single';
+      const { createProducer } = require('@fanout/producer');
+      const producer = createProducer({ url: sys.publishUrl, tenant, maxInFlight: p.connections });
+      try {
+        const feed = async (seconds) => {
+          let accepted = 0;
+          let failed = 0;
+          let firstFailure;
+          let fed = 0;
+          const started = Date.now();
+          const end = started + seconds * 1000;
+          while (Date.now() < end && fed < 5_000_000) {
+            await producer.whenRoom();
+            fed++;
+            producer.publish(nextLog(ids[rr++ % ids.length])).then(
+              () => accepted++,
+              (error) => {
+                failed++;
+                firstFailure ??= String(error.message || error).slice(0, 200);
+              },
+            );
+          }
+          const fedFor = (Date.now() - started) / 1000;
+          await producer.flush();
+          return { accepted, failed, firstFailure, fed, fedFor, seconds: (Date.now() - started) / 1000 };
+        };
+        await feed(p.warmupSeconds);
+        log(`  publisher: ${name} for ${p.seconds} s`);
+        const meter = cpuMeter({ ...sys.otherPids, main: process.pid });
+        const r = await feed(p.seconds);
+        const { cpu } = meter.stop();
+        results[name] = {
+          eventsPerSecond: r.accepted / r.seconds,
+          accepted: r.accepted,
+          failed: r.failed,
+          firstFailure: r.firstFailure,
+          // Fed for `fedFor` s, then flush() until every event was stored: `seconds` in all.
+          fedForSeconds: r.fedFor,
+          publisherCpuSeconds: cpu.publisher,
+          redisCpuSeconds: cpu.redis,
+          loadgenCpuSeconds: cpu.main,
+          publisherCpuMicrosPerEvent: (cpu.publisher / r.accepted) * 1e6,
+          seconds: r.seconds,
+          producer: { maxInFlight: p.connections, maxBatch: 500, lingerMs: 5, maxQueued: 10000 },
+        };
+      } finally {
+        await producer.close().catch(() => {});
+      }
+    }
     return { phases: { fanout: { system: 'fanout', connections: p.connections, modes: results } } };
   } finally {
     client.close();
@@ -563,6 +652,213 @@ async function b6(ctx, p) {
   }
 }
 
-const SCENARIOS = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6 };
+/**
+ * Sends `count` requests built by `make(i)`, `inFlight` at a time, until `count` or `seconds` is
+ * reached; `send(body)` resolves {ok, status, text, ms}.
+ */
+async function driveRequests(send, make, { inFlight, seconds, count = Infinity }) {
+  const times = [];
+  let accepted = 0;
+  let failed = 0;
+  let firstFailure;
+  let next = 0;
+  const started = Date.now();
+  const end = started + seconds * 1000;
+  let lastAnswerAt = started;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (Date.now() < end && next < count) {
+        const answer = await send(make(next++));
+        lastAnswerAt = Date.now();
+        times.push(answer.ms);
+        if (answer.ok) accepted++;
+        else {
+          failed++;
+          firstFailure ??= `${answer.status} ${answer.text.slice(0, 200)}`;
+        }
+      }
+    }),
+  );
+  return { times, accepted, failed, firstFailure, seconds: (lastAnswerAt - started) / 1000 };
+}
+
+/** CPU of a W1/M1 phase: the server (fanout's publisher, or nginx master + worker) and Redis. */
+function writeSideCpu(sys, cpu) {
+  const server = sys.kind === 'nchan' ? sumCpu(cpu, Object.keys(sys.serverPids)) : cpu.publisher;
+  return { server, redis: cpu.redis, system: server + cpu.redis, loadgen: cpu.main };
+}
+
+async function w1(ctx, p) {
+  const { log } = ctx;
+  const phases = {};
+  for (const kind of ['fanout', ...(ctx.nchan ? ['nchan'] : [])]) {
+    // The write side (publisher + Redis, or nginx + Redis) on CPU 0 under --pin, the load on CPU 1.
+    const sys =
+      kind === 'fanout'
+        ? await startFanoutSystem({ gateways: 0, layout: 'publish', pin: ctx.pin, profileDir: ctx.profileRoot ? `${ctx.profileRoot}/W1-fanout` : undefined })
+        : await startNchanSystem({ layout: 'publish', pin: ctx.pin });
+    // The lean client for both systems: single-event POSTs as cheap for the generator as they can be.
+    const one = sys.createClient({ connections: 1, lean: true });
+    const many = sys.createClient({ connections: p.burstInFlight, lean: true });
+    try {
+      const tenant = tenantFor('W1');
+      const prefix = `w1-${randomBytes(3).toString('hex')}`;
+      const ids = Array.from({ length: p.subjects }, (_, i) => `${prefix}-${i}`);
+      await many.publishAll(
+        ids.map((id) => jobStatus(tenant, id, 'pending')),
+        { batch: 500, inFlight: 4 },
+      );
+      const event = (i) => jobProgress(tenant, ids[i % ids.length], i % 101);
+      const pids = { ...sys.serverPids, ...sys.otherPids, main: process.pid };
+      // Warm-up (JIT, connections, Redis scripts), not measured.
+      await driveRequests(many.publishOne, event, { inFlight: p.burstInFlight, seconds: p.warmupSeconds });
+
+      log(`  ${kind}: paced, ${p.rate} events/s for ${p.seconds} s on one connection`);
+      const count = p.rate * p.seconds;
+      let meter = cpuMeter(pids);
+      const paced = await one.paced(count, 1000 / p.rate, event);
+      let { cpu, wallSeconds } = meter.stop();
+      let side = writeSideCpu(sys, cpu);
+      const pacedTimes = sortedOf(paced.times);
+      const pacedResult = {
+        events: count,
+        windowSeconds: wallSeconds,
+        cpu,
+        serverCpuSeconds: side.server,
+        redisCpuSeconds: side.redis,
+        systemCpuSeconds: side.system,
+        loadgenCpuSeconds: side.loadgen,
+        systemMicrosPerEvent: (side.system / count) * 1e6,
+        serverMicrosPerEvent: (side.server / count) * 1e6,
+        redisMicrosPerEvent: (side.redis / count) * 1e6,
+        answerMs: { p50: percentile(pacedTimes, 50), p99: percentile(pacedTimes, 99), max: pacedTimes[pacedTimes.length - 1] },
+      };
+
+      log(`  ${kind}: burst, ${p.burstInFlight} requests in flight for ${p.burstSeconds} s`);
+      meter = cpuMeter(pids);
+      const r = await driveRequests(many.publishOne, event, { inFlight: p.burstInFlight, seconds: p.burstSeconds, count: p.maxBurstEvents });
+      ({ cpu, wallSeconds } = meter.stop());
+      side = writeSideCpu(sys, cpu);
+      const burstTimes = sortedOf(r.times);
+      const burstResult = {
+        eventsPerSecond: r.accepted / r.seconds,
+        accepted: r.accepted,
+        failed: r.failed,
+        firstFailure: r.firstFailure,
+        seconds: r.seconds,
+        cpu,
+        serverCpuSeconds: side.server,
+        redisCpuSeconds: side.redis,
+        systemCpuSeconds: side.system,
+        loadgenCpuSeconds: side.loadgen,
+        systemMicrosPerEvent: (side.system / r.accepted) * 1e6,
+        serverMicrosPerEvent: (side.server / r.accepted) * 1e6,
+        // A write side near 100 % of its core is what bounds the burst; the load generator near 100 % would bound it instead.
+        systemShareOfCore: side.system / wallSeconds,
+        loadgenShareOfCore: side.loadgen / wallSeconds,
+        answerMs: { p50: percentile(burstTimes, 50), p99: percentile(burstTimes, 99), max: burstTimes[burstTimes.length - 1] },
+      };
+      phases[kind] = { system: kind, paced: pacedResult, burst: burstResult };
+    } finally {
+      one.close();
+      many.close();
+      await sys.stop();
+    }
+  }
+  const f = phases.fanout;
+  const n = phases.nchan;
+  return {
+    phases,
+    pacedCpuRatio: n ? ratio(f.paced.systemMicrosPerEvent, n.paced.systemMicrosPerEvent) : undefined,
+    burstRatio: n ? ratio(f.burst.eventsPerSecond, n.burst.eventsPerSecond) : undefined,
+  };
+}
+
+/** Every key of a Redis (SCAN) with its MEMORY USAGE (SAMPLES 0: every element counted). */
+async function redisKeyMemory(client) {
+  const keys = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  const out = new Map();
+  for (let i = 0; i < keys.length; i += 500) {
+    const slice = keys.slice(i, i + 500);
+    const pipeline = client.pipeline();
+    for (const key of slice) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+    const answers = await pipeline.exec();
+    slice.forEach((key, k) => out.set(key, Number(answers[k][1]) || 0));
+  }
+  return out;
+}
+
+async function m1(ctx, p) {
+  const { log } = ctx;
+  const phases = {};
+  for (const kind of ['fanout', ...(ctx.nchan ? ['nchan'] : [])]) {
+    const sys =
+      kind === 'fanout'
+        ? await startFanoutSystem({ gateways: 0, pin: ctx.pin, publisherEnv: { FANOUT_HISTORY_MAXLEN: String(p.historyMaxLen) } })
+        : await startNchanSystem({ pin: ctx.pin, bufferLength: p.historyMaxLen });
+    const client = sys.createClient({ connections: kind === 'nchan' ? p.nchanInFlight : p.inFlight });
+    try {
+      const tenant = tenantFor('M1');
+      const id = `m1-${randomBytes(4).toString('hex')}`;
+      const memoryBefore = (await sys.redis.info('memory')).used_memory;
+      await client.publishOk(packRunStatus(tenant, id, 'pending'));
+      log(`  ${kind}: ${p.events} events to one subject`);
+      const started = Date.now();
+      let lineNo = 0;
+      if (kind === 'nchan') {
+        const r = await driveRequests(client.publishOne, () => packRunLog(tenant, id, ++lineNo, p.eventBytes), { inFlight: p.nchanInFlight, seconds: 3600, count: p.events });
+        if (r.failed) throw new Error(`M1 nchan: ${r.failed} publishes failed, first: ${r.firstFailure}`);
+      } else {
+        const batches = Math.ceil(p.events / p.batch);
+        const r = await driveRequests(
+          (body) => client.post('/api/v1/events', body).then((a) => ({ ...a, ok: a.status === 202 })),
+          (b) => ({ events: Array.from({ length: Math.min(p.batch, p.events - b * p.batch) }, () => packRunLog(tenant, id, ++lineNo, p.eventBytes)) }),
+          { inFlight: p.inFlight, seconds: 3600, count: batches },
+        );
+        if (r.failed) throw new Error(`M1 fanout: ${r.failed} publishes failed, first: ${r.firstFailure}`);
+      }
+      const publishSeconds = (Date.now() - started) / 1000;
+      await sleep(500);
+      const memory = await redisKeyMemory(sys.redis.client);
+      const info = await sys.redis.info('memory');
+      const marker = kind === 'nchan' ? `{channel:/${tenant}.pack-run.${id}}` : `{${tenant}:pack-run:${id}}`;
+      let subjectBytes = 0;
+      let subjectKeys = 0;
+      let allBytes = 0;
+      for (const [key, bytes] of memory) {
+        allBytes += bytes;
+        if (key.includes(marker)) {
+          subjectBytes += bytes;
+          subjectKeys++;
+        }
+      }
+      const retained = kind === 'nchan' ? await sys.redis.client.llen(`${marker}:messages`) : await sys.redis.client.xlen(`fo:${marker}:s`);
+      phases[kind] = {
+        system: kind,
+        events: p.events + 1,
+        publishSeconds,
+        retained,
+        subjectKeys,
+        subjectBytes,
+        bytesPerRetainedEvent: subjectBytes / retained,
+        allKeys: memory.size,
+        allKeysBytes: allBytes,
+        usedMemoryGrowth: info.used_memory - memoryBefore,
+      };
+    } finally {
+      client.close();
+      await sys.stop();
+    }
+  }
+  return { phases, ratio: phases.nchan ? ratio(phases.fanout.subjectBytes, phases.nchan.subjectBytes) : undefined };
+}
+
+const SCENARIOS = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, W1: w1, M1: m1 };
 
 module.exports = { SCENARIOS, PARAMS, DESCRIPTIONS };
