@@ -39,7 +39,7 @@ const PARAMS = {
 
 const DESCRIPTIONS = {
   B1: (p) => `fan-out: 1 job × ${p.clients} clients, ${p.rate} events/s for ${p.seconds} s (one event per POST, paced)`,
-  B2: (p) => `log burst: 1 pack run × ${p.clients} clients, ${p.events} pack_run.log events of ~${p.eventBytes} B, batches of ${p.batch}, ${p.inFlight} in flight`,
+  B2: (p) => `log burst: 1 pack run × ${p.clients} clients, ${p.events} pack_run.log events of ~${p.eventBytes} B, batches of ${p.batch}, ${p.inFlight} in flight (Nchan, which has no batch API: one POST per event, ${p.nchanInFlight} in flight)`,
   B3: (p) => `many subjects: ${p.subjects} jobs × 1 client over ${p.gateways} gateways, ${p.rate} events/s for ${p.seconds} s (${(p.rate * p.tickMs) / 1000} events of distinct subjects per POST every ${p.tickMs} ms)`,
   B4: (p) => `idle: ${p.connections} idle connections on one server over ${p.subjects} jobs (after a warm-up of ${p.warmup} connections)`,
   B5: (p) => `reconnect herd: ${p.clients} clients of one job reconnect at once, each ${p.behind} events behind`,
