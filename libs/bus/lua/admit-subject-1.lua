@@ -1,32 +1,12 @@
 #!lua
 --[[
-Admits a new subject under its tenant's quota, on the tenant's slot: the tenant's live subjects
-(recorded by record-subject-5.lua, until their history expires) and reservations of subjects being
-created count. Admitted, a subject not yet counted is reserved until reservedUntil; its first
-append's record then makes the entry live (or release-reservation-1.lua drops it, if nothing was
-stored). Refused, the answer says when the tenant's soonest entry lapses, if any is due.
+Admits a new subject under its tenant's quota (admitSubject), on the tenant's slot: Redis Cluster's
+step before the append of a subject that has no history yet.
 
 KEYS: live (zset member -> ms its history expires, inf until its terminal event)
 ARGV: member, maxSubjects, reservationMs
-Returns {1, reservedUntil} admitted (reservedUntil '' when the subject was counted already), or
-{0, msUntilAnEntryLapses} refused (-1 when every counted subject is still running).
+Returns {1, reservedUntil} admitted, or {0, msUntilAnEntryLapses} refused (see admitSubject).
 ]]
---- @include "redis-clock"
+--- @include "admit-subject"
 
-local liveKey = KEYS[1]
-local member, maxSubjects, reservationMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-
-local now = nowMs()
-local counted = '(' .. now
-
-local score = redis.call('ZSCORE', liveKey, member)
-if score and (score == 'inf' or tonumber(score) > now) then return { 1, '' } end
-
-if redis.call('ZCOUNT', liveKey, counted, '+inf') >= maxSubjects then
-  local soonest = redis.call('ZRANGEBYSCORE', liveKey, counted, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
-  if soonest == nil or soonest == 'inf' then return { 0, -1 } end
-  return { 0, math.ceil(tonumber(soonest) - now) }
-end
-local reservedUntil = now + reservationMs
-redis.call('ZADD', liveKey, reservedUntil, member)
-return { 1, string.format('%d', reservedUntil) }
+return admitSubject(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))

@@ -1,232 +1,31 @@
 #!lua
 --[[
-Atomically appends a batch of one subject's events: idempotency by eventId, the state-machine
-check, seq assignment, XADD, trimming (the history, and the ids of what it trims from the
-idempotency index), expiry after a terminal event, and one SPUBLISH of the finished frames. All or
-none: if any event breaks the state machine, nothing is written. Declared with a shebang (no
-flags), so Redis over maxmemory refuses it before it runs, never half way.
+Atomically appends a batch of one subject's events (appendEvents: duplicates, the state machine, seq,
+XADD, trimming, expiry, one SPUBLISH), on the subject's slot. Redis Cluster's append: the tenant's
+record follows as record-subject-5.lua on the tenant's slot. Declared with a shebang (no flags), so
+Redis over maxmemory refuses it before it runs, never half way.
 
-KEYS: meta (hash), stream (entries 0-<seq>: f frame, x terminal, i eventId), ids (hash eventId -> seq
-      of every retained event), steps (hash stepIndex -> status)
+KEYS: meta, stream, ids, steps (see appendEvents)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
       no deadline), onlyExisting ('1': store nothing for a subject with no history and answer
       NEW_SUBJECT), eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
-Returns {outcomes, state}. outcomes, per event: {STORED, seq}, {DUPLICATE, seq}, or
-{REFUSED, rule, current, requested[, expectedAttempt]}; when one is refused nothing is written and
-the caller answers the others not stored. state, for the tenant's record of the subject
-(record-subject-5.lua): {} when the subject has no history, else {epoch, lastSeq, storedAt,
-terminal (0|1), statusSeq, status, statusAt}, the status being the last status event stored before
-this call ('' for a subject this call created).
-The error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after storeBy
-(by its own clock).
+Returns appendEvents' reply {outcomes, state} (state for record-subject-5.lua), NEW_SUBJECT, or the
+error `DEADLINE_PASSED <ms late>` with nothing stored.
 ]]
---- @include "append-reply"
---- @include "state-machines"
---- @include "redis-clock"
---- @include "stream-batch"
+--- @include "append-events"
 
-local metaKey, streamKey, idsKey, stepsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local channel = ARGV[1]
-local kind = ARGV[2]
-local maxlen = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local epochCandidate = ARGV[5]
-local publishedAt = ARGV[6]
-local storeBy = tonumber(ARGV[7])
 local onlyExisting = ARGV[8] == '1'
-local count = tonumber(ARGV[9])
-local FIELDS, BASE = 7, 9
-
--- A script Redis gets to only after a stall: the publisher has answered 503 by now, so it must not store.
-if storeBy then
-  local late = nowMs() - storeBy
-  if late > 0 then return redis.error_reply(DEADLINE_PASSED .. ' ' .. late) end
-end
-
-local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu')
-if onlyExisting and not meta[1] then return NEW_SUBJECT end
-local epoch = meta[1] or epochCandidate
-local seq = tonumber(meta[2]) or 0
-local status = meta[3] or nil
-local attempt = tonumber(meta[4]) or 0
-local statusSeq, statusAt = meta[7] or '', meta[8] or ''
-
--- What the tenant's record needs: the subject as it stands, with its last status before this call.
-local function stateAfter(lastSeq, storedAt, terminal)
-  return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt }
-end
-local function unchangedState()
-  if not meta[1] then return {} end
-  return stateAfter(seq, meta[6] or '', meta[5] == '1')
-end
-
---[[
-Trims the stream to exactly maxlen entries, and the idempotency index with it: the eventId of each
-entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained events' ids
-only, and a subject's memory is bounded by its history, not by every event it ever stored.
-]]
-local HDEL_AT_MOST = 1000
-local function trimHistory(streamKey, idsKey, maxlen)
-  local excess = redis.call('XLEN', streamKey) - maxlen
-  if excess <= 0 then return end
-  local leaving = redis.call('XRANGE', streamKey, '-', '+', 'COUNT', excess)
-  local ids = {}
-  for _, entry in ipairs(leaving) do
-    local fields = entry[2]
-    for f = 1, #fields - 1, 2 do
-      if fields[f] == 'i' then ids[#ids + 1] = fields[f + 1] end
-    end
-    -- unpack has a stack limit: a history cut short at once (a lower maxlen) goes in slices.
-    if #ids >= HDEL_AT_MOST then
-      redis.call('HDEL', idsKey, unpack(ids))
-      ids = {}
-    end
-  end
-  if #ids > 0 then redis.call('HDEL', idsKey, unpack(ids)) end
-  redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
-end
-
---[[
-A subject stored before stream entries held their eventId still has, in `ids`, the ids of events
-trimmed since. While `ids` holds more ids than the stream has entries, each append sweeps a slice of
-it (HSCAN, its cursor kept in meta as `ic`) and drops the ids of seqs before the history's first.
-A subject stored since never sweeps: its `ids` holds exactly the stream's ids. Two O(1) lengths.
-]]
-local SWEEP_COUNT = 200
-local function sweepOldIds(metaKey, streamKey, idsKey, lastSeq)
-  local retained = redis.call('XLEN', streamKey)
-  if redis.call('HLEN', idsKey) <= retained then return end
-  local firstRetained = lastSeq - retained + 1
-  local reply = redis.call('HSCAN', idsKey, redis.call('HGET', metaKey, 'ic') or '0', 'COUNT', SWEEP_COUNT)
-  local found, gone = reply[2], {}
-  for f = 1, #found - 1, 2 do
-    if tonumber(found[f + 1]) < firstRetained then gone[#gone + 1] = found[f] end
-  end
-  if #gone > 0 then redis.call('HDEL', idsKey, unpack(gone)) end
-  redis.call('HSET', metaKey, 'ic', reply[1])
-end
-
-local stepStatus = {}
-local function currentStep(index)
-  local known = stepStatus[index]
-  if known == nil then
-    known = redis.call('HGET', stepsKey, index) or ''
-    stepStatus[index] = known
-  end
-  return known
-end
-
--- The caller words the refusal (refusalReason in @fanout/contracts).
-local function refuse(rule, current, requested, expectedAttempt)
-  return { REFUSED, rule, current or 'none', requested, expectedAttempt }
-end
-
-local function checkStatus(requested, givenAttempt)
-  local machine = MACHINES[kind]
-  local allowed
-  if status == nil then allowed = machine.first else allowed = machine.next[status] or {} end
-  if not allowed[requested] then
-    if status == nil then return refuse(RULE.first_status, nil, requested) end
-    return refuse(RULE.status_transition, status, requested)
-  end
-  if kind ~= 'job' then return nil end
-  local given = tonumber(givenAttempt)
-  if status == nil then return nil, given or 1 end
-  local isRetry = status == RETRY_FROM and requested == RETRY_TO
-  local expected = attempt
-  if isRetry then expected = attempt + 1 end
-  if isRetry and given ~= expected then return refuse(RULE.retry_attempt, status, requested, expected) end
-  if not isRetry and given ~= nil and given ~= expected then return refuse(RULE.attempt, status, requested, expected) end
-  return nil, expected
-end
-
-local function checkStep(index, requested)
-  local current = currentStep(index)
-  if current == '' then
-    if STEP_MACHINE.first[requested] then return nil end
-    return refuse(RULE.step_first, nil, requested)
-  end
-  local allowed = STEP_MACHINE.next[current]
-  if allowed == nil then return refuse(RULE.step_finished, current, requested) end
-  if allowed[requested] then return nil end
-  return refuse(RULE.step_transition, current, requested)
-end
-
-local results, plan = {}, {}
-local seenInBatch = {}
-local refused = false
-local nextSeq = seq
-for i = 1, count do
-  local b = BASE + (i - 1) * FIELDS
-  local eventId, etype, reqStatus, reqAttempt, stepIndex = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
-  local duplicateOf = seenInBatch[eventId] or redis.call('HGET', idsKey, eventId)
-  if duplicateOf then
-    results[i] = { DUPLICATE, tonumber(duplicateOf) }
-  else
-    local requested = reqStatus ~= '' and reqStatus or etype
-    local err, resolvedAttempt
-    if status ~= nil and TERMINAL[status] then
-      err = refuse(RULE.subject_terminal, status, requested)
-    elseif STATUS_TYPES[etype] then
-      err, resolvedAttempt = checkStatus(reqStatus, reqAttempt)
-    elseif status == nil then
-      err = refuse(RULE.status_event_first, nil, requested)
-    elseif etype == 'pack_run.step' then
-      err = checkStep(stepIndex, reqStatus)
-    elseif etype == 'pack_run.log' then
-      local current = currentStep(stepIndex)
-      if current ~= '' and STEP_MACHINE.next[current] == nil then err = refuse(RULE.step_finished, current, etype) end
-    end
-    if err then
-      refused = true
-      results[i] = err
-    else
-      nextSeq = nextSeq + 1
-      seenInBatch[eventId] = nextSeq
-      local terminal = false
-      if STATUS_TYPES[etype] then
-        status = reqStatus
-        terminal = TERMINAL[reqStatus] == true
-        if resolvedAttempt then attempt = resolvedAttempt end
-      elseif etype == 'pack_run.step' then
-        stepStatus[stepIndex] = reqStatus
-      end
-      results[i] = { STORED, nextSeq }
-      plan[i] = { seq = nextSeq, attempt = etype == 'job.status' and attempt or nil, terminal = terminal }
-    end
-  end
-end
-
-if refused or nextSeq == seq then return { results, unchangedState() } end
-
-local frames = {}
-local firstSeq, isTerminal = nil, false
-local lastStatusSeq, lastStatusAt = statusSeq, statusAt
-for i = 1, count do
-  local p = plan[i]
-  if p then
-    local b = BASE + (i - 1) * FIELDS
-    local eventId, etype = ARGV[b + 1], ARGV[b + 2]
-    -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
-    local json = ARGV[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. ARGV[b + 7] .. closeEventJson(p.seq, publishedAt)
-    local frame = storedFrame(epoch, p.seq, etype, json)
-    addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId)
-    redis.call('HSET', idsKey, eventId, p.seq)
-    frames[#frames + 1] = frame
-    firstSeq = firstSeq or p.seq
-    isTerminal = isTerminal or p.terminal
-    if STATUS_TYPES[etype] then lastStatusSeq, lastStatusAt = p.seq, publishedAt end
-  end
-end
-trimHistory(streamKey, idsKey, maxlen)
-sweepOldIds(metaKey, streamKey, idsKey, nextSeq)
-redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0',
-  'ls', lastStatusSeq, 'lu', lastStatusAt)
-for index, stepState in pairs(stepStatus) do
-  if stepState ~= '' then redis.call('HSET', stepsKey, index, stepState) end
-end
-if isTerminal then
-  for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
-end
-publishBatch(channel, firstSeq, nextSeq, isTerminal, frames)
-return { results, stateAfter(nextSeq, publishedAt, isTerminal) }
+local reply = appendEvents({ meta = KEYS[1], stream = KEYS[2], ids = KEYS[3], steps = KEYS[4] }, {
+  channel = ARGV[1],
+  kind = ARGV[2],
+  maxlen = tonumber(ARGV[3]),
+  ttl = tonumber(ARGV[4]),
+  epochCandidate = ARGV[5],
+  publishedAt = ARGV[6],
+  storeBy = tonumber(ARGV[7]),
+  count = tonumber(ARGV[9]),
+  argv = ARGV,
+  base = 9,
+  onNewSubject = onlyExisting and function() return NEW_SUBJECT end or nil,
+})
+return reply

@@ -1,0 +1,234 @@
+--[[
+One subject's batch of events, appended in one atomic step: idempotency by eventId, the state-machine
+check, seq assignment, XADD, trimming (the history, and the ids of what it trims from the idempotency
+index), expiry after a terminal event, and one SPUBLISH of the finished frames. All or none: if any
+event breaks the state machine, nothing is written. append-4.lua runs it alone (its slot in Redis
+Cluster); append-and-record-9.lua runs it with the tenant's record on a single Redis.
+
+appendEvents(keys, a):
+keys: meta (hash), stream (entries 0-<seq>: f frame, x terminal, i eventId), ids (hash eventId -> seq
+      of every retained event), steps (hash stepIndex -> status)
+a:    channel, kind, maxlen, ttl (seconds), epochCandidate, publishedAt, storeBy (epoch ms, or nil for no
+      deadline), count, and the events in argv after argv[base]: per event eventId, type, status,
+      attempt, stepIndex, jsonHead, jsonTail; onNewSubject (optional): called when the subject has no
+      history, before anything is written, and its answer (if any) is answered instead of storing.
+Returns reply, statusChanges. reply is {outcomes, state}. outcomes, per event: {STORED, seq},
+{DUPLICATE, seq}, or {REFUSED, rule, current, requested[, expectedAttempt]}; when one is refused
+nothing is written and the caller answers the others not stored. state, for the tenant's record of
+the subject: {} when the subject has no history, else {epoch, lastSeq, storedAt, terminal (0|1),
+statusSeq, status, statusAt}, the status being the last status event stored before this call (''
+for a subject this call created). statusChanges: the status events this call stored, {seq, status}
+in seq order.
+reply is the error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after
+storeBy (by its own clock).
+]]
+--- @include "append-reply"
+--- @include "state-machines"
+--- @include "redis-clock"
+--- @include "stream-batch"
+
+--[[
+Trims the stream to exactly maxlen entries, and the idempotency index with it: the eventId of each
+entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained events' ids
+only, and a subject's memory is bounded by its history, not by every event it ever stored.
+]]
+local HDEL_AT_MOST = 1000
+local function trimHistory(streamKey, idsKey, maxlen)
+  local excess = redis.call('XLEN', streamKey) - maxlen
+  if excess <= 0 then return end
+  local leaving = redis.call('XRANGE', streamKey, '-', '+', 'COUNT', excess)
+  local ids = {}
+  for _, entry in ipairs(leaving) do
+    local fields = entry[2]
+    for f = 1, #fields - 1, 2 do
+      if fields[f] == 'i' then ids[#ids + 1] = fields[f + 1] end
+    end
+    -- unpack has a stack limit: a history cut short at once (a lower maxlen) goes in slices.
+    if #ids >= HDEL_AT_MOST then
+      redis.call('HDEL', idsKey, unpack(ids))
+      ids = {}
+    end
+  end
+  if #ids > 0 then redis.call('HDEL', idsKey, unpack(ids)) end
+  redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
+end
+
+--[[
+A subject stored before stream entries held their eventId still has, in `ids`, the ids of events
+trimmed since. While `ids` holds more ids than the stream has entries, each append sweeps a slice of
+it (HSCAN, its cursor kept in meta as `ic`) and drops the ids of seqs before the history's first.
+A subject stored since never sweeps: its `ids` holds exactly the stream's ids. Two O(1) lengths.
+]]
+local SWEEP_COUNT = 200
+local function sweepOldIds(metaKey, streamKey, idsKey, lastSeq)
+  local retained = redis.call('XLEN', streamKey)
+  if redis.call('HLEN', idsKey) <= retained then return end
+  local firstRetained = lastSeq - retained + 1
+  local reply = redis.call('HSCAN', idsKey, redis.call('HGET', metaKey, 'ic') or '0', 'COUNT', SWEEP_COUNT)
+  local found, gone = reply[2], {}
+  for f = 1, #found - 1, 2 do
+    if tonumber(found[f + 1]) < firstRetained then gone[#gone + 1] = found[f] end
+  end
+  if #gone > 0 then redis.call('HDEL', idsKey, unpack(gone)) end
+  redis.call('HSET', metaKey, 'ic', reply[1])
+end
+
+local function appendEvents(keys, a)
+  local metaKey, streamKey, idsKey, stepsKey = keys.meta, keys.stream, keys.ids, keys.steps
+  local kind, publishedAt, count, argv = a.kind, a.publishedAt, a.count, a.argv
+  local FIELDS, BASE = 7, a.base
+
+  -- A script Redis gets to only after a stall: the publisher has answered 503 by now, so it must not store.
+  if a.storeBy then
+    local late = nowMs() - a.storeBy
+    if late > 0 then return redis.error_reply(DEADLINE_PASSED .. ' ' .. late), {} end
+  end
+
+  local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu')
+  if not meta[1] and a.onNewSubject then
+    local instead = a.onNewSubject()
+    if instead then return instead, {} end
+  end
+  local epoch = meta[1] or a.epochCandidate
+  local seq = tonumber(meta[2]) or 0
+  local status = meta[3] or nil
+  local attempt = tonumber(meta[4]) or 0
+  local statusSeq, statusAt = meta[7] or '', meta[8] or ''
+
+  -- What the tenant's record needs: the subject as it stands, with its last status before this call.
+  local function stateAfter(lastSeq, storedAt, terminal)
+    return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt }
+  end
+  local function unchangedState()
+    if not meta[1] then return {} end
+    return stateAfter(seq, meta[6] or '', meta[5] == '1')
+  end
+
+  local stepStatus = {}
+  local function currentStep(index)
+    local known = stepStatus[index]
+    if known == nil then
+      known = redis.call('HGET', stepsKey, index) or ''
+      stepStatus[index] = known
+    end
+    return known
+  end
+
+  -- The caller words the refusal (refusalReason in @fanout/contracts).
+  local function refuse(rule, current, requested, expectedAttempt)
+    return { REFUSED, rule, current or 'none', requested, expectedAttempt }
+  end
+
+  local function checkStatus(requested, givenAttempt)
+    local machine = MACHINES[kind]
+    local allowed
+    if status == nil then allowed = machine.first else allowed = machine.next[status] or {} end
+    if not allowed[requested] then
+      if status == nil then return refuse(RULE.first_status, nil, requested) end
+      return refuse(RULE.status_transition, status, requested)
+    end
+    if kind ~= 'job' then return nil end
+    local given = tonumber(givenAttempt)
+    if status == nil then return nil, given or 1 end
+    local isRetry = status == RETRY_FROM and requested == RETRY_TO
+    local expected = attempt
+    if isRetry then expected = attempt + 1 end
+    if isRetry and given ~= expected then return refuse(RULE.retry_attempt, status, requested, expected) end
+    if not isRetry and given ~= nil and given ~= expected then return refuse(RULE.attempt, status, requested, expected) end
+    return nil, expected
+  end
+
+  local function checkStep(index, requested)
+    local current = currentStep(index)
+    if current == '' then
+      if STEP_MACHINE.first[requested] then return nil end
+      return refuse(RULE.step_first, nil, requested)
+    end
+    local allowed = STEP_MACHINE.next[current]
+    if allowed == nil then return refuse(RULE.step_finished, current, requested) end
+    if allowed[requested] then return nil end
+    return refuse(RULE.step_transition, current, requested)
+  end
+
+  local results, plan = {}, {}
+  local seenInBatch = {}
+  local refused = false
+  local nextSeq = seq
+  for i = 1, count do
+    local b = BASE + (i - 1) * FIELDS
+    local eventId, etype, reqStatus, reqAttempt, stepIndex = argv[b + 1], argv[b + 2], argv[b + 3], argv[b + 4], argv[b + 5]
+    local duplicateOf = seenInBatch[eventId] or redis.call('HGET', idsKey, eventId)
+    if duplicateOf then
+      results[i] = { DUPLICATE, tonumber(duplicateOf) }
+    else
+      local requested = reqStatus ~= '' and reqStatus or etype
+      local err, resolvedAttempt
+      if status ~= nil and TERMINAL[status] then
+        err = refuse(RULE.subject_terminal, status, requested)
+      elseif STATUS_TYPES[etype] then
+        err, resolvedAttempt = checkStatus(reqStatus, reqAttempt)
+      elseif status == nil then
+        err = refuse(RULE.status_event_first, nil, requested)
+      elseif etype == 'pack_run.step' then
+        err = checkStep(stepIndex, reqStatus)
+      elseif etype == 'pack_run.log' then
+        local current = currentStep(stepIndex)
+        if current ~= '' and STEP_MACHINE.next[current] == nil then err = refuse(RULE.step_finished, current, etype) end
+      end
+      if err then
+        refused = true
+        results[i] = err
+      else
+        nextSeq = nextSeq + 1
+        seenInBatch[eventId] = nextSeq
+        local terminal = false
+        if STATUS_TYPES[etype] then
+          status = reqStatus
+          terminal = TERMINAL[reqStatus] == true
+          if resolvedAttempt then attempt = resolvedAttempt end
+        elseif etype == 'pack_run.step' then
+          stepStatus[stepIndex] = reqStatus
+        end
+        results[i] = { STORED, nextSeq }
+        plan[i] = { seq = nextSeq, attempt = etype == 'job.status' and attempt or nil, terminal = terminal }
+      end
+    end
+  end
+
+  if refused or nextSeq == seq then return { results, unchangedState() }, {} end
+
+  local frames, statusChanges = {}, {}
+  local firstSeq, isTerminal = nil, false
+  local lastStatusSeq, lastStatusAt = statusSeq, statusAt
+  for i = 1, count do
+    local p = plan[i]
+    if p then
+      local b = BASE + (i - 1) * FIELDS
+      local eventId, etype = argv[b + 1], argv[b + 2]
+      -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
+      local json = argv[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. argv[b + 7] .. closeEventJson(p.seq, publishedAt)
+      local frame = storedFrame(epoch, p.seq, etype, json)
+      addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId)
+      redis.call('HSET', idsKey, eventId, p.seq)
+      frames[#frames + 1] = frame
+      firstSeq = firstSeq or p.seq
+      isTerminal = isTerminal or p.terminal
+      if STATUS_TYPES[etype] then
+        lastStatusSeq, lastStatusAt = p.seq, publishedAt
+        statusChanges[#statusChanges + 1] = { seq = p.seq, status = argv[b + 3] }
+      end
+    end
+  end
+  trimHistory(streamKey, idsKey, a.maxlen)
+  sweepOldIds(metaKey, streamKey, idsKey, nextSeq)
+  redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0',
+    'ls', lastStatusSeq, 'lu', lastStatusAt)
+  for index, stepState in pairs(stepStatus) do
+    if stepState ~= '' then redis.call('HSET', stepsKey, index, stepState) end
+  end
+  if isTerminal then
+    for _, key in ipairs({ metaKey, streamKey, idsKey, stepsKey }) do redis.call('EXPIRE', key, a.ttl) end
+  end
+  publishBatch(a.channel, firstSeq, nextSeq, isTerminal, frames)
+  return { results, stateAfter(nextSeq, publishedAt, isTerminal) }, statusChanges
+end

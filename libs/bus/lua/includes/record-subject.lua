@@ -1,0 +1,79 @@
+--[[
+Records an append of a subject in its tenant's keys: the recent-subjects index, the live-subjects
+index a tenant quota counts, and the activity stream, whose subject.updated frames are published as
+one batch. record-subject-5.lua runs it after append-4.lua (the tenant's slot, apart from the
+subject's in Redis Cluster); append-and-record-9.lua runs it in the append's own step.
+
+Idempotent: the tenant keeps what it recorded of each subject (its epoch and last seq), and a call
+that brings nothing newer changes nothing. So an append whose record failed is recorded by its
+retry, or by the subject's next append, never twice and never out of order: racing publishers
+cannot show a subject's statuses backwards, and a subject whose history was lost and started again
+(a new epoch) is recorded again. Each call also drops a few subjects whose history has expired.
+
+recordSubject(keys, r, updates):
+keys:    recent (zset member -> ms of its last append), live (zset member -> ms its history expires,
+         inf until its terminal event), recorded (hash member -> 'epoch lastSeq'), activityMeta,
+         activityStream
+r:       channel (the activity's), maxlen, epochCandidate (the activity's), ttlMs, member, epoch,
+         lastSeq, terminal (boolean), storedAt, storedAtMs
+updates: per status change in seq order, {subjectSeq, dataJson}
+Returns the number of activity frames appended.
+]]
+--- @include "redis-clock"
+--- @include "stream-batch"
+
+local PRUNE_AT_MOST = 32
+
+local function recordSubject(keys, r, updates)
+  local recentKey, liveKey, recordedKey = keys.recent, keys.live, keys.recorded
+  local now = nowMs()
+
+  local lapsed = redis.call('ZRANGEBYSCORE', liveKey, '-inf', now, 'LIMIT', 0, PRUNE_AT_MOST)
+  if #lapsed > 0 then
+    redis.call('ZREM', liveKey, unpack(lapsed))
+    redis.call('ZREM', recentKey, unpack(lapsed))
+    redis.call('HDEL', recordedKey, unpack(lapsed))
+  end
+
+  local recordedUpTo = 0
+  local recorded = redis.call('HGET', recordedKey, r.member)
+  if recorded then
+    local epoch, seq = string.match(recorded, '^(%S+) (%d+)$')
+    if epoch == r.epoch then recordedUpTo = tonumber(seq) end
+  end
+  if r.lastSeq <= recordedUpTo then return 0 end
+
+  -- Appends the changes not recorded yet (subjectSeq past recordedUpTo) to the activity, as one batch.
+  local function appendActivity()
+    local first = nil
+    for i = 1, #updates do
+      if updates[i][1] > recordedUpTo then
+        first = i
+        break
+      end
+    end
+    if not first then return 0 end
+    local meta = redis.call('HMGET', keys.activityMeta, 'e', 's')
+    local epoch = meta[1] or r.epochCandidate
+    local seq = tonumber(meta[2]) or 0
+    local firstSeq = seq + 1
+    local frames = {}
+    for i = first, #updates do
+      seq = seq + 1
+      local frame = activityFrame(epoch, seq, updates[i][2])
+      addStreamEntry(keys.activityStream, seq, frame, false)
+      frames[#frames + 1] = frame
+    end
+    redis.call('XTRIM', keys.activityStream, 'MAXLEN', r.maxlen)
+    redis.call('HSET', keys.activityMeta, 'e', epoch, 's', seq, 'st', 'active', 'x', '0', 'u', r.storedAt)
+    publishBatch(r.channel, firstSeq, seq, false, frames)
+    return #frames
+  end
+
+  redis.call('ZADD', liveKey, r.terminal and (now + r.ttlMs) or '+inf', r.member)
+  redis.call('ZADD', recentKey, 'GT', r.storedAtMs, r.member)
+  local appended = appendActivity()
+  -- Last: a call that failed before this is redone whole by the next one.
+  redis.call('HSET', recordedKey, r.member, r.epoch .. ' ' .. r.lastSeq)
+  return appended
+end
