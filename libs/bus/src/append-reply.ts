@@ -4,12 +4,14 @@ import { AppendOutcome } from './bus';
 import { AppendDeadlineError } from './deadline';
 import { luaString } from './lua-literals';
 
-/** The codes append-4.lua answers with; the script gets them as its `append-reply` include. */
+/** The codes the append scripts answer with; they get them as their `append-reply` include. */
 const STORED = 1;
 const DUPLICATE = 2;
 const REFUSED = 0;
 /** The answer when asked to store only for an existing subject, and it has no history. */
 const NEW_SUBJECT = 'new';
+/** The first element of the answer `{OVER_QUOTA, msUntilAnEntryLapses}` (append-and-record-9.lua): a new subject over its tenant's quota, nothing stored. */
+const OVER_QUOTA = 'quota';
 /** The error the script answers, followed by how many ms late it ran, when it stored nothing because it ran after the append's deadline. */
 const DEADLINE_PASSED = 'FANOUT_DEADLINE';
 
@@ -17,6 +19,7 @@ export function appendReplyLua(): string {
   return [
     `local STORED, DUPLICATE, REFUSED = ${STORED}, ${DUPLICATE}, ${REFUSED}`,
     `local NEW_SUBJECT = ${luaString(NEW_SUBJECT)}`,
+    `local OVER_QUOTA = ${luaString(OVER_QUOTA)}`,
     `local DEADLINE_PASSED = ${luaString(DEADLINE_PASSED)}`,
   ].join('\n');
 }
@@ -25,10 +28,18 @@ export function appendReplyLua(): string {
 type RawOutcome = [typeof STORED | typeof DUPLICATE, number] | [typeof REFUSED, string, string, string, number?];
 type RawState = [] | [string, number, string, '0' | '1', string | number, string, string];
 
-export type RawAppendReply = typeof NEW_SUBJECT | [RawOutcome[], RawState];
+type RawOverQuota = [typeof OVER_QUOTA, number];
+
+export type RawAppendReply = typeof NEW_SUBJECT | RawOverQuota | [RawOutcome[], RawState];
 
 export function isNewSubjectReply(raw: RawAppendReply): raw is typeof NEW_SUBJECT {
   return raw === NEW_SUBJECT;
+}
+
+/** Undefined unless the answer refused a new subject for its tenant's quota; else when an entry lapses, in ms (-1: none is due). */
+export function overQuotaReply(raw: RawAppendReply): { msUntilAnEntryLapses: number } | undefined {
+  if (!Array.isArray(raw) || raw[0] !== OVER_QUOTA) return undefined;
+  return { msUntilAnEntryLapses: Number(raw[1]) };
 }
 
 /** The bus's own error for the script's deadline answer; any other error as it was. */
@@ -45,7 +56,7 @@ export interface StoredStatus {
   at: string;
 }
 
-/** A subject as an append left it: what its tenant's record needs (see record-subject-5.lua). */
+/** A subject as an append left it: what its tenant's record needs (see lua/includes/record-subject.lua). */
 export interface SubjectState {
   epoch: string;
   lastSeq: number;
@@ -64,7 +75,8 @@ export interface AppendReply {
 
 export function parseAppendReply(kind: SubjectKind, events: readonly PublishedEvent[], raw: RawAppendReply): AppendReply {
   if (isNewSubjectReply(raw)) throw new Error('the append answered for a new subject although asked to store');
-  const [rawOutcomes, rawState] = raw;
+  if (overQuotaReply(raw)) throw new Error('the append answered over quota: its caller answers that before parsing');
+  const [rawOutcomes, rawState] = raw as [RawOutcome[], RawState];
   const answered = rawOutcomes.map((r, i) => toOutcome(kind, events[i]!, r));
   if (rawState.length === 0) return { outcomes: withholdAfterRefusal(answered, 0) };
   const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt] = rawState;

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REFUSAL_RULES, RETRY_TRANSITION, STATE_MACHINES, STATUS_EVENT_TYPES, STEP_MACHINE, StateMachine, TERMINAL_STATUSES } from '@fanout/contracts';
+import { activityUpdateLua } from './activity';
 import { appendReplyLua } from './append-reply';
 import { luaSet, luaString } from './lua-literals';
 import { storedFrameLua } from './stored-frame';
@@ -44,6 +45,7 @@ const GENERATED_INCLUDES: Readonly<Record<string, () => string>> = {
   'state-machines': stateMachinesLua,
   'stored-frame': storedFrameLua,
   'append-reply': appendReplyLua,
+  'activity-update': activityUpdateLua,
 };
 
 function includeSource(name: string): string {

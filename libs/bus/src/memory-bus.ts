@@ -222,7 +222,8 @@ export class MemoryBus implements Bus {
 
   /**
    * The status changes an append stored, in the tenant's activity. Recorded in the same synchronous
-   * step as the append, so unlike Redis's record (record-subject-5.lua) it never has one to repair.
+   * step as the append, so unlike Redis's record (lua/includes/record-subject.lua), which can fail
+   * after its append, it never has one to repair.
    */
   private recordActivity(tenant: string, updates: ActivityUpdate[], at: string): void {
     if (updates.length === 0) return;
@@ -238,9 +239,10 @@ export class MemoryBus implements Bus {
 }
 
 /**
- * The ids of events no longer retained leave the idempotency index, as append-4.lua does in Redis:
- * memory is bounded by the history, and a retry of such an event is checked as a new one. A Map
- * iterates in insertion order, which is seq order (an id is set again only after it left).
+ * The ids of events no longer retained leave the idempotency index, as Redis's append does
+ * (lua/includes/append-events.lua): memory is bounded by the history, and a retry of such an event is
+ * checked as a new one. A Map iterates in insertion order, which is seq order (an id is set again
+ * only after it left).
  */
 function forgetTrimmedIds(stored: StoredSubject): void {
   const firstRetained = stored.entries[0]?.seq ?? stored.lastSeq + 1;

@@ -1,7 +1,7 @@
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { ActivityUpdate, activityUpdate, activityUpdates } from './activity';
+import { ActivityUpdate, activitySubjectJson, activityUpdate, activityUpdates } from './activity';
 import { quotaRefusals } from './append-refusals';
-import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, parseAppendReply } from './append-reply';
+import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, overQuotaReply, parseAppendReply } from './append-reply';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, Bus, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
@@ -16,6 +16,7 @@ import { newEpoch } from './stored-frame';
 /** The scripts of lua/, each defined as the command `fanout` + its name in PascalCase. */
 type ScriptedRedis = CommandConnection & {
   fanoutAppend(...args: (string | number)[]): Promise<RawAppendReply>;
+  fanoutAppendAndRecord(...args: (string | number)[]): Promise<RawAppendReply>;
   fanoutRecordSubject(...args: (string | number)[]): Promise<number>;
   fanoutAdmitSubject(live: string, member: string, maxSubjects: number, reservationMs: number): Promise<[0 | 1, string | number]>;
   fanoutReleaseReservation(live: string, member: string, reservedUntil: string): Promise<number>;
@@ -48,20 +49,36 @@ export class ReplicationTimeoutError extends Error {
 
 /**
  * The append script stores nothing once Redis's clock is this close to the append's deadline: room
- * for its reply and the index updates after it to arrive in time, and for the hosts' clocks to differ.
+ * for its reply (and, in Redis Cluster, the record after it) to arrive in time, and for the hosts'
+ * clocks to differ.
  */
 const STORE_CUTOFF_MARGIN_MS = 500;
 
 /**
  * How long a new subject admitted under its tenant's quota counts before its first append is
- * recorded. Only an append that fails between admission and record leaves it to lapse.
+ * recorded. Only an append that fails between admission and record leaves it to lapse (in one
+ * script, a record that fails half way).
  */
 const RESERVATION_MS = 60_000;
 
 /**
+ * How an append reaches Redis. `one-script`: on a single Redis (a standalone server, or a Sentinel's
+ * master) the subject's and its tenant's keys are on one node, and append-and-record-9.lua admits,
+ * appends and records in one round trip. `two-scripts`: in Redis Cluster they are on two slots, so
+ * append-4.lua runs on the subject's, then record-subject-5.lua on the tenant's (and, for a new
+ * subject under a tenant quota, admit-subject-1.lua before them).
+ */
+export type AppendPath = 'one-script' | 'two-scripts';
+
+/** The path an append takes over this connection: the one place it is chosen. */
+export function appendPathOf(command: CommandConnection): AppendPath {
+  return command.isCluster ? 'two-scripts' : 'one-script';
+}
+
+/**
  * The store half of the Redis bus, over the command connection: a Lua script per atomic append
- * (loaded once, called by SHA) with the tenant's record after it, a Stream per subject for replay,
- * the tenant's recent subjects, and the publish of the readiness canary.
+ * (loaded once, called by SHA) with the tenant's record in it or after it, a Stream per subject for
+ * replay, the tenant's recent subjects, and the publish of the readiness canary.
  */
 export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 'recentSubjects'> {
   private readonly command: ScriptedRedis;
@@ -69,9 +86,11 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   /** Set when Redis refused to SELECT the URL's database: nothing may be written, and the bus is never ready. */
   private databaseRefused: Error | undefined;
 
+  /** @param appendPath chosen by the connection ({@link appendPathOf}); tests may ask for the other on a single Redis. */
   constructor(
     command: CommandConnection,
     private readonly options: RedisStoreOptions,
+    readonly appendPath: AppendPath = appendPathOf(command),
   ) {
     this.logger = options.logger ?? silentLogger;
     this.command = command as ScriptedRedis;
@@ -98,6 +117,52 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     return beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
   }
 
+  private appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
+    if (this.appendPath === 'one-script') return this.appendAndRecordInOneScript(subject, events, storeBy);
+    return this.appendThenRecord(subject, events, storeBy);
+  }
+
+  /**
+   * One round trip: append-and-record-9.lua admits a new subject under its tenant's quota, appends,
+   * and records the subject in its tenant's keys, as the two-script path does in up to four.
+   */
+  private async appendAndRecordInOneScript(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
+    const maxSubjects = this.options.tenantMaxSubjects ?? DEFAULT_TENANT_MAX_SUBJECTS;
+    const keys = subjectKeys(subject);
+    const index = tenantIndexKeys(subject.tenant);
+    const activity = activityKeys(activityOf(subject.tenant));
+    const args: (string | number)[] = [
+      keys.meta,
+      keys.stream,
+      keys.ids,
+      keys.steps,
+      index.recent,
+      index.live,
+      index.recorded,
+      activity.meta,
+      activity.stream,
+      keys.channel,
+      subject.kind,
+      this.options.historyMaxLen,
+      this.options.historyTtlSeconds,
+      newEpoch(),
+      new Date().toISOString(),
+      storeBy,
+      activity.channel,
+      newEpoch(),
+      subjectMember(subject),
+      activitySubjectJson(subject),
+      maxSubjects,
+      RESERVATION_MS,
+      events.length,
+    ];
+    pushEventArgs(args, events);
+    const raw = await this.runAppend('fanoutAppendAndRecord', args);
+    const overQuota = overQuotaReply(raw);
+    if (overQuota) return quotaRefusals(events, maxSubjects, this.retryAfterSeconds(overQuota.msUntilAnEntryLapses));
+    return parseAppendReply(subject.kind, events, raw).outcomes;
+  }
+
   /**
    * The append script, then the subject's record in its tenant's keys (recent-subjects index, live
    * subjects, activity). Those are on another slot in Redis Cluster, so the record is a second
@@ -105,16 +170,16 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
    * records the subject as it stands, so a record that failed is repaired by the retry.
    * With a tenant quota, an append that would create a subject first asks the tenant's slot to admit it.
    */
-  private async appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
+  private async appendThenRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
     const publishedAt = new Date().toISOString();
     const maxSubjects = this.options.tenantMaxSubjects ?? DEFAULT_TENANT_MAX_SUBJECTS;
-    let raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, maxSubjects > 0));
+    let raw = await this.runAppend('fanoutAppend', this.appendArgs(subject, events, publishedAt, storeBy, maxSubjects > 0));
     let reservedUntil = '';
     if (isNewSubjectReply(raw)) {
       const admission = await this.admit(subject, maxSubjects);
       if (!admission.admitted) return quotaRefusals(events, maxSubjects, admission.retryAfterSeconds);
       reservedUntil = admission.reservedUntil;
-      raw = await this.runAppend(this.appendArgs(subject, events, publishedAt, storeBy, false));
+      raw = await this.runAppend('fanoutAppend', this.appendArgs(subject, events, publishedAt, storeBy, false));
     }
     const { outcomes, state } = parseAppendReply(subject.kind, events, raw);
     if (!state) {
@@ -145,18 +210,19 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       onlyExisting ? '1' : '0',
       events.length,
     ];
-    for (const event of events) {
-      const p = prepareEvent(event);
-      args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
-    }
+    pushEventArgs(args, events);
     return args;
   }
 
   private async admit(subject: TenantSubject, maxSubjects: number): Promise<{ admitted: true; reservedUntil: string } | { admitted: false; retryAfterSeconds: number }> {
     const [admitted, detail] = await this.command.fanoutAdmitSubject(tenantIndexKeys(subject.tenant).live, subjectMember(subject), maxSubjects, RESERVATION_MS);
     if (admitted === 1) return { admitted: true, reservedUntil: String(detail) };
-    const msUntilFree = Number(detail);
-    return { admitted: false, retryAfterSeconds: quotaRetryAfterSeconds(msUntilFree < 0 ? undefined : msUntilFree, this.options.historyTtlSeconds) };
+    return { admitted: false, retryAfterSeconds: this.retryAfterSeconds(Number(detail)) };
+  }
+
+  /** A quota refusal's retry hint, from the ms until the tenant's soonest entry lapses (-1: none is due). */
+  private retryAfterSeconds(msUntilAnEntryLapses: number): number {
+    return quotaRetryAfterSeconds(msUntilAnEntryLapses < 0 ? undefined : msUntilAnEntryLapses, this.options.historyTtlSeconds);
   }
 
   /** A new subject's first append stored nothing: it no longer counts (or does until its reservation lapses, if this fails). */
@@ -194,25 +260,24 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   }
 
   /**
-   * The append script, and with `waitReplicas` a WAIT in the same pipeline: a pipeline goes to the
+   * An append script, and with `waitReplicas` a WAIT in the same pipeline: a pipeline goes to the
    * node of its keyed command, so WAIT asks the subject's own master (in Redis Cluster too).
    */
-  private async runAppend(args: (string | number)[]): Promise<RawAppendReply> {
+  private async runAppend(script: 'fanoutAppend' | 'fanoutAppendAndRecord', args: (string | number)[]): Promise<RawAppendReply> {
     const wanted = this.options.waitReplicas ?? DEFAULT_WAIT_REPLICAS;
     if (wanted === 0) {
       try {
-        return await this.command.fanoutAppend(...args);
+        return await this.command[script](...args);
       } catch (error) {
         throw appendError(error);
       }
     }
     const timeoutMs = this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
-    const pipeline = this.command.pipeline() as unknown as {
-      fanoutAppend(...a: (string | number)[]): unknown;
+    const pipeline = this.command.pipeline() as unknown as Record<typeof script, (...a: (string | number)[]) => unknown> & {
       wait(replicas: number, timeout: number): unknown;
       exec(): Promise<[Error | null, unknown][] | null>;
     };
-    pipeline.fanoutAppend(...args);
+    pipeline[script](...args);
     pipeline.wait(wanted, timeoutMs);
     const replies = await pipeline.exec();
     const [append, wait] = replies ?? [];
@@ -307,6 +372,14 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     // QUIT fails on a connection that is down; disconnect() closes it either way.
     await this.command.quit().catch(() => undefined);
     this.command.disconnect();
+  }
+}
+
+/** Per event, what the append scripts read of it: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail. */
+function pushEventArgs(args: (string | number)[], events: readonly PublishedEvent[]): void {
+  for (const event of events) {
+    const p = prepareEvent(event);
+    args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
   }
 }
 

@@ -295,7 +295,7 @@ export function expectOverQuota(outcomes: AppendOutcome[], retryAfterSeconds: { 
 }
 
 /** The tenant's activity as [kind:id, status, seq], oldest first. */
-export async function activityUpdatesOf(bus: Bus, tenant: string): Promise<[string, string, number][]> {
+export async function activityUpdatesOf(bus: Pick<Bus, 'history'>, tenant: string): Promise<[string, string, number][]> {
   const entries = await bus.history(activityOf(tenant), 0, 10_000);
   return entries.map((e) => {
     const data = JSON.parse(parseFrames(e.frame.toString())[0]!.data) as { subject: { kind: string; id: string }; status: string; seq: number };

@@ -9,7 +9,7 @@ import Redis, { Cluster } from 'ioredis';
 import { Bus, tenantIndexKeys } from '../src';
 import { activityUpdatesOf, expectStored, jobProgress, newSubject, status, unique } from './conformance';
 
-export async function expectRecordsRepaired(bus: Bus, admin: Redis | Cluster): Promise<void> {
+export async function expectRecordsRepaired(bus: Pick<Bus, 'append' | 'history' | 'recentSubjects'>, admin: Redis | Cluster): Promise<void> {
   const tenant = unique('tenant');
   const { recorded } = tenantIndexKeys(tenant);
   const saved = `${recorded}:saved`;
