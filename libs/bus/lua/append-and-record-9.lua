@@ -1,8 +1,8 @@
 #!lua
 --[[
 A subject's batch of events and its tenant's record in one atomic step, for a single Redis (a
-standalone server, or a Sentinel's master), where the subject's and the tenant's keys are on one
-node: the quota's admission of a new subject (admitSubject), the append (appendEvents), and the
+standalone server; a Sentinel-managed master would be one too), where the subject's and the tenant's
+keys are on one node: the quota's admission of a new subject (admitSubject), the append (appendEvents), and the
 record (recordSubject) with the activity's subject.updated data built here as the TypeScript of the
 two-script path builds it (activityUpdateJson). Redis Cluster, where those keys are on two slots, runs
 admit-subject-1.lua, append-4.lua and record-subject-5.lua instead; this script answers as they do.
