@@ -2,7 +2,7 @@ import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http
 import { Socket } from 'node:net';
 import { Bus } from '@fanout/bus';
 import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, createGateway } from '@fanout/gateway';
-import { createAuthenticator, streamHeadersFor } from '@fanout/http';
+import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { createBus, describeBus } from './bus';
@@ -72,18 +72,26 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             maxConnectionsPerTenant: config.maxConnectionsPerTenant,
           },
         });
-  const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate });
+  const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate, apiHeaders: apiHeadersFor(config.corsOrigins) });
   let draining = false;
   const app = createHttpApp({ logger, registry, corsOrigins: config.corsOrigins, gateway, publisher, isDraining: () => draining });
 
   // The stream routes bypass Express (an idle stream then holds no router state or header
-  // objects); their CORS and nosniff headers come from streamHeadersFor, the same policy.
+  // objects); their CORS and nosniff headers come from streamHeadersFor, the same policy. So does
+  // the common publish (Express's layers cost more than the rest of a one-event POST), with the
+  // headers Express would give it.
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
     // A request came: the connection's first-request timeout no longer applies (a stream may idle).
     if (req.socket.timeout) req.socket.setTimeout(0);
-    if (!gateway?.isStreamRequest(req)) return void app(req, res);
-    if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
-    gateway.handleStream(req, res);
+    if (gateway?.isStreamRequest(req)) {
+      if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
+      return gateway.handleStream(req, res);
+    }
+    if (publisher?.takesDirectly(req)) {
+      if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
+      return publisher.handleDirectly(req, res);
+    }
+    app(req, res);
   };
   // Workers share one port: a worker still connecting to its store would take connections the
   // others could serve, so it listens once its store answers (bounded: an outage never keeps the

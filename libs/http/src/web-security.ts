@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http';
 import cors from 'cors';
 import { RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -55,4 +56,40 @@ export function securityHeaders(): RequestHandler {
     // dashboard's own script and API requests to https there would break it.
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });
+}
+
+/** The headers of an API answer, for a route that bypasses Express. */
+export type ApiHeaders = (req: IncomingMessage) => Readonly<Record<string, string>>;
+
+/**
+ * The headers Express's `securityHeaders()` and `corsFor(origins)` give a simple (non-preflight)
+ * API request, for routes that bypass Express. Taken by running those same middlewares once per
+ * origin against a recorder, so both paths answer with exactly the same headers; kept for no origin
+ * and the configured ones (any other origin is worked out per request: its values are the client's).
+ */
+export function apiHeadersFor(origins: readonly string[]): ApiHeaders {
+  const middlewares = [securityHeaders(), corsFor(origins)];
+  const recorded = (method: string, origin: string | undefined): Readonly<Record<string, string>> => {
+    // Lower-cased name → the name as set, and its value.
+    const headers = new Map<string, [string, string]>();
+    const recorder = {
+      getHeader: (name: string) => headers.get(name.toLowerCase())?.[1],
+      setHeader: (name: string, value: string | number | readonly string[]) => void headers.set(name.toLowerCase(), [name, String(value)]),
+      removeHeader: (name: string) => void headers.delete(name.toLowerCase()),
+      hasHeader: (name: string) => headers.has(name.toLowerCase()),
+    };
+    const request = { method, headers: origin === undefined ? {} : { origin } };
+    for (const middleware of middlewares) {
+      let nextCalled = false;
+      middleware(request as never, recorder as never, () => (nextCalled = true));
+      if (!nextCalled) throw new Error(`a header middleware did not pass ${method} on`);
+    }
+    return Object.fromEntries(headers.values());
+  };
+  const known = new Map<string | undefined, Readonly<Record<string, string>>>();
+  for (const origin of [undefined, ...origins.filter((o) => o !== '*')]) known.set(origin, recorded('POST', origin));
+  return (req) => {
+    const origin = req.headers.origin;
+    return known.get(origin) ?? recorded(req.method ?? 'POST', origin);
+  };
 }
