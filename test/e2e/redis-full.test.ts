@@ -82,7 +82,7 @@ test('swept over margins just above used_memory: a new subject is 202 and indexe
           contentType: expect.stringMatching(/^application\/problem\+json\b/),
         });
         expect(answer.headers.get('retry-after')).toBeTruthy();
-        const detail = String(answer.json?.detail);
+        const detail = String((answer.json as { detail?: unknown } | undefined)?.detail);
         expect(detail).toMatch(/retry/i);
         expect(detail).not.toMatch(/[0-9a-f]{40}|user_script|script:/i);
         const history = await stack.history('job', job.id);

@@ -146,7 +146,7 @@ async function launchNode(root: string, nodeTimeoutMs: number): Promise<NodeProc
 
 /** CLUSTER SLOTS as [start, end, masterPort][] */
 async function slotOwners(c: Redis): Promise<[number, number, number][]> {
-  const raw = (await c.cluster('SLOTS')) as [number, number, [string, number, string]][];
+  const raw = (await c.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][];
   return raw.map(([start, end, master]) => [start, end, Number(master[1])] as [number, number, number]).sort((a, b) => a[0] - b[0]);
 }
 
@@ -301,6 +301,9 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
     waitHealthy,
     async kill() {
       throw new Error('kill() of a whole cluster is not supported: use killNode');
+    },
+    signal(signal) {
+      for (const node of nodes) if (node.running) node.proc.kill(signal);
     },
     async start() {
       throw new Error('start() of a whole cluster is not supported');

@@ -153,7 +153,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const response = await fetch(`${publisher!.url}/api/v1/events`, {
         method: 'POST',
         headers: { 'Content-Type': contentType },
-        body,
+        body: typeof body === 'string' ? body : new Uint8Array(body),
       });
       return readAnswer(response);
     },

@@ -108,7 +108,7 @@ const CASES: (Omit<Case, 'headers'> & { headers?: Record<string, string> | (() =
   { name: 'an empty body (read as {})', status: 400, body: () => '' },
   { name: 'whitespace only', status: 400, body: () => '  \n' },
   { name: 'a UTF-8 byte order mark before the JSON', status: 202, body: (id) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json(jobEvent(id, 'e1', 'job.status', { status: 'pending' })))]) },
-  { name: 'invalid UTF-8 inside a string', status: 202, body: (id) => Buffer.from(json(jobEvent(id, 'e\u0000', 'job.status', { status: 'pending' }))).map((b) => (b === 0 ? 0xff : b)) },
+  { name: 'invalid UTF-8 inside a string', status: 202, body: (id) => Buffer.from(Buffer.from(json(jobEvent(id, 'e\u0000', 'job.status', { status: 'pending' }))).map((b) => (b === 0 ? 0xff : b))) },
   { name: 'JSON null', status: 400, body: () => 'null' },
   { name: 'nested too deep', status: 400, body: () => nestedJson(100) },
   { name: 'an event over the size limit (413)', status: 413, body: (id) => json(jobEvent(id, 'e1', 'job.status', { status: 'pending', detail: 'x'.repeat(70_000) })) },

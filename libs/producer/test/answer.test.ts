@@ -1,4 +1,10 @@
-import { ProducerConflictError, ProducerError, ProducerQuotaError, ValidationError, readAnswer } from '../src';
+import { EventOutcome, ProducerConflictError, ProducerError, ProducerQuotaError, ValidationError, readAnswer } from '../src';
+
+/** The error an event was rejected with, which must be an `E`. */
+function rejectionOf<E extends ProducerError>(outcome: EventOutcome | undefined, type: abstract new (...args: never[]) => E): E {
+  if (outcome?.kind !== 'rejected' || !(outcome.error instanceof type)) throw new Error(`expected a ${type.name} rejection, got ${JSON.stringify(outcome)}`);
+  return outcome.error;
+}
 
 const sent = [
   { eventId: 'a1', subject: 'job a' },
@@ -22,7 +28,7 @@ describe('readAnswer', () => {
     const outcome = readAnswer(400, JSON.stringify(problem), sent);
     if (outcome.kind !== 'events') throw new Error('expected events');
     expect(outcome.outcomes.map((o) => o.kind)).toEqual(['resend', 'rejected', 'resend']);
-    const error = (outcome.outcomes[1] as { error: ValidationError }).error;
+    const error = rejectionOf(outcome.outcomes[1], ValidationError);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.errors).toEqual([{ path: 'data.percent', message: 'too big' }]);
   });
@@ -41,7 +47,7 @@ describe('readAnswer', () => {
     const outcome = readAnswer(409, JSON.stringify(conflict), sent);
     if (outcome.kind !== 'events') throw new Error('expected events');
     expect(outcome.outcomes[0]).toEqual({ kind: 'resend' });
-    expect((outcome.outcomes[1] as { error: ProducerConflictError }).error).toMatchObject({ current: 'pending', requested: 'succeeded', eventId: 'a2' });
+    expect(rejectionOf(outcome.outcomes[1], ProducerConflictError)).toMatchObject({ current: 'pending', requested: 'succeeded', eventId: 'a2' });
     expect(outcome.outcomes[2]).toEqual({ kind: 'stored', result: { eventId: 'b1', seq: 4, duplicate: false } });
 
     const quota = { title: 'Too Many Requests', status: 429, detail: 'x', results: sent.map((e) => ({ eventId: e.eventId, error: 'the tenant holds its maximum of 1 subjects' })) };
