@@ -83,6 +83,12 @@ export interface Bus {
   info(ref: StreamRef): Promise<SubjectInfo | null>;
   /** Retained entries with seq > afterSeq, oldest first, at most `limit`. */
   history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]>;
+  /**
+   * The retained entries of the subject's latest status event and of each step's latest
+   * `pack_run.step` event (the events that say its current state), those with seq < beforeSeq,
+   * oldest first: what a stream started at `?tail=` sends before the tail.
+   */
+  latestStateEntries(subject: TenantSubject, beforeSeq: number): Promise<HistoryEntry[]>;
   recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]>;
   /** One listener per subject; resolves once live batches are flowing. */
   subscribe(ref: StreamRef, listener: BatchListener): Promise<void>;

@@ -25,6 +25,7 @@ import { subjectKeyString } from './keys';
 import { DEFAULT_TENANT_MAX_SUBJECTS, HistoryOptions, QuotaOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
+import { latestStateEntriesOf } from './state-entries';
 import { activityFrame, decodeBatchMessage, encodeBatchMessage, newEpoch, storedFrame } from './stored-frame';
 
 /** A retained log of frames with its epoch: a subject's history, or a tenant's activity. */
@@ -147,6 +148,10 @@ export class MemoryBus implements Bus {
     const first = entries[0]?.seq ?? 0;
     const start = Math.max(0, afterSeq + 1 - first);
     return entries.slice(start, start + limit);
+  }
+
+  async latestStateEntries(subject: TenantSubject, beforeSeq: number): Promise<HistoryEntry[]> {
+    return latestStateEntriesOf(this.stream(subject)?.entries ?? [], beforeSeq);
   }
 
   async recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {

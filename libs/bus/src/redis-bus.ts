@@ -69,6 +69,10 @@ export class RedisBus implements Bus {
     return this.store.history(ref, afterSeq, limit);
   }
 
+  latestStateEntries(subject: TenantSubject, beforeSeq: number): Promise<HistoryEntry[]> {
+    return this.store.latestStateEntries(subject, beforeSeq);
+  }
+
   recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
     return this.store.recentSubjects(tenant, kind, limit);
   }

@@ -11,6 +11,7 @@ import { BusOptions, DEFAULT_TENANT_MAX_SUBJECTS } from './options';
 import { prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
 import { CommandConnection } from './redis-connections';
+import { readLatestStateEntries } from './state-entries';
 import { newEpoch } from './stored-frame';
 
 /** The scripts of lua/, each defined as the command `fanout` + its name in PascalCase. */
@@ -317,6 +318,11 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       }
       return entry;
     });
+  }
+
+  /** See state-entries.ts (lua/step-events-3.lua). */
+  latestStateEntries(subject: TenantSubject, beforeSeq: number): Promise<HistoryEntry[]> {
+    return readLatestStateEntries(this.command, subject, beforeSeq, (afterSeq, limit) => this.history(subject, afterSeq, limit));
   }
 
   /**

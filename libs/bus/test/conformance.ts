@@ -985,6 +985,51 @@ export function runBusConformance(name: string, factory: BusFactory): void {
       });
     });
 
+    describe('latest state entries (what ?tail= sends before the tail)', () => {
+      const seqsOf = (entries: HistoryEntry[]): number[] => entries.map((e) => e.seq);
+
+      it("a pack run's latest status event and each step's latest step event, oldest first, those before beforeSeq", async () => {
+        const bus = await open();
+        const s = newSubject('pack-run');
+        // seqs: 1 pending, 2 running, 3 step0 running, 4 log, 5 step0 succeeded, 6 step1 pending, 7 step1 running, 8 log, 9 step2 pending, 10 log
+        await bus.append(s, [status(s, 'pending'), status(s, 'running'), step(s, 0, 'running'), log(s, 0, 1), step(s, 0, 'succeeded')]);
+        await bus.append(s, [step(s, 1, 'pending'), step(s, 1, 'running'), log(s, 1, 1), step(s, 2, 'pending'), log(s, 2, 1)]);
+        expect(seqsOf(await bus.latestStateEntries(s, 11))).toEqual([2, 5, 7, 9]);
+        expect(seqsOf(await bus.latestStateEntries(s, 8))).toEqual([2, 5, 7]);
+        expect(seqsOf(await bus.latestStateEntries(s, 6))).toEqual([2, 5]);
+        expect(seqsOf(await bus.latestStateEntries(s, 1))).toEqual([]);
+        const all = await bus.history(s, 0, 100);
+        const entries = await bus.latestStateEntries(s, 11);
+        expect(entries.map((e) => e.frame.toString())).toEqual([2, 5, 7, 9].map((seq) => all[seq - 1]!.frame.toString()));
+        expect(entries.every((e) => !e.terminal)).toBe(true);
+        await bus.append(s, [step(s, 2, 'skipped'), status(s, 'failed')]);
+        expect(seqsOf(await bus.latestStateEntries(s, 12))).toEqual([5, 7, 11]);
+        expect(seqsOf(await bus.latestStateEntries(s, 100))).toEqual([5, 7, 11, 12]);
+      });
+
+      it('finds a step whose latest event is thousands of entries back', async () => {
+        const bus = await open({ historyMaxLen: 5000 });
+        const s = newSubject('pack-run');
+        await bus.append(s, [status(s, 'running'), step(s, 0, 'running'), step(s, 1, 'pending')]);
+        for (let b = 0; b < 5; b += 1) await bus.append(s, Array.from({ length: 500 }, (_, i) => log(s, 0, b * 500 + i + 1)));
+        await bus.append(s, [step(s, 0, 'succeeded'), ...Array.from({ length: 300 }, (_, i) => log(s, 2, i + 1))]);
+        const last = (await bus.info(s))!.lastSeq;
+        expect(seqsOf(await bus.latestStateEntries(s, last - 99))).toEqual([1, 3, 2504]);
+      });
+
+      it('has only what the history retains; nothing for an unknown subject, or a job without one before beforeSeq', async () => {
+        const bus = await open({ historyMaxLen: 5 });
+        const s = newSubject('pack-run');
+        await bus.append(s, [status(s, 'running'), step(s, 0, 'running'), step(s, 1, 'running'), log(s, 1, 1), log(s, 1, 2), log(s, 1, 3), log(s, 1, 4)]);
+        expect(seqsOf(await bus.latestStateEntries(s, 8))).toEqual([3]);
+        expect(await bus.latestStateEntries(newSubject('pack-run'), 10)).toEqual([]);
+        const j = newSubject('job');
+        await bus.append(j, [status(j, 'pending'), jobProgress(j, 1), jobProgress(j, 2)]);
+        expect(seqsOf(await bus.latestStateEntries(j, 3))).toEqual([1]);
+        expect(seqsOf(await bus.latestStateEntries(j, 1))).toEqual([]);
+      });
+    });
+
     describe('tenants', () => {
       it('the same kind and id in two tenants are separate subjects', async () => {
         const bus = await open();

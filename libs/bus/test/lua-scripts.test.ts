@@ -12,6 +12,7 @@ describe('the Lua scripts', () => {
       ['append-and-record', 9],
       ['record-subject', 5],
       ['release-reservation', 1],
+      ['step-events', 3],
       ['stream-info', 2],
     ]);
   });
