@@ -341,8 +341,8 @@ async function heapOf(sys) {
   }
   const url = sys.gateways[0].url;
   return {
-    heapUsed: await metricValue(url, 'fanout_process_nodejs_heap_size_used_bytes'),
-    external: await metricValue(url, 'fanout_process_nodejs_external_memory_bytes'),
+    heapUsed: await metricValue(url, 'nodejs_heap_size_used_bytes'),
+    external: await metricValue(url, 'nodejs_external_memory_bytes'),
   };
 }
 

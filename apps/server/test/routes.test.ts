@@ -149,7 +149,9 @@ describe('probes, metrics and the OpenAPI document', () => {
       expect(answer.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
       for (const name of present) expect(answer.text).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
       for (const name of absent) expect(answer.text).not.toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
-      expect(answer.text).toMatch(/^# TYPE fanout_process_/m);
+      expect(answer.text).toMatch(/^# TYPE process_cpu_seconds_total counter$/m);
+      expect(answer.text).toMatch(/^# TYPE nodejs_heap_size_used_bytes gauge$/m);
+      expect(answer.text).not.toMatch(/^# TYPE fanout_process_/m);
     }
   });
 

@@ -27,7 +27,9 @@ function withZeroes<M extends Counter<L> | Gauge<L>, L extends string>(metric: M
 
 export function createRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'fanout_process_' });
+  // Node's default metrics under their standard names (process_cpu_seconds_total,
+  // nodejs_heap_size_used_bytes, …), so the usual Node.js dashboards work; fanout's own carry fanout_.
+  collectDefaultMetrics({ register: registry });
   return registry;
 }
 
