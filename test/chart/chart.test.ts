@@ -38,6 +38,9 @@ function everythingOn(): Json {
   const v = clone(defaults);
   v.ingress = { ...v.ingress, enabled: true, exposePublisher: true, annotations: { 'cert-manager.io/cluster-issuer': 'letsencrypt' }, tls: [{ secretName: 'fanout-tls', hosts: [v.ingress.host] }] };
   v.serviceMonitor = { ...v.serviceMonitor, enabled: true, labels: { release: 'prometheus' } };
+  v.prometheusRule = { ...v.prometheusRule, enabled: true, labels: { release: 'prometheus' } };
+  v.grafanaDashboard = { ...v.grafanaDashboard, enabled: true, labels: { team: 'streaming' }, annotations: { grafana_folder: 'fanout' } };
+  v.publisher.workers = 2;
   v.publisher.autoscaling.enabled = true;
   v.gateway.workers = 4;
   v.gateway.podAnnotations = { 'example.com/team': 'streaming' };
@@ -211,7 +214,7 @@ describe('charts/fanout', () => {
         `PodDisruptionBudget/${full}-publisher`,
         `ServiceAccount/${full}`,
       ];
-      if (label === 'everything switched on') expected.push(`HorizontalPodAutoscaler/${full}-publisher`, `Ingress/${full}`, `ServiceMonitor/${full}`);
+      if (label === 'everything switched on') expected.push(`HorizontalPodAutoscaler/${full}-publisher`, `Ingress/${full}`, `ServiceMonitor/${full}`, `PrometheusRule/${full}`, `ConfigMap/${full}-dashboard`);
       expect(kinds).toEqual(expected.sort());
       for (const o of objects) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'fanout', 'app.kubernetes.io/instance': 'fo' });
     });
@@ -305,6 +308,32 @@ describe('charts/fanout', () => {
           expect(matches(monitor.spec.selector.matchLabels, find(objects, 'Service', `${full}-${role}`).metadata.labels)).toBe(true);
         }
         expect(monitor.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: values.serviceMonitor.interval, scrapeTimeout: values.serviceMonitor.scrapeTimeout }]);
+      });
+
+      it('the PrometheusRule holds the rules of deploy/prometheus/fanout-rules.yml, thresholds from the values, a workers alert per role with workers > 1', () => {
+        const rule = find(objects, 'PrometheusRule', full);
+        expect(rule.metadata.labels.release).toBe('prometheus');
+        const file = parse(read(join(ROOT, 'deploy', 'prometheus', 'fanout-rules.yml'))) as Json;
+        const fileRules = (file.groups as Json[]).flatMap((g) => g.rules as Json[]);
+        const chartRules = (rule.spec.groups as Json[]).flatMap((g) => g.rules as Json[]);
+        expect(rule.spec.groups.map((g: Json) => g.name)).toEqual(file.groups.map((g: Json) => g.name));
+        const expected = fileRules.flatMap((r): Json[] => {
+          if (r.alert === 'FanoutGatewayConnectionsNearLimit') return [{ ...r, expr: r.expr.replace('0.8 * 50000', `0.8 * ${values.config.maxConnections}`) }];
+          if (r.alert !== 'FanoutWorkersMissing') return [r];
+          return (['gateway', 'publisher'] as const)
+            .filter((role) => values[role].workers > 1)
+            .map((role) => ({ ...r, expr: `sum by (pod) (fanout_workers{job="${full}-${role}"}) < ${values[role].workers}` }));
+        });
+        expect(chartRules).toEqual(expected);
+        expect(chartRules.filter((r) => r.alert === 'FanoutWorkersMissing')).toHaveLength(2);
+      });
+
+      it('the dashboard ConfigMap carries charts/fanout/dashboards/fanout.json for the Grafana sidecar', () => {
+        const map = find(objects, 'ConfigMap', `${full}-dashboard`);
+        expect(map.metadata.labels).toMatchObject({ grafana_dashboard: '1', team: 'streaming' });
+        expect(map.metadata.annotations).toEqual({ grafana_folder: 'fanout' });
+        expect(Object.keys(map.data)).toEqual(['fanout.json']);
+        expect(JSON.parse(map.data['fanout.json'])).toEqual(JSON.parse(read(join(CHART, 'dashboards', 'fanout.json'))));
       });
     }
 
