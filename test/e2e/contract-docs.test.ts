@@ -64,6 +64,7 @@ describe('generated documents in docs/', () => {
         '/api/v1/jobs/{id}/events',
         '/api/v1/openapi.json',
         '/api/v1/pack-runs/{id}/events',
+        '/api/v1/pack-runs/{id}/log',
         '/api/v1/runs/{id}/events',
         '/api/v1/stream',
         '/api/v1/stream/jobs/{id}',

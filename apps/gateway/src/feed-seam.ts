@@ -56,6 +56,13 @@ export interface FeedState {
   /** The page being written, from `pageNext` on; undefined between pages. */
   page: readonly HistoryEntry[] | undefined;
   pageNext: number;
+  /**
+   * Entries older than the position, sent before anything else (from `prefixNext` on): what a
+   * stream started at `?tail=` sends first (a pack run's latest status and step events), with their
+   * own ids. They do not move `sentSeq`: the replay after the position follows them.
+   */
+  prefix: readonly HistoryEntry[] | undefined;
+  prefixNext: number;
 }
 
 /** Live batches held while replaying; past this many they are dropped and history read again. */
@@ -107,7 +114,9 @@ const VERIFY_EPOCH: CatchUpStep = { type: 'verify-epoch' };
 const WAIT_FOR_DRAIN: CatchUpStep = { type: 'wait-for-drain' };
 const DONE: CatchUpStep = { type: 'done' };
 
-export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeldBytes: number): FeedState {
+/** `prefix`: entries with seqs at or before `sentSeq`, oldest first, sent before the replay after it. */
+export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeldBytes: number, prefix?: readonly HistoryEntry[]): FeedState {
+  const before = prefix?.filter((entry) => entry.seq <= sentSeq);
   return {
     phase: 'waiting',
     sentSeq,
@@ -124,6 +133,8 @@ export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeld
     staleReads: 0,
     page: undefined,
     pageNext: 0,
+    prefix: before && before.length > 0 ? before : undefined,
+    prefixNext: 0,
   };
 }
 
@@ -139,6 +150,7 @@ export function stopFeed(state: FeedState): boolean {
   state.phase = 'stopped';
   dropHeld(state);
   state.page = undefined;
+  state.prefix = undefined;
   return true;
 }
 
@@ -197,6 +209,7 @@ export function takeRecovery(state: FeedState): readonly FeedAction[] {
  */
 export function nextCatchUpStep(state: FeedState, room: ReplayRoom): CatchUpStep {
   if (state.phase !== 'replaying') return DONE;
+  if (state.prefix) return nextPrefixRun(state, state.prefix, room);
   if (state.page) return nextReplayRun(state, state.page, room);
   if (state.mustVerifyEpoch) {
     state.mustVerifyEpoch = false;
@@ -280,6 +293,25 @@ function nextReplayRun(state: FeedState, entries: readonly HistoryEntry[], conne
   return { type: 'replay', entries, from, to, completes: last.terminal };
 }
 
+/**
+ * The next run of the prefix that fits the connection's room (at least one frame). Out of room,
+ * the prefix waits for the drain: it is not in the shared pages to be read again.
+ */
+function nextPrefixRun(state: FeedState, prefix: readonly HistoryEntry[], connection: ReplayRoom): CatchUpStep {
+  const from = state.prefixNext;
+  let room = connection.replayRoom();
+  if (room <= 0) return WAIT_FOR_DRAIN;
+  let to = from;
+  do room -= connection.writtenSize(prefix[to++]!.frame);
+  while (to < prefix.length && connection.writtenSize(prefix[to]!.frame) <= room);
+  state.prefixNext = to;
+  if (to === prefix.length) {
+    state.prefix = undefined;
+    state.prefixNext = 0;
+  }
+  return { type: 'replay', entries: prefix, from, to, completes: false };
+}
+
 /** Frames of the epoch streamed (the first one seen is taken), of a past one, or of one not seen yet. */
 function epochVerdict(state: FeedState, epoch: string | undefined): 'same' | 'past' | 'unknown' {
   if (epoch === undefined || epoch === state.epoch) return 'same';
@@ -306,6 +338,7 @@ function startOver(state: FeedState, epoch: string): readonly FeedAction[] {
   state.epoch = epoch;
   state.sentSeq = 0;
   state.missingBefore = 0;
+  state.prefix = undefined;
   return [FORGET_CACHED_HISTORY[0]!, { type: 'gap', gap: { reason: 'history_lost', firstAvailableSeq: 1 } }];
 }
 

@@ -10,6 +10,7 @@ import { ConnectionLimits } from './connection-limits';
 import { HistoryPages } from './history-pages';
 import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
+import { logRoute } from './routes/log-route';
 import { createStreamHandler, isStreamRequest } from './stream-handler';
 import { StreamServices, StreamSettings } from './stream-context';
 import { StreamSession } from './stream-session';
@@ -68,7 +69,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics.busReconnects.inc();
     subscriptions.recoverAll();
   });
-  const services: StreamServices = { bus, history, subscriptions, scheduler, metrics, settings, logger };
+  const services = { bus, history, subscriptions, scheduler, metrics, settings, logger } satisfies StreamServices;
   const openStreams = new Set<StreamSession>();
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
   const readiness = new CanaryReadiness(bus, logger);
@@ -85,6 +86,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     headersFor: options.streamHeaders,
   });
   router.use(historyRoutes(bus, options.authenticate));
+  router.use(logRoute(bus, options.authenticate, logger));
   const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
   router.use(express.static(dashboardDir, { index: 'index.html' }));
   // Only reached when express.static has no page to serve.

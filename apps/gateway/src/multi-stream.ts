@@ -1,4 +1,4 @@
-import { framesWithoutIds, idLine } from '@fanout/bus';
+import { HistoryEntry, framesWithoutIds, idLine } from '@fanout/bus';
 import { GapReason, TenantSubject } from '@fanout/contracts';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { encodeCursor, encodePosition } from './multi-cursor';
@@ -14,6 +14,8 @@ export interface MultiEntry {
   /** The client already has this subject's terminal event: nothing to stream. */
   done: boolean;
   gap?: Gap;
+  /** Entries older than `afterSeq` sent first (a pack run's state before its `?tail=`). */
+  prefix?: readonly HistoryEntry[];
 }
 
 /**
@@ -39,7 +41,7 @@ export class MultiStream extends StreamSession {
     this.done = entries.map((e) => e.done);
     this.cursorBytes = idLine(encodeCursor(this.positions)).length;
     entries.forEach((entry, index) => {
-      if (!entry.done) this.feeds.set(new SubjectFeed(services, entry.subject, this, entry.afterSeq, entry.epoch), index);
+      if (!entry.done) this.feeds.set(new SubjectFeed(services, entry.subject, this, entry.afterSeq, entry.epoch, entry.prefix), index);
     });
   }
 

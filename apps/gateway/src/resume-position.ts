@@ -4,7 +4,34 @@ import { HttpProblem } from '@fanout/http';
 
 export type Gap = { reason: GapReason; firstAvailableSeq: number };
 
-export type ResumePlan = { kind: 'done' } | { kind: 'stream'; afterSeq: number; gap?: Gap };
+export type ResumePlan = { kind: 'done' } | StreamPlan;
+export type StreamPlan = { kind: 'stream'; afterSeq: number; gap?: Gap };
+
+/** The most events `?tail=` starts back from the end. */
+export const MAX_TAIL = 10_000;
+
+/** `?tail=`: undefined when absent (or empty), else an integer 1..MAX_TAIL, else a 400. */
+export function parseTail(text: string | null | undefined): number | undefined {
+  if (text === null || text === undefined || text === '') return undefined;
+  const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_TAIL)) {
+    throw new HttpProblem(400, `invalid tail ${JSON.stringify(text.slice(0, 32))}: expected an integer from 1 to ${MAX_TAIL}`, {
+      errors: [{ path: 'tail', message: `an integer from 1 to ${MAX_TAIL}` }],
+    });
+  }
+  return n;
+}
+
+/**
+ * A stream without a resume position that starts at the last `tail` events: replay after
+ * lastSeq − tail (no gap: the client asked to skip what is before), or, when the history retains
+ * fewer, from its first retained event after a `gap` `history_trimmed`, as a stream from the start would.
+ */
+export function planTail(tail: number, info: SubjectInfo): StreamPlan {
+  const start = Math.max(1, info.lastSeq - tail + 1);
+  if (start < info.firstSeq) return { kind: 'stream', afterSeq: start - 1, gap: { reason: 'history_trimmed', firstAvailableSeq: info.firstSeq } };
+  return { kind: 'stream', afterSeq: start - 1 };
+}
 
 /** `Last-Event-ID` wins over `?lastEventId=`; an empty one counts as none. */
 export function resumeText(header: string | undefined, query: unknown): string | undefined {

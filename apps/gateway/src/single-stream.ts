@@ -1,5 +1,5 @@
 import { GapReason } from '@fanout/contracts';
-import { StreamRef } from '@fanout/bus';
+import { HistoryEntry, StreamRef } from '@fanout/bus';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
@@ -9,10 +9,21 @@ import { SubjectFeed } from './subject-feed';
 export class SingleStream extends StreamSession {
   private readonly feed: SubjectFeed;
 
-  /** `epoch`: the history `afterSeq` belongs to (undefined when the subject has none yet). */
-  constructor(services: StreamServices, ref: StreamRef, conn: SseConnection, afterSeq: number, epoch: string | undefined, expiresAt: number | undefined) {
+  /**
+   * `epoch`: the history `afterSeq` belongs to (undefined when the subject has none yet). `prefix`:
+   * entries older than `afterSeq` sent first (a pack run's state before its `?tail=`).
+   */
+  constructor(
+    services: StreamServices,
+    ref: StreamRef,
+    conn: SseConnection,
+    afterSeq: number,
+    epoch: string | undefined,
+    expiresAt: number | undefined,
+    prefix?: readonly HistoryEntry[],
+  ) {
     super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
-    this.feed = new SubjectFeed(services, ref, this, afterSeq, epoch);
+    this.feed = new SubjectFeed(services, ref, this, afterSeq, epoch, prefix);
   }
 
   async start(gap?: { reason: GapReason; firstAvailableSeq: number }): Promise<void> {

@@ -1,13 +1,13 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { SUBJECT_ID_PATTERN, SUBJECT_KINDS, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { EventPosition, activityOf, parseEventId } from '@fanout/bus';
+import { Bus, EventPosition, activityOf, parseEventId } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal, StreamHeaders, sendProblem } from '@fanout/http';
 import { SseConnection } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
 import { decodeCursor } from './multi-cursor';
 import { MultiEntry, MultiStream } from './multi-stream';
-import { Gap, malformedResume, planResume, resumeText } from './resume-position';
+import { Gap, StreamPlan, malformedResume, parseTail, planResume, planTail, resumeText } from './resume-position';
 import { SingleStream } from './single-stream';
 import { STORE_FAILED } from './store-errors';
 import { StreamServices } from './stream-context';
@@ -20,8 +20,8 @@ const STREAM_PREFIX = '/api/v1/stream';
 const NO_QUERY = new URLSearchParams();
 
 export interface StreamHandlerOptions {
-  /** What the routes read (subjects' info) and hand each session. */
-  services: StreamServices;
+  /** What the routes read (subjects' info, a pack run's state before a tail) and hand each session. */
+  services: StreamServices & { bus: Pick<Bus, 'info' | 'latestStateEntries'> };
   authenticate: Authenticator;
   limits: ConnectionLimits;
   open: Set<StreamSession>;
@@ -76,13 +76,14 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   const streamActivity = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query } = request;
     const ref = activityOf(principal.tenant);
+    const tail = parseTail(query.get('tail'));
     const position = eventPositionOf(req, query);
     const info = await services.bus.info(ref).catch(STORE_FAILED.readingActivity);
     let afterSeq = 0;
     let gap: Gap | undefined;
     const epoch = info?.epoch;
     if (info) {
-      const plan = planResume(position, info);
+      const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
       if (plan.kind === 'stream') ({ afterSeq, gap } = plan);
     } else if (position) {
       gap = { reason: 'history_lost', firstAvailableSeq: 1 };
@@ -94,18 +95,22 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   const streamSubject = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query, segments } = request;
     const subject = subjectFromPath(segments[0]!, decodeSegment(segments[1]!), principal.tenant);
+    const tail = parseTail(query.get('tail'));
     const position = eventPositionOf(req, query);
     const info = await services.bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
-    const plan = planResume(position, info);
+    // With a resume position the id wins over ?tail=.
+    const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
     if (plan.kind === 'done') return noContent(request);
-    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt));
+    const prefix = position === undefined && tail !== undefined ? await stateBeforeTail(subject, plan) : undefined;
+    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt, prefix));
     await session.start(plan.gap).catch(STORE_FAILED.subscribing);
   };
 
   const streamMany = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query } = request;
     const subjects = parseSubjectList(query.getAll('subjects').join(','), principal.tenant);
+    const tail = parseTail(query.get('tail'));
     const text = resumeOf(req, query);
     const positions = text === undefined ? undefined : decodeCursor(text, subjects.length);
     if (text !== undefined && !positions) throw malformedResume(text);
@@ -113,14 +118,26 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const entries: MultiEntry[] = subjects.map((subject, i) => {
       const info = infos[i];
       if (!info) throw unknownSubject(subject);
-      const plan = planResume(positions?.[i], info);
+      const plan = positions === undefined && tail !== undefined ? planTail(tail, info) : planResume(positions?.[i], info);
       return plan.kind === 'done'
         ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
         : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
     });
+    if (positions === undefined && tail !== undefined) {
+      await Promise.all(entries.map(async (entry) => (entry.prefix = await stateBeforeTail(entry.subject, entry))));
+    }
     if (entries.every((e) => e.done)) return noContent(request);
     const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal.expiresAt));
     await session.start().catch(STORE_FAILED.subscribing);
+  };
+
+  /**
+   * What a pack run's stream started at `?tail=` sends before the tail: its latest status event and
+   * each step's latest step event that are older than the tail, in seq order, with their own ids.
+   */
+  const stateBeforeTail = async (subject: TenantSubject, plan: Pick<StreamPlan, 'afterSeq'>) => {
+    if (subject.kind !== 'pack-run' || plan.afterSeq === 0) return undefined;
+    return services.bus.latestStateEntries(subject, plan.afterSeq + 1).catch(STORE_FAILED.readingHistory);
   };
 
   const route = async (request: StreamRequest): Promise<void> => {

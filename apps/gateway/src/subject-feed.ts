@@ -62,8 +62,9 @@ export class SubjectFeed implements LiveClient {
     private readonly sink: FeedSink,
     sentSeq: number,
     epoch: string | undefined,
+    prefix?: readonly HistoryEntry[],
   ) {
-    this.state = newFeedState(sentSeq, epoch, services.settings.clientBufferBytes);
+    this.state = newFeedState(sentSeq, epoch, services.settings.clientBufferBytes, prefix);
   }
 
   get epoch(): string | undefined {
@@ -185,6 +186,11 @@ export class SubjectFeed implements LiveClient {
 
   private deliverReplay(entries: readonly HistoryEntry[], from: number, to: number): void {
     const first = entries[from]!;
+    if (entries[to - 1]!.seq - first.seq !== to - 1 - from) {
+      // Not consecutive seqs (a prefix: a pack run's latest status and step events): one at a time.
+      for (let i = from; i < to && this.isOpen(); i += 1) this.sink.deliver(this, entries[i]!.frame, entries[i]!.seq, entries[i]!.seq, true);
+      return;
+    }
     const frames = to - from === 1 ? first.frame : Buffer.concat(entries.slice(from, to).map((entry) => entry.frame));
     this.sink.deliver(this, frames, first.seq, entries[to - 1]!.seq, true);
   }

@@ -17,7 +17,7 @@ import {
   takeStoreEpoch,
 } from '../src/feed-seam';
 import { HistoryPage } from '../src/history-pages';
-import { E1, E2, E3, batch, entries } from './seam-fixtures';
+import { E1, E2, E3, batch, entries, entry } from './seam-fixtures';
 
 const MAX_HELD_BYTES = 10_000;
 
@@ -351,5 +351,58 @@ describe('the catch-up', () => {
     expect(stopFeed(state)).toBe(false);
     expect(state).toMatchObject({ phase: 'stopped', held: [], heldBytes: 0 });
     expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'done' });
+  });
+});
+
+describe('a prefix (what ?tail= sends first: entries older than the position)', () => {
+  const prefix = [entry(2), entry(5), entry(7)];
+  const replayed = (step: CatchUpStep): number[] => (step.type === 'replay' ? step.entries.slice(step.from, step.to).map((e) => e.seq) : []);
+
+  it('is replayed first, in seq order, without moving sentSeq; then history is read after the position', () => {
+    const state = newFeedState(100, E1, MAX_HELD_BYTES, prefix);
+    expect(startReplay(state)).toEqual([CATCH_UP]);
+    const first = nextCatchUpStep(state, AMPLE_ROOM);
+    expect(first).toMatchObject({ type: 'replay', completes: false });
+    expect(replayed(first)).toEqual([2, 5, 7]);
+    expect(state).toMatchObject({ sentSeq: 100, prefix: undefined });
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'read-history', afterSeq: 100, fresh: false });
+    expect(takePage(state, page(entries(101, 103)), E1)).toEqual([]);
+    expect(replayed(nextCatchUpStep(state, AMPLE_ROOM))).toEqual([101, 102, 103]);
+    expect(state.sentSeq).toBe(103);
+  });
+
+  it('keeps only entries at or before the position', () => {
+    expect(newFeedState(5, E1, MAX_HELD_BYTES, prefix).prefix!.map((e) => e.seq)).toEqual([2, 5]);
+    expect(newFeedState(1, E1, MAX_HELD_BYTES, prefix).prefix).toBeUndefined();
+  });
+
+  it('out of room waits for the drain and goes on where it stopped (it is not in the shared pages)', () => {
+    const state = newFeedState(100, E1, MAX_HELD_BYTES, prefix);
+    startReplay(state);
+    const room = roomOf([10, 0, 25], 10);
+    expect(replayed(nextCatchUpStep(state, room))).toEqual([2]);
+    expect(nextCatchUpStep(state, room)).toEqual({ type: 'wait-for-drain' });
+    expect(replayed(nextCatchUpStep(state, room))).toEqual([5, 7]);
+    expect(nextCatchUpStep(state, room)).toMatchObject({ type: 'read-history', afterSeq: 100 });
+  });
+
+  it('comes after a gap due at the start, and live batches are held meanwhile', () => {
+    const state = newFeedState(100, E1, MAX_HELD_BYTES, prefix);
+    expect(startReplay(state, { reason: 'history_trimmed', firstAvailableSeq: 50 })).toEqual([historyTrimmed(50), CATCH_UP]);
+    expect(takeLiveBatch(state, batch(101, 101))).toEqual([]);
+    expect(state.held).toHaveLength(1);
+    expect(replayed(nextCatchUpStep(state, AMPLE_ROOM))).toEqual([2, 5, 7]);
+  });
+
+  it('is dropped when the feed stops or the subject starts again', () => {
+    const stopped = newFeedState(100, E1, MAX_HELD_BYTES, prefix);
+    startReplay(stopped);
+    stopFeed(stopped);
+    expect(stopped.prefix).toBeUndefined();
+    const restarted = newFeedState(100, E1, MAX_HELD_BYTES, prefix);
+    startReplay(restarted);
+    expect(takeStoreEpoch(restarted, E2)).toEqual([FORGET, historyLost]);
+    expect(restarted.prefix).toBeUndefined();
+    expect(nextCatchUpStep(restarted, AMPLE_ROOM)).toEqual({ type: 'read-history', afterSeq: 0, fresh: false });
   });
 });

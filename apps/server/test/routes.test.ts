@@ -170,7 +170,7 @@ describe('probes, metrics and the OpenAPI document', () => {
 });
 
 describe('405 and 404', () => {
-  const GATEWAY_GET_HEAD = ['/api/v1/jobs/x/events', '/api/v1/pack-runs/x/events', '/api/v1/runs/x/events', '/api/v1/subjects', '/'];
+  const GATEWAY_GET_HEAD = ['/api/v1/jobs/x/events', '/api/v1/pack-runs/x/events', '/api/v1/runs/x/events', '/api/v1/pack-runs/x/log', '/api/v1/subjects', '/'];
   const STREAMS = ['/api/v1/stream/jobs/x', '/api/v1/stream/pack-runs/x', '/api/v1/stream/runs/x', '/api/v1/stream?subjects=job:x', '/api/v1/stream/subjects'];
   const EVERY_ROLE = ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json'];
   /** Every route, the methods it takes (the `Allow` of its 405), and the roles that serve it. */

@@ -8,11 +8,32 @@ export const MAX_PAGE_SIZE = 1000;
 /** `GET /api/v1/{jobs|pack-runs|runs}/{id}/events` */
 export const HistoryQuerySchema = z.object({
   after: z.coerce.number().int().min(0).default(0).describe('return the events after this seq (0: from the first retained)'),
+  before: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('page backwards instead: the last `limit` retained events before this seq (any seq past the last event reads from the end); not with `after`'),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100).describe('at most this many events'),
 });
 export const HistoryPageSchema = z.strictObject({
-  events: z.array(StreamedEventSchema).describe('the events after `after`, in seq order, exactly as streamed'),
-  next: z.number().int().min(1).nullable().describe('the seq to pass as `after` for the next page; null when these reach the last event'),
+  events: z.array(StreamedEventSchema).describe('the events after `after` (or the last ones before `before`), in seq order, exactly as streamed'),
+  next: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .describe(
+      'after: the seq to pass as `after` for the next page, null when these reach the last event; before: the seq to pass as `before` for the page before (the first event\'s seq), null when these reach the first retained event',
+    ),
+});
+
+/** `GET /api/v1/pack-runs/{id}/log` */
+export const LogQuerySchema = z.object({
+  step: z.coerce.number().int().min(0).optional().describe('only the lines of this step (its stepIndex)'),
+  stream: z.enum(['stdout', 'stderr']).optional().describe('only the lines of this stream'),
+  ansi: z.enum(['keep', 'strip']).default('keep').describe('keep the lines\' ANSI escape sequences (colours), or strip them'),
+  download: z.enum(['0', '1']).default('0').describe('1: answer with Content-Disposition: attachment; filename="pack-run-<id>.log"'),
 });
 
 /** `GET /api/v1/subjects` */
@@ -68,5 +89,14 @@ export const PublishConflictSchema = ProblemSchema.extend({
 /** Query parameters of every stream route. */
 export const StreamQuerySchema = z.object({
   lastEventId: z.string().optional().describe('the resume position when the Last-Event-ID header cannot be set (the header wins)'),
+  tail: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe(
+      "without a resume position: start at the subject's last `tail` events (a pack run's latest status event and each step's latest step event are sent first, in seq order, with their own ids, when they are older than the tail); a resume position wins over it",
+    ),
   access_token: z.string().optional().describe('the JWT, for EventSource, which cannot set headers'),
 });

@@ -5,3 +5,4 @@ export * from './control-frames';
 export * from './problem';
 export * from './http-api';
 export * from './openapi';
+export * from './ansi';

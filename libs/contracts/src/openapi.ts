@@ -21,6 +21,7 @@ import {
 import {
   HistoryPageSchema,
   HistoryQuerySchema,
+  LogQuerySchema,
   ProblemSchema,
   PublishAcceptedSchema,
   PublishConflictSchema,
@@ -310,7 +311,7 @@ function buildPaths(): Record<string, unknown> {
       get: {
         operationId: `history${pascal(kind)}`,
         tags: ['gateway'],
-        summary: `A ${kind}'s retained events as JSON, page by page`,
+        summary: `A ${kind}'s retained events as JSON, page by page (forwards with after, backwards with before)`,
         security: READ_SECURITY,
         parameters: [ID_PARAMETER, TENANT_HEADER, ...queryParameters(HistoryQuerySchema), ...queryParameters(StreamQuerySchema).filter((p) => p['name'] === 'access_token')],
         responses: {
@@ -323,6 +324,33 @@ function buildPaths(): Record<string, unknown> {
       },
     };
   }
+
+  paths['/api/v1/pack-runs/{id}/log'] = {
+    get: {
+      operationId: 'packRunLog',
+      tags: ['gateway'],
+      summary: "A pack run's retained log as plain text",
+      description:
+        "Every retained pack_run.log event's message followed by \\n, in seq order (a message's own \\r and \\n are written as they are), up to the last event stored when the request arrived; streamed page by page as the client reads. When the retained history starts after seq 1, the first line says so: `[fanout] history trimmed: events 1..N-1 of this pack run are no longer retained; the log below starts at seq N`. Headers Fanout-First-Seq and Fanout-Last-Seq give the seqs read.",
+      security: READ_SECURITY,
+      parameters: [ID_PARAMETER, TENANT_HEADER, ...queryParameters(LogQuerySchema), ...queryParameters(StreamQuerySchema).filter((p) => p['name'] === 'access_token')],
+      responses: {
+        '200': {
+          description: 'the log',
+          headers: {
+            'Content-Disposition': { description: 'with download=1: attachment; filename="pack-run-<id>.log"', schema: { type: 'string' } },
+            'Fanout-First-Seq': { description: 'the first retained seq (above 1: the history was trimmed)', schema: { type: 'integer' } },
+            'Fanout-Last-Seq': { description: 'the last seq this answer reads up to', schema: { type: 'integer' } },
+          },
+          content: { 'text/plain; charset=utf-8': { schema: { type: 'string' } } },
+        },
+        '400': problemResponse('invalid query parameters or subject id'),
+        ...AUTH_ERRORS,
+        '404': problemResponse("no such pack run (another tenant's looks the same)"),
+        '503': problemResponse('the store is unavailable'),
+      },
+    },
+  };
 
   paths['/api/v1/subjects'] = {
     get: {

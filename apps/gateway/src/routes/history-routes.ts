@@ -1,17 +1,11 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { HistoryQuerySchema, SubjectsQuerySchema } from '@fanout/contracts';
-import { Bus, dataJsonOf } from '@fanout/bus';
+import { Bus, HistoryEntry, dataJsonOf } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
+import { parseQuery } from './query';
 
-function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
-  const parsed = schema.safeParse(query);
-  if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  throw new HttpProblem(400, 'invalid query parameters', { errors });
-}
 
 /** History as JSON, and the tenant's recent subjects. */
 export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
@@ -27,12 +21,26 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
   router.get('/api/v1/:segment/:id/events', async (req, res) => {
     const principal = await authenticate(req, 'stream:read');
     const subject = subjectFromPath(req.params.segment, req.params.id, principal.tenant);
-    const { after, limit } = parseQuery(HistoryQuerySchema, req.query);
+    const { after, before, limit } = parseQuery(HistoryQuerySchema, req.query);
+    if (before !== undefined && req.query['after'] !== undefined) {
+      throw new HttpProblem(400, 'invalid query parameters', { errors: [{ path: 'before', message: 'give after or before, not both' }] });
+    }
     const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
-    const entries = await bus.history(subject, after, limit).catch(STORE_FAILED.readingHistory);
-    const last = entries[entries.length - 1];
-    const next = last && last.seq < info.lastSeq ? last.seq : null;
+    let entries: HistoryEntry[];
+    let next: number | null;
+    if (before === undefined) {
+      entries = await bus.history(subject, after, limit).catch(STORE_FAILED.readingHistory);
+      const last = entries[entries.length - 1];
+      next = last && last.seq < info.lastSeq ? last.seq : null;
+    } else {
+      // Seqs are gapless: the page before `before` is the history after (before − 1 − limit).
+      const end = Math.min(before, info.lastSeq + 1);
+      const from = Math.max(end - limit, info.firstSeq);
+      entries = from < end ? (await bus.history(subject, from - 1, end - from).catch(STORE_FAILED.readingHistory)).filter((e) => e.seq < end) : [];
+      const first = entries[0];
+      next = first && first.seq > info.firstSeq ? first.seq : null;
+    }
     res.type('application/json').send(`{"events":[${entries.map((e) => dataJsonOf(e.frame)).join(',')}],"next":${next}}`);
   });
 

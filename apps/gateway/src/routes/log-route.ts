@@ -1,0 +1,107 @@
+import { once } from 'node:events';
+import { Response, Router } from 'express';
+import { LogQuerySchema, stripAnsi } from '@fanout/contracts';
+import { Bus, HistoryEntry, dataJsonOf } from '@fanout/bus';
+import { Authenticator } from '@fanout/http';
+import { Logger } from '@fanout/observability';
+import { STORE_FAILED } from '../store-errors';
+import { subjectFromPath, unknownSubject } from '../subject-params';
+import { parseQuery } from './query';
+
+/** Entries read per page: a page of log frames (each at most ~9 KiB) is all a request holds. */
+export const LOG_PAGE_SIZE = 256;
+
+const LOG_EVENT_LINE = Buffer.from('\nevent: pack_run.log\n');
+
+export interface LogLineFilter {
+  step?: number;
+  stream?: 'stdout' | 'stderr';
+  ansi: 'keep' | 'strip';
+}
+
+/**
+ * The text of the log events among `entries`: each event's message then `\n`, as the step printed
+ * it (a `\r` and any `\n` inside a message are kept as they are), ANSI escapes stripped on request.
+ */
+export function logText(entries: readonly HistoryEntry[], filter: LogLineFilter): string {
+  let text = '';
+  for (const entry of entries) {
+    if (entry.frame.indexOf(LOG_EVENT_LINE) < 0) continue;
+    const event = JSON.parse(dataJsonOf(entry.frame)) as { data: { stepIndex: number; stream: string; message: string } };
+    const { stepIndex, stream, message } = event.data;
+    if (filter.step !== undefined && stepIndex !== filter.step) continue;
+    if (filter.stream !== undefined && stream !== filter.stream) continue;
+    text += `${filter.ansi === 'strip' ? stripAnsi(message) : message}\n`;
+  }
+  return text;
+}
+
+/** The first line of a log whose retained history starts after seq 1 (or loses events while it is read). */
+export function trimmedNote(firstSeq: number, fromSeq = 1): string {
+  return `[fanout] history trimmed: events ${fromSeq}..${firstSeq - 1} of this pack run are no longer retained; the log below starts at seq ${firstSeq}\n`;
+}
+
+/** Resolves true once `res` may be written again, false if its connection closed first. */
+async function writable(res: Response): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return false;
+  if (!res.writableNeedDrain) return true;
+  const closed = once(res, 'close').then(() => false);
+  const drained = once(res, 'drain').then(() => true);
+  return Promise.race([drained, closed]);
+}
+
+/**
+ * `GET /api/v1/pack-runs/{id}/log`: the pack run's retained log as text/plain, read from its
+ * history a page at a time and written as the connection drains (never the whole log in hand), up
+ * to the last event stored when the request arrived.
+ */
+export function logRoute(bus: Bus, authenticate: Authenticator, logger: Logger): Router {
+  const router = Router({ caseSensitive: true });
+
+  router.get('/api/v1/pack-runs/:id/log', async (req, res) => {
+    const principal = await authenticate(req, 'stream:read');
+    const subject = subjectFromPath('pack-runs', req.params.id, principal.tenant);
+    const query = parseQuery(LogQuerySchema, req.query);
+    const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);
+    if (!info) throw unknownSubject(subject);
+    const filter: LogLineFilter = { step: query.step, stream: query.stream, ansi: query.ansi };
+
+    res.status(200);
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Fanout-First-Seq', String(info.firstSeq));
+    res.setHeader('Fanout-Last-Seq', String(info.lastSeq));
+    if (query.download === '1') res.setHeader('Content-Disposition', `attachment; filename="pack-run-${subject.id}.log"`);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    // The first page is read before anything is written, so a store that fails at once is still a 503.
+    let page = await bus.history(subject, info.firstSeq - 1, LOG_PAGE_SIZE).catch(STORE_FAILED.readingHistory);
+    let text = info.firstSeq > 1 ? trimmedNote(info.firstSeq) : '';
+    let afterSeq = info.firstSeq - 1;
+    try {
+      // Bounded: every page moves afterSeq forward, up to the last seq when the request arrived.
+      while (page.length > 0) {
+        const first = page[0]!;
+        if (first.seq > afterSeq + 1) text += trimmedNote(first.seq, afterSeq + 1);
+        const within = page.filter((entry) => entry.seq <= info.lastSeq);
+        text += logText(within, filter);
+        afterSeq = page[page.length - 1]!.seq;
+        if (text !== '') res.write(text);
+        text = '';
+        if (afterSeq >= info.lastSeq || within.length < page.length) break;
+        if (!(await writable(res))) return;
+        page = await bus.history(subject, afterSeq, LOG_PAGE_SIZE);
+      }
+      if (text !== '') res.write(text);
+      res.end();
+    } catch (error) {
+      // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
+      logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a pack run log failed half way: its answer is cut short');
+      res.destroy();
+    }
+  });
+
+  return router;
+}
