@@ -2,9 +2,9 @@ import { Bus, MemoryBus, RedisBus, describeRedisTarget, redisTargetOf } from '@f
 import { Logger } from '@fanout/observability';
 import { FanoutConfig } from './config';
 
-const usesRedis = (config: FanoutConfig): boolean => Boolean(config.redisUrl || config.redisClusterNodes);
+const usesRedis = (config: FanoutConfig): boolean => Boolean(config.redisUrl || config.redisClusterNodes || config.redisSentinel);
 
-/** The process's bus: Redis (single or Cluster) when configured, else the embedded in-memory one. */
+/** The process's bus: Redis (single, Cluster or Sentinel-managed) when configured, else the embedded in-memory one. */
 export function createBus(config: FanoutConfig, logger: Logger): Bus {
   const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
   const quota = { tenantMaxSubjects: config.tenantMaxSubjects };
@@ -17,6 +17,7 @@ export function createBus(config: FanoutConfig, logger: Logger): Bus {
     ...quota,
     url: config.redisUrl,
     clusterNodes: config.redisClusterNodes,
+    sentinel: config.redisSentinel,
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
     // A gateway's reads come one connection at a time: auto-pipelining would only cost it memory.
@@ -27,5 +28,5 @@ export function createBus(config: FanoutConfig, logger: Logger): Bus {
 
 /** The bus as a log line names it, without a password. */
 export function describeBus(config: FanoutConfig): string {
-  return usesRedis(config) ? describeRedisTarget(redisTargetOf({ url: config.redisUrl, clusterNodes: config.redisClusterNodes })) : 'memory';
+  return usesRedis(config) ? describeRedisTarget(redisTargetOf({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, sentinel: config.redisSentinel })) : 'memory';
 }

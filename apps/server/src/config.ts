@@ -10,6 +10,7 @@ import {
   isClusterUrl,
   parseClusterNodes,
   parseClusterUrl,
+  RedisSentinelTarget,
 } from '@fanout/bus';
 import {
   DEFAULT_CLIENT_BUFFER_BYTES,
@@ -46,6 +47,8 @@ export interface FanoutConfig {
   redisUrl?: string;
   /** REDIS_CLUSTER_NODES: Redis Cluster startup nodes (`host:port`). */
   redisClusterNodes?: string[];
+  /** REDIS_SENTINELS with REDIS_SENTINEL_MASTER (and REDIS_SENTINEL_PASSWORD, REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS): a Sentinel-managed master. */
+  redisSentinel?: RedisSentinelTarget;
   /** FANOUT_WORKERS: processes sharing the port (node:cluster); 1 runs no primary. @default {@link DEFAULT_WORKERS} */
   workers: number;
   /** LOG_LEVEL. @default {@link DEFAULT_LOG_LEVEL} */
@@ -125,6 +128,42 @@ function checkRedisUrl(text: string): void {
   }
 }
 
+/** Settings of the data nodes that only a Sentinel target takes (a REDIS_URL carries its own). */
+const SENTINEL_ONLY = ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'] as const;
+
+/** REDIS_SENTINELS and its companions, or undefined when unset; exclusive with REDIS_URL and REDIS_CLUSTER_NODES. */
+function readSentinel(env: NodeJS.ProcessEnv, other: { redisUrl?: string; redisClusterNodes?: string[] }): RedisSentinelTarget | undefined {
+  const list = read<string | undefined>(env, 'REDIS_SENTINELS', z.string().min(1), undefined);
+  if (list === undefined) {
+    const stray = SENTINEL_ONLY.find((variable) => env[variable] !== undefined && env[variable] !== '');
+    if (stray) throw new ConfigError(stray, 'is a setting of Redis Sentinel: set REDIS_SENTINELS too (with REDIS_URL, the URL holds the user, password and TLS: rediss://user:password@host:port/db)');
+    return undefined;
+  }
+  if (other.redisUrl) throw new ConfigError('REDIS_SENTINELS', 'set one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS, not two');
+  if (other.redisClusterNodes) throw new ConfigError('REDIS_SENTINELS', 'set one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS, not two');
+  let sentinels: { host: string; port: number }[];
+  try {
+    sentinels = parseClusterNodes(list);
+  } catch (error) {
+    throw new ConfigError('REDIS_SENTINELS', `${(error as Error).message} (expected host:port,host:port,…)`);
+  }
+  const masterName = read<string | undefined>(env, 'REDIS_SENTINEL_MASTER', z.string().regex(/^\S+$/, 'must be the master\'s name, without spaces'), undefined);
+  if (masterName === undefined) throw new ConfigError('REDIS_SENTINEL_MASTER', 'is required with REDIS_SENTINELS: the name the sentinels monitor the master by');
+  const optional = (variable: string) => read<string | undefined>(env, variable, z.string().min(1), undefined);
+  const sentinelPassword = optional('REDIS_SENTINEL_PASSWORD');
+  const username = optional('REDIS_USERNAME');
+  const password = optional('REDIS_PASSWORD');
+  const tls = read(env, 'REDIS_TLS', z.enum(['true', 'false', '1', '0']), 'false');
+  return {
+    sentinels,
+    masterName,
+    ...(sentinelPassword ? { sentinelPassword } : {}),
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    tls: tls === 'true' || tls === '1',
+  };
+}
+
 /** Parses and checks the environment once, at start. */
 export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   const host = read(env, 'HOST', z.string().min(1), DEFAULT_HOSTS[role]);
@@ -153,8 +192,12 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
       throw new ConfigError('REDIS_CLUSTER_NODES', `${(error as Error).message} (expected host:port,host:port,…)`);
     }
   }
-  if (!redisUrl && !redisClusterNodes && role !== 'dev') {
-    throw new ConfigError('REDIS_URL', `is required by fanout ${role} (redis://host:port/db; or REDIS_CLUSTER_NODES=host:port,… for Redis Cluster)`);
+  const redisSentinel = readSentinel(env, { redisUrl, redisClusterNodes });
+  if (!redisUrl && !redisClusterNodes && !redisSentinel && role !== 'dev') {
+    throw new ConfigError(
+      'REDIS_URL',
+      `is required by fanout ${role} (redis://host:port/db; or REDIS_CLUSTER_NODES=host:port,… for Redis Cluster; or REDIS_SENTINELS=host:port,… with REDIS_SENTINEL_MASTER for Redis Sentinel)`,
+    );
   }
   const workers = read(
     env,
@@ -190,6 +233,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     host,
     redisUrl,
     redisClusterNodes,
+    redisSentinel,
     workers,
     auth,
     port: read(env, 'PORT', z.coerce.number().int().min(0).max(65535), DEFAULT_PORTS[role]),

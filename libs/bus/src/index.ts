@@ -23,7 +23,7 @@ export {
 export { MemoryBus } from './memory-bus';
 export { RedisBus, RedisBusOptions } from './redis-bus';
 export { DEFAULT_WAIT_REPLICAS, DEFAULT_WAIT_TIMEOUT_MS, ReplicationTimeoutError } from './redis-store';
-export { RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
+export { RedisSentinelTarget, RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';
 export { storeFailureKind } from './store-failure';

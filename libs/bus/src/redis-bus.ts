@@ -1,10 +1,11 @@
-import { RedisOptions } from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary } from './bus';
 import { silentLogger } from './logger';
-import { createCommandConnection, createSubscriberConnection, redisTargetOf } from './redis-connections';
+import { RedisSentinelTarget, createCommandConnection, createSubscriberConnection, redisTargetOf } from './redis-connections';
 import { RedisStore, RedisStoreOptions } from './redis-store';
 import { RedisSubscriptionPath } from './redis-subscription-path';
+import { assertOnTheMaster } from './sentinel-guard';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 export const DEFAULT_AUTO_PIPELINING = true;
@@ -14,6 +15,8 @@ export interface RedisBusOptions extends RedisStoreOptions {
   url?: string;
   /** Redis Cluster startup nodes (`host:port`); selects Redis Cluster. */
   clusterNodes?: string[];
+  /** A Sentinel-managed master; selects Redis Sentinel. */
+  sentinel?: RedisSentinelTarget;
   /** Commands fail after this long rather than queue (an append with a deadline gives up at its deadline). @default {@link DEFAULT_COMMAND_TIMEOUT_MS} */
   commandTimeoutMs?: number;
   /**
@@ -43,6 +46,8 @@ const CONNECTION_BASE: RedisOptions = {
 export class RedisBus implements Bus {
   private readonly store: RedisStore;
   private readonly subscriptions: RedisSubscriptionPath;
+  /** On a Sentinel-managed master: both connections on the master, checked with every probe. */
+  private readonly masterCheck?: () => Promise<void>;
 
   constructor(options: RedisBusOptions) {
     const logger = options.logger ?? silentLogger;
@@ -55,6 +60,7 @@ export class RedisBus implements Bus {
     this.store = new RedisStore(command, options);
     const subscriber = createSubscriberConnection(target, { ...CONNECTION_BASE, autoResubscribe: false, enableOfflineQueue: true }, logger);
     this.subscriptions = new RedisSubscriptionPath(subscriber, this.store, logger);
+    if (target.kind === 'sentinel') this.masterCheck = () => assertOnTheMaster(command as Redis, subscriber as Redis);
   }
 
   append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
@@ -95,6 +101,7 @@ export class RedisBus implements Bus {
 
   async probe(timeoutMs: number): Promise<void> {
     this.store.assertDatabaseAccepted();
+    await this.masterCheck?.();
     await this.subscriptions.probe(timeoutMs);
   }
 

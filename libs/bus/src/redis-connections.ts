@@ -2,8 +2,28 @@ import Redis, { Cluster, RedisOptions } from 'ioredis';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { BusLogger } from './logger';
 
-/** Where the bus's Redis is: one server (a `redis://` URL) or a Redis Cluster (its startup nodes). */
-export type RedisTarget = { kind: 'single'; url: string } | { kind: 'cluster'; cluster: RedisClusterTarget };
+/**
+ * Where the bus's Redis is: one server (a `redis://` URL), a Redis Cluster (its startup nodes), or
+ * the master a set of Redis Sentinels name.
+ */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'cluster'; cluster: RedisClusterTarget }
+  | { kind: 'sentinel'; sentinel: RedisSentinelTarget };
+
+/** A Sentinel-managed master: asked of the sentinels on every (re)connection, and checked to be the master. */
+export interface RedisSentinelTarget {
+  sentinels: { host: string; port: number }[];
+  /** The master's name, as the sentinels know it (`sentinel monitor <name> …`). */
+  masterName: string;
+  /** The sentinels' own password (`requirepass` of the sentinels), if any. */
+  sentinelPassword?: string;
+  /** The data nodes' user and password (the master's and replicas' `requirepass` / ACL user). */
+  username?: string;
+  password?: string;
+  /** TLS to the sentinels and the data nodes. */
+  tls: boolean;
+}
 
 export interface RedisClusterTarget {
   nodes: { host: string; port: number }[];
@@ -52,8 +72,9 @@ export function parseClusterUrl(url: string): RedisClusterTarget {
   return target;
 }
 
-/** The target named by a bus's options: `clusterNodes`, a `redis+cluster://` URL, or a plain URL. */
-export function redisTargetOf(options: { url?: string; clusterNodes?: readonly string[] }): RedisTarget {
+/** The target named by a bus's options: `sentinel`, `clusterNodes`, a `redis+cluster://` URL, or a plain URL. */
+export function redisTargetOf(options: { url?: string; clusterNodes?: readonly string[]; sentinel?: RedisSentinelTarget }): RedisTarget {
+  if (options.sentinel) return { kind: 'sentinel', sentinel: options.sentinel };
   if (options.clusterNodes && options.clusterNodes.length > 0) {
     return { kind: 'cluster', cluster: { nodes: parseClusterNodes(options.clusterNodes), tls: false } };
   }
@@ -65,6 +86,7 @@ export function redisTargetOf(options: { url?: string; clusterNodes?: readonly s
 /** How the target appears in a log line: no password. */
 export function describeRedisTarget(target: RedisTarget): string {
   if (target.kind === 'single') return target.url.replace(/\/\/[^@/]*@/, '//[redacted]@');
+  if (target.kind === 'sentinel') return `sentinel master ${target.sentinel.masterName} via ${target.sentinel.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
   return `cluster ${target.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
 }
 
@@ -81,6 +103,29 @@ function nodeOptions(cluster: RedisClusterTarget, base: RedisOptions): RedisOpti
 }
 
 /**
+ * A connection to a Sentinel-managed master, through ioredis's Sentinel support: the master's address
+ * is asked of the sentinels on every connection, the node's role is checked to be master when it
+ * connects (else the next sentinel is asked), a `+switch-master` from any sentinel drops the connection
+ * (failoverDetector), and a write refused as READONLY (a demoted master the detector missed) drops it
+ * too. Each drop reconnects to the master of the moment, as after a restart.
+ */
+function sentinelConnection(target: RedisSentinelTarget, base: RedisOptions): Redis {
+  return new Redis({
+    ...base,
+    sentinels: target.sentinels,
+    name: target.masterName,
+    role: 'master',
+    failoverDetector: true,
+    sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+    reconnectOnError: (error) => (/^READONLY\b/.test(error.message) ? 1 : false),
+    ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+  });
+}
+
+/**
  * The command connection: a Redis, or an ioredis Cluster that sends each command (and each Lua
  * script, by its first key) to the master of its slot and follows MOVED and ASK. Commands are not
  * queued while a node is away: after a few quick retries (a failover) they fail, and the publisher
@@ -88,6 +133,7 @@ function nodeOptions(cluster: RedisClusterTarget, base: RedisOptions): RedisOpti
  */
 export function createCommandConnection(target: RedisTarget, base: RedisOptions): CommandConnection {
   if (target.kind === 'single') return new Redis(target.url, base);
+  if (target.kind === 'sentinel') return sentinelConnection(target.sentinel, base);
   const { enableAutoPipelining: _notOnACluster, ...nodeBase } = base;
   return new Cluster(target.cluster.nodes, {
     redisOptions: nodeOptions(target.cluster, nodeBase),
@@ -113,6 +159,7 @@ export function createCommandConnection(target: RedisTarget, base: RedisOptions)
  */
 export function createSubscriberConnection(target: RedisTarget, base: RedisOptions, logger: BusLogger): SubscriberConnection {
   if (target.kind === 'single') return new Redis(target.url, base);
+  if (target.kind === 'sentinel') return sentinelConnection(target.sentinel, base);
   const options = nodeOptions(target.cluster, base);
   const topology = new Cluster(target.cluster.nodes, {
     redisOptions: { ...options, connectionName: 'fanout-topology' },
