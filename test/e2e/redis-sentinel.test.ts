@@ -85,6 +85,42 @@ async function expectEveryClientHas(streams: SseStream[], eventIds: string[]): P
   }
 }
 
+interface StreamingPackRun {
+  publisher: FanoutProcess;
+  gateways: FanoutProcess[];
+  packRunId: string;
+  /** The eventIds answered 202, in seq order. */
+  stored: string[];
+  streams: SseStream[];
+  /** Publishes log lines `from`..`to` one by one, each until stored. */
+  publishLines(from: number, to: number): Promise<void>;
+}
+
+/** A sentinel setup with fanout on it, a running pack run, and `clientsPerGateway` clients of it on each gateway. */
+async function startStreamingPackRun(clientsPerGateway: number): Promise<StreamingPackRun> {
+  setup = await startSentinelSetup({ replicas: 2, sentinels: 3 });
+  const { publisher, gateways } = await startFanoutOn(setup);
+  const packRunId = uniqueId('pack-run');
+  const start = makeEvent(TENANT, 'pack-run', packRunId, 'pack_run.status', { status: 'running' });
+  const stored = [start.eventId];
+  expect(await publishUntilStored(publisher, start)).toBe(1);
+  const streams = await openClients(gateways, packRunId, clientsPerGateway);
+  return {
+    publisher,
+    gateways,
+    packRunId,
+    stored,
+    streams,
+    async publishLines(from, to) {
+      for (let line = from; line <= to; line++) {
+        const event = logLine(packRunId, line);
+        expect(await publishUntilStored(publisher, event)).toBe(stored.length + 1);
+        stored.push(event.eventId);
+      }
+    },
+  };
+}
+
 async function readyStatus(gateway: FanoutProcess): Promise<number> {
   try {
     return (await fetch(`${gateway.url}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
@@ -100,13 +136,8 @@ async function fanoutConnectionsOn(node: SentinelNode): Promise<string[]> {
 }
 
 test('killing the master: readiness drops and comes back, and every event answered 202 reaches every client once, in order', async () => {
-  setup = await startSentinelSetup({ replicas: 2, sentinels: 3 });
-  const { publisher, gateways } = await startFanoutOn(setup);
-  const packRunId = uniqueId('pack-run');
-  const start = makeEvent(TENANT, 'pack-run', packRunId, 'pack_run.status', { status: 'running' });
-  const stored = [start.eventId];
-  expect(await publishUntilStored(publisher, start)).toBe(1);
-  const streams = await openClients(gateways, packRunId, 2);
+  const run = await startStreamingPackRun(2);
+  const { gateways, stored, streams } = run;
 
   const readiness = new Map<FanoutProcess, Set<number>>(gateways.map((g) => [g, new Set<number>()]));
   let watching = true;
@@ -117,14 +148,11 @@ test('killing the master: readiness drops and comes back, and every event answer
     }
   })();
 
-  const master = await setup.currentMaster();
-  for (let line = 1; line <= 80; line++) {
-    const event = logLine(packRunId, line);
-    expect(await publishUntilStored(publisher, event)).toBe(stored.length + 1);
-    stored.push(event.eventId);
-    if (line === 20) await master.kill();
-  }
-  const newMaster = await setup.waitForNewMaster(master);
+  const master = await setup!.currentMaster();
+  await run.publishLines(1, 20);
+  await master.kill();
+  await run.publishLines(21, 80);
+  const newMaster = await setup!.waitForNewMaster(master);
   expect(newMaster.port).not.toBe(master.port);
 
   await expectEveryClientHas(streams, stored);
@@ -134,46 +162,31 @@ test('killing the master: readiness drops and comes back, and every event answer
   for (const gateway of gateways) expect([...readiness.get(gateway)!]).toEqual(expect.arrayContaining([503, 200]));
 
   // Publishing goes on on the new master, and the stream is there.
-  const after = logLine(packRunId, 81);
-  expect(await publishUntilStored(publisher, after)).toBe(stored.length + 1);
-  stored.push(after.eventId);
+  await run.publishLines(81, 81);
   await expectEveryClientHas(streams, stored);
-  expect(Number(await newMaster.client().xlen(`fo:{${TENANT}:pack-run:${packRunId}}:s`))).toBe(stored.length);
+  expect(Number(await newMaster.client().xlen(`fo:{${TENANT}:pack-run:${run.packRunId}}:s`))).toBe(stored.length);
 });
 
 test('a master demoted while alive (SENTINEL FAILOVER): no fanout connection stays on it, and streams go on from the new master', async () => {
-  setup = await startSentinelSetup({ replicas: 2, sentinels: 3 });
-  const { publisher, gateways } = await startFanoutOn(setup);
-  const packRunId = uniqueId('pack-run');
-  const start = makeEvent(TENANT, 'pack-run', packRunId, 'pack_run.status', { status: 'running' });
-  const stored = [start.eventId];
-  await publishUntilStored(publisher, start);
-  const streams = await openClients(gateways, packRunId, 1);
-  for (let line = 1; line <= 10; line++) {
-    const event = logLine(packRunId, line);
-    await publishUntilStored(publisher, event);
-    stored.push(event.eventId);
-  }
-  const old = await setup.currentMaster();
+  const run = await startStreamingPackRun(1);
+  const { gateways, stored, streams } = run;
+  await run.publishLines(1, 10);
+  const old = await setup!.currentMaster();
   // The publisher's and both gateways' command and subscription connections.
   expect((await fanoutConnectionsOn(old)).length).toBeGreaterThanOrEqual(6);
 
-  await setup.sentinels[0]!.client().call('SENTINEL', 'FAILOVER', setup.masterName);
-  const newMaster = await setup.waitForNewMaster(old);
+  await setup!.sentinels[0]!.client().call('SENTINEL', 'FAILOVER', setup!.masterName);
+  const newMaster = await setup!.waitForNewMaster(old);
   await waitFor(`the demoted node ${old.port} is a replica`, async () => ((await old.client().role()) as string[])[0] === 'slave', 30_000, 100);
 
   // Publishing goes on; everything comes from the new master.
-  for (let line = 11; line <= 30; line++) {
-    const event = logLine(packRunId, line);
-    await publishUntilStored(publisher, event);
-    stored.push(event.eventId);
-  }
+  await run.publishLines(11, 30);
   await waitFor(`no fanout connection left on the demoted node ${old.port}`, async () => (await fanoutConnectionsOn(old)).length === 0, 30_000, 100);
   for (const gateway of gateways) await waitFor(`gateway ${gateway.port} ready`, async () => (await readyStatus(gateway)) === 200, 30_000, 100);
   await expectEveryClientHas(streams, stored);
   expect((await fanoutConnectionsOn(newMaster)).length).toBeGreaterThanOrEqual(6);
   // A client that connects now reads the whole history from the new master.
-  const late = await openStream(`${gateways[1]!.url}/api/v1/stream/pack-runs/${packRunId}`, { headers: { 'X-Tenant': TENANT } });
+  const late = await openStream(`${gateways[1]!.url}/api/v1/stream/pack-runs/${run.packRunId}`, { headers: { 'X-Tenant': TENANT } });
   await expectEveryClientHas([late], stored);
 });
 
@@ -186,35 +199,21 @@ test('Redis is reached through the sentinels the configuration names', async () 
 });
 
 test('a master that stops answering (SIGSTOP, as behind a partition): every process moves to the new master while the old one is frozen, and none goes back to it once it is demoted', async () => {
-  setup = await startSentinelSetup({ replicas: 2, sentinels: 3 });
-  const { publisher, gateways } = await startFanoutOn(setup);
-  const packRunId = uniqueId('pack-run');
-  const start = makeEvent(TENANT, 'pack-run', packRunId, 'pack_run.status', { status: 'running' });
-  const stored = [start.eventId];
-  await publishUntilStored(publisher, start);
-  const streams = await openClients(gateways, packRunId, 1);
-
-  const old = await setup.currentMaster();
+  const run = await startStreamingPackRun(1);
+  const { gateways, stored, streams } = run;
+  const old = await setup!.currentMaster();
   old.signal('SIGSTOP');
-  const newMaster = await setup.waitForNewMaster(old);
+  const newMaster = await setup!.waitForNewMaster(old);
   // The frozen master's connections neither close nor answer: only the sentinels' +switch-master
   // moves the processes, and they must be ready on the new master before the old one is back.
   for (const gateway of gateways) await waitFor(`gateway ${gateway.port} ready on the new master`, async () => (await readyStatus(gateway)) === 200, 30_000, 100);
-  for (let line = 1; line <= 20; line++) {
-    const event = logLine(packRunId, line);
-    await publishUntilStored(publisher, event);
-    stored.push(event.eventId);
-  }
+  await run.publishLines(1, 20);
   await expectEveryClientHas(streams, stored);
   expect((await fanoutConnectionsOn(newMaster)).length).toBeGreaterThanOrEqual(6);
 
   old.signal('SIGCONT');
   await waitFor(`the old master ${old.port} demoted to a replica`, async () => ((await old.client().role().catch(() => ['unknown'])) as string[])[0] === 'slave', 30_000, 100);
-  for (let line = 21; line <= 30; line++) {
-    const event = logLine(packRunId, line);
-    await publishUntilStored(publisher, event);
-    stored.push(event.eventId);
-  }
+  await run.publishLines(21, 30);
   await expectEveryClientHas(streams, stored);
   expect(await fanoutConnectionsOn(old)).toEqual([]);
 });
