@@ -1,5 +1,7 @@
 export { subscribe } from './subscribe';
 export { subscribeActivity } from './subscribe-activity';
+export { HistoryError, history } from './history';
+export type { HistoryOptions, HistoryPage } from './history';
 export { activityUrl, MAX_SUBJECTS, normalizeSubjects, streamUrl } from './subjects';
 export type { StreamQuery, SubjectRef } from './subjects';
 export { ACTIVITY_FRAME_NAMES, FRAME_NAMES, InvalidFrame, parseActivityFrame, parseFrame } from './frames';

@@ -8,7 +8,7 @@ export const MAX_SUBJECTS = 100;
 
 export const subjectKey = (subject: Subject): string => `${subject.kind}:${subject.id}`;
 
-const SEGMENT_OF_KIND = Object.fromEntries(Object.entries(ROUTE_SEGMENT_TO_KIND).map(([segment, kind]) => [kind, segment])) as Record<
+export const SEGMENT_OF_KIND = Object.fromEntries(Object.entries(ROUTE_SEGMENT_TO_KIND).map(([segment, kind]) => [kind, segment])) as Record<
   SubjectKind,
   string
 >;
@@ -47,12 +47,15 @@ export function normalizeSubjects(refs: readonly SubjectRef[]): Subject[] {
 export interface StreamQuery {
   lastEventId?: string;
   token?: string;
+  /** Start at the last `tail` events when there is no resume position (the server lets a resume position win). */
+  tail?: number;
 }
 
 /** A stream URL's query: a resume position and a token, as `?lastEventId=` and `?access_token=` after `params`. */
 function withQuery(url: string, params: readonly string[], query: StreamQuery): string {
   const all = [...params];
   if (query.lastEventId) all.push(`lastEventId=${encodeURIComponent(query.lastEventId)}`);
+  if (query.tail !== undefined) all.push(`tail=${query.tail}`);
   if (query.token) all.push(`access_token=${encodeURIComponent(query.token)}`);
   return all.length ? `${url}?${all.join('&')}` : url;
 }

@@ -27,6 +27,8 @@ export class SubscriptionState extends StreamState {
   private readonly history: SharedFrame[] = [];
   private historyTruncated = false;
   private last: string | undefined;
+  /** Started at `tail` and not yet resumed from an id: seqs may jump (the events before the tail were skipped on purpose). */
+  private openingAtTail: boolean;
   observer: StateObserver | undefined;
 
   constructor(
@@ -37,6 +39,7 @@ export class SubscriptionState extends StreamState {
     super(options);
     this.keys = subjects.map(subjectKey);
     this.tracker = new SeqTracker(this.keys);
+    this.openingAtTail = options.tail !== undefined;
   }
 
   get lastEventId(): string | undefined {
@@ -63,7 +66,7 @@ export class SubscriptionState extends StreamState {
     if (verdict.kind === 'duplicate') return;
     this.last = id;
     this.remember(frame);
-    if (verdict.kind === 'skipped' && this.options.onGap) {
+    if (verdict.kind === 'skipped' && this.options.onGap && !this.openingAtTail) {
       const notice: GapNotice = { source: 'client', subject: event.subject, reason: 'seq_skipped', expectedSeq: verdict.expectedSeq, receivedSeq: event.seq };
       safely(() => this.options.onGap!(notice));
     }
@@ -72,6 +75,8 @@ export class SubscriptionState extends StreamState {
   }
 
   override setState(state: ConnectionState): boolean {
+    // A reconnect with an id resumes exactly: from then on a skipped seq is a gap.
+    if (state === 'reconnecting' && this.last !== undefined) this.openingAtTail = false;
     const changed = super.setState(state);
     if (changed) this.observer?.state(state);
     return changed;

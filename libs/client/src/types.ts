@@ -92,6 +92,13 @@ export interface SubscribeOptions extends StreamOptions {
   shareAcrossTabs?: boolean;
   /** Events a tab keeps to hand to tabs that join later. @default {@link DEFAULT_SHARED_HISTORY_LIMIT} */
   sharedHistoryLimit?: number;
+  /**
+   * Start at each subject's last `tail` events (1–10,000) rather than its first retained one; a pack
+   * run's latest status and step events come first. Seqs then start past 1 and jump after those
+   * events: until the stream first resumes, such jumps are not reported as gaps (`onGap` still gets
+   * the server's `gap` frames); once it resumes (from the last id received) every seq is checked.
+   */
+  tail?: number;
 }
 
 /** The activity stream's history no longer holds what the client needs: updates from `firstAvailableSeq` of the activity follow. */

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { SUBJECT_ID_PATTERN, StreamedEvent, SubjectKind } from '@fanout/contracts';
+import { SUBJECT_ID_PATTERN, StreamedEvent, SubjectKind, stripAnsi } from '@fanout/contracts';
 import { UsageError, resolveEndpoint } from '../client/endpoint';
 import { SseFrame, StreamRefused, followStream } from '../client/sse-follow';
 import { Style, colourStatus, formatDuration, styleFor } from '../client/terminal';
@@ -13,13 +13,17 @@ reconnecting by itself with Last-Event-ID after any drop. Stops when the subject
   --json                  one JSON object per frame: {"id", "event", "data"} (control frames too)
   --from <seq>            skip events before this seq (the replay still starts at the beginning)
   --last-event-id <id>    resume after this event id
+  --tail <n>              start at the last n events (1-10000; a pack run's latest status and step
+                          events first); --last-event-id wins over it
   --url <url>             gateway URL (FANOUT_GATEWAY_URL, FANOUT_URL; default http://127.0.0.1:8080)
   --token <jwt>           bearer token (FANOUT_TOKEN)
   --tenant <tenant>       X-Tenant for servers with FANOUT_AUTH=none (FANOUT_TENANT)
   --heartbeats            show heartbeat frames too
 
 Connection changes are written to stderr. Exit status: 0 when the subject completed, 1 when the
-gateway refuses the stream (404 unknown subject, 401/403), 130 on Ctrl-C.`;
+gateway refuses the stream (404 unknown subject, 401/403), 130 on Ctrl-C.
+Log lines keep their ANSI colours on a terminal; they are stripped when stdout is not a terminal or
+NO_COLOR is set (FORCE_COLOR keeps them). --json always gives the messages as they were published.`;
 
 const SEGMENTS: Record<string, SubjectKind> = {
   job: 'job',
@@ -67,7 +71,9 @@ export function formatEvent(style: Style, event: StreamedEvent): string {
       const { data } = event;
       const where = style.dim(`${data.stepIndex}:${String(data.lineNo).padStart(4)}`);
       const stream = data.stream === 'stderr' ? style.red('err') : style.dim('out');
-      const message = data.stream === 'stderr' ? style.red(data.message) : data.message;
+      // The step's own colours stay on a terminal; elsewhere (a file, a pipe, NO_COLOR) they are stripped.
+      const text = style.enabled ? data.message : stripAnsi(data.message);
+      const message = data.stream === 'stderr' ? style.red(text) : text;
       return `${head} ${where} ${stream} │ ${message}`;
     }
     case 'run.status':
@@ -118,6 +124,7 @@ export async function tailCommand(args: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       from: { type: 'string' },
       'last-event-id': { type: 'string' },
+      tail: { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
       tenant: { type: 'string' },
@@ -130,7 +137,11 @@ export async function tailCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 2) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[2])}`);
-  const path = streamPath(positionals[0], positionals[1]);
+  const tail = values.tail === undefined ? undefined : Number(values.tail);
+  if (tail !== undefined && !(Number.isInteger(tail) && tail >= 1 && tail <= 10_000)) {
+    throw new UsageError(`--tail: a number of events from 1 to 10000, not ${JSON.stringify(values.tail)}`);
+  }
+  const path = `${streamPath(positionals[0], positionals[1])}${tail === undefined ? '' : `?tail=${tail}`}`;
   const from = values.from === undefined ? 0 : Number(values.from);
   if (!Number.isInteger(from) || from < 0) throw new UsageError(`--from: a seq (integer ≥ 0), not ${JSON.stringify(values.from)}`);
   const endpoint = resolveEndpoint('gateway', values, process.env);
