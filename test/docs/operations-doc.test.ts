@@ -1,6 +1,8 @@
 /**
- * docs/operations.md: its alert rules parse as a Prometheus rule file, and every fanout metric it
- * names (in the rules or in the text) is one the processes export.
+ * docs/operations.md and the files it points at (deploy/prometheus/fanout-rules.yml, the Grafana
+ * dashboard charts/fanout/dashboards/fanout.json): the rules parse, the guide lists every alert of the
+ * file, and every fanout metric named in the guide, the rules or the dashboard is one the processes
+ * export. (promtool and a real Prometheus check the rules and queries: test/prometheus.)
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,8 +10,10 @@ import { parse } from 'yaml';
 
 const ROOT = resolve(__dirname, '..', '..');
 const doc = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
+const rulesText = readFileSync(join(ROOT, 'deploy', 'prometheus', 'fanout-rules.yml'), 'utf8');
+const dashboardText = readFileSync(join(ROOT, 'charts', 'fanout', 'dashboards', 'fanout.json'), 'utf8');
 
-/** Metric names registered in the source (`name: 'fanout_…'`), plus the default process metrics' prefix. */
+/** Metric names registered in the source (`name: 'fanout_…'`). */
 function exportedMetrics(): Set<string> {
   const names = new Set<string>();
   const walk = (dir: string): void => {
@@ -24,21 +28,26 @@ function exportedMetrics(): Set<string> {
   return names;
 }
 
-test('the alert rules parse, and every fanout metric the operations guide names is exported', () => {
-  const block = /```yaml\n([\s\S]*?)```/.exec(doc);
-  expect(block).not.toBeNull();
-  const rules = parse(block![1]!) as { groups: { name: string; rules: { alert: string; expr: string; labels?: Record<string, string> }[] }[] };
+test('the alert rules parse, the guide lists each, and every fanout metric the guide, the rules and the dashboard name is exported', () => {
+  const rules = parse(rulesText) as { groups: { name: string; rules: { alert: string; expr: string; labels?: Record<string, string> }[] }[] };
   const all = rules.groups.flatMap((g) => g.rules);
   expect(all.length).toBeGreaterThanOrEqual(8);
   for (const rule of all) {
     expect({ alert: rule.alert, expr: typeof rule.expr, severity: rule.labels?.severity }).toEqual({ alert: rule.alert, expr: 'string', severity: expect.stringMatching(/^(warning|critical)$/) });
+    expect(doc).toContain(`| \`${rule.alert}\` |`);
   }
+  expect(doc).toContain('deploy/prometheus/fanout-rules.yml');
+  expect(doc).toContain('charts/fanout/dashboards/fanout.json');
   const exported = exportedMetrics();
   expect(exported.has('fanout_gateway_connections')).toBe(true);
-  const named = [...new Set([...doc.matchAll(/\b(fanout_[a-z_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')))];
-  expect(named.filter((name) => !exported.has(name))).toEqual([]);
-  // The contract's metrics all have an alert or a panel here.
+  const namesIn = (text: string) => [...new Set([...text.matchAll(/\b(fanout_[a-z_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')))];
+  const named = namesIn(doc);
+  for (const [where, text] of [['docs/operations.md', doc], ['fanout-rules.yml', rulesText], ['fanout.json', dashboardText]]) {
+    expect({ where, unknown: namesIn(text!).filter((name) => !exported.has(name)) }).toEqual({ where, unknown: [] });
+  }
+  // The contract's metrics all have an alert or a panel, and the guide names them.
   for (const name of ['fanout_gateway_connections', 'fanout_gateway_events_delivered_total', 'fanout_gateway_replayed_events_total', 'fanout_gateway_heartbeats_total', 'fanout_gateway_disconnects_total', 'fanout_gateway_subscriptions', 'fanout_delivery_lag_seconds', 'fanout_publisher_events_total']) {
     expect(named).toContain(name);
+    expect(`${rulesText}${dashboardText}`).toContain(name);
   }
 });
