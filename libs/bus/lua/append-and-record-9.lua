@@ -14,8 +14,9 @@ KEYS: meta, stream, ids, steps (the subject's: see appendEvents); recent, live, 
       meta, activity stream (the tenant's: see recordSubject)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for no
       deadline), activityChannel, activityEpochCandidate, member (kind:id), subjectJson
-      ({"kind":…,"id":…}), maxSubjects (0: no quota), reservationMs, eventCount, then per event:
-      eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+      ({"kind":…,"id":…}), maxSubjects (0: no quota), reservationMs, eventCount, publishedAtMs
+      (publishedAt in epoch ms, as isoTimeMs writes it), then per event: eventId, type, status,
+      attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply {outcomes, state}, {OVER_QUOTA, msUntilAnEntryLapses} when a new subject
 is refused for its tenant's quota (nothing stored), or the error `DEADLINE_PASSED <ms late>` with
 nothing stored.
@@ -25,18 +26,17 @@ nothing stored.
 --- @include "release-reservation"
 --- @include "record-subject"
 --- @include "activity-update"
---- @include "iso-time"
 
 local subjectKeys = { meta = KEYS[1], stream = KEYS[2], ids = KEYS[3], steps = KEYS[4] }
 local tenantKeys = { recent = KEYS[5], live = KEYS[6], recorded = KEYS[7], activityMeta = KEYS[8], activityStream = KEYS[9] }
 local ttl, publishedAt = tonumber(ARGV[4]), ARGV[6]
 local member, subjectJson = ARGV[10], ARGV[11]
-local maxSubjects, reservationMs = tonumber(ARGV[12]), tonumber(ARGV[13])
+local maxSubjects = tonumber(ARGV[12])
 
 local reservedUntil = ''
 local overQuota = false
 local function admitNewSubject()
-  local admission = admitSubject(tenantKeys.live, member, maxSubjects, reservationMs)
+  local admission = admitSubject(tenantKeys.live, member, maxSubjects, tonumber(ARGV[13]))
   if admission[1] == 0 then
     overQuota = true
     return { OVER_QUOTA, admission[2] }
@@ -54,7 +54,7 @@ local reply, statusChanges = appendEvents(subjectKeys, {
   storeBy = tonumber(ARGV[7]),
   count = tonumber(ARGV[14]),
   argv = ARGV,
-  base = 14,
+  base = 15,
   onNewSubject = maxSubjects > 0 and admitNewSubject or nil,
 })
 if reply.err or overQuota then return reply end
@@ -67,11 +67,14 @@ if epoch == nil then
 end
 
 -- What the two-script path records: the status before this call (which makes a failed record
--- repairable), then each status event this call stored.
+-- repairable), then each status event this call stored; the JSON of those the record appends.
 local updates = {}
-if statusSeq ~= '' then updates[1] = { tonumber(statusSeq), activityUpdateJson(subjectJson, status, statusSeq, statusAt) } end
+if statusSeq ~= '' then updates[1] = { tonumber(statusSeq), status, statusAt } end
 for _, change in ipairs(statusChanges) do
-  updates[#updates + 1] = { change.seq, activityUpdateJson(subjectJson, change.status, change.seq, publishedAt) }
+  updates[#updates + 1] = { change.seq, change.status, publishedAt }
+end
+local function updateJson(update)
+  return activityUpdateJson(subjectJson, update[2], update[1], update[3])
 end
 recordSubject(tenantKeys, {
   channel = ARGV[8],
@@ -83,6 +86,6 @@ recordSubject(tenantKeys, {
   lastSeq = lastSeq,
   terminal = terminal == '1',
   storedAt = storedAt,
-  storedAtMs = isoTimeMs(storedAt),
-}, updates)
+  storedAtMs = storedAt == publishedAt and ARGV[15] or nil,
+}, updates, updateJson)
 return reply

@@ -132,6 +132,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     const keys = subjectKeys(subject);
     const index = tenantIndexKeys(subject.tenant);
     const activity = activityKeys(activityOf(subject.tenant));
+    const published = new Date();
     const args: (string | number)[] = [
       keys.meta,
       keys.stream,
@@ -147,7 +148,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       this.options.historyMaxLen,
       this.options.historyTtlSeconds,
       newEpoch(),
-      new Date().toISOString(),
+      published.toISOString(),
       storeBy,
       activity.channel,
       newEpoch(),
@@ -156,6 +157,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       maxSubjects,
       RESERVATION_MS,
       events.length,
+      published.getTime(),
     ];
     pushEventArgs(args, events);
     const raw = await this.runAppend('fanoutAppendAndRecord', args);

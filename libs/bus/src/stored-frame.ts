@@ -98,11 +98,16 @@ end
 local function activityFrame(epoch, seq, dataJson)
   return storedFrame(epoch, seq, ${luaString(ACTIVITY_EVENT_TYPE)}, dataJson)
 end
-local function closeEventJson(seq, publishedAt)
-  return ${luaString(SEQ_FIELD)} .. seq .. ${luaString(PUBLISHED_AT_FIELD)} .. publishedAt .. ${luaString(EVENT_JSON_END)}
+-- storedFrame(epoch, seq, etype, open1 .. open2 .. open3 .. closeEventJson(seq, publishedAt)) as one
+-- concatenation: an event's frame from its open JSON in three pieces, with no intermediate strings.
+local function storedEventFrame(epoch, seq, etype, open1, open2, open3, publishedAt)
+  return ${luaString(ID_FIELD)} .. epoch .. ${luaString(ID_SEPARATOR)} .. string.format(${luaString(`%0${SEQ_DIGITS}d`)}, seq) .. ${luaString(EVENT_FIELD)} .. etype
+    .. ${luaString(DATA_FIELD)} .. open1 .. open2 .. open3
+    .. ${luaString(SEQ_FIELD)} .. seq .. ${luaString(PUBLISHED_AT_FIELD)} .. publishedAt .. ${luaString(EVENT_JSON_END)} .. ${luaString(FRAME_END)}
 end
 local function encodeBatchMessage(firstSeq, lastSeq, terminal, frames)
-  return firstSeq .. ${luaString(HEADER_SEPARATOR)} .. lastSeq .. ${luaString(HEADER_SEPARATOR)} .. (terminal and '1' or '0') .. ${luaString(HEADER_END)} .. table.concat(frames)
+  return firstSeq .. ${luaString(HEADER_SEPARATOR)} .. lastSeq .. ${luaString(HEADER_SEPARATOR)} .. (terminal and '1' or '0') .. ${luaString(HEADER_END)}
+    .. (#frames == 1 and frames[1] or table.concat(frames))
 end`;
 }
 

@@ -74,16 +74,20 @@ describe('RedisBus specifics', () => {
     const script = expandIncludes(`#!lua flags=no-writes
 --- @include "stored-frame"
 return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFrame(ARGV[1], tonumber(ARGV[2]), ARGV[4]),
-  closeEventJson(tonumber(ARGV[2]), ARGV[5]), encodeBatchMessage(tonumber(ARGV[2]), tonumber(ARGV[2]) + 1, true, { ARGV[3], ARGV[4] }),
-  encodeBatchMessage(1, 1, false, {}) }`);
+  storedEventFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[5]),
+  encodeBatchMessage(tonumber(ARGV[2]), tonumber(ARGV[2]) + 1, true, { ARGV[3], ARGV[4] }),
+  encodeBatchMessage(tonumber(ARGV[2]), tonumber(ARGV[2]), false, { ARGV[4] }), encodeBatchMessage(1, 1, false, {}) }`);
     const json = '{"data":{"message":"h\u00e9 \\"quoted\\"\\n"}}';
+    // An event's open JSON in the three pieces the append passes (prepared-event.ts: head, attempt, tail).
+    const open = ['{"eventId":"e-1","type":"job.status","data":{"status":"r\u00e9","attempt":', '12', '}'] as const;
     for (const seq of [1, 42, 9_999_999_999]) {
       const published = '2026-11-27T10:00:00.000Z';
-      expect(await client().eval(script, 0, 'c0ffee00', seq, 'pack_run.log', json, published)).toEqual([
+      expect(await client().eval(script, 0, 'c0ffee00', seq, 'pack_run.log', json, published, ...open)).toEqual([
         storedFrame('c0ffee00', seq, 'pack_run.log', json),
         activityFrame('c0ffee00', seq, json),
-        closeEventJson(seq, published),
+        storedFrame('c0ffee00', seq, 'pack_run.log', `${open.join('')}${closeEventJson(seq, published)}`),
         encodeBatchMessage(seq, seq + 1, true, `pack_run.log${json}`),
+        encodeBatchMessage(seq, seq, false, json),
         encodeBatchMessage(1, 1, false, ''),
       ]);
     }

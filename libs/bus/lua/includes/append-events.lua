@@ -31,12 +31,17 @@ storeBy (by its own clock).
 Trims the stream to exactly maxlen entries, and the idempotency index with it: the eventId of each
 entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained events' ids
 only, and a subject's memory is bounded by its history, not by every event it ever stored.
+The stream holds consecutive seqs up to lastSeq (each append adds the next ones, a trim removes the
+oldest), so the entries past maxlen are those of seqs up to lastSeq - maxlen: read by id, with no
+XLEN, and none at all while lastSeq <= maxlen. Returns true when it trimmed (the stream then holds
+maxlen entries).
 ]]
 local HDEL_AT_MOST = 1000
-local function trimHistory(streamKey, idsKey, maxlen)
-  local excess = redis.call('XLEN', streamKey) - maxlen
-  if excess <= 0 then return end
-  local leaving = redis.call('XRANGE', streamKey, '-', '+', 'COUNT', excess)
+local function trimHistory(streamKey, idsKey, maxlen, lastSeq)
+  local lastLeaving = lastSeq - maxlen
+  if lastLeaving < 1 then return false end
+  local leaving = redis.call('XRANGE', streamKey, '-', '0-' .. lastLeaving)
+  if #leaving == 0 then return false end
   local ids = {}
   for _, entry in ipairs(leaving) do
     local fields = entry[2]
@@ -51,18 +56,21 @@ local function trimHistory(streamKey, idsKey, maxlen)
   end
   if #ids > 0 then redis.call('HDEL', idsKey, unpack(ids)) end
   redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
+  return true
 end
 
 --[[
 A subject stored before stream entries held their eventId still has, in `ids`, the ids of events
 trimmed since. While `ids` holds more ids than the stream has entries, each append sweeps a slice of
 it (HSCAN, its cursor kept in meta as `ic`) and drops the ids of seqs before the history's first.
-A subject stored since never sweeps: its `ids` holds exactly the stream's ids. Two O(1) lengths.
+A subject stored since never sweeps: its `ids` holds exactly the stream's ids. Two O(1) lengths
+(one when the append trimmed: the stream then holds `retained` entries).
 ]]
 local SWEEP_COUNT = 200
-local function sweepOldIds(metaKey, streamKey, idsKey, lastSeq)
-  local retained = redis.call('XLEN', streamKey)
-  if redis.call('HLEN', idsKey) <= retained then return end
+local function sweepOldIds(metaKey, streamKey, idsKey, lastSeq, retained)
+  local held = redis.call('HLEN', idsKey)
+  retained = retained or redis.call('XLEN', streamKey)
+  if held <= retained then return end
   local firstRetained = lastSeq - retained + 1
   local reply = redis.call('HSCAN', idsKey, redis.call('HGET', metaKey, 'ic') or '0', 'COUNT', SWEEP_COUNT)
   local found, gone = reply[2], {}
@@ -104,12 +112,14 @@ local function appendEvents(keys, a)
     return stateAfter(seq, meta[6] or '', meta[5] == '1')
   end
 
-  local stepStatus = {}
+  -- Each step's status as read (stepRead) and as this call leaves it (stepStatus); only changes are written.
+  local stepStatus, stepRead = {}, {}
   local function currentStep(index)
     local known = stepStatus[index]
     if known == nil then
       known = redis.call('HGET', stepsKey, index) or ''
       stepStatus[index] = known
+      stepRead[index] = known
     end
     return known
   end
@@ -206,8 +216,7 @@ local function appendEvents(keys, a)
       local b = BASE + (i - 1) * FIELDS
       local eventId, etype = argv[b + 1], argv[b + 2]
       -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
-      local json = argv[b + 6] .. (p.attempt and string.format('%d', p.attempt) or '') .. argv[b + 7] .. closeEventJson(p.seq, publishedAt)
-      local frame = storedFrame(epoch, p.seq, etype, json)
+      local frame = storedEventFrame(epoch, p.seq, etype, argv[b + 6], p.attempt and string.format('%d', p.attempt) or '', argv[b + 7], publishedAt)
       addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId)
       redis.call('HSET', idsKey, eventId, p.seq)
       frames[#frames + 1] = frame
@@ -219,12 +228,27 @@ local function appendEvents(keys, a)
       end
     end
   end
-  trimHistory(streamKey, idsKey, a.maxlen)
-  sweepOldIds(metaKey, streamKey, idsKey, nextSeq)
-  redis.call('HSET', metaKey, 'e', epoch, 's', nextSeq, 'st', status, 'a', string.format('%d', attempt), 'u', publishedAt, 'x', isTerminal and '1' or '0',
-    'ls', lastStatusSeq, 'lu', lastStatusAt)
+  local trimmed = trimHistory(streamKey, idsKey, a.maxlen, nextSeq)
+  sweepOldIds(metaKey, streamKey, idsKey, nextSeq, trimmed and a.maxlen or nil)
+  -- The meta fields whose value this call changed (every one, for a new subject), in this order.
+  local metaUpdate = { metaKey }
+  local function setMeta(field, value, stored)
+    if value ~= stored then
+      metaUpdate[#metaUpdate + 1] = field
+      metaUpdate[#metaUpdate + 1] = value
+    end
+  end
+  setMeta('e', epoch, meta[1])
+  setMeta('s', nextSeq, nil)
+  setMeta('st', status, meta[3])
+  setMeta('a', string.format('%d', attempt), meta[4])
+  setMeta('u', publishedAt, meta[6])
+  setMeta('x', isTerminal and '1' or '0', meta[5])
+  setMeta('ls', lastStatusSeq, meta[7])
+  setMeta('lu', lastStatusAt, meta[8])
+  redis.call('HSET', unpack(metaUpdate))
   for index, stepState in pairs(stepStatus) do
-    if stepState ~= '' then redis.call('HSET', stepsKey, index, stepState) end
+    if stepState ~= stepRead[index] then redis.call('HSET', stepsKey, index, stepState) end
   end
   if isTerminal then
     for _, key in ipairs({ metaKey, streamKey, idsKey, stepsKey }) do redis.call('EXPIRE', key, a.ttl) end

@@ -10,21 +10,25 @@ retry, or by the subject's next append, never twice and never out of order: raci
 cannot show a subject's statuses backwards, and a subject whose history was lost and started again
 (a new epoch) is recorded again. Each call also drops a few subjects whose history has expired.
 
-recordSubject(keys, r, updates):
+recordSubject(keys, r, updates[, dataJsonOf]):
 keys:    recent (zset member -> ms of its last append), live (zset member -> ms its history expires,
          inf until its terminal event), recorded (hash member -> 'epoch lastSeq'), activityMeta,
          activityStream
 r:       channel (the activity's), maxlen, epochCandidate (the activity's), ttlMs, member, epoch,
-         lastSeq, terminal (boolean), storedAt, storedAtMs
-updates: per status change in seq order, {subjectSeq, dataJson}
+         lastSeq, terminal (boolean), storedAt, storedAtMs (nil: read from storedAt, only if needed)
+updates: per status change in seq order, {subjectSeq, dataJson}, or {subjectSeq, ...} with
+         dataJsonOf(update) answering its dataJson: called only for the changes it appends
 Returns the number of activity frames appended.
 ]]
 --- @include "redis-clock"
 --- @include "stream-batch"
+--- @include "iso-time"
 
 local PRUNE_AT_MOST = 32
 
-local function recordSubject(keys, r, updates)
+local function updateDataJson(update) return update[2] end
+
+local function recordSubject(keys, r, updates, dataJsonOf)
   local recentKey, liveKey, recordedKey = keys.recent, keys.live, keys.recorded
   local now = nowMs()
 
@@ -60,18 +64,19 @@ local function recordSubject(keys, r, updates)
     local frames = {}
     for i = first, #updates do
       seq = seq + 1
-      local frame = activityFrame(epoch, seq, updates[i][2])
+      local frame = activityFrame(epoch, seq, (dataJsonOf or updateDataJson)(updates[i]))
       addStreamEntry(keys.activityStream, seq, frame, false)
       frames[#frames + 1] = frame
     end
-    redis.call('XTRIM', keys.activityStream, 'MAXLEN', r.maxlen)
+    -- The activity holds consecutive seqs up to seq: only past maxlen can it hold more than maxlen.
+    if seq > r.maxlen then redis.call('XTRIM', keys.activityStream, 'MAXLEN', r.maxlen) end
     redis.call('HSET', keys.activityMeta, 'e', epoch, 's', seq, 'st', 'active', 'x', '0', 'u', r.storedAt)
     publishBatch(r.channel, firstSeq, seq, false, frames)
     return #frames
   end
 
   redis.call('ZADD', liveKey, r.terminal and (now + r.ttlMs) or '+inf', r.member)
-  redis.call('ZADD', recentKey, 'GT', r.storedAtMs, r.member)
+  redis.call('ZADD', recentKey, 'GT', r.storedAtMs or isoTimeMs(r.storedAt), r.member)
   local appended = appendActivity()
   -- Last: a call that failed before this is redone whole by the next one.
   redis.call('HSET', recordedKey, r.member, r.epoch .. ' ' .. r.lastSeq)
