@@ -28,35 +28,33 @@ storeBy (by its own clock).
 --- @include "stream-batch"
 
 --[[
-Trims the stream to exactly maxlen entries, and the idempotency index with it: the eventId of each
-entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained events' ids
-only, and a subject's memory is bounded by its history, not by every event it ever stored.
-The stream holds consecutive seqs up to lastSeq (each append adds the next ones, a trim removes the
-oldest), so the entries past maxlen are those of seqs up to lastSeq - maxlen: read by id, with no
-XLEN, and none at all while lastSeq <= maxlen. Returns true when it trimmed (the stream then holds
-maxlen entries).
+The trim keeps the stream at exactly maxlen entries, and the idempotency index with it: the eventId
+of each entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained
+events' ids only, and a subject's memory is bounded by its history, not by every event it ever
+stored. The stream holds consecutive seqs (each append adds the next ones, a trim removes the
+oldest), so after an append up to lastSeq the entries past maxlen are those of seqs up to
+lastSeq - maxlen: the stored ones are read by id before the append (no XLEN, and no read at all
+while lastSeq <= maxlen), and the append's last XADD trims them (MAXLEN), with no XTRIM.
+storedIdsUpTo returns the eventIds of the stored entries of seqs up to lastLeaving.
 ]]
-local HDEL_AT_MOST = 1000
-local function trimHistory(streamKey, idsKey, maxlen, lastSeq)
-  local lastLeaving = lastSeq - maxlen
-  if lastLeaving < 1 then return false end
-  local leaving = redis.call('XRANGE', streamKey, '-', '0-' .. lastLeaving)
-  if #leaving == 0 then return false end
+local function storedIdsUpTo(streamKey, lastLeaving)
   local ids = {}
-  for _, entry in ipairs(leaving) do
+  if lastLeaving < 1 then return ids end
+  for _, entry in ipairs(redis.call('XRANGE', streamKey, '-', '0-' .. lastLeaving)) do
     local fields = entry[2]
     for f = 1, #fields - 1, 2 do
       if fields[f] == 'i' then ids[#ids + 1] = fields[f + 1] end
     end
-    -- unpack has a stack limit: a history cut short at once (a lower maxlen) goes in slices.
-    if #ids >= HDEL_AT_MOST then
-      redis.call('HDEL', idsKey, unpack(ids))
-      ids = {}
-    end
   end
-  if #ids > 0 then redis.call('HDEL', idsKey, unpack(ids)) end
-  redis.call('XTRIM', streamKey, 'MAXLEN', maxlen)
-  return true
+  return ids
+end
+
+-- unpack has a stack limit: a history cut short at once (a lower maxlen) leaves in slices.
+local HDEL_AT_MOST = 1000
+local function deleteIds(idsKey, ids)
+  for first = 1, #ids, HDEL_AT_MOST do
+    redis.call('HDEL', idsKey, unpack(ids, first, math.min(first + HDEL_AT_MOST - 1, #ids)))
+  end
 end
 
 --[[
@@ -207,6 +205,11 @@ local function appendEvents(keys, a)
 
   if refused or nextSeq == seq then return { results, unchangedState() }, {} end
 
+  local maxlen = a.maxlen
+  local lastLeaving = nextSeq - maxlen
+  local leaving = storedIdsUpTo(streamKey, lastLeaving)
+  -- Trimming when stored entries leave, or this batch's own first ones (a batch longer than maxlen).
+  local trims = #leaving > 0 or seq + 1 <= lastLeaving
   local frames, statusChanges = {}, {}
   local firstSeq, isTerminal = nil, false
   local lastStatusSeq, lastStatusAt = statusSeq, statusAt
@@ -217,8 +220,9 @@ local function appendEvents(keys, a)
       local eventId, etype = argv[b + 1], argv[b + 2]
       -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
       local frame = storedEventFrame(epoch, p.seq, etype, argv[b + 6], p.attempt and string.format('%d', p.attempt) or '', argv[b + 7], publishedAt)
-      addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId)
+      addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId, trims and p.seq == nextSeq and maxlen or nil)
       redis.call('HSET', idsKey, eventId, p.seq)
+      if p.seq <= lastLeaving then leaving[#leaving + 1] = eventId end
       frames[#frames + 1] = frame
       firstSeq = firstSeq or p.seq
       isTerminal = isTerminal or p.terminal
@@ -228,8 +232,8 @@ local function appendEvents(keys, a)
       end
     end
   end
-  local trimmed = trimHistory(streamKey, idsKey, a.maxlen, nextSeq)
-  sweepOldIds(metaKey, streamKey, idsKey, nextSeq, trimmed and a.maxlen or nil)
+  deleteIds(idsKey, leaving)
+  sweepOldIds(metaKey, streamKey, idsKey, nextSeq, trims and maxlen or nil)
   -- The meta fields whose value this call changed (every one, for a new subject), in this order.
   local metaUpdate = { metaKey }
   local function setMeta(field, value, stored)

@@ -62,14 +62,16 @@ local function recordSubject(keys, r, updates, dataJsonOf)
     local seq = tonumber(meta[2]) or 0
     local firstSeq = seq + 1
     local frames = {}
+    -- The activity holds consecutive seqs: only past maxlen can it hold more than maxlen, and the
+    -- last XADD then trims it (MAXLEN).
+    local lastSeq = seq + #updates - first + 1
+    local trimTo = lastSeq > r.maxlen and r.maxlen or nil
     for i = first, #updates do
       seq = seq + 1
       local frame = activityFrame(epoch, seq, (dataJsonOf or updateDataJson)(updates[i]))
-      addStreamEntry(keys.activityStream, seq, frame, false)
+      addStreamEntry(keys.activityStream, seq, frame, false, nil, seq == lastSeq and trimTo or nil)
       frames[#frames + 1] = frame
     end
-    -- The activity holds consecutive seqs up to seq: only past maxlen can it hold more than maxlen.
-    if seq > r.maxlen then redis.call('XTRIM', keys.activityStream, 'MAXLEN', r.maxlen) end
     redis.call('HSET', keys.activityMeta, 'e', epoch, 's', seq, 'st', 'active', 'x', '0', 'u', r.storedAt)
     publishBatch(r.channel, firstSeq, seq, false, frames)
     return #frames

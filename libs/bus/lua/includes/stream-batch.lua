@@ -4,12 +4,15 @@ Frames of consecutive seqs, stored and published together: each is the stream en
 trim knows which ids leave the idempotency index), and all of them go out as one pub/sub message.
 ]]
 --- @include "stored-frame"
-local function addStreamEntry(streamKey, seq, frame, terminal, eventId)
-  if eventId then
-    redis.call('XADD', streamKey, '0-' .. seq, 'f', frame, 'x', terminal and '1' or '0', 'i', eventId)
-  else
-    redis.call('XADD', streamKey, '0-' .. seq, 'f', frame, 'x', terminal and '1' or '0')
+-- With maxlen, the XADD then trims the stream to exactly maxlen entries (as XTRIM MAXLEN would).
+local function addStreamEntry(streamKey, seq, frame, terminal, eventId, maxlen)
+  local id, x = '0-' .. seq, terminal and '1' or '0'
+  if maxlen then
+    if eventId then return redis.call('XADD', streamKey, 'MAXLEN', maxlen, id, 'f', frame, 'x', x, 'i', eventId) end
+    return redis.call('XADD', streamKey, 'MAXLEN', maxlen, id, 'f', frame, 'x', x)
   end
+  if eventId then return redis.call('XADD', streamKey, id, 'f', frame, 'x', x, 'i', eventId) end
+  return redis.call('XADD', streamKey, id, 'f', frame, 'x', x)
 end
 
 local function publishBatch(channel, firstSeq, lastSeq, terminal, frames)
