@@ -1,9 +1,32 @@
 # fanout: one image for every role (`gateway`, `publisher`, `dev`); the command picks the role.
 #   docker build -t fanout .
 #   docker run --rm -e REDIS_URL=redis://redis:6379/0 -e FANOUT_JWT_SECRET=… -p 8080:8080 fanout gateway
+#
+# Two ways to build it:
+# - `docker build -t fanout .` (the last stage, `runtime`): everything happens inside the build, which
+#   pulls node:20-bookworm-slim and runs `npm ci` against the npm registry.
+# - `scripts/docker-images.sh app` (the first stage, `runtime-prebuilt`): no registry from inside the
+#   build. The host's build (`npm ci && npm run build`) is staged in .tmp/image with production
+#   node_modules (`npm ci --omit=dev --offline`, from the npm cache), and that directory is the
+#   build context; the base is NODE_IMAGE (the script imports fanout-test/node:20-local from this
+#   host's node binary, or pass any image with node 20 as NODE_IMAGE). The runtime files, user,
+#   ports and entrypoint are the same as the `runtime` stage's. Production dependencies are pure
+#   JavaScript, so the staged tree does not depend on the host's platform.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- runtime-prebuilt: the staged host build (context .tmp/image), nothing fetched
+FROM ${NODE_IMAGE} AS runtime-prebuilt
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --chown=root:root . ./
+USER node
+EXPOSE 8080 8081
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "apps/cli/dist/main.js"]
+CMD ["gateway"]
 
 # --- build: install every dependency, compile the TypeScript project references, bundle the dashboard
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # The manifests first, so the dependency layer is cached until one of them changes.
 COPY package.json package-lock.json ./
@@ -30,7 +53,7 @@ RUN npx tsc -b \
  && rm -rf libs/*/src apps/*/src libs/*/test apps/*/test apps/gateway/dashboard
 
 # --- runtime: compiled JavaScript, the built dashboard and production dependencies, as a non-root user
-FROM node:20-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./

@@ -4,7 +4,7 @@ import { AppendDeadlineError, LiveBatch, RedisBus, activityFrame, closeEventJson
 import { expandIncludes } from '../src/lua-scripts';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
-import { BusFactoryOptions, collector, expectStored, jobProgress, log, newSubject, runBusConformance, status, step } from './conformance';
+import { BusFactoryOptions, collector, expectStored, jobProgress, log, newSubject, status, step } from './conformance';
 import { expectRecordsRepaired } from './record-repair';
 
 let redis: RedisServer;
@@ -32,10 +32,8 @@ async function openRedisBus(opts: BusFactoryOptions): Promise<RedisBus> {
   return bus;
 }
 
-runBusConformance('RedisBus', async (opts) => {
-  const bus = await openRedisBus(opts);
-  return { bus, cleanup: () => bus.close() };
-});
+// The conformance suite runs in redis-bus-conformance.test.ts, on a Redis from test/support/redis-source.ts
+// (Testcontainers in .ci/run); the tests here restart and flush their own redis-server process.
 
 describe('RedisBus specifics', () => {
   const buses: RedisBus[] = [];

@@ -10,7 +10,7 @@
 import Redis from 'ioredis';
 import { PublishedEvent } from '@fanout/contracts';
 import { RedisBus, subjectKeys, subjectTag } from '../src';
-import { RedisServer, startRedis } from '../../../test/support/redis-server';
+import { TestRedis, testRedis } from '../../../test/support/redis-source';
 import { waitFor } from '../../../test/support/wait';
 import { expectStored, log, newSubject, status, step } from './conformance';
 
@@ -20,20 +20,23 @@ const EVENTS = 200_000;
 const MAX_LEN = 1000;
 const BATCH = 500;
 
-let redis: RedisServer;
+let redis: TestRedis;
 let bus: RedisBus;
 let admin: Redis;
 
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await testRedis();
   bus = new RedisBus({ url: redis.url, historyMaxLen: MAX_LEN, historyTtlSeconds: 3600 });
   await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000, 5);
   admin = redis.client();
 });
 
 afterAll(async () => {
-  await bus?.close();
-  await redis?.stop();
+  try {
+    await bus?.close();
+  } finally {
+    await redis?.stop();
+  }
 });
 
 /** Calls and µs per call of the append script (EVALSHA), from INFO commandstats. */

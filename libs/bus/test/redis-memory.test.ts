@@ -8,27 +8,30 @@
 import Redis from 'ioredis';
 import { PublishedEvent, TenantSubject } from '@fanout/contracts';
 import { RedisBus, subjectKeys } from '../src';
-import { RedisServer, startRedis } from '../../../test/support/redis-server';
+import { TestRedis, testRedis } from '../../../test/support/redis-source';
 import { waitFor } from '../../../test/support/wait';
 import { event, log, newSubject, status, step } from './conformance';
 
 jest.setTimeout(60_000);
 
 const EVENTS = 10_000;
-let redis: RedisServer;
+let redis: TestRedis;
 let bus: RedisBus;
 let admin: Redis;
 
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await testRedis();
   bus = new RedisBus({ url: redis.url, historyMaxLen: EVENTS, historyTtlSeconds: 3600 });
   await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000, 5);
   admin = redis.client();
 });
 
 afterAll(async () => {
-  await bus?.close();
-  await redis?.stop();
+  try {
+    await bus?.close();
+  } finally {
+    await redis?.stop();
+  }
 });
 
 interface Shape {
