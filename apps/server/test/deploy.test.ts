@@ -111,6 +111,8 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const stages = dockerfile.split(/^FROM /m).slice(1);
+  /** The stage named `name` (its FROM line ends with `AS name`). */
+  const stage = (name: string): string => stages.find((s) => new RegExp(`^\\S+ AS ${name}\\s*$`, 'm').test(s.split('\n')[0]!))!;
 
   it('is multi-stage; the runtime stage runs the compiled CLI as a non-root user', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -120,13 +122,18 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
     expect(runtime).toMatch(/^ENTRYPOINT \["node", "apps\/cli\/dist\/main\.js"\]/m);
     expect(runtime).not.toMatch(/npm (ci|install)/);
+    // The registry-free target (scripts/docker-images.sh app) runs the same way.
+    const prebuilt = stage('runtime-prebuilt');
+    for (const line of [/^USER (\S+)$/m, /^ENTRYPOINT .*$/m, /^CMD .*$/m, /^EXPOSE .*$/m, /^ENV NODE_ENV=.*$/m]) expect(line.exec(prebuilt)?.[0]).toBe(line.exec(runtime)?.[0]);
+    expect(prebuilt).not.toMatch(/^RUN /m);
     // What the entrypoint runs is what `tsc -b` builds.
     expect(JSON.parse(read('apps/cli/tsconfig.json')).compilerOptions.outDir).toBe('dist');
     expect(existsSync(join(ROOT, 'apps/cli/src/main.ts'))).toBe(true);
   });
 
   it('bundles the dashboard in the build stage, before the dev dependencies (esbuild) are pruned, and the runtime stage has it', () => {
-    const build = stages[0]!;
+    const build = stage('build');
+    expect(build).toBeDefined();
     expect(build).toContain('COPY scripts/build-dashboard.js scripts/');
     const bundled = build.indexOf('node scripts/build-dashboard.js');
     expect(bundled).toBeGreaterThan(build.indexOf('npx tsc -b'));
