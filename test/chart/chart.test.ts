@@ -343,4 +343,44 @@ describe('charts/fanout', () => {
       expect(notes).not.toMatch(/<no value>|\{\{/);
     });
   });
+
+  it('redis.sentinel: the Sentinel variables instead of REDIS_URL, the passwords from the Secret, an environment loadConfig takes', () => {
+    const values = clone(defaults);
+    values.redis.sentinel = {
+      ...values.redis.sentinel,
+      enabled: true,
+      sentinels: ['sentinel-0.sentinel:26379', 'sentinel-1.sentinel:26379', 'sentinel-2.sentinel:26379'],
+      masterName: 'fanout-master',
+      username: 'fanout',
+      passwordKey: 'redis-password',
+      sentinelPasswordKey: 'sentinel-password',
+      tls: true,
+    };
+    const { objects, notes } = renderObjects('sentinel', values);
+    expect(validateKubernetesObjects(objects)).toEqual([]);
+    for (const role of ['gateway', 'publisher'] as Role[]) {
+      const env = find(objects, 'Deployment', `fo-fanout-${role}`).spec.template.spec.containers[0].env as Json[];
+      expect(env.map((e) => e.name)).not.toContain('REDIS_URL');
+      const fromSecret = Object.fromEntries(env.filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom.secretKeyRef]));
+      expect(fromSecret['REDIS_PASSWORD']).toEqual({ name: values.redis.existingSecret, key: 'redis-password' });
+      expect(fromSecret['REDIS_SENTINEL_PASSWORD']).toEqual({ name: values.redis.existingSecret, key: 'sentinel-password' });
+      const plain = Object.fromEntries(env.map((e) => [e.name, e.valueFrom ? `secret-${e.name}` : e.value]));
+      expect(loadConfig(role, plain).redisSentinel).toEqual({
+        sentinels: [0, 1, 2].map((i) => ({ host: `sentinel-${i}.sentinel`, port: 26379 })),
+        masterName: 'fanout-master',
+        username: 'fanout',
+        password: 'secret-REDIS_PASSWORD',
+        sentinelPassword: 'secret-REDIS_SENTINEL_PASSWORD',
+        tls: true,
+      });
+    }
+    expect(notes).toContain('redis-password');
+    expect(notes).not.toMatch(/redis-url/);
+  });
+
+  it('redis.sentinel enabled with no sentinel is refused by the values schema', () => {
+    const values = clone(defaults);
+    values.redis.sentinel = { ...values.redis.sentinel, enabled: true, sentinels: [] };
+    expect(() => renderObjects('sentinel without sentinels', values)).toThrow(/sentinels/);
+  });
 });

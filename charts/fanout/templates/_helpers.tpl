@@ -43,14 +43,44 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The environment both roles share: Redis and the JWT secret from Secrets, the FANOUT_* settings.
-A redis+cluster:// URL in the Secret selects Redis Cluster.
+A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabled a Sentinel-managed master.
 */}}
 {{- define "fanout.env" -}}
+{{- $sentinel := .Values.redis.sentinel | default dict }}
+{{- if $sentinel.enabled }}
+- name: REDIS_SENTINELS
+  value: {{ join "," $sentinel.sentinels | quote }}
+- name: REDIS_SENTINEL_MASTER
+  value: {{ $sentinel.masterName | quote }}
+{{- with $sentinel.username }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- with $sentinel.passwordKey }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.redis.existingSecret }}
+      key: {{ . }}
+{{- end }}
+{{- with $sentinel.sentinelPasswordKey }}
+- name: REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.redis.existingSecret }}
+      key: {{ . }}
+{{- end }}
+{{- if $sentinel.tls }}
+- name: REDIS_TLS
+  value: "true"
+{{- end }}
+{{- else }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ .Values.redis.existingSecret }}
       key: {{ .Values.redis.secretKey }}
+{{- end }}
 - name: FANOUT_AUTH
   value: jwt
 {{- if .Values.auth.jwt.existingSecret }}
