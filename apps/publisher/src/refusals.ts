@@ -21,16 +21,15 @@ export function publishResults(outcomes: readonly AppendOutcome[]): PublishResul
  * else 409 for a broken state machine. Either way `results` says per event what was stored.
  */
 export function refusalProblem(events: readonly PublishedEvent[], outcomes: readonly AppendOutcome[]): HttpProblem | undefined {
-  const results = publishResults(outcomes);
   const overQuota = firstRefusal(events, outcomes, 'quota');
   if (overQuota) {
     const retryAfter = Math.max(...outcomes.map((o) => ('error' in o ? (o.error.retryAfterSeconds ?? 0) : 0)));
-    return new HttpProblem(429, `${subjectOf(overQuota.event)}: ${overQuota.refusal.reason}`, { results }, { 'Retry-After': String(retryAfter) });
+    return new HttpProblem(429, `${subjectOf(overQuota.event)}: ${overQuota.refusal.reason}`, { results: publishResults(outcomes) }, { 'Retry-After': String(retryAfter) });
   }
   const broken = firstRefusal(events, outcomes, 'transition');
   if (!broken) return undefined;
   const { current, requested } = broken.refusal;
-  return new HttpProblem(409, `${subjectOf(broken.event)}: ${describeRefusal(broken.refusal)}`, { current, requested, results });
+  return new HttpProblem(409, `${subjectOf(broken.event)}: ${describeRefusal(broken.refusal)}`, { current, requested, results: publishResults(outcomes) });
 }
 
 function firstRefusal(events: readonly PublishedEvent[], outcomes: readonly AppendOutcome[], code: AppendRefusal['code']): { event: PublishedEvent; refusal: AppendRefusal } | undefined {
