@@ -107,11 +107,12 @@ stage_app() {
   rm -rf "$stage"
   mkdir -p "$stage"
   cp package.json package-lock.json "$stage/"
+  # Each workspace as the Dockerfile's build stage leaves it: everything but src, test, node_modules and
+  # the dashboard's sources (dist, and files read at run time such as libs/bus/lua).
   for dir in libs/* apps/*; do
     [ -f "$dir/package.json" ] || continue
     mkdir -p "$stage/$dir"
-    cp "$dir/package.json" "$stage/$dir/"
-    [ -d "$dir/dist" ] && cp -a "$dir/dist" "$stage/$dir/dist"
+    tar -C "$dir" -c --exclude=./src --exclude=./test --exclude=./node_modules --exclude=./dashboard . | tar -C "$stage/$dir" -x
   done
   # The root package's own dependency is @fanout/cli (a workspace): nothing is fetched.
   (cd "$stage" && npm ci --omit=dev --offline --ignore-scripts --no-audit --no-fund --loglevel=error)
