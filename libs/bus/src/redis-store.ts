@@ -63,8 +63,8 @@ const STORE_CUTOFF_MARGIN_MS = 500;
 const RESERVATION_MS = 60_000;
 
 /**
- * How an append reaches Redis. `one-script`: on a single Redis (a standalone server; a
- * Sentinel-managed master would be one too) the subject's and its tenant's keys are on one node, and
+ * How an append reaches Redis. `one-script`: on a single Redis (a standalone server, or a
+ * Sentinel-managed master) the subject's and its tenant's keys are on one node, and
  * append-and-record-9.lua admits, appends and records in one round trip. `two-scripts`: in Redis
  * Cluster they are on two slots, so append-4.lua runs on the subject's, then record-subject-5.lua on
  * the tenant's (and, for a new subject under a tenant quota, admit-subject-1.lua before them).
