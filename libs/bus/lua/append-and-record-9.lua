@@ -29,7 +29,7 @@ nothing stored.
 
 local subjectKeys = { meta = KEYS[1], stream = KEYS[2], ids = KEYS[3], steps = KEYS[4] }
 local tenantKeys = { recent = KEYS[5], live = KEYS[6], recorded = KEYS[7], activityMeta = KEYS[8], activityStream = KEYS[9] }
-local ttl, publishedAt = tonumber(ARGV[4]), ARGV[6]
+local maxlen, ttl, publishedAt = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
 local member, subjectJson = ARGV[10], ARGV[11]
 local maxSubjects = tonumber(ARGV[12])
 
@@ -47,7 +47,7 @@ end
 local reply, statusChanges = appendEvents(subjectKeys, {
   channel = ARGV[1],
   kind = ARGV[2],
-  maxlen = tonumber(ARGV[3]),
+  maxlen = maxlen,
   ttl = ttl,
   epochCandidate = ARGV[5],
   publishedAt = publishedAt,
@@ -78,7 +78,7 @@ local function updateJson(update)
 end
 recordSubject(tenantKeys, {
   channel = ARGV[8],
-  maxlen = tonumber(ARGV[3]),
+  maxlen = maxlen,
   epochCandidate = ARGV[9],
   ttlMs = ttl * 1000,
   member = member,

@@ -99,11 +99,12 @@ local function activityFrame(epoch, seq, dataJson)
   return storedFrame(epoch, seq, ${luaString(ACTIVITY_EVENT_TYPE)}, dataJson)
 end
 -- storedFrame(epoch, seq, etype, open1 .. open2 .. open3 .. closeEventJson(seq, publishedAt)) as one
--- concatenation: an event's frame from its open JSON in three pieces, with no intermediate strings.
-local function storedEventFrame(epoch, seq, etype, open1, open2, open3, publishedAt)
+-- concatenation: an event's frame from its open JSON in three pieces, with no intermediate strings;
+-- seqText is the seq written as string.format('%d') writes it.
+local function storedEventFrame(epoch, seq, seqText, etype, open1, open2, open3, publishedAt)
   return ${luaString(ID_FIELD)} .. epoch .. ${luaString(ID_SEPARATOR)} .. string.format(${luaString(`%0${SEQ_DIGITS}d`)}, seq) .. ${luaString(EVENT_FIELD)} .. etype
     .. ${luaString(DATA_FIELD)} .. open1 .. open2 .. open3
-    .. ${luaString(SEQ_FIELD)} .. seq .. ${luaString(PUBLISHED_AT_FIELD)} .. publishedAt .. ${luaString(EVENT_JSON_END)} .. ${luaString(FRAME_END)}
+    .. ${luaString(SEQ_FIELD)} .. seqText .. ${luaString(PUBLISHED_AT_FIELD)} .. publishedAt .. ${luaString(EVENT_JSON_END)} .. ${luaString(FRAME_END)}
 end
 local function encodeBatchMessage(firstSeq, lastSeq, terminal, frames)
   return firstSeq .. ${luaString(HEADER_SEPARATOR)} .. lastSeq .. ${luaString(HEADER_SEPARATOR)} .. (terminal and '1' or '0') .. ${luaString(HEADER_END)}

@@ -72,7 +72,7 @@ describe('RedisBus specifics', () => {
     const script = expandIncludes(`#!lua flags=no-writes
 --- @include "stored-frame"
 return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFrame(ARGV[1], tonumber(ARGV[2]), ARGV[4]),
-  storedEventFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[5]),
+  storedEventFrame(ARGV[1], tonumber(ARGV[2]), string.format('%d', tonumber(ARGV[2])), ARGV[3], ARGV[6], ARGV[7], ARGV[8], ARGV[5]),
   encodeBatchMessage(tonumber(ARGV[2]), tonumber(ARGV[2]) + 1, true, { ARGV[3], ARGV[4] }),
   encodeBatchMessage(tonumber(ARGV[2]), tonumber(ARGV[2]), false, { ARGV[4] }), encodeBatchMessage(1, 1, false, {}) }`);
     const json = '{"data":{"message":"h\u00e9 \\"quoted\\"\\n"}}';

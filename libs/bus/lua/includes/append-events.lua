@@ -40,7 +40,7 @@ storedIdsUpTo returns the eventIds of the stored entries of seqs up to lastLeavi
 local function storedIdsUpTo(streamKey, lastLeaving)
   local ids = {}
   if lastLeaving < 1 then return ids end
-  for _, entry in ipairs(redis.call('XRANGE', streamKey, '-', '0-' .. lastLeaving)) do
+  for _, entry in ipairs(redis.call('XRANGE', streamKey, '-', '0-' .. string.format('%d', lastLeaving))) do
     local fields = entry[2]
     for f = 1, #fields - 1, 2 do
       if fields[f] == 'i' then ids[#ids + 1] = fields[f + 1] end
@@ -211,20 +211,22 @@ local function appendEvents(keys, a)
   -- Trimming when stored entries leave, or this batch's own first ones (a batch longer than maxlen).
   local trims = #leaving > 0 or seq + 1 <= lastLeaving
   local frames, statusChanges = {}, {}
-  local firstSeq, isTerminal = nil, false
+  local firstSeq, firstSeqText, lastSeqText, isTerminal = nil, nil, nil, false
   local lastStatusSeq, lastStatusAt = statusSeq, statusAt
   for i = 1, count do
     local p = plan[i]
     if p then
       local b = BASE + (i - 1) * FIELDS
       local eventId, etype = argv[b + 1], argv[b + 2]
-      -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt.
-      local frame = storedEventFrame(epoch, p.seq, etype, argv[b + 6], p.attempt and string.format('%d', p.attempt) or '', argv[b + 7], publishedAt)
-      addStreamEntry(streamKey, p.seq, frame, p.terminal, eventId, trims and p.seq == nextSeq and maxlen or nil)
-      redis.call('HSET', idsKey, eventId, p.seq)
+      -- %d: Lua writes other numbers with 14 significant digits, which would change a large attempt;
+      -- and the seq is written once, for the frame, the entry id, ids and the batch's header.
+      local seqText = string.format('%d', p.seq)
+      local frame = storedEventFrame(epoch, p.seq, seqText, etype, argv[b + 6], p.attempt and string.format('%d', p.attempt) or '', argv[b + 7], publishedAt)
+      addStreamEntry(streamKey, seqText, frame, p.terminal, eventId, trims and p.seq == nextSeq and maxlen or nil)
+      redis.call('HSET', idsKey, eventId, seqText)
       if p.seq <= lastLeaving then leaving[#leaving + 1] = eventId end
       frames[#frames + 1] = frame
-      firstSeq = firstSeq or p.seq
+      firstSeq, firstSeqText, lastSeqText = firstSeq or p.seq, firstSeqText or seqText, seqText
       isTerminal = isTerminal or p.terminal
       if STATUS_TYPES[etype] then
         lastStatusSeq, lastStatusAt = p.seq, publishedAt
@@ -257,6 +259,6 @@ local function appendEvents(keys, a)
   if isTerminal then
     for _, key in ipairs({ metaKey, streamKey, idsKey, stepsKey }) do redis.call('EXPIRE', key, a.ttl) end
   end
-  publishBatch(a.channel, firstSeq, nextSeq, isTerminal, frames)
+  publishBatch(a.channel, firstSeqText, lastSeqText, isTerminal, frames)
   return { results, stateAfter(nextSeq, publishedAt, isTerminal) }, statusChanges
 end

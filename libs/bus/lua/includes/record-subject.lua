@@ -77,7 +77,10 @@ local function recordSubject(keys, r, updates, dataJsonOf)
     return #frames
   end
 
-  redis.call('ZADD', liveKey, r.terminal and (now + r.ttlMs) or '+inf', r.member)
+  -- A subject recorded in this epoch is live (+inf) already unless this record is its terminal one:
+  -- the live entry goes only with the recorded one (the prune, recentSubjects), and after a recorded
+  -- terminal event no append stores anything more.
+  if r.terminal or recordedUpTo == 0 then redis.call('ZADD', liveKey, r.terminal and (now + r.ttlMs) or '+inf', r.member) end
   redis.call('ZADD', recentKey, 'GT', r.storedAtMs or isoTimeMs(r.storedAt), r.member)
   local appended = appendActivity()
   -- Last: a call that failed before this is redone whole by the next one.

@@ -4,7 +4,8 @@ Frames of consecutive seqs, stored and published together: each is the stream en
 trim knows which ids leave the idempotency index), and all of them go out as one pub/sub message.
 ]]
 --- @include "stored-frame"
--- With maxlen, the XADD then trims the stream to exactly maxlen entries (as XTRIM MAXLEN would).
+-- seq: a number, or its text (string.format('%d')). With maxlen, the XADD then trims the stream to
+-- exactly maxlen entries (as XTRIM MAXLEN would).
 local function addStreamEntry(streamKey, seq, frame, terminal, eventId, maxlen)
   local id, x = '0-' .. seq, terminal and '1' or '0'
   if maxlen then
