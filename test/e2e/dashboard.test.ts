@@ -3,7 +3,7 @@
  * replicas behind a loopback proxy, it watches `fanout run-pack` of an example pack, survives the
  * death of the replica it is connected to, and ends with every step succeeded and every log line
  * once, in order — the same frames `fanout tail --json` prints. A second test holds 100,000 log
- * lines; a third checks that the page is the build's bundle and asks nothing of another origin.
+ * lines (opened at the tail, every earlier page loaded by scrolling up); a third checks that the page is the build's bundle and asks nothing of another origin.
  * Screenshots go to test-results/dashboard/. Timeouts are hang guards only.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -170,10 +170,18 @@ describe('dashboard', () => {
       const page = await newPage();
       const started = Date.now();
       await page.goto(`${big.gateways[0]!.url}/#/pack-run/${pr.id}`);
-      await page.waitForFunction((n) => (window as any).fanoutDashboard.lines().length >= n && document.getElementById('connection')!.dataset['state'] === 'ended', total, {
-        timeout: 120_000,
-        polling: 500,
+      // The page opens at the tail (?tail=1000); scrolling up loads the earlier pages until every line is loaded.
+      await page.waitForFunction(() => document.getElementById('connection')!.dataset['state'] === 'ended' && (window as any).fanoutDashboard.lines().length > 0, undefined, {
+        timeout: 30_000,
       });
+      await page.waitForFunction(
+        (n) => {
+          document.getElementById('log')!.scrollTop = 0;
+          return (window as any).fanoutDashboard.lines().length >= n;
+        },
+        total,
+        { timeout: 120_000, polling: 100 },
+      );
       const loadMs = Date.now() - started;
 
       const measure = await page.evaluate(async () => {

@@ -28,8 +28,8 @@ export class ApiError extends Error {
   }
 }
 
-/** GETs a JSON route with the token (Authorization header); throws ApiError on a non-2xx answer. */
-export async function getJson(path: string): Promise<unknown> {
+/** GETs a route with the token (Authorization header); throws ApiError on a non-2xx answer. */
+async function get(path: string): Promise<Response> {
   const token = storedToken();
   const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!response.ok) {
@@ -37,5 +37,16 @@ export async function getJson(path: string): Promise<unknown> {
     const detail = typeof problem === 'object' && problem !== null && 'detail' in problem ? String(problem.detail) : '';
     throw new ApiError(response.status, detail);
   }
-  return response.json();
+  return response;
+}
+
+/** GETs a JSON route with the token; throws ApiError on a non-2xx answer. */
+export async function getJson(path: string): Promise<unknown> {
+  return (await get(path)).json();
+}
+
+/** GETs a text route (the log) with the token: its body and headers; throws ApiError on a non-2xx answer. */
+export async function getText(path: string): Promise<{ text: string; headers: Headers }> {
+  const response = await get(path);
+  return { text: await response.text(), headers: response.headers };
 }

@@ -2,9 +2,9 @@
 // status timeline and progress, a pack run's steps and log, a run's counts — streamed with
 // @fanout/client. scripts/build-dashboard.js bundles it; the page's CSP forbids inline scripts.
 
-import { normalizeSubjects, StreamOptions, Subject, subscribe, subscribeActivity } from '@fanout/client';
+import { history, HistoryError, normalizeSubjects, StreamOptions, Subject, subscribe, subscribeActivity } from '@fanout/client';
 import { SubjectsListSchema } from '@fanout/contracts';
-import { ApiError, getJson, storedToken } from './api';
+import { ApiError, getJson, getText, storedToken } from './api';
 import { ConnectionBadge, Owner, refusedToken, Shown } from './connection-badge';
 import { element } from './dom';
 import { LogLine } from './log-view';
@@ -15,7 +15,7 @@ import { TokenPanel } from './token-panel';
 declare global {
   interface Window {
     /** What a test (or a curious person in the console) can read. */
-    fanoutDashboard: { connectionStates: Shown[]; readonly frames: AppliedFrame[]; lines(): LogLine[] };
+    fanoutDashboard: { connectionStates: Shown[]; readonly frames: AppliedFrame[]; lines(): Pick<LogLine, 'step' | 'lineNo' | 'stream' | 'message'>[] };
   }
 }
 
@@ -25,10 +25,30 @@ const NO_SCOPE = 'The token lacks the stream:read scope: paste another.';
 const connectionStates: Shown[] = [];
 const badge = new ConnectionBadge(connectionStates);
 const tokens = new TokenPanel(() => void start());
-const page = new SubjectPage((subject, handlers) =>
-  // Every tab replays the whole subject from the gateway: a tab following another's connection
-  // would only get the frames that tab still holds.
-  subscribe({ ...streamOptions('subject'), subjects: [subject], shareAcrossTabs: false, ...handlers }),
+/** How many events a pack run's stream starts with (?tail=): its latest lines; earlier ones are paged in as the log scrolls up. */
+const LOG_TAIL = 1000;
+/** Earlier lines are read in pages of this many events (the history route's most). */
+const LOG_PAGE = 1000;
+
+const page = new SubjectPage(
+  (subject, handlers) =>
+    // Every tab streams the subject from the gateway: a tab following another's connection would
+    // only get the frames that tab still holds. A pack run starts at its tail.
+    subscribe({ ...streamOptions('subject'), subjects: [subject], shareAcrossTabs: false, ...(subject.kind === 'pack-run' ? { tail: LOG_TAIL } : {}), ...handlers }),
+  {
+    fetchPage: (subject, before) => withToken(() => history({ baseUrl: '', subject, before, limit: LOG_PAGE, token: storedToken() })),
+    fetchLogText: async (subject, filter) => {
+      const query = new URLSearchParams({ ansi: 'strip' });
+      if (filter.step !== 'all') query.set('step', String(filter.step));
+      if (filter.stream !== 'all') query.set('stream', filter.stream);
+      const answer = await withToken(() => getText(`${logPath(subject)}?${query.toString()}`));
+      return { text: answer.text, firstSeq: Number(answer.headers.get('Fanout-First-Seq')) || 1, lastSeq: Number(answer.headers.get('Fanout-Last-Seq')) || Number.MAX_SAFE_INTEGER };
+    },
+    downloadUrl: (subject) => {
+      const token = storedToken();
+      return `${logPath(subject)}?download=1${token ? `&access_token=${encodeURIComponent(token)}` : ''}`;
+    },
+  },
 );
 const recent = new RecentSubjects((subject) => page.subject?.kind === subject.kind && page.subject.id === subject.id);
 const main = element('main', HTMLElement);
@@ -40,8 +60,12 @@ window.fanoutDashboard = {
   get frames() {
     return page.frames;
   },
-  lines: () => page.logLines.map((line) => ({ ...line })),
+  lines: () => page.logLines.map(({ step, lineNo, stream, message }) => ({ step, lineNo, stream, message })),
 };
+
+function logPath(subject: Subject): string {
+  return `/api/v1/pack-runs/${encodeURIComponent(subject.id)}/log`;
+}
 
 /** What every stream of the page takes: the page's origin, the token (a new one asked for when refused) and the badge. */
 function streamOptions(owner: Owner): StreamOptions {
@@ -68,6 +92,19 @@ async function getJsonWithToken(path: string): Promise<unknown> {
   }
 }
 
+/** A read of the gateway; while it refuses the token, the person is asked for another. */
+async function withToken<T>(read: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await read();
+    } catch (error) {
+      const status = error instanceof ApiError || error instanceof HistoryError ? error.status : 0;
+      if (status !== 401 && status !== 403) throw error;
+      await tokens.ask(status === 403 ? NO_SCOPE : REFUSED);
+    }
+  }
+}
+
 /** The recent subjects from the listing: the activity stream retains only the latest changes. */
 async function loadRecent(): Promise<void> {
   try {
@@ -86,9 +123,14 @@ function subjectOf(kind: string, id: string): Subject | undefined {
   }
 }
 
-/** `#/<kind>/<id>` opens that subject; anything else shows the welcome. */
-function route(): void {
-  const match = /^#\/([a-z-]+)\/(.+)$/.exec(location.hash);
+/**
+ * `#/<kind>/<id>` opens that subject; `#/pack-run/<id>/L<step>:<line>` opens a pack run at that line
+ * of its log (the step numbered from 1, as the log shows it); anything else shows the welcome.
+ * Returns whether the subject on screen changed.
+ */
+function route(): boolean {
+  const match = /^#\/([a-z-]+)\/([^/]+)(?:\/L(\d+):(\d+))?$/.exec(location.hash);
+  const before = page.subject;
   let subject: Subject | undefined;
   try {
     subject = match ? subjectOf(match[1]!, decodeURIComponent(match[2]!)) : undefined;
@@ -100,11 +142,13 @@ function route(): void {
     openId.value = subject.id;
     page.open(subject);
     badge.setOwner('subject');
+    if (match?.[3] && match[4]) page.goToLine(Number(match[3]) - 1, Number(match[4]));
   } else {
     page.showWelcome();
     badge.setOwner('activity');
   }
   recent.render();
+  return page.subject?.kind !== before?.kind || page.subject?.id !== before?.id;
 }
 
 let stopActivity: (() => void) | undefined;
@@ -130,8 +174,8 @@ element('open-form', HTMLFormElement).addEventListener('submit', (event) => {
   main.focus();
 });
 window.addEventListener('hashchange', () => {
-  route();
-  if (page.subject) main.focus();
+  // A line link of the subject on screen only scrolls its log (the focus stays where it was).
+  if (route() && page.subject) main.focus();
 });
 
 void start();

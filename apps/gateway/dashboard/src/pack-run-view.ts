@@ -1,6 +1,7 @@
 import { StreamedEvent, Subject } from '@fanout/client';
 import { badge, cell, element, frameScheduler } from './dom';
 import { formatDuration } from './format';
+import { FetchLogText, FetchPage, LogController, lineOf } from './log-controller';
 import { LogStream, LogView } from './log-view';
 import { SubjectHeader } from './subject-header';
 
@@ -29,20 +30,79 @@ export class PackRunView {
   private readonly progressText = element('pack-progress-text', HTMLSpanElement);
   private readonly stepSelect = element('log-step', HTMLSelectElement);
   private readonly follow = element('log-follow', HTMLButtonElement);
-  private readonly count = element('log-count', HTMLSpanElement);
+  private readonly countText = element('log-count', HTMLSpanElement);
   private readonly streamRadios = [...document.querySelectorAll<HTMLInputElement>('input[name="log-stream"]')];
+  private readonly more = element('log-more', HTMLSpanElement);
+  private readonly logNotice = element('log-notice', HTMLSpanElement);
+  private readonly searchInput = element('log-search', HTMLInputElement);
+  private readonly searchStatus = element('log-search-status', HTMLSpanElement);
+  private readonly firstErrorButton = element('log-first-error', HTMLButtonElement);
+  private readonly download = element('log-download', HTMLAnchorElement);
   private steps = new Map<number, Step>();
   private subject: Subject | undefined;
   readonly log: LogView;
+  readonly logs: LogController;
   readonly scheduleSteps = frameScheduler(() => this.renderSteps());
 
-  constructor(private readonly header: SubjectHeader) {
-    this.log = new LogView(element('log', HTMLDivElement), element('log-spacer', HTMLDivElement), ({ shown, total, following }) => {
-      this.count.textContent = shown === total ? `${total} lines` : `${shown} of ${total} lines`;
-      this.follow.setAttribute('aria-pressed', String(following));
-      this.follow.textContent = following ? 'Following the tail' : 'Follow the tail';
+  /** `fetchPage` and `fetchLogText` read the gateway (with the page's token); `downloadUrl` is the log route's address for a link. */
+  constructor(
+    private readonly header: SubjectHeader,
+    fetchPage: FetchPage,
+    fetchLogText: FetchLogText,
+    private readonly downloadUrl: (subject: Subject) => string,
+  ) {
+    this.log = new LogView(
+      element('log', HTMLDivElement),
+      element('log-spacer', HTMLDivElement),
+      ({ shown, total, following }) => {
+        this.countText.textContent = shown === total ? `${total} lines` : `${shown} of ${total} lines`;
+        this.follow.setAttribute('aria-pressed', String(following));
+        this.follow.textContent = following ? 'Following the tail' : 'Follow the tail';
+      },
+      (line) => `#/pack-run/${encodeURIComponent(this.subject?.id ?? '')}/L${line.step + 1}:${line.lineNo}`,
+      () => void this.logs.loadEarlier().catch(() => undefined),
+    );
+    this.logs = new LogController(this.log, fetchPage, fetchLogText, {
+      more: (text) => {
+        this.more.textContent = text;
+      },
+      search: (text) => {
+        this.searchStatus.textContent = text;
+      },
+      notice: (text) => {
+        this.logNotice.textContent = text;
+      },
+      prepended: (lines) => {
+        for (const line of lines) this.count(line.step, line.stream);
+        this.scheduleSteps();
+      },
+      filterReset: () => {
+        this.stepSelect.value = 'all';
+        for (const radio of this.streamRadios) radio.checked = radio.value === 'all';
+      },
     });
     this.follow.addEventListener('click', () => this.log.setFollowing(!this.log.following));
+    element('log-search-form', HTMLFormElement).addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.logs.setQuery(this.searchInput.value);
+      void this.logs.findPrevious();
+    });
+    this.searchInput.addEventListener('input', () => this.logs.setQuery(this.searchInput.value));
+    element('log-search-prev', HTMLButtonElement).addEventListener('click', () => {
+      this.logs.setQuery(this.searchInput.value);
+      void this.logs.findPrevious();
+    });
+    element('log-search-next', HTMLButtonElement).addEventListener('click', () => {
+      this.logs.setQuery(this.searchInput.value);
+      this.logs.findNext();
+    });
+    this.firstErrorButton.addEventListener('click', () => void this.logs.firstError(this.firstFailedStep()));
+    element('log-times', HTMLInputElement).addEventListener('change', (event) => this.log.setTimes((event.target as HTMLInputElement).checked));
+    // The address carries the token the page holds now (it may have changed since the page opened).
+    const refreshDownload = () => {
+      if (this.subject) this.download.href = this.downloadUrl(this.subject);
+    };
+    for (const type of ['pointerenter', 'focus', 'click']) this.download.addEventListener(type, refreshDownload);
     this.stepSelect.addEventListener('change', () => {
       const value = this.stepSelect.value;
       this.log.setFilter({ step: value === 'all' ? 'all' : Number(value) });
@@ -64,6 +124,16 @@ export class PackRunView {
     const checked = this.streamRadios.find((radio) => radio.checked)?.value ?? 'all';
     this.log.setFilter({ step: 'all', stream: isLogStream(checked) ? checked : 'all' });
     this.log.clear();
+    this.logs.reset(subject);
+    this.logNotice.textContent = '';
+    this.firstErrorButton.disabled = true;
+    this.download.href = this.downloadUrl(subject);
+  }
+
+  /** The first step (by index) that failed. */
+  private firstFailedStep(): number | undefined {
+    const failed = [...this.steps.values()].filter((step) => step.status === 'failed').map((step) => step.index);
+    return failed.length ? Math.min(...failed) : undefined;
   }
 
   /** Whether a step is running (its duration ticks). */
@@ -72,6 +142,7 @@ export class PackRunView {
   }
 
   onEvent(event: PackRunEvent): void {
+    this.logs.noteEvent(event.seq);
     switch (event.type) {
       case 'pack_run.status': {
         const { data } = event;
@@ -92,14 +163,19 @@ export class PackRunView {
       }
       case 'pack_run.log': {
         const { data } = event;
-        const step = this.stepOf(data.stepIndex);
-        if (data.stream === 'stderr') step.err += 1;
-        else step.out += 1;
-        this.log.append({ step: data.stepIndex, lineNo: data.lineNo, stream: data.stream, message: data.message });
+        this.count(data.stepIndex, data.stream);
+        this.log.append(lineOf(event));
         break;
       }
     }
     this.scheduleSteps();
+  }
+
+  /** One more loaded line of a step. */
+  private count(index: number, stream: LogStream): void {
+    const step = this.stepOf(index);
+    if (stream === 'stderr') step.err += 1;
+    else step.out += 1;
   }
 
   private stepOf(index: number, name?: string): Step {
@@ -120,6 +196,7 @@ export class PackRunView {
     this.progress.max = Math.max(1, steps.length);
     this.progress.value = done;
     this.progressText.textContent = steps.length ? `${done} of ${steps.length} steps` : '';
+    this.firstErrorButton.disabled = this.firstFailedStep() === undefined;
   }
 
   private stepRow(step: Step): HTMLTableRowElement {

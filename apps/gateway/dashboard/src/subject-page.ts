@@ -1,6 +1,7 @@
 import { GapNotice, StreamedEvent, Subject, SubscribeOptions } from '@fanout/client';
 import { element } from './dom';
 import { JobView } from './job-view';
+import { FetchLogText, FetchPage } from './log-controller';
 import { LogLine } from './log-view';
 import { PackRunView } from './pack-run-view';
 import { RunView } from './run-view';
@@ -26,13 +27,22 @@ function gapText(gap: GapNotice, kind: string): string {
 /** The one subject on screen: a job, a pack run or a run, streamed live. */
 export class SubjectPage {
   private readonly header = new SubjectHeader();
-  private readonly views = { job: new JobView(this.header), 'pack-run': new PackRunView(this.header), run: new RunView(this.header) };
+  private readonly views: { job: JobView; 'pack-run': PackRunView; run: RunView };
   private readonly panes = { job: element('job-view', HTMLDivElement), 'pack-run': element('pack-view', HTMLDivElement), run: element('run-view', HTMLDivElement) };
   private current: { subject: Subject; unsubscribe: () => void } | undefined;
   /** Every frame applied to the subject on screen, in order. */
   frames: AppliedFrame[] = [];
 
-  constructor(private readonly connect: Connect) {
+  /** `logs`: what a pack run's log reads besides its stream (earlier pages, the log's text, the download's address). */
+  constructor(
+    private readonly connect: Connect,
+    logs: { fetchPage: FetchPage; fetchLogText: FetchLogText; downloadUrl: (subject: Subject) => string },
+  ) {
+    this.views = {
+      job: new JobView(this.header),
+      'pack-run': new PackRunView(this.header, logs.fetchPage, logs.fetchLogText, logs.downloadUrl),
+      run: new RunView(this.header),
+    };
     // A running step's duration ticks once a second (one timer for the page).
     setInterval(() => {
       if (this.current?.subject.kind === 'pack-run' && this.views['pack-run'].running) this.views['pack-run'].scheduleSteps();
@@ -63,6 +73,11 @@ export class SubjectPage {
       },
     });
     this.current = { subject, unsubscribe };
+  }
+
+  /** On a pack run's page: scrolls to a line (step index from 0) and outlines it, loading earlier pages as needed. */
+  goToLine(step: number, lineNo: number): void {
+    if (this.current?.subject.kind === 'pack-run') this.views['pack-run'].logs.goToLine(step, lineNo);
   }
 
   close(): void {
