@@ -7,7 +7,7 @@
  * What the test changes in the compose file, and only that: redis runs fanout-test/redis:local
  * (imported from this host's redis-server; no registry here), the fanout services use the built image
  * instead of `build: .`, the publisher's and gateways' ports are published on 127.0.0.1 on free ports
- * (the tests talk to containers through loopback only), and nginx and Prometheus, whose images come
+ * (the tests talk to containers through loopback only), every container is labelled org.fanout.test, and nginx and Prometheus, whose images come
  * from a registry, are left out (test/e2e/nginx-proxy.test.ts and test/prometheus run them as
  * processes). Everything else — commands, environment, healthchecks, depends_on, init — is the file's.
  *
@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { dockerEngine, requireDocker } from '../support/docker';
+import { TEST_LABEL, dockerEngine, requireDocker } from '../support/docker';
 import { dataOf } from '../support/frames';
 import { SseStream, closeAllStreams, openStream } from '../support/sse-client';
 import { mintHs256, nowS } from '../support/tokens';
@@ -104,6 +104,8 @@ if (missing && requireDocker) {
         service.image = APP_IMAGE;
         service.ports = [`127.0.0.1::${port}`];
       }
+      // Labelled like every container the tests start, so that .ci/run removes any a failed run leaves.
+      for (const service of Object.values(services)) service.labels = { [TEST_LABEL]: 'compose' };
       // As JSON (which is YAML): no `yes` for a YAML 1.1 reader (docker-compose v1) to take for true.
       writeFileSync(file, JSON.stringify({ services, volumes: source.volumes }, null, 2));
 
@@ -113,7 +115,7 @@ if (missing && requireDocker) {
         publisher = await published('publisher', 8081);
         gateways = [await published('gateway-1', 8080), await published('gateway-2', 8080)];
         for (const port of [publisher, ...gateways]) {
-          await waitFor(`/readyz on 127.0.0.1:${port}`, () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false), 60_000, 250);
+          await waitFor(`/readyz on 127.0.0.1:${port}`, () => fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false), 60_000, 250);
         }
       } catch (error) {
         const logs = await run(['logs', '--no-color', '--tail', '40'], 60_000).catch((e: Error) => e.message);
@@ -134,6 +136,7 @@ if (missing && requireDocker) {
       const publish = async (status: string): Promise<void> => {
         const response = await fetch(`http://127.0.0.1:${publisher}/api/v1/events`, {
           method: 'POST',
+          signal: AbortSignal.timeout(10_000),
           headers: { ...auth, 'Content-Type': 'application/json' },
           body: JSON.stringify({ eventId: `${job}-${status}`, tenant: 'acme', subject: { kind: 'job', id: job }, type: 'job.status', occurredAt: new Date().toISOString(), data: { status } }),
         });
