@@ -137,6 +137,16 @@ describe('dashboard log view', () => {
     await page.click('#log-first-error');
     await page.waitForSelector('.log-row.target[data-line="2:2"]', { timeout: 5_000 });
 
+    // A link to a line: outlined; a line the log does not have: said so.
+    await page.evaluate((id) => {
+      location.hash = `#/pack-run/${id}/L1:3`;
+    }, pr.id);
+    await page.waitForSelector('.log-row.target[data-line="1:3"]', { timeout: 5_000 });
+    await page.evaluate((id) => {
+      location.hash = `#/pack-run/${id}/L1:99`;
+    }, pr.id);
+    await page.waitForFunction(() => document.getElementById('log-notice')!.textContent === 'The log has no line 1:99.', undefined, { timeout: 5_000 });
+
     // Timestamps on demand.
     expect(await page.isVisible('.log-row[data-line="1:1"] .time')).toBe(false);
     await page.check('#log-times');
@@ -185,8 +195,13 @@ describe('dashboard log view', () => {
       const { page, problems } = await newPage();
       const started = Date.now();
       await page.goto(`${stack.gateways[0]!.url}/#/pack-run/${pr.id}`);
-      await page.waitForSelector(`.log-row[data-line="1:${total}"]`, { timeout: 30_000 });
-      const openMs = Date.now() - started;
+      // The page's own clock (0 is the navigation's start), read in the frame the last line is drawn.
+      const drawnAt = await page.waitForFunction((line) => (document.querySelector(`.log-row[data-line="${line}"]`) ? performance.now() : false), `1:${total}`, {
+        timeout: 30_000,
+        polling: 'raf',
+      });
+      const openMs = (await drawnAt.jsonValue()) as number;
+      console.log(`the last of ${total} lines was drawn ${Math.round(openMs)} ms after the navigation started (${Date.now() - started} ms by the test's clock)`);
       expect(openMs).toBeLessThan(2_000);
       const atTail = await rows(page);
       expect(atTail.find((r) => r.line === `1:${total}`)!.visible).toBe(true);

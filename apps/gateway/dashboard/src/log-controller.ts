@@ -174,6 +174,13 @@ export class LogController {
     return oldest !== undefined && (oldest.step > step || (oldest.step === step && oldest.lineNo > lineNo));
   }
 
+  /** The line would lie between two loaded lines (so it does not exist). */
+  private withinLoaded(step: number, lineNo: number): boolean {
+    const lines = this.view.lines;
+    const newest = lines[lines.length - 1];
+    return !this.older(step, lineNo) && newest !== undefined && (newest.step > step || (newest.step === step && newest.lineNo > lineNo));
+  }
+
   private async tryTarget(): Promise<void> {
     const target = this.pendingTarget;
     if (!target || this.busyTarget) return;
@@ -194,6 +201,9 @@ export class LogController {
       } else if (this.older(step, lineNo) && this.exhausted) {
         this.pendingTarget = undefined;
         this.show.notice(`Line ${step + 1}:${lineNo} is not in the retained log.`);
+      } else if (this.withinLoaded(step, lineNo)) {
+        this.pendingTarget = undefined;
+        this.show.notice(`The log has no line ${step + 1}:${lineNo}.`);
       }
       // Otherwise it has not been streamed yet: noteEvent tries again as lines arrive.
     } finally {

@@ -154,16 +154,17 @@ function route(): boolean {
 let stopActivity: (() => void) | undefined;
 let starts = 0;
 
-/** Starts (or, with a new token, starts again): the recent subjects, the activity stream, the subject in the URL. */
+/** Starts (or, with a new token, starts again): the subject in the URL (its stream does not wait for the rest), the recent subjects, the activity stream. */
 async function start(): Promise<void> {
   const run = ++starts;
   page.close();
   stopActivity?.();
   stopActivity = undefined;
+  route();
   await loadRecent();
   if (run !== starts) return;
   stopActivity = subscribeActivity({ ...streamOptions('activity'), onUpdate: (update) => recent.note(update), onGap: () => void loadRecent() });
-  route();
+  recent.render();
 }
 
 element('open-form', HTMLFormElement).addEventListener('submit', (event) => {

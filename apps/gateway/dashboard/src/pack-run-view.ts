@@ -88,6 +88,12 @@ export class PackRunView {
       void this.logs.findPrevious();
     });
     this.searchInput.addEventListener('input', () => this.logs.setQuery(this.searchInput.value));
+    this.searchInput.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' || !event.shiftKey) return;
+      event.preventDefault();
+      this.logs.setQuery(this.searchInput.value);
+      this.logs.findNext();
+    });
     element('log-search-prev', HTMLButtonElement).addEventListener('click', () => {
       this.logs.setQuery(this.searchInput.value);
       void this.logs.findPrevious();
