@@ -102,12 +102,13 @@ export class LogView {
   }
 
   clear(): void {
+    // (Only a log that had lines can be scrolled: touching scrollTop forces a layout of the page.)
+    if (this.all.length) this.setScrollTop(0);
     this.all = [];
     this.view = undefined;
     this.followingTail = true;
     this.currentMatch = undefined;
     this.target = undefined;
-    this.setScrollTop(0);
     this.drawGeneration += 1;
     this.schedule();
   }
