@@ -3,7 +3,8 @@
  * redis-server: on a single Redis an append is one script call, append-and-record-9.lua (admission,
  * append and the tenant's record), where Redis Cluster's path is append-4.lua then
  * record-subject-5.lua (and admit-subject-1.lua for a new subject under a quota). Counted with
- * MONITOR: the commands the bus sends, not those its scripts run. Then what the single path records
+ * MONITOR: the commands the bus sends, not those its scripts run; and, for a log event, a status change
+ * and a log event at maxlen, the commands the one script runs, in order. Then what the single path records
  * must be what the Cluster path records, byte for byte (the activity's subject.updated data is built
  * in Lua there, in TypeScript here), and over maxmemory it stores nothing at all.
  * The conformance suite runs the one-script path in redis-bus.test.ts and the two-script path in
@@ -45,7 +46,10 @@ afterEach(async () => {
 });
 
 /** A store on its own connection to the test's redis-server, taking the path asked for. */
-async function openStore(path: AppendPath, options: { tenantMaxSubjects?: number; waitReplicas?: number; waitTimeoutMs?: number } = {}): Promise<RedisStore> {
+async function openStore(
+  path: AppendPath,
+  options: { tenantMaxSubjects?: number; waitReplicas?: number; waitTimeoutMs?: number; historyMaxLen?: number } = {},
+): Promise<RedisStore> {
   const store = new RedisStore(new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 0 }), { ...OPTIONS, ...options }, path);
   stores.push(store);
   await store.untilReady();
@@ -55,6 +59,17 @@ async function openStore(path: AppendPath, options: { tenantMaxSubjects?: number
 let marks = 0;
 /** The commands sent to Redis while `work` ran (MONITOR's top level: not the commands of the scripts they ran), between two ECHOes of ours. */
 async function commandsSentBy(work: () => Promise<unknown>): Promise<string[][]> {
+  const window = await monitoredDuring(work);
+  return window.filter((c) => c.source !== 'lua').map((c) => [c.args[0]!.toLowerCase(), ...c.args.slice(1, 2)]);
+}
+
+/** The commands the scripts ran while `work` ran (MONITOR's source `lua`), with their first argument past the key. */
+async function commandsRunBy(work: () => Promise<unknown>): Promise<string[]> {
+  const window = await monitoredDuring(work);
+  return window.filter((c) => c.source === 'lua').map((c) => c.args[0]!.toLowerCase() + (c.args[0]!.toLowerCase() === 'xadd' ? ` ${c.args[2]}` : ''));
+}
+
+async function monitoredDuring(work: () => Promise<unknown>): Promise<{ args: string[]; source: string }[]> {
   const mark = `mark-${++marks}`;
   await admin.echo(`${mark}-start`);
   try {
@@ -66,7 +81,7 @@ async function commandsSentBy(work: () => Promise<unknown>): Promise<string[][]>
   await waitFor('MONITOR to show the end mark', () => at(`${mark}-end`) >= 0, 5000, 5);
   const window = seen.slice(at(`${mark}-start`) + 1, at(`${mark}-end`));
   seen.splice(0);
-  return window.filter((c) => c.source !== 'lua').map((c) => [c.args[0]!.toLowerCase(), ...c.args.slice(1, 2)]);
+  return window;
 }
 
 const shaOf = (name: string): string => createHash('sha1').update(loadLuaScripts().find((s) => s.name === name)!.lua).digest('hex');
@@ -152,6 +167,42 @@ describe('round trips per append', () => {
     expect(failure).toBeInstanceOf(ReplicationTimeoutError);
     expect(sent).toEqual([['evalsha', shaOf('append-and-record')], ['wait', '1']]);
     expect((await waiting.recentSubjects(s.tenant, undefined, 10)).map((r) => r.id)).toEqual([s.id]);
+  });
+});
+
+describe('the commands the one script runs for one event', () => {
+  // What each append costs Redis, one redis.call each (about 1 µs with its Lua wrapping): TIME once,
+  // no XLEN to trim (the entries past maxlen are read by id) and no XTRIM (the XADD trims), meta's
+  // changed fields in one HSET, and the live index left alone once the subject is recorded.
+  const RECORD = ['zrangebyscore', 'hget', 'zadd', 'hset'];
+  it('a log event on a running step, under maxlen', async () => {
+    const store = await openStore('one-script');
+    const s = newSubject('pack-run');
+    await store.append(s, [status(s, 'running'), step(s, 0, 'running'), log(s, 0, 1)]);
+    expect(await commandsRunBy(() => store.append(s, [log(s, 0, 2)], Date.now() + 60_000))).toEqual([
+      'time', 'hmget', 'hget', 'hget', 'xadd 0-4', 'hset', 'hlen', 'xlen', 'hset', 'spublish', ...RECORD,
+    ]);
+  });
+
+  it('a status change: its activity update too', async () => {
+    const store = await openStore('one-script');
+    const s = newSubject('job');
+    await store.append(s, [status(s, 'pending'), jobProgress(s, 1)]);
+    expect(await commandsRunBy(() => store.append(s, [status(s, 'scheduled')], Date.now() + 60_000))).toEqual([
+      'time', 'hmget', 'hget', 'xadd 0-3', 'hset', 'hlen', 'xlen', 'hset', 'spublish',
+      'zrangebyscore', 'hget', 'zadd', 'hmget', 'xadd 0-2', 'hset', 'spublish', 'hset',
+    ]);
+  });
+
+  it('a log event at maxlen: the leaving entry read by id, its id deleted, the XADD trimming', async () => {
+    const store = await openStore('one-script', { historyMaxLen: 3 });
+    const s = newSubject('pack-run');
+    await store.append(s, [status(s, 'running'), step(s, 0, 'running'), log(s, 0, 1)]);
+    expect(await commandsRunBy(() => store.append(s, [log(s, 0, 2)], Date.now() + 60_000))).toEqual([
+      'time', 'hmget', 'hget', 'hget', 'xrange', 'xadd MAXLEN', 'hset', 'hdel', 'hlen', 'hset', 'spublish', ...RECORD,
+    ]);
+    expect((await admin.xrange(subjectKeys(s).stream, '-', '+')).map(([id]) => id)).toEqual(['0-2', '0-3', '0-4']);
+    expect(await admin.hlen(subjectKeys(s).ids)).toBe(3);
   });
 });
 
