@@ -51,7 +51,7 @@ export class LogController {
     private readonly fetchPage: FetchPage,
     private readonly fetchLogText: FetchLogText,
     /** The paging state ("scroll up to load…"), and what search says. */
-    private readonly show: { more(text: string): void; search(text: string): void; notice(text: string): void; filterReset(): void; prepended(lines: readonly LogLine[]): void },
+    private readonly show: { more(text: string): void; search(text: string): void; notice(text: string): void; filterReset(): void; prepended(lines: readonly LogLine[]): void; packName(name: string, version: string | undefined): void },
   ) {}
 
   reset(subject: Subject): void {
@@ -106,6 +106,7 @@ export class LogController {
           if (event.seq >= from) continue;
           if (event.type === 'pack_run.log') lines.push(lineOf(event));
           else if (event.type === 'pack_run.step' && event.data.status === 'running') this.stepStarts.add(event.data.stepIndex);
+          else if (event.type === 'pack_run.status' && event.data.packName) this.show.packName(event.data.packName, event.data.packVersion);
         }
         const first = page.events[0];
         if (first && first.seq < from) this.from = first.seq;

@@ -76,6 +76,10 @@ export class PackRunView {
         for (const line of lines) this.count(line.step, line.stream);
         this.scheduleSteps();
       },
+      // A run opened at its tail may have streamed only a status without the pack's name: an earlier page names it.
+      packName: (name, version) => {
+        if (!this.packNamed) this.setPackName(name, version);
+      },
       filterReset: () => {
         this.stepSelect.value = 'all';
         for (const radio of this.streamRadios) radio.checked = radio.value === 'all';
@@ -132,8 +136,15 @@ export class PackRunView {
     this.log.clear();
     this.logs.reset(subject);
     this.logNotice.textContent = '';
+    this.packNamed = false;
     this.firstErrorButton.disabled = true;
     this.download.href = this.downloadUrl(subject);
+  }
+
+  private packNamed = false;
+  private setPackName(name: string, version: string | undefined): void {
+    this.packNamed = true;
+    this.header.setTitle(`pack run ${this.subject?.id ?? ''} — ${name}${version ? ` ${version}` : ''}`);
   }
 
   /** The first step (by index) that failed. */
@@ -154,7 +165,7 @@ export class PackRunView {
         const { data } = event;
         this.header.setStatus(data.status);
         for (const step of data.steps ?? []) this.stepOf(step.index, step.name);
-        if (data.packName) this.header.setTitle(`pack run ${this.subject?.id ?? ''} — ${data.packName}${data.packVersion ? ` ${data.packVersion}` : ''}`);
+        if (data.packName) this.setPackName(data.packName, data.packVersion);
         break;
       }
       case 'pack_run.step': {
