@@ -162,6 +162,18 @@ function createLeanPoster(baseUrl, { connections = 8 } = {}) {
   return { post, close };
 }
 
+/** Sends each event with `send`, `inFlight` at a time, in order of sending; resolves with the answers' times. */
+async function eachInFlight(events, inFlight, send) {
+  const times = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, events.length) }, async () => {
+      while (next < events.length) times.push((await send(events[next++])).ms);
+    }),
+  );
+  return times;
+}
+
 /**
  * POSTs to fanout (or the baseline) over keep-alive connections: node:http with a bounded agent, or
  * the lean client above with `lean: true`.
@@ -267,16 +279,7 @@ function createClient(baseUrl, { connections = 8, lean = false } = {}) {
   }
 
   /** One event per POST, `inFlight` at a time, in order of sending; resolves with answer times. */
-  async function publishMany(events, { inFlight = 4 } = {}) {
-    const times = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(inFlight, events.length) }, async () => {
-        while (next < events.length) times.push((await publishOk(events[next++])).ms);
-      }),
-    );
-    return times;
-  }
+  const publishMany = (events, { inFlight = 4 } = {}) => eachInFlight(events, inFlight, publishOk);
 
   /** One event in one POST: {status, ms, ok}. */
   async function publishOne(event) {
@@ -325,16 +328,7 @@ function createNchanClient(baseUrl, { connections = 8, lean = true } = {}) {
     return answer;
   }
 
-  async function publishMany(events, { inFlight = 4 } = {}) {
-    const times = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(inFlight, events.length) }, async () => {
-        while (next < events.length) times.push((await publishSingle(events[next++])).ms);
-      }),
-    );
-    return times;
-  }
+  const publishMany = (events, { inFlight = 4 } = {}) => eachInFlight(events, inFlight, publishSingle);
 
   /** A batch is sent one event per POST, in order, one at a time (so its events stay in order). */
   async function publishOk(events) {
