@@ -4,8 +4,9 @@
  * live; every id resumable exactly), the JSON history paged backwards, and the plain-text log.
  */
 import { get } from 'node:http';
-import { SseStream } from '../support/sse-client';
-import { Stack, TestEvent, chunk, packRunEvents, range, seqsOf, startStack, uniqueId } from '../support/stack';
+import { dataOf, subjectKeyOf } from '../support/frames';
+import { SseStream, openStream } from '../support/sse-client';
+import { Stack, TestEvent, chunk, jobEvents, packRunEvents, range, seqsOf, startStack, uniqueId } from '../support/stack';
 
 jest.setTimeout(180_000);
 
@@ -111,6 +112,34 @@ describe('?tail= on a pack run of 3 steps and 5,000 lines', () => {
       expect(JSON.parse(await refused.body())).toMatchObject({ status: 400, detail: expect.stringContaining('tail') });
     }
   });
+});
+
+test('?tail= on a multi-subject stream: each subject\'s latest status first, then its last N events, then live', async () => {
+  const subjects = [packRunEvents(stack.tenant, uniqueId('tail-multi')), packRunEvents(stack.tenant, uniqueId('tail-multi'))];
+  for (const p of subjects) await publishAll([p.status('running'), ...range(1, 20).map((n) => p.log(0, n, 'stdout', `line ${n}`))]);
+  const keys = subjects.map((p) => `pack-run:${p.id}`);
+  const stream = await openStream(`${gatewayUrl(`/api/v1/stream?subjects=${keys.join(',')}&tail=3`)}`, { headers: { 'X-Tenant': stack.tenant } });
+  // Per subject: its status (seq 1, older than the tail), then seqs 19..21 (its last 3 lines).
+  await stream.waitForEvents(8);
+  for (const p of subjects) await stack.publishOk(p.log(0, 21, 'stdout', 'live'));
+  await stream.waitForEvents(10);
+  const bySubject = new Map(keys.map((key) => [key, stream.events().filter((f) => subjectKeyOf(f) === key).map((f) => dataOf(f).seq as number)]));
+  for (const key of keys) expect(bySubject.get(key)).toEqual([1, 19, 20, 21, 22]);
+  expect(stream.named('gap')).toEqual([]);
+});
+
+test('?tail= on the activity stream: its last N subject.updated frames, then live', async () => {
+  const jobs = range(1, 4).map(() => jobEvents(stack.tenant, uniqueId('tail-activity')));
+  for (const job of jobs) await stack.publishOk(job.status('scheduled'));
+  const stream = await openStream(gatewayUrl('/api/v1/stream/subjects?tail=2'), { headers: { 'X-Tenant': stack.tenant } });
+  await stream.waitForEvents(2);
+  const live = jobEvents(stack.tenant, uniqueId('tail-activity'));
+  await stack.publishOk(live.status('scheduled'));
+  await stream.waitForEvents(3);
+  expect(stream.events().map((f) => dataOf(f).subject.id)).toEqual([jobs[2]!.id, jobs[3]!.id, live.id]);
+  // The activity's own seqs (its ids are `<epoch>-<seq>`) run on from the tail.
+  const seqs = stream.events().map((f) => Number(f.id!.split('-')[1]));
+  expect([seqs[1]! - seqs[0]!, seqs[2]! - seqs[1]!]).toEqual([1, 1]);
 });
 
 test('backward paging returns every event exactly once, from the end to seq 1', async () => {
