@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { freePort } from './ports';
 import { sleep } from './wait';
@@ -62,12 +63,30 @@ process.once('exit', () => {
   }
 });
 
-/** Spawns `node apps/cli/bin/fanout.js <role>` on a free loopback port and waits until it is healthy (and ready). */
+/** The port a process was given was taken by another one before it could listen (its answers were not its own). */
+class PortTakenError extends Error {}
+
+/**
+ * Spawns `node apps/cli/bin/fanout.js <role>` on a free loopback port and waits until it is healthy
+ * (and ready). A port found free can be taken by a process of a parallel test before the child binds
+ * it, and then that process answers the health checks: the child must own the port's listening
+ * socket, else it is ended and started again on another port.
+ */
 export async function startFanout(
   role: FanoutRole,
   env: Record<string, string | number | undefined> = {},
   options: StartOptions = {},
 ): Promise<FanoutProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startFanoutOnce(role, env, options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startFanoutOnce(role: FanoutRole, env: Record<string, string | number | undefined>, options: StartOptions): Promise<FanoutProcess> {
   if (!existsSync(CLI_PATH)) {
     throw new Error(`${CLI_PATH} does not exist: build the apps first (cd ${REPO_ROOT} && npx tsc -b)`);
   }
@@ -207,7 +226,30 @@ export async function startFanout(
     await kill();
     throw new Error(`${(error as Error).message}\n--- last log lines of ${role} (pid ${pid}) ---\n${tail(60)}`, { cause: error });
   }
+  if (!(await listensOn(pid, port))) {
+    await kill();
+    throw new PortTakenError(`port ${port} was taken by another process before ${role} (pid ${pid}) could listen on it`);
+  }
   return handle;
+}
+
+/** Whether process `pid` holds the listening TCP socket of `port` (Linux: /proc/net/tcp* and the process's fds). */
+async function listensOn(pid: number, port: number): Promise<boolean> {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is hex ip:port; state 0A is LISTEN; the inode is the 10th field.
+      if (fields[1]?.endsWith(`:${portHex}`) && fields[3] === '0A' && fields[9]) inodes.add(`socket:[${fields[9]}]`);
+    }
+  }
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) {
+    if (inodes.has(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))) return true;
+  }
+  return false;
 }
 
 export interface PromSample {
