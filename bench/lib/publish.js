@@ -162,6 +162,44 @@ function createLeanPoster(baseUrl, { connections = 8 } = {}) {
   return { post, close };
 }
 
+/**
+ * Calls `send(i)` for i = 0..count-1 every `intervalMs` (at most `maxInFlight` unanswered), then
+ * waits for every answer; `send` resolves {ok, status, text, ms}. Throws if any failed.
+ */
+async function sendPaced(count, intervalMs, send, { maxInFlight = 64, timeoutMs = 120000 } = {}) {
+  const times = [];
+  const failures = [];
+  let inFlight = 0;
+  const startAt = Date.now() + 5;
+  const deadline = startAt + count * intervalMs + timeoutMs;
+  const pending = [];
+  for (let i = 0; i < count; i++) {
+    const wait = startAt + i * intervalMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    while (inFlight >= maxInFlight && Date.now() < deadline) await sleep(1);
+    if (Date.now() > deadline) throw new Error(`paced publishing did not finish in time (${i} of ${count} sent)`);
+    inFlight++;
+    pending.push(
+      Promise.resolve()
+        .then(() => send(i))
+        .then(
+          (a) => {
+            inFlight--;
+            times.push(a.ms);
+            if (!a.ok) failures.push(`${a.status} ${a.text.slice(0, 200)}`);
+          },
+          (error) => {
+            inFlight--;
+            failures.push(error.message);
+          },
+        ),
+    );
+  }
+  await Promise.all(pending);
+  if (failures.length) throw new Error(`${failures.length} publishes failed, first: ${failures[0]}`);
+  return { times, sentIn: Date.now() - startAt };
+}
+
 /** Sends each event with `send`, `inFlight` at a time, in order of sending; resolves with the answers' times. */
 async function eachInFlight(events, inFlight, send) {
   const times = [];
@@ -245,38 +283,8 @@ function createClient(baseUrl, { connections = 8, lean = false } = {}) {
    * Sends `count` requests, request i at `startAt + i * intervalMs` (catching up without bursts
    * beyond `maxInFlight` outstanding answers). `body(i)` builds each one. Resolves with answer times.
    */
-  async function paced(count, intervalMs, body, { maxInFlight = 64, timeoutMs = 120000 } = {}) {
-    const times = [];
-    const failures = [];
-    let inFlight = 0;
-    const startAt = Date.now() + 5;
-    const deadline = startAt + count * intervalMs + timeoutMs;
-    const pending = [];
-    for (let i = 0; i < count; i++) {
-      const due = startAt + i * intervalMs;
-      let wait = due - Date.now();
-      if (wait > 0) await sleep(wait);
-      while (inFlight >= maxInFlight && Date.now() < deadline) await sleep(1);
-      if (Date.now() > deadline) throw new Error(`paced publishing did not finish in time (${i} of ${count} sent)`);
-      inFlight++;
-      pending.push(
-        post('/api/v1/events', body(i)).then(
-          (a) => {
-            inFlight--;
-            times.push(a.ms);
-            if (a.status !== 202) failures.push(`${a.status} ${a.text.slice(0, 200)}`);
-          },
-          (error) => {
-            inFlight--;
-            failures.push(error.message);
-          },
-        ),
-      );
-    }
-    await Promise.all(pending);
-    if (failures.length) throw new Error(`${failures.length} publishes failed, first: ${failures[0]}`);
-    return { times, sentIn: Date.now() - startAt };
-  }
+  const paced = (count, intervalMs, body, options) =>
+    sendPaced(count, intervalMs, (i) => post('/api/v1/events', body(i)).then((a) => ({ ...a, ok: a.status === 202 })), options);
 
   /** One event per POST, `inFlight` at a time, in order of sending; resolves with answer times. */
   const publishMany = (events, { inFlight = 4 } = {}) => eachInFlight(events, inFlight, publishOk);
@@ -343,39 +351,17 @@ function createNchanClient(baseUrl, { connections = 8, lean = true } = {}) {
   }
 
   /** As createClient's paced: `body(i)` must give one event. */
-  async function paced(count, intervalMs, body, { maxInFlight = 64, timeoutMs = 120000 } = {}) {
-    const times = [];
-    const failures = [];
-    let inFlight = 0;
-    const startAt = Date.now() + 5;
-    const deadline = startAt + count * intervalMs + timeoutMs;
-    const pending = [];
-    for (let i = 0; i < count; i++) {
-      const wait = startAt + i * intervalMs - Date.now();
-      if (wait > 0) await sleep(wait);
-      while (inFlight >= maxInFlight && Date.now() < deadline) await sleep(1);
-      if (Date.now() > deadline) throw new Error(`paced publishing did not finish in time (${i} of ${count} sent)`);
-      const event = body(i);
-      if (Array.isArray(event) || event.events) throw new Error('nchan takes one event per request');
-      inFlight++;
-      pending.push(
-        publishOne(event).then(
-          (a) => {
-            inFlight--;
-            times.push(a.ms);
-            if (!a.ok) failures.push(`${a.status} ${a.text.slice(0, 200)}`);
-          },
-          (error) => {
-            inFlight--;
-            failures.push(error.message);
-          },
-        ),
-      );
-    }
-    await Promise.all(pending);
-    if (failures.length) throw new Error(`${failures.length} publishes failed, first: ${failures[0]}`);
-    return { times, sentIn: Date.now() - startAt };
-  }
+  const paced = (count, intervalMs, body, options) =>
+    sendPaced(
+      count,
+      intervalMs,
+      (i) => {
+        const event = body(i);
+        if (Array.isArray(event) || event.events) throw new Error('nchan takes one event per request');
+        return publishOne(event);
+      },
+      options,
+    );
 
   return { kind: 'nchan', post: base.post, publishOk, publishAll, publishMany, publishOne, paced, answers: base.answers, close: base.close };
 }
