@@ -5,10 +5,9 @@
  * FANOUT_TEST_REQUIRE_DOCKER=1: on Testcontainers, or failing.
  * The RedisBus-specific tests (restarts, FLUSHALL) are in redis-bus.test.ts, on a process of their own.
  */
-import { RedisBus } from '../src';
 import { TestRedis, redisSource, testRedis } from '../../../test/support/redis-source';
-import { waitFor } from '../../../test/support/wait';
 import { runBusConformance } from './conformance';
+import { openReadyRedisBus } from './ready-redis-bus';
 
 const source = redisSource();
 let redis: TestRedis;
@@ -27,13 +26,6 @@ test(`the Redis comes from ${source}`, () => {
 });
 
 runBusConformance(`RedisBus (Redis from ${source})`, async (opts) => {
-  const bus = new RedisBus({ url: redis.url, ...opts });
-  try {
-    // Readiness as the gateway's /readyz sees it: a probe that went round.
-    await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000, 5);
-  } catch (error) {
-    await bus.close();
-    throw error;
-  }
+  const bus = await openReadyRedisBus({ url: redis.url, ...opts });
   return { bus, cleanup: () => bus.close() };
 });

@@ -6,6 +6,7 @@ import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
 import { BusFactoryOptions, collector, expectStored, jobProgress, log, newSubject, status, step } from './conformance';
 import { expectRecordsRepaired } from './record-repair';
+import { openReadyRedisBus } from './ready-redis-bus';
 
 let redis: RedisServer;
 
@@ -17,20 +18,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/**
- * A RedisBus whose subscription path is up. A fresh bus tells nothing on `onConnection` (that is for
- * losses and recoveries), so readiness is what the gateway's /readyz uses: a probe that went round.
- */
-async function openRedisBus(opts: BusFactoryOptions): Promise<RedisBus> {
-  const bus = new RedisBus({ url: redis.url, ...opts });
-  try {
-    await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000, 5);
-  } catch (error) {
-    await bus.close();
-    throw error;
-  }
-  return bus;
-}
+const openRedisBus = (opts: BusFactoryOptions): Promise<RedisBus> => openReadyRedisBus({ url: redis.url, ...opts });
 
 // The conformance suite runs in redis-bus-conformance.test.ts, on a Redis from test/support/redis-source.ts
 // (Testcontainers in .ci/run); the tests here restart and flush their own redis-server process.

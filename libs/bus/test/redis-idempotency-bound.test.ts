@@ -11,8 +11,8 @@ import Redis from 'ioredis';
 import { PublishedEvent } from '@fanout/contracts';
 import { RedisBus, subjectKeys, subjectTag } from '../src';
 import { TestRedis, testRedis } from '../../../test/support/redis-source';
-import { waitFor } from '../../../test/support/wait';
 import { expectStored, log, newSubject, status, step } from './conformance';
+import { openReadyRedisBus } from './ready-redis-bus';
 
 jest.setTimeout(120_000);
 
@@ -26,8 +26,7 @@ let admin: Redis;
 
 beforeAll(async () => {
   redis = await testRedis();
-  bus = new RedisBus({ url: redis.url, historyMaxLen: MAX_LEN, historyTtlSeconds: 3600 });
-  await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000, 5);
+  bus = await openReadyRedisBus({ url: redis.url, historyMaxLen: MAX_LEN, historyTtlSeconds: 3600 });
   admin = redis.client();
 });
 

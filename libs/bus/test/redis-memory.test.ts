@@ -9,8 +9,8 @@ import Redis from 'ioredis';
 import { PublishedEvent, TenantSubject } from '@fanout/contracts';
 import { RedisBus, subjectKeys } from '../src';
 import { TestRedis, testRedis } from '../../../test/support/redis-source';
-import { waitFor } from '../../../test/support/wait';
 import { event, log, newSubject, status, step } from './conformance';
+import { openReadyRedisBus } from './ready-redis-bus';
 
 jest.setTimeout(60_000);
 
@@ -21,8 +21,7 @@ let admin: Redis;
 
 beforeAll(async () => {
   redis = await testRedis();
-  bus = new RedisBus({ url: redis.url, historyMaxLen: EVENTS, historyTtlSeconds: 3600 });
-  await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000, 5);
+  bus = await openReadyRedisBus({ url: redis.url, historyMaxLen: EVENTS, historyTtlSeconds: 3600 });
   admin = redis.client();
 });
 
