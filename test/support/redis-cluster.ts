@@ -42,6 +42,12 @@ export interface RedisCluster extends RedisServer {
   /** Starts a new node and joins it as a replica of `master`; resolves once it is in sync. */
   addReplica(master: ClusterNode): Promise<ClusterNode>;
   /**
+   * Waits until `replica` has processed the master's replication stream up to the master's offset
+   * at the time of the call: everything the master had applied by then would survive a failover.
+   * (WAIT from a client that wrote nothing proves nothing: it only counts connected replicas.)
+   */
+  replicaCaughtUp(master: ClusterNode, replica: ClusterNode, timeoutMs?: number): Promise<void>;
+  /**
    * Moves one slot to another master the way `redis-cli --cluster reshard` does: IMPORTING /
    * MIGRATING, the keys MIGRATEd in small groups (clients meanwhile get ASK, or TRYAGAIN for a
    * multi-key command), then SETSLOT NODE on every master. `pauseMs` between groups gives clients
@@ -279,6 +285,23 @@ export async function startRedisCluster(options: { masters?: number; nodeTimeout
       }, 30_000, 100);
       await sleep(0);
       return replica;
+    },
+    async replicaCaughtUp(master, replica, timeoutMs = 30_000) {
+      const offsetOf = (info: string, field: string): number => {
+        const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
+        if (!match) throw new Error(`no ${field} in INFO replication: ${info}`);
+        return Number(match[1]);
+      };
+      const target = offsetOf(String(await nodeClient(master.port).info('replication')), 'master_repl_offset');
+      let last = '';
+      try {
+        await waitFor(`replica ${replica.address} to reach offset ${target} of ${master.address}`, async () => {
+          last = String(await nodeClient(replica.port).info('replication'));
+          return /master_link_status:up/.test(last) && offsetOf(last, 'slave_repl_offset') >= target;
+        }, timeoutMs, 20);
+      } catch (error) {
+        throw new Error(`${String(error)}; the replica's last INFO replication: ${last}`, { cause: error });
+      }
     },
     async migrateSlot(slot, to, migrateOptions = {}) {
       const from = await cluster.ownerOfSlot(slot);
