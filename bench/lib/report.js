@@ -130,25 +130,29 @@ function rowsFor(results) {
     } else if (id === 'W1') {
       const fp = f?.paced;
       const np = n?.paced;
+      const bp = b?.paced;
       const fb = f?.burst;
       const nb = n?.burst;
+      const bb = b?.burst;
       const nc = (text) => (n ? text : nchanRan ? 'not run' : 'skipped');
       push(
         id,
         'paced: CPU per event, write side (publisher + Redis | nginx + Redis)',
         us(fp?.systemMicrosPerEvent),
-        '',
+        us(bp?.systemMicrosPerEvent),
         '≤ 1.0× Nchan',
         n ? `${times(r.pacedCpuRatio)} ${check(r.pacedCpuRatio, 'max', 1.0).text}` : 'not measured',
         nc(us(np?.systemMicrosPerEvent)),
       );
       push(id, 'paced: of which publisher | nginx / Redis', fp ? `${us(fp.serverMicrosPerEvent)} / ${us(fp.redisMicrosPerEvent)}` : '–', '', '', '', nc(np ? `${us(np.serverMicrosPerEvent)} / ${us(np.redisMicrosPerEvent)}` : '–'));
-      push(id, 'paced: answer p50 / p99', fp ? `${ms(fp.answerMs.p50)} / ${ms(fp.answerMs.p99)}` : '–', '', '', '', nc(np ? `${ms(np.answerMs.p50)} / ${ms(np.answerMs.p99)}` : '–'));
+      push(id, 'paced: answer p50 / p99', fp ? `${ms(fp.answerMs.p50)} / ${ms(fp.answerMs.p99)}` : '–', bp ? `${ms(bp.answerMs.p50)} / ${ms(bp.answerMs.p99)}` : '–', '', '', nc(np ? `${ms(np.answerMs.p50)} / ${ms(np.answerMs.p99)}` : '–'));
+      push(id, 'paced: CPU per event / the bare baseline\'s (no store)', times(r.pacedCpuOfBaseline), '1.00×', '', '', nc(times(r.nchanPacedCpuOfBaseline)));
       const burstText = (x) => (x ? `${fmtNum(x.eventsPerSecond)} ev/s${x.failed ? `, ${x.failed} failed` : ''}` : '–');
-      push(id, 'burst: events/s', burstText(fb), '', '≥ 1.0× Nchan', n ? `${times(r.burstRatio)} ${check(r.burstRatio, 'min', 1.0).text}` : 'not measured', nc(burstText(nb)));
+      push(id, 'burst: events/s', burstText(fb), burstText(bb), '≥ 1.0× Nchan', n ? `${times(r.burstRatio)} ${check(r.burstRatio, 'min', 1.0).text}` : 'not measured', nc(burstText(nb)));
       const burstCpu = (x) => (x ? `${us(x.systemMicrosPerEvent)} (${us(x.serverMicrosPerEvent)} without Redis); ${(100 * x.systemShareOfCore).toFixed(0)} % / ${(100 * x.loadgenShareOfCore).toFixed(0)} %` : '–');
-      push(id, 'burst: CPU per event; write side / load generator, of a core', burstCpu(fb), '', '', '', nc(burstCpu(nb)));
-      push(id, 'burst: answer p50 / p99', fb ? `${ms(fb.answerMs.p50)} / ${ms(fb.answerMs.p99)}` : '–', '', '', '', nc(nb ? `${ms(nb.answerMs.p50)} / ${ms(nb.answerMs.p99)}` : '–'));
+      push(id, 'burst: events/s / the bare baseline\'s', times(r.burstOfBaseline), '1.00×', '', '', nc(times(r.nchanBurstOfBaseline)));
+      push(id, 'burst: CPU per event; write side / load generator, of a core', burstCpu(fb), burstCpu(bb), '', '', nc(burstCpu(nb)));
+      push(id, 'burst: answer p50 / p99', fb ? `${ms(fb.answerMs.p50)} / ${ms(fb.answerMs.p99)}` : '–', bb ? `${ms(bb.answerMs.p50)} / ${ms(bb.answerMs.p99)}` : '–', '', '', nc(nb ? `${ms(nb.answerMs.p50)} / ${ms(nb.answerMs.p99)}` : '–'));
     } else if (id === 'M1') {
       const nc = (text) => (n ? text : nchanRan ? 'not run' : 'skipped');
       push(id, "Redis memory of the subject's keys", f ? bytes(f.subjectBytes) : '–', '', '', n ? `${times(r.ratio)} of Nchan (no target)` : '', nc(n ? bytes(n.subjectBytes) : '–'));
@@ -294,7 +298,8 @@ ${scenarioLines.join('\n')}
   Redis; the baseline's one process. **server CPU**: the gateway; nginx (which also takes the POSTs);
   the baseline.
 - **W1**: no subscribers. The write side runs on CPU 0 under \`--pin\` (fanout's publisher and Redis;
-  nginx and Redis), the load on CPU 1. Both first take a short warm-up burst. *paced*: CPU of the write
+  nginx and Redis; the bare node:http baseline alone, which stores nothing: the floor of a Node
+  server's cost per request here), the load on CPU 1. Both first take a short warm-up burst. *paced*: CPU of the write
   side over the window, divided by the events; *burst*: events answered 202 (fanout) or 201/202
   (Nchan) per second; the share of a core of the write side and of the load generator tells which
   one bounded the burst.

@@ -684,19 +684,24 @@ async function driveRequests(send, make, { inFlight, seconds, count = Infinity }
 
 /** CPU of a W1/M1 phase: the server (fanout's publisher, or nginx master + worker) and Redis. */
 function writeSideCpu(sys, cpu) {
-  const server = sys.kind === 'nchan' ? sumCpu(cpu, Object.keys(sys.serverPids)) : cpu.publisher;
-  return { server, redis: cpu.redis, system: server + cpu.redis, loadgen: cpu.main };
+  const server = sys.kind === 'fanout' ? cpu.publisher : sumCpu(cpu, Object.keys(sys.serverPids));
+  const redis = cpu.redis ?? 0;
+  return { server, redis, system: server + redis, loadgen: cpu.main };
 }
 
 async function w1(ctx, p) {
   const { log } = ctx;
   const phases = {};
-  for (const kind of ['fanout', ...(ctx.nchan ? ['nchan'] : [])]) {
-    // The write side (publisher + Redis, or nginx + Redis) on CPU 0 under --pin, the load on CPU 1.
+  // The bare node:http baseline answers the same POSTs with no store: the floor of any Node server's
+  // cost per request on this machine, measured in the same run.
+  for (const kind of [...(ctx.baseline ? ['baseline'] : []), 'fanout', ...(ctx.nchan ? ['nchan'] : [])]) {
+    // The write side (publisher + Redis, nginx + Redis, or the baseline alone) on CPU 0 under --pin, the load on CPU 1.
     const sys =
       kind === 'fanout'
         ? await startFanoutSystem({ gateways: 0, layout: 'publish', pin: ctx.pin, profileDir: ctx.profileRoot ? `${ctx.profileRoot}/W1-fanout` : undefined })
-        : await startNchanSystem({ layout: 'publish', pin: ctx.pin });
+        : kind === 'baseline'
+          ? await startBaselineSystem({ pin: ctx.pin })
+          : await startNchanSystem({ layout: 'publish', pin: ctx.pin });
     // The lean client for both systems: single-event POSTs as cheap for the generator as they can be.
     const one = sys.createClient({ connections: 1, lean: true });
     const many = sys.createClient({ connections: p.burstInFlight, lean: true });
@@ -767,8 +772,13 @@ async function w1(ctx, p) {
   }
   const f = phases.fanout;
   const n = phases.nchan;
+  const b = phases.baseline;
   return {
     phases,
+    pacedCpuOfBaseline: b ? ratio(f.paced.systemMicrosPerEvent, b.paced.systemMicrosPerEvent) : undefined,
+    burstOfBaseline: b ? ratio(f.burst.eventsPerSecond, b.burst.eventsPerSecond) : undefined,
+    nchanPacedCpuOfBaseline: n && b ? ratio(n.paced.systemMicrosPerEvent, b.paced.systemMicrosPerEvent) : undefined,
+    nchanBurstOfBaseline: n && b ? ratio(n.burst.eventsPerSecond, b.burst.eventsPerSecond) : undefined,
     pacedCpuRatio: n ? ratio(f.paced.systemMicrosPerEvent, n.paced.systemMicrosPerEvent) : undefined,
     burstRatio: n ? ratio(f.burst.eventsPerSecond, n.burst.eventsPerSecond) : undefined,
   };
