@@ -106,6 +106,14 @@ describe('docker-compose.yml', () => {
     const expected = fanoutServices.map(([name, service]) => `${name}:${loadConfig(roleOf(service), environmentOf(service)).port}`);
     expect(targets.sort()).toEqual(expected.sort());
   });
+
+  it("prometheus loads the project's alert rules (deploy/prometheus/fanout-rules.yml, mounted where rule_files says)", () => {
+    const volumes = services.prometheus!.volumes as string[];
+    const config = parse(read(volumes.find((v) => v.includes('/etc/prometheus/prometheus.yml'))!.split(':')[0]!)) as Json;
+    const mounted = new Map(volumes.map((v) => [v.split(':')[1]!, v.split(':')[0]!.replace(/^\.\//, '')]));
+    expect(config.rule_files).toEqual(['/etc/prometheus/fanout-rules.yml']);
+    expect(mounted.get('/etc/prometheus/fanout-rules.yml')).toBe('deploy/prometheus/fanout-rules.yml');
+  });
 });
 
 describe('Dockerfile', () => {
