@@ -59,6 +59,7 @@ test('swept over margins just above used_memory: a new subject is 202 and indexe
   const activity = await openStream(`${stack.gateways[0]!.url}/api/v1/stream/subjects`, { headers: { 'X-Tenant': stack.tenant } });
   expect(activity.status).toBe(200);
   const seen = { accepted: 0, acceptedOverTheLimit: 0, refused: 0 };
+  const unavailableBefore = (await stack.publisher.metric('fanout_publisher_store_unavailable_total')) ?? 0;
 
   for (const margin of MARGINS) {
     const job = jobEvents(stack.tenant);
@@ -105,4 +106,6 @@ test('swept over margins just above used_memory: a new subject is 202 and indexe
   console.log(`redis full: ${seen.accepted} accepted at the limit (${seen.acceptedOverTheLimit} of them went over it), ${seen.refused} refused with 503`);
   expect(seen.refused).toBeGreaterThan(0);
   expect(seen.acceptedOverTheLimit).toBeGreaterThan(0);
+  // Every 503 is counted by the publisher, so an operator sees the refusals the producers retried.
+  expect(await stack.publisher.metric('fanout_publisher_store_unavailable_total')).toBe(unavailableBefore + seen.refused);
 });

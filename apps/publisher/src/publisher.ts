@@ -68,6 +68,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     try {
       outcomes = await storeEvents(bus, events, Date.now() + STORE_BUDGET_MS);
     } catch (error) {
+      metrics.storeUnavailable.inc();
       logger.warn({ err: (error as Error).message, events: events.length }, 'store unavailable; answered 503');
       throw new HttpProblem(503, storeFailureDetail(error), {}, { 'Retry-After': '1' });
     }

@@ -109,6 +109,8 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
 
 export interface PublisherMetrics {
   events: Counter<'result'>;
+  /** Requests answered 503 because the store failed or did not answer in time (nothing stored). */
+  storeUnavailable: Counter;
 }
 
 export function createPublisherMetrics(registry: Registry): PublisherMetrics {
@@ -118,5 +120,10 @@ export function createPublisherMetrics(registry: Registry): PublisherMetrics {
       'result',
       PUBLISH_RESULTS,
     ),
+    storeUnavailable: new Counter({
+      name: 'fanout_publisher_store_unavailable_total',
+      help: 'Requests answered 503 because the store failed or did not answer in time (nothing stored; the producer retries)',
+      registers: [registry],
+    }),
   };
 }
