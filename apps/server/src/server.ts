@@ -63,6 +63,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
           streamHeaders: streamHeadersFor(config.corsOrigins),
           settings: {
             retryMs: config.retryMs,
+            retryJitterMs: config.retryJitterMs,
+            conflateThresholdBytes: config.conflateThresholdBytes,
             heartbeatMs: config.heartbeatMs,
             idleTimeoutMs: config.idleTimeoutMs,
             clientBufferBytes: config.clientBufferBytes,
@@ -121,7 +123,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
       const deadline = Date.now() + config.shutdownGraceMs;
       const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
-      if (gateway) await gateway.drain(config.shutdownGraceMs);
+      if (gateway) await gateway.drain(config.shutdownGraceMs, config.shutdownSpreadMs);
       // Still listening for a moment: probes and proxies get /readyz 503 and new streams a 503 with
       // Retry-After, rather than a refused connection, before the port closes.
       await until(Math.min(DRAIN_LINGER_MS, config.shutdownGraceMs / 2, deadline - Date.now()));
