@@ -7,7 +7,7 @@
  */
 import { IncomingMessage, request } from 'node:http';
 import { createParser } from 'eventsource-parser';
-import { jobEvents, chunk, Stack, startStack, TestEvent } from '../support/stack';
+import { jobEvents, chunk, packRunEvents, Stack, startStack, TestEvent } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
@@ -73,8 +73,8 @@ function burst(job: ReturnType<typeof jobEvents>): TestEvent[] {
   return events;
 }
 
-async function publishAll(events: TestEvent[]): Promise<void> {
-  for (const batch of chunk(events, 400)) await stack.publishOk(batch);
+async function publishAll(events: TestEvent[], batchSize = 400): Promise<void> {
+  for (const batch of chunk(events, batchSize)) await stack.publishOk(batch);
 }
 
 const slowConsumers = async (): Promise<number> => (await stack.gateways[0]!.metric('fanout_gateway_disconnects_total', { reason: 'slow_consumer' })) ?? 0;
@@ -147,4 +147,22 @@ test('a conflating client that stopped reading gets every status in order, the l
   expect(plainSeqs).toEqual(plainSeqs.map((_, i) => i + 1));
   expect(plainSeqs.length).toBeLessThan(lastSeq);
   plain.close();
+});
+
+test('what a conflating stream holds counts towards FANOUT_CLIENT_BUFFER_BYTES: a client behind on log lines, never dropped, is disconnected', async () => {
+  const pack = packRunEvents(stack.tenant);
+  await stack.publishOk([pack.status('pending'), pack.status('running'), pack.step(0, 'build', 'running')]);
+  const stream = await openPaused(stack.streamUrl('pack-run', pack.id, 0, { conflate: 'progress' }), stack.tenant);
+  const droppedBefore = await slowConsumers();
+  const line = 'y'.repeat(4000);
+  // Batches well under the threshold: it is what is held that passes the limit, not one large write.
+  await publishAll(Array.from({ length: 5000 }, (_, i) => pack.log(0, i + 1, 'stdout', `${i + 1} ${line}`)), 20);
+  await waitFor('the slow consumer to be dropped', async () => (await slowConsumers()) === droppedBefore + 1, 60_000);
+  stream.read();
+  await waitFor('the dropped stream to close', () => stream.outcome() !== 'open', 30_000);
+  expect(stream.frames.filter((f) => f.event === 'conflated' || f.event === 'end')).toEqual([]);
+  const lineNos = stream.frames.filter((f) => f.event === 'pack_run.log').map((f) => (JSON.parse(f.data) as { data: { lineNo: number } }).data.lineNo);
+  expect(lineNos).toEqual(lineNos.map((_, i) => i + 1));
+  expect(lineNos.length).toBeLessThan(5000);
+  stream.close();
 });

@@ -129,7 +129,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
    * replayed ones were sized to the room the connection had (`replayRoom`).
    */
   protected writeEvents(frames: Buffer, count: number, replayed: boolean, subject = 0): void {
-    if (this.held && this.mustHold()) this.hold(frames, subject);
+    if (this.held) this.writeConflating(frames, subject);
     else this.conn.write(frames);
     this.lastEventAt = Date.now();
     this.services.metrics.countDelivered(this.kindLabel, count, replayed);
@@ -147,17 +147,27 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     return this.conn.unsentBytes + (this.held?.bytes ?? 0);
   }
 
-  /** Something is held already (order is kept), or the client fell behind: a 'drain' is due, which writes what is held. */
-  private mustHold(): boolean {
-    if (!this.held!.isEmpty) return true;
-    return this.conn.needsDrain && this.conn.unsentBytes >= this.services.settings.conflateThresholdBytes;
+  /**
+   * Writes frames while the client keeps up, and holds them from the one that finds it behind on (a
+   * batch larger than the threshold is held in part): once something is held, everything after it
+   * is, so order is kept.
+   */
+  private writeConflating(frames: Buffer, subject: number): void {
+    const held = this.held!;
+    if (held.isEmpty && this.conn.unsentBytes + frames.length <= this.services.settings.conflateThresholdBytes) {
+      this.conn.write(frames);
+      return;
+    }
+    for (const frame of splitFrames(frames)) {
+      if (held.isEmpty && !this.isBehind()) this.conn.write(frame);
+      else if (CONFLATABLE.has(eventTypeOf(frame))) held.pushProgress(frame, subject, seqOfFrame(frame));
+      else held.push(frame);
+    }
   }
 
-  private hold(frames: Buffer, subject: number): void {
-    for (const frame of splitFrames(frames)) {
-      if (CONFLATABLE.has(eventTypeOf(frame))) this.held!.pushProgress(frame, subject, seqOfFrame(frame));
-      else this.held!.push(frame);
-    }
+  /** Past the conflation threshold with a 'drain' due (which writes what is held). */
+  private isBehind(): boolean {
+    return this.conn.needsDrain && this.conn.unsentBytes >= this.services.settings.conflateThresholdBytes;
   }
 
   private writeHeld(): void {
