@@ -57,9 +57,9 @@ export interface Gateway {
 /** How often a drain ends the streams that are due. */
 const DRAIN_TICK_MS = 10;
 
-/** The drain spread when none is configured: half the grace period, leaving the rest for the last streams to close. */
+/** The drain spread when none is configured: a quarter of the grace period, leaving the rest for the last streams to flush and close. */
 export function defaultShutdownSpreadMs(graceMs: number): number {
-  return Math.floor(graceMs / 2);
+  return Math.floor(graceMs / 4);
 }
 
 function shuffled<T>(items: T[]): T[] {
