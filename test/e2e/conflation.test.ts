@@ -124,6 +124,7 @@ test('a conflating client that stopped reading gets every status in order, the l
   }
   expect(received.size + skipped.size).toBe(10_000);
   expect(skipped.size).toBeGreaterThan(0);
+  expect(await stack.gateways[0]!.metric('fanout_gateway_conflated_events_total')).toBe(skipped.size);
   // Each notice comes right before the progress event that superseded what it names.
   stream.frames.forEach((f, i) => {
     if (f.event !== 'conflated') return;

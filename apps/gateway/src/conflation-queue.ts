@@ -59,15 +59,22 @@ export class ConflationQueue {
     this.heldBytes += frame.length;
   }
 
-  /** Everything held, in order, with each `conflated` frame before the progress event that replaced what it names; the queue is empty after. */
-  take(): Buffer {
+  /**
+   * Everything held, in order, with each `conflated` frame before the progress event that replaced
+   * what it names, and how many events were skipped; the queue is empty after.
+   */
+  take(): { frames: Buffer; skipped: number } {
     const parts: Buffer[] = [];
+    let skipped = 0;
     for (const entry of this.held.values()) {
-      if (entry.skipped && entry.subject !== undefined) parts.push(this.notice(entry.subject, entry.skipped));
+      if (entry.skipped && entry.subject !== undefined) {
+        parts.push(this.notice(entry.subject, entry.skipped));
+        skipped += entry.skipped.count;
+      }
       parts.push(entry.frame);
     }
     this.held.clear();
     this.heldBytes = 0;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return { frames: parts.length === 1 ? parts[0]! : Buffer.concat(parts), skipped };
   }
 }

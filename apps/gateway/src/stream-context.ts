@@ -47,7 +47,7 @@ export interface StreamSettings {
 /** What a stream session uses of its replica: the sweep, its metrics, its settings and the log. */
 export interface SessionServices {
   scheduler: Pick<SweepScheduler, 'add' | 'delete'>;
-  metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered'>;
+  metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered' | 'conflated'>;
   settings: Pick<StreamSettings, 'retryMs' | 'retryJitterMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes' | 'conflateThresholdBytes'>;
   logger: Logger;
 }

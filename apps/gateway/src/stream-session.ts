@@ -171,7 +171,10 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   }
 
   private writeHeld(): void {
-    if (this.held && !this.held.isEmpty && this.conn.isOpen) this.conn.write(this.held.take());
+    if (!this.held || this.held.isEmpty || !this.conn.isOpen) return;
+    const { frames, skipped } = this.held.take();
+    this.conn.write(frames);
+    if (skipped > 0) this.services.metrics.conflated.inc(skipped);
   }
 
   private checkBuffer(): void {

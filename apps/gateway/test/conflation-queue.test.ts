@@ -3,7 +3,7 @@ import { ConflationQueue, Skipped } from '../src/conflation-queue';
 
 const frame = (text: string): Buffer => Buffer.from(`${text}\n\n`);
 const notice = (subject: number, s: Skipped): Buffer => frame(`conflated ${subject} ${s.count} ${s.firstSeq}-${s.lastSeq}`);
-const taken = (queue: ConflationQueue): string[] => queue.take().toString().split('\n\n').filter(Boolean);
+const taken = (queue: ConflationQueue): string[] => queue.take().frames.toString().split('\n\n').filter(Boolean);
 
 test.each<[string, (q: ConflationQueue) => void, string[]]>([
   ['nothing replaced: everything in order, no notice', (q) => (q.push(frame('s1')), q.pushProgress(frame('p2'), 0, 2), q.push(frame('s3'))), ['s1', 'p2', 's3']],
@@ -36,8 +36,8 @@ test('its bytes are those of the frames it holds, replaced ones not counted', ()
   queue.pushProgress(frame('p-1'), 0, 1);
   queue.pushProgress(frame('p-22'), 0, 22);
   expect(queue.bytes).toBe(frame('status').length + frame('p-22').length);
-  // A take after a take has nothing left of the first.
-  queue.take();
+  // A take says how many it skipped; a take after it has nothing left of the first.
+  expect(queue.take().skipped).toBe(1);
   queue.pushProgress(frame('p-23'), 0, 23);
   expect(taken(queue)).toEqual(['p-23']);
 });
