@@ -1,10 +1,4 @@
-/**
- * What a stream opened with `?conflate=progress` holds back while its client is behind: frames in
- * the order they were written, except that a progress event replaces the one of the same subject
- * still held (it moves to the end, after everything held before it, so ids keep increasing). What
- * was skipped is said by a `conflated` frame written just before the progress event that replaced
- * it. Pure bookkeeping: the session decides when to hold and when to write what is held.
- */
+/** A subject's progress events skipped in a row of replacements: how many, and the seqs of the first and the last. */
 export interface Skipped {
   count: number;
   firstSeq: number;
@@ -23,6 +17,13 @@ interface Held {
 /** Writes the `conflated` frame of a subject (its index in the stream). */
 export type ConflatedNotice = (subject: number, skipped: Skipped) => Buffer;
 
+/**
+ * What a stream opened with `?conflate=progress` holds back while its client is behind: frames in
+ * the order they were written, except that a progress event replaces the one of the same subject
+ * still held (it moves to the end, after everything held before it, so ids keep increasing). What
+ * was skipped is said by a `conflated` frame written just before the progress event that replaced
+ * it. Pure bookkeeping: the session decides when to hold and when to write what is held.
+ */
 export class ConflationQueue {
   /** Insertion order is write order; a subject's held progress event is keyed by its subject, so replacing it moves it last. */
   private readonly held = new Map<number | string, Held>();
