@@ -56,3 +56,17 @@ test('a log line keeps its colours when colour is on (a terminal, or FORCE_COLOR
   expect(noColor.stdout).toContain('│ PASS test 50\n');
   expect(noColor.stdout).not.toContain('\u001b');
 });
+
+test('--types prints only events of those types, and exits 0 when the run completes though its terminal event is filtered out (issue 17, item 3)', async () => {
+  const id = await finishedPackRun();
+  const run = await runCli(['tail', 'pack-run', id, '--json', '--types', 'pack_run.step'], { env });
+  expect(run.code).toBe(0);
+  const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Json).filter((f) => f['id'] !== undefined);
+  expect(events.map((f) => [f['event'], f['data'].seq])).toEqual([
+    ['pack_run.step', 2],
+    ['pack_run.step', 53],
+  ]);
+  const bad = await runCli(['tail', 'pack-run', id, '--types', 'pack_run.stp'], { env });
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/pack_run\.stp/);
+});

@@ -30,7 +30,8 @@ const dataOf = (frame: SseFrame): Json => JSON.parse(frame.data) as Json;
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 2, env: { FANOUT_RETRY_MS: RETRY_MS } });
+  // No jitter: the contract's `retry: <FANOUT_RETRY_MS>` exactly (no-storms.test.ts covers the jittered default).
+  stack = await startStack({ gateways: 2, env: { FANOUT_RETRY_MS: RETRY_MS, FANOUT_RETRY_JITTER_MS: 0 } });
 }, 60_000);
 
 afterEach(() => closeAllStreams());

@@ -45,9 +45,29 @@ export interface Gateway {
   isStreamRequest(req: IncomingMessage): boolean;
   handleStream(req: IncomingMessage, res: ServerResponse): void;
   isReady(): boolean;
-  /** Stops taking streams, ends each open one with `end` {shutdown}, and resolves when all are gone or `graceMs` passed. */
-  drain(graceMs: number): Promise<void>;
+  /**
+   * Stops taking streams, ends each open one with `end` {shutdown}, spread evenly in random order over
+   * `spreadMs` (so their clients do not all reconnect in the same instant), and resolves when all are
+   * gone or `graceMs` passed.
+   */
+  drain(graceMs: number, spreadMs?: number): Promise<void>;
   close(): void;
+}
+
+/** How often a drain ends the streams that are due. */
+const DRAIN_TICK_MS = 10;
+
+/** The drain spread when none is configured: a quarter of the grace period, leaving the rest for the last streams to flush and close. */
+export function defaultShutdownSpreadMs(graceMs: number): number {
+  return Math.floor(graceMs / 4);
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }
 
 /** The dashboard as scripts/build-dashboard.js bundles it (apps/gateway/dist/public, from src/ and dist/ alike). */
@@ -100,11 +120,19 @@ export function createGateway(options: GatewayOptions): Gateway {
     isStreamRequest,
     handleStream,
     isReady: () => !draining && readiness.isReady(),
-    async drain(graceMs) {
+    async drain(graceMs, spreadMs = 0) {
       draining = true;
-      for (const stream of openStreams) stream.end('shutdown');
-      const deadline = Date.now() + graceMs;
-      while (openStreams.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const startedAt = Date.now();
+      const deadline = startedAt + graceMs;
+      const order = shuffled([...openStreams]);
+      let ended = 0;
+      while (openStreams.size > 0 && Date.now() < deadline) {
+        // The i-th stream of the order ends at i × spreadMs / n.
+        const elapsed = Date.now() - startedAt;
+        const due = spreadMs > 0 ? Math.min(order.length, Math.floor((order.length * elapsed) / spreadMs) + 1) : order.length;
+        for (; ended < due; ended += 1) order[ended]!.end('shutdown');
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
+      }
     },
     close() {
       readiness.stop();

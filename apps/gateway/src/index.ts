@@ -3,6 +3,7 @@ export {
   DASHBOARD_DIR,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
+  defaultShutdownSpreadMs,
   Gateway,
   GatewayOptions,
   GatewaySettings,
@@ -14,5 +15,7 @@ export {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_REPLAY_PAGE_SIZE,
   DEFAULT_RETRY_MS,
+  defaultConflateThresholdBytes,
+  defaultRetryJitterMs,
   StreamSettings,
 } from './stream-context';

@@ -1,6 +1,8 @@
-import { HistoryEntry, framesWithoutIds, idLine } from '@fanout/bus';
+import { HistoryEntry, eventTypeOf, framesWithoutIds, idLine } from '@fanout/bus';
 import { GapReason, TenantSubject } from '@fanout/contracts';
 import { SseConnection, controlFrame } from '@fanout/sse';
+import { Skipped } from './conflation-queue';
+import { DELIVER_EVERYTHING, DeliveryOptions } from './delivery-options';
 import { encodeCursor, encodePosition } from './multi-cursor';
 import { Gap } from './resume-position';
 import { StreamServices } from './stream-context';
@@ -34,8 +36,9 @@ export class MultiStream extends StreamSession {
     private readonly entries: readonly MultiEntry[],
     conn: SseConnection,
     expiresAt: number | undefined,
+    delivery: DeliveryOptions = DELIVER_EVERYTHING,
   ) {
-    super(services, conn, 'multi', entries[0]!.subject.tenant, expiresAt);
+    super(services, conn, 'multi', entries[0]!.subject.tenant, expiresAt, delivery);
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);
@@ -59,6 +62,7 @@ export class MultiStream extends StreamSession {
   }
 
   writtenSize(frame: Buffer): number {
+    if (this.delivery.types && !this.delivery.types.has(eventTypeOf(frame))) return 0;
     // The stored `id:` line is replaced by the cursor's, which is about as long as the last one written.
     return frame.length + this.cursorBytes;
   }
@@ -67,14 +71,25 @@ export class MultiStream extends StreamSession {
     const index = this.feeds.get(feed);
     if (index === undefined) return;
     const parts: Buffer[] = [];
+    const types = this.delivery.types;
     const rests = framesWithoutIds(frames);
+    let count = 0;
     for (let i = 0; i < rests.length && firstSeq + i <= lastSeq; i += 1) {
+      // A filtered out event still moves its subject's position: the next cursor written vouches for it.
       this.positions[index] = encodePosition({ epoch: this.epochs[index]!, seq: firstSeq + i });
+      if (types && !types.has(eventTypeOf(rests[i]!))) continue;
       const cursorLine = idLine(encodeCursor(this.positions));
       this.cursorBytes = cursorLine.length;
       parts.push(cursorLine, rests[i]!);
+      count += 1;
     }
-    this.writeEvents(Buffer.concat(parts), lastSeq - firstSeq + 1, replayed);
+    if (count > 0) this.writeEvents(Buffer.concat(parts), count, replayed, index);
+  }
+
+  protected conflatedFrame(index: number, skipped: Skipped): Buffer {
+    const { kind, id } = this.entries[index]!.subject;
+    const type = kind === 'run' ? 'run.progress' : 'job.progress';
+    return controlFrame('conflated', { type, skipped: skipped.count, firstSeq: skipped.firstSeq, lastSeq: skipped.lastSeq, subject: { kind, id } });
   }
 
   gap(feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void {

@@ -1,6 +1,9 @@
 import { GapReason } from '@fanout/contracts';
-import { HistoryEntry, StreamRef } from '@fanout/bus';
+import { HistoryEntry, StreamRef, eventTypeOf } from '@fanout/bus';
 import { SseConnection, controlFrame } from '@fanout/sse';
+import { Skipped } from './conflation-queue';
+import { DELIVER_EVERYTHING, DeliveryOptions } from './delivery-options';
+import { keepTypes } from './frame-filter';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubjectFeed } from './subject-feed';
@@ -21,8 +24,9 @@ export class SingleStream extends StreamSession {
     epoch: string | undefined,
     expiresAt: number | undefined,
     prefix?: readonly HistoryEntry[],
+    delivery: DeliveryOptions = DELIVER_EVERYTHING,
   ) {
-    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
+    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt, delivery);
     this.feed = new SubjectFeed(services, ref, this, afterSeq, epoch, prefix);
   }
 
@@ -32,11 +36,20 @@ export class SingleStream extends StreamSession {
   }
 
   deliver(_feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void {
-    this.writeEvents(frames, lastSeq - firstSeq + 1, replayed);
+    const types = this.delivery.types;
+    if (!types) return this.writeEvents(frames, lastSeq - firstSeq + 1, replayed);
+    // Filtered out events are not written; the ids of those written say exactly where a resume starts.
+    const kept = keepTypes(frames, types);
+    if (kept.count > 0) this.writeEvents(kept.frames, kept.count, replayed);
   }
 
   writtenSize(frame: Buffer): number {
-    return frame.length;
+    return this.delivery.types && !this.delivery.types.has(eventTypeOf(frame)) ? 0 : frame.length;
+  }
+
+  protected conflatedFrame(_subject: number, skipped: Skipped): Buffer {
+    const type = this.feed.ref.kind === 'run' ? 'run.progress' : 'job.progress';
+    return controlFrame('conflated', { type, skipped: skipped.count, firstSeq: skipped.firstSeq, lastSeq: skipped.lastSeq });
   }
 
   gap(_feed: SubjectFeed, reason: GapReason, firstAvailableSeq: number): void {

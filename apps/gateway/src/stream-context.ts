@@ -10,15 +10,34 @@ export const DEFAULT_CLIENT_BUFFER_BYTES = 1024 * 1024;
 export const DEFAULT_REPLAY_PAGE_SIZE = 500;
 export const DEFAULT_HISTORY_CACHE_BYTES = 32 * 1024 * 1024;
 
+/** The `retry:` jitter when none is configured: half the retry interval either way. */
+export function defaultRetryJitterMs(retryMs: number): number {
+  return Math.floor(retryMs / 2);
+}
+
+/** The conflation threshold when none is configured: half the client buffer limit. */
+export function defaultConflateThresholdBytes(clientBufferBytes: number): number {
+  return Math.floor(clientBufferBytes / 2);
+}
+
+/** This connection's `retry:` hint: uniform in retryMs ± jitterMs, so clients of one replica do not come back in the same instant. */
+export function jitteredRetryMs(settings: Pick<StreamSettings, 'retryMs' | 'retryJitterMs'>, random: () => number = Math.random): number {
+  return Math.max(0, settings.retryMs + Math.round((random() * 2 - 1) * settings.retryJitterMs));
+}
+
 export interface StreamSettings {
   /** The SSE `retry:` hint sent first on every stream. @default {@link DEFAULT_RETRY_MS} */
   retryMs: number;
+  /** Each connection's `retry:` is uniform in retryMs ± this. @default {@link defaultRetryJitterMs} */
+  retryJitterMs: number;
   /** A `heartbeat` is sent after this long with nothing written. @default {@link DEFAULT_HEARTBEAT_MS} */
   heartbeatMs: number;
   /** A stream ends after this long with no domain event. @default {@link DEFAULT_IDLE_TIMEOUT_MS} */
   idleTimeoutMs: number;
   /** A client whose unsent bytes exceed this is disconnected. @default {@link DEFAULT_CLIENT_BUFFER_BYTES} */
   clientBufferBytes: number;
+  /** With `?conflate=progress`, unsent bytes from which progress events are held back and conflated (below clientBufferBytes). @default {@link defaultConflateThresholdBytes} */
+  conflateThresholdBytes: number;
   /** Events read from history per page during replay. @default {@link DEFAULT_REPLAY_PAGE_SIZE} */
   replayPageSize: number;
   /** Bytes of full history pages kept for replays of many clients. @default {@link DEFAULT_HISTORY_CACHE_BYTES} */
@@ -28,8 +47,8 @@ export interface StreamSettings {
 /** What a stream session uses of its replica: the sweep, its metrics, its settings and the log. */
 export interface SessionServices {
   scheduler: Pick<SweepScheduler, 'add' | 'delete'>;
-  metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered'>;
-  settings: Pick<StreamSettings, 'retryMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes'>;
+  metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered' | 'conflated'>;
+  settings: Pick<StreamSettings, 'retryMs' | 'retryJitterMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes' | 'conflateThresholdBytes'>;
   logger: Logger;
 }
 

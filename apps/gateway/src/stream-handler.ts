@@ -1,10 +1,11 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { SUBJECT_ID_PATTERN, SUBJECT_KINDS, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { Bus, EventPosition, activityOf, parseEventId } from '@fanout/bus';
+import { Bus, EventPosition, SubjectInfo, activityOf, eventTypeOf, parseEventId } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal, StreamHeaders, sendProblem } from '@fanout/http';
 import { SseConnection } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
+import { DeliveryOptions, parseConflate, parseTypes, refuseSubjectStreamOptions } from './delivery-options';
 import { decodeCursor } from './multi-cursor';
 import { MultiEntry, MultiStream } from './multi-stream';
 import { Gap, StreamPlan, malformedResume, parseTail, planResume, planTail, resumeText } from './resume-position';
@@ -21,7 +22,7 @@ const NO_QUERY = new URLSearchParams();
 
 export interface StreamHandlerOptions {
   /** What the routes read (subjects' info, a pack run's state before a tail) and hand each session. */
-  services: StreamServices & { bus: Pick<Bus, 'info' | 'latestStateEntries'> };
+  services: StreamServices & { bus: Pick<Bus, 'info' | 'latestStateEntries' | 'history'> };
   authenticate: Authenticator;
   limits: ConnectionLimits;
   open: Set<StreamSession>;
@@ -75,6 +76,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
 
   const streamActivity = async (request: StreamRequest, principal: Principal): Promise<void> => {
     const { req, query } = request;
+    refuseSubjectStreamOptions(query);
     const ref = activityOf(principal.tenant);
     const tail = parseTail(query.get('tail'));
     const position = eventPositionOf(req, query);
@@ -96,14 +98,15 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const { req, query, segments } = request;
     const subject = subjectFromPath(segments[0]!, decodeSegment(segments[1]!), principal.tenant);
     const tail = parseTail(query.get('tail'));
+    const delivery = deliveryOf(query);
     const position = eventPositionOf(req, query);
     const info = await services.bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
     // With a resume position the id wins over ?tail=.
     const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
-    if (plan.kind === 'done') return noContent(request);
+    if (plan.kind === 'done' || (await nothingMoreMatches(subject, info, plan.afterSeq, delivery))) return noContent(request);
     const prefix = position === undefined && tail !== undefined ? await stateBeforeTail(subject, plan) : undefined;
-    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt, prefix));
+    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt, prefix, delivery));
     await session.start(plan.gap).catch(STORE_FAILED.subscribing);
   };
 
@@ -111,6 +114,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const { req, query } = request;
     const subjects = parseSubjectList(query.getAll('subjects').join(','), principal.tenant);
     const tail = parseTail(query.get('tail'));
+    const delivery = deliveryOf(query);
     const text = resumeOf(req, query);
     const positions = text === undefined ? undefined : decodeCursor(text, subjects.length);
     if (text !== undefined && !positions) throw malformedResume(text);
@@ -123,11 +127,16 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
         ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
         : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
     });
+    await Promise.all(
+      entries.map(async (entry, i) => {
+        if (!entry.done && (await nothingMoreMatches(entry.subject, infos[i]!, entry.afterSeq, delivery))) entry.done = true;
+      }),
+    );
     if (positions === undefined && tail !== undefined) {
       await Promise.all(entries.map(async (entry) => (entry.prefix = await stateBeforeTail(entry.subject, entry))));
     }
     if (entries.every((e) => e.done)) return noContent(request);
-    const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal.expiresAt, delivery));
     await session.start().catch(STORE_FAILED.subscribing);
   };
 
@@ -138,6 +147,23 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   const stateBeforeTail = async (subject: TenantSubject, plan: Pick<StreamPlan, 'afterSeq'>) => {
     if (subject.kind !== 'pack-run' || plan.afterSeq === 0) return undefined;
     return services.bus.latestStateEntries(subject, plan.afterSeq + 1).catch(STORE_FAILED.readingHistory);
+  };
+
+  /**
+   * A filtered stream of a terminal subject with no matching event retained after `afterSeq`: the
+   * client has everything it asked for, though its last id is not the terminal event's (204, so an
+   * EventSource does not come back for ever). Reads at most the retained history, once, at connect.
+   */
+  const nothingMoreMatches = async (subject: TenantSubject, info: SubjectInfo, afterSeq: number, delivery: DeliveryOptions): Promise<boolean> => {
+    const types = delivery.types;
+    if (!types || !info.terminal) return false;
+    for (let after = afterSeq; after < info.lastSeq; ) {
+      const page = await services.bus.history(subject, after, FILTER_SCAN_PAGE).catch(STORE_FAILED.readingHistory);
+      if (page.length === 0) return true;
+      if (page.some((entry) => types.has(eventTypeOf(entry.frame)))) return false;
+      after = page[page.length - 1]!.seq;
+    }
+    return true;
   };
 
   const route = async (request: StreamRequest): Promise<void> => {
@@ -187,6 +213,13 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
       serve(req, res);
     });
   };
+}
+
+/** Events read per page when checking whether a filtered stream has anything left to send. */
+const FILTER_SCAN_PAGE = 500;
+
+function deliveryOf(query: URLSearchParams): DeliveryOptions {
+  return { types: parseTypes(query.getAll('types')), conflate: parseConflate(query.get('conflate')) };
 }
 
 /** Stream requests pipelined on one connection that may wait for it; one more ends the connection. */

@@ -1,8 +1,13 @@
-import { EndReason, GapReason } from '@fanout/contracts';
+import { CONFLATABLE_EVENT_TYPES, EndReason, GapReason } from '@fanout/contracts';
+import { eventTypeOf, seqOfFrame, splitFrames } from '@fanout/bus';
 import { DisconnectReason, StreamKindLabel } from '@fanout/observability';
 import { CloseListener, SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
+import { ConflationQueue, Skipped } from './conflation-queue';
+import { DeliveryOptions } from './delivery-options';
 import { FeedSink, SubjectFeed } from './subject-feed';
-import { StreamServices } from './stream-context';
+import { StreamServices, jitteredRetryMs } from './stream-context';
+
+const CONFLATABLE: ReadonlySet<string> = new Set(CONFLATABLE_EVENT_TYPES);
 
 /**
  * One open SSE connection: heartbeats, idle timeout, token expiry and the slow-consumer checks,
@@ -14,6 +19,10 @@ import { StreamServices } from './stream-context';
  * leaves more unsent than the limit drops the client, and so does a client that took nothing of
  * its unsent bytes over a whole heartbeat interval. The session's slot is given back only once
  * its socket has really closed (an ended stream's socket is destroyed if it does not flush soon).
+ *
+ * With `?conflate=progress`, a client whose unsent bytes pass the conflation threshold (below the
+ * limit) has what is written next held in a `ConflationQueue` until the socket drains, where a
+ * progress event replaces the one of its subject still held; the limit then counts what is held too.
  */
 export abstract class StreamSession implements Sweepable, FeedSink, CloseListener {
   private started = false;
@@ -22,6 +31,8 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   /** Unsent bytes right after the last heartbeat: none taken since then means a stalled reader. */
   private unsentAtHeartbeat = Number.POSITIVE_INFINITY;
   private releaseListener: ((session: StreamSession) => void) | undefined;
+  /** What is held back while the client is behind (`?conflate=progress` only). */
+  private readonly held: ConflationQueue | undefined;
 
   protected constructor(
     protected readonly services: StreamServices,
@@ -30,8 +41,10 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     /** The tenant whose connection slot this session holds. */
     readonly tenant: string,
     private readonly expiresAt: number | undefined,
+    protected readonly delivery: DeliveryOptions,
   ) {
     conn.onClose(this);
+    if (delivery.conflate) this.held = new ConflationQueue((subject, skipped) => this.conflatedFrame(subject, skipped));
   }
 
   abstract deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void;
@@ -39,6 +52,8 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   abstract completed(feed: SubjectFeed): void;
   abstract writtenSize(frame: Buffer): number;
   protected abstract stopFeeds(): void;
+  /** The `conflated` frame telling what of a subject (its index in the stream) was skipped. */
+  protected abstract conflatedFrame(subject: number, skipped: Skipped): Buffer;
 
   /** Opens the response (headers and `retry:`), once every feed is subscribed. */
   protected open(): boolean {
@@ -50,7 +65,8 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     this.started = true;
     this.services.metrics.connections.inc({ kind: this.kindLabel });
     this.services.scheduler.add(this);
-    this.conn.start(this.services.settings.retryMs);
+    this.conn.start(jitteredRetryMs(this.services.settings));
+    if (this.held) this.conn.onDrain(() => this.writeHeld());
     return true;
   }
 
@@ -77,7 +93,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
    * out of room always has a 'drain' to wait for).
    */
   replayRoom(): number {
-    return Math.max(this.services.settings.clientBufferBytes, this.conn.highWaterMark) - this.conn.unsentBytes;
+    return Math.max(this.services.settings.clientBufferBytes, this.conn.highWaterMark) - this.unsentBytes();
   }
 
   failed(_feed: SubjectFeed, error: Error): void {
@@ -103,6 +119,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   /** Sends `end` {reason} and closes the response. */
   end(reason: EndReason): void {
     if (this.closed) return;
+    this.writeHeld();
     this.conn.end(reason);
     this.finish(reason);
   }
@@ -111,20 +128,57 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
    * Writes domain-event frames and counts them. Live frames past the buffer limit drop the client;
    * replayed ones were sized to the room the connection had (`replayRoom`).
    */
-  protected writeEvents(frames: Buffer, count: number, replayed: boolean): void {
-    this.conn.write(frames);
+  protected writeEvents(frames: Buffer, count: number, replayed: boolean, subject = 0): void {
+    if (this.held) this.writeConflating(frames, subject);
+    else this.conn.write(frames);
     this.lastEventAt = Date.now();
     this.services.metrics.countDelivered(this.kindLabel, count, replayed);
     if (!replayed) this.checkBuffer();
   }
 
   protected writeControl(frame: Buffer): void {
-    this.conn.write(frame);
+    if (this.held && !this.held.isEmpty) this.held.push(frame);
+    else this.conn.write(frame);
     this.checkBuffer();
   }
 
+  /** Unsent bytes of the connection, with what conflation holds back. */
+  private unsentBytes(): number {
+    return this.conn.unsentBytes + (this.held?.bytes ?? 0);
+  }
+
+  /**
+   * Writes frames while the client keeps up, and holds them from the one that finds it behind on (a
+   * batch larger than the threshold is held in part): once something is held, everything after it
+   * is, so order is kept.
+   */
+  private writeConflating(frames: Buffer, subject: number): void {
+    const held = this.held!;
+    if (held.isEmpty && this.conn.unsentBytes + frames.length <= this.services.settings.conflateThresholdBytes) {
+      this.conn.write(frames);
+      return;
+    }
+    for (const frame of splitFrames(frames)) {
+      if (held.isEmpty && !this.isBehind()) this.conn.write(frame);
+      else if (CONFLATABLE.has(eventTypeOf(frame))) held.pushProgress(frame, subject, seqOfFrame(frame));
+      else held.push(frame);
+    }
+  }
+
+  /** Past the conflation threshold with a 'drain' due (which writes what is held). */
+  private isBehind(): boolean {
+    return this.conn.needsDrain && this.conn.unsentBytes >= this.services.settings.conflateThresholdBytes;
+  }
+
+  private writeHeld(): void {
+    if (!this.held || this.held.isEmpty || !this.conn.isOpen) return;
+    const { frames, skipped } = this.held.take();
+    this.conn.write(frames);
+    if (skipped > 0) this.services.metrics.conflated.inc(skipped);
+  }
+
   private checkBuffer(): void {
-    if (!this.closed && this.conn.unsentBytes > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
+    if (!this.closed && this.unsentBytes() > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
   }
 
   private dropSlowConsumer(): void {

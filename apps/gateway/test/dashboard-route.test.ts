@@ -29,9 +29,11 @@ async function serve(dashboardDir: string): Promise<string> {
     streamHeaders: streamHeadersFor([]),
     settings: {
       retryMs: 1000,
+      retryJitterMs: 0,
       heartbeatMs: 15_000,
       idleTimeoutMs: 60_000,
       clientBufferBytes: 1 << 20,
+      conflateThresholdBytes: 1 << 19,
       replayPageSize: 100,
       historyCacheBytes: 1 << 20,
       maxConnections: 10,

@@ -19,6 +19,9 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
   DEFAULT_RETRY_MS,
+  defaultConflateThresholdBytes,
+  defaultRetryJitterMs,
+  defaultShutdownSpreadMs,
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
 
@@ -61,6 +64,12 @@ export interface FanoutConfig {
   retryMs: number;
   /** FANOUT_CLIENT_BUFFER_BYTES. @default {@link DEFAULT_CLIENT_BUFFER_BYTES} */
   clientBufferBytes: number;
+  /** FANOUT_RETRY_JITTER_MS: each stream's `retry:` is uniform in retryMs ± this. @default {@link defaultRetryJitterMs} */
+  retryJitterMs: number;
+  /** FANOUT_CONFLATE_THRESHOLD_BYTES: unsent bytes from which a `?conflate=progress` stream conflates. @default {@link defaultConflateThresholdBytes} */
+  conflateThresholdBytes: number;
+  /** FANOUT_SHUTDOWN_SPREAD_MS: the window over which a draining gateway ends its streams. @default {@link defaultShutdownSpreadMs} */
+  shutdownSpreadMs: number;
   /** FANOUT_HISTORY_MAXLEN. @default {@link DEFAULT_HISTORY_MAX_LEN} */
   historyMaxLen: number;
   /** FANOUT_HISTORY_TTL_S. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
@@ -228,6 +237,20 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     };
   }
 
+  const retryMs = read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_MS);
+  const retryJitterMs = read(env, 'FANOUT_RETRY_JITTER_MS', z.coerce.number().int().min(0), defaultRetryJitterMs(retryMs));
+  if (retryJitterMs > retryMs) throw new ConfigError('FANOUT_RETRY_JITTER_MS', `must be at most FANOUT_RETRY_MS (${retryMs})`);
+  const clientBufferBytes = read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES);
+  const conflateThresholdBytes = read(env, 'FANOUT_CONFLATE_THRESHOLD_BYTES', positiveInt, defaultConflateThresholdBytes(clientBufferBytes));
+  if (conflateThresholdBytes >= clientBufferBytes) {
+    throw new ConfigError('FANOUT_CONFLATE_THRESHOLD_BYTES', `must be below FANOUT_CLIENT_BUFFER_BYTES (${clientBufferBytes})`);
+  }
+  const shutdownGraceMs = read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), DEFAULT_SHUTDOWN_GRACE_MS);
+  const shutdownSpreadMs = read(env, 'FANOUT_SHUTDOWN_SPREAD_MS', z.coerce.number().int().min(0), defaultShutdownSpreadMs(shutdownGraceMs));
+  if (shutdownSpreadMs > 0 && shutdownSpreadMs >= shutdownGraceMs) {
+    throw new ConfigError('FANOUT_SHUTDOWN_SPREAD_MS', `must be below FANOUT_SHUTDOWN_GRACE_MS (${shutdownGraceMs}), which must leave the last streams time to close`);
+  }
+
   return {
     role,
     host,
@@ -240,13 +263,16 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     logLevel: read(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), DEFAULT_LOG_LEVEL),
     heartbeatMs: read(env, 'FANOUT_HEARTBEAT_MS', positiveInt, DEFAULT_HEARTBEAT_MS),
     idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveInt, DEFAULT_IDLE_TIMEOUT_MS),
-    retryMs: read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_MS),
-    clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES),
+    retryMs,
+    retryJitterMs,
+    clientBufferBytes,
+    conflateThresholdBytes,
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
     redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), DEFAULT_WAIT_REPLICAS),
     redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveInt, DEFAULT_WAIT_TIMEOUT_MS),
-    shutdownGraceMs: read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), DEFAULT_SHUTDOWN_GRACE_MS),
+    shutdownGraceMs,
+    shutdownSpreadMs,
     corsOrigins: read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')
       .split(',')
       .map((origin) => origin.trim())

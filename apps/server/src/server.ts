@@ -26,7 +26,7 @@ const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
  */
 const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
 const FIRST_REQUEST_TIMEOUT_MS = 10_000;
-/** How long a draining process keeps its port open after its streams ended (within the grace period). */
+/** How long after SIGTERM a draining process keeps its port open at least (within the grace period). */
 const DRAIN_LINGER_MS = 1000;
 
 async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Promise<void> {
@@ -63,6 +63,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
           streamHeaders: streamHeadersFor(config.corsOrigins),
           settings: {
             retryMs: config.retryMs,
+            retryJitterMs: config.retryJitterMs,
+            conflateThresholdBytes: config.conflateThresholdBytes,
             heartbeatMs: config.heartbeatMs,
             idleTimeoutMs: config.idleTimeoutMs,
             clientBufferBytes: config.clientBufferBytes,
@@ -121,10 +123,12 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
       const deadline = Date.now() + config.shutdownGraceMs;
       const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
-      if (gateway) await gateway.drain(config.shutdownGraceMs);
-      // Still listening for a moment: probes and proxies get /readyz 503 and new streams a 503 with
-      // Retry-After, rather than a refused connection, before the port closes.
-      await until(Math.min(DRAIN_LINGER_MS, config.shutdownGraceMs / 2, deadline - Date.now()));
+      if (gateway) await gateway.drain(config.shutdownGraceMs, config.shutdownSpreadMs);
+      // Listening for a moment after the signal: probes and proxies get /readyz 503 and new streams a
+      // 503 with Retry-After, rather than a refused connection, before the port closes. A drain that
+      // spread its streams' ends over a while has kept the port open that long already.
+      const lingerUntil = deadline - config.shutdownGraceMs + Math.min(DRAIN_LINGER_MS, config.shutdownGraceMs / 2);
+      await until(Math.min(lingerUntil, deadline) - Date.now());
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await Promise.race([closed, until(deadline - Date.now())]);

@@ -114,14 +114,26 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
   value: {{ .Values.config.idleTimeoutMs | quote }}
 - name: FANOUT_RETRY_MS
   value: {{ .Values.config.retryMs | quote }}
+{{- if ne (toString .Values.config.retryJitterMs) "" }}
+- name: FANOUT_RETRY_JITTER_MS
+  value: {{ .Values.config.retryJitterMs | quote }}
+{{- end }}
 - name: FANOUT_CLIENT_BUFFER_BYTES
   value: {{ .Values.config.clientBufferBytes | quote }}
+{{- if ne (toString .Values.config.conflateThresholdBytes) "" }}
+- name: FANOUT_CONFLATE_THRESHOLD_BYTES
+  value: {{ .Values.config.conflateThresholdBytes | quote }}
+{{- end }}
 - name: FANOUT_HISTORY_MAXLEN
   value: {{ .Values.config.historyMaxLen | quote }}
 - name: FANOUT_HISTORY_TTL_S
   value: {{ .Values.config.historyTtlSeconds | quote }}
 - name: FANOUT_SHUTDOWN_GRACE_MS
   value: {{ .Values.config.shutdownGraceMs | quote }}
+{{- if ne (toString .Values.config.shutdownSpreadMs) "" }}
+- name: FANOUT_SHUTDOWN_SPREAD_MS
+  value: {{ .Values.config.shutdownSpreadMs | quote }}
+{{- end }}
 - name: FANOUT_MAX_CONNECTIONS
   value: {{ .Values.config.maxConnections | quote }}
 - name: FANOUT_MAX_CONNECTIONS_PER_TENANT

@@ -185,3 +185,35 @@ export function lastPublishedAtMs(frames: Buffer): number {
   const start = at + PUBLISHED_AT_BYTES.length;
   return Date.parse(frames.toString('latin1', start, start + ISO_8601_MS_LENGTH));
 }
+
+const EVENT_LINE_BYTES = Buffer.from('event: ');
+const SEQ_FIELD_BYTES = Buffer.from(SEQ_FIELD);
+
+/** Each finished frame of `frames` (stored frames, or frames whose `id:` line was rewritten), blank line included. */
+export function splitFrames(frames: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (let end = frames.indexOf(FRAME_END_BYTES, offset); end >= 0; end = frames.indexOf(FRAME_END_BYTES, offset)) {
+    parts.push(frames.subarray(offset, end + FRAME_END_BYTES.length));
+    offset = end + FRAME_END_BYTES.length;
+  }
+  return parts;
+}
+
+/** The `event:` name of one frame (with or without its `id:` line), read without parsing its JSON. */
+export function eventTypeOf(frame: Buffer): string {
+  const at = frame.indexOf(EVENT_LINE_BYTES);
+  if (at < 0) return '';
+  const start = at + EVENT_LINE_BYTES.length;
+  return frame.toString('latin1', start, frame.indexOf(NEWLINE, start));
+}
+
+/** The `seq` of one event frame, read from the end of its JSON (NaN for a frame without one). */
+export function seqOfFrame(frame: Buffer): number {
+  const at = frame.lastIndexOf(SEQ_FIELD_BYTES);
+  if (at < 0) return NaN;
+  const start = at + SEQ_FIELD_BYTES.length;
+  let seq = 0;
+  for (let i = start; i < frame.length && frame[i]! >= 0x30 && frame[i]! <= 0x39; i += 1) seq = seq * 10 + frame[i]! - 0x30;
+  return seq;
+}

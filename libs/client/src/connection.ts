@@ -130,8 +130,16 @@ export class Connection<F> {
 
   private onError(source: EventSourceLike, event: { code?: number; message?: string }): void {
     if (source.readyState === CONNECTING) {
-      // Dropped: the EventSource reconnects by itself, with Last-Event-ID.
       this.state.setState('reconnecting');
+      // Dropped: the EventSource reconnects by itself, with Last-Event-ID, after the gateway's
+      // (jittered) retry: hint. Failing again before it opened, it would keep trying at that same
+      // pace: the connection backs off with jitter instead.
+      if (this.failures === 0) {
+        this.failures = 1;
+        return;
+      }
+      this.dropSource();
+      this.reopenLater();
       return;
     }
     if (source.readyState !== CLOSED) return;
@@ -162,6 +170,11 @@ export class Connection<F> {
     // 429, 503 (a draining replica), 5xx, a 200 by the time we asked, or no answer: try again later.
     this.state.error({ kind: 'connection', message, ...(status === undefined ? {} : { status }), final: false });
     this.state.setState('reconnecting');
+    this.reopenLater();
+  }
+
+  /** Opens a new EventSource after an exponential backoff (doubling per failure in a row, up to 30 s), taken at random in its upper half. */
+  private reopenLater(): void {
     const base = this.options.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, base * 2 ** this.failures) * (0.5 + Math.random() / 2);
     this.failures += 1;

@@ -17,7 +17,11 @@ export class SeqTracker {
   private readonly next = new Map<string, number>();
   private readonly ended = new Set<string>();
 
-  constructor(private readonly keys: readonly string[]) {}
+  /** `exact`: every seq is expected (false for a stream filtered by type or conflated: seqs only increase). */
+  constructor(
+    private readonly keys: readonly string[],
+    private readonly exact = true,
+  ) {}
 
   event(event: StreamedEvent): EventVerdict {
     const key = subjectKey(event.subject);
@@ -25,7 +29,7 @@ export class SeqTracker {
     if (event.seq < expectedSeq) return { kind: 'duplicate' };
     this.next.set(key, event.seq + 1);
     if (isStatusEventType(event.type) && isTerminalStatus((event.data as { status: string }).status)) this.ended.add(key);
-    return event.seq === expectedSeq ? { kind: 'next' } : { kind: 'skipped', expectedSeq };
+    return event.seq === expectedSeq || !this.exact ? { kind: 'next' } : { kind: 'skipped', expectedSeq };
   }
 
   /** A server `gap`: true when it tells something new (the same gap can be announced again after a resume). */

@@ -49,6 +49,10 @@ export interface StreamQuery {
   token?: string;
   /** Start at the last `tail` events when there is no resume position (the server lets a resume position win). */
   tail?: number;
+  /** `?types=`: only these event types. */
+  types?: readonly string[];
+  /** `?conflate=`. */
+  conflate?: 'progress';
 }
 
 /** A stream URL's query: a resume position and a token, as `?lastEventId=` and `?access_token=` after `params`. */
@@ -56,6 +60,8 @@ function withQuery(url: string, params: readonly string[], query: StreamQuery): 
   const all = [...params];
   if (query.lastEventId) all.push(`lastEventId=${encodeURIComponent(query.lastEventId)}`);
   if (query.tail !== undefined) all.push(`tail=${query.tail}`);
+  if (query.types !== undefined) all.push(`types=${query.types.map(encodeURIComponent).join(',')}`);
+  if (query.conflate !== undefined) all.push(`conflate=${query.conflate}`);
   if (query.token) all.push(`access_token=${encodeURIComponent(query.token)}`);
   return all.length ? `${url}?${all.join('&')}` : url;
 }

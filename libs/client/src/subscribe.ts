@@ -18,7 +18,7 @@ export function subscribe(options: SubscribeOptions): () => void {
   const EventSourceImpl = eventSourceOf(options, 'subscribe');
   const route: StreamRoute<SharedFrame> = {
     frameNames: FRAME_NAMES,
-    url: (query) => streamUrl(options.baseUrl, subjects, { ...query, tail: options.tail }),
+    url: (query) => streamUrl(options.baseUrl, subjects, { ...query, tail: options.tail, types: options.types, conflate: options.conflate }),
     parse: (name, data, lastEventId) => parseFrame(name, data, lastEventId, subjects),
   };
   const state = new SubscriptionState(subjects, options, options.sharedHistoryLimit ?? DEFAULT_SHARED_HISTORY_LIMIT);

@@ -1,4 +1,5 @@
 import { GapReason, StreamedEvent, Subject } from '@fanout/contracts';
+import { ConflatedFrame } from './frames';
 import { SeqTracker } from './seq-tracker';
 import { safely, StreamState } from './stream-state';
 import { subjectKey } from './subjects';
@@ -7,7 +8,8 @@ import { ClientError, ConnectionState, GapNotice, SubscribeOptions } from './typ
 /** What a tab applies and hands on to other tabs: events and the server's gaps. */
 export type SharedFrame =
   | { type: 'event'; id: string; event: StreamedEvent }
-  | { type: 'gap'; subject: Subject; reason: GapReason; firstAvailableSeq: number };
+  | { type: 'gap'; subject: Subject; reason: GapReason; firstAvailableSeq: number }
+  | ConflatedFrame;
 
 /** Told of everything this subscription applied (the tab-sharing leader relays it). */
 export interface StateObserver {
@@ -38,7 +40,8 @@ export class SubscriptionState extends StreamState {
   ) {
     super(options);
     this.keys = subjects.map(subjectKey);
-    this.tracker = new SeqTracker(this.keys);
+    // A stream filtered by type, or conflated, skips seqs on purpose: they are not gaps.
+    this.tracker = new SeqTracker(this.keys, options.types === undefined && options.conflate === undefined);
     this.openingAtTail = options.tail !== undefined;
   }
 
@@ -53,6 +56,13 @@ export class SubscriptionState extends StreamState {
 
   apply(frame: SharedFrame): void {
     if (this.closed || this.state === 'ended') return;
+    if (frame.type === 'conflated') {
+      this.remember(frame);
+      const { subject, eventType, skipped, firstSeq, lastSeq } = frame;
+      if (this.options.onConflated) safely(() => this.options.onConflated!({ subject, type: eventType, skipped, firstSeq, lastSeq }));
+      this.observer?.frame(frame);
+      return;
+    }
     if (frame.type === 'gap') {
       if (!this.tracker.gap(subjectKey(frame.subject), frame.reason, frame.firstAvailableSeq)) return;
       this.remember(frame);

@@ -1,4 +1,4 @@
-import { GapReason, StreamedEvent, Subject, SubjectUpdate } from '@fanout/contracts';
+import { CONFLATABLE_EVENT_TYPES, EventType, GapReason, StreamedEvent, Subject, SubjectUpdate } from '@fanout/contracts';
 import { SubjectRef } from './subjects';
 
 /** connecting → live ⇄ reconnecting → ended (ended is final). */
@@ -72,7 +72,11 @@ export interface StreamOptions {
   onError?: (error: ClientError) => void;
   /** Defaults to `globalThis.EventSource`; in Node pass one (e.g. `import { EventSource } from 'eventsource'`). */
   EventSource?: EventSourceConstructor;
-  /** First delay before reopening a stream the EventSource gave up on; doubles up to 30 s. @default {@link DEFAULT_RECONNECT_DELAY_MS} */
+  /**
+   * First delay before reopening a stream the EventSource gave up on, or that failed to reconnect
+   * twice in a row; doubles up to 30 s, each delay taken at random between its half and itself.
+   * @default {@link DEFAULT_RECONNECT_DELAY_MS}
+   */
   reconnectDelayMs?: number;
 }
 
@@ -99,6 +103,28 @@ export interface SubscribeOptions extends StreamOptions {
    * the server's `gap` frames); once it resumes (from the last id received) every seq is checked.
    */
   tail?: number;
+  /**
+   * Only events of these types are sent (`?types=`). Ids and resume stay exact; the seqs of the
+   * events left out are not reported as gaps (seqs are then only checked to increase).
+   */
+  types?: readonly EventType[];
+  /**
+   * `'progress'`: when this client falls behind, the gateway skips job.progress and run.progress
+   * events superseded by a later one of the same subject (never status, step or log events) and says
+   * so (`onConflated`). Seqs are then only checked to increase.
+   */
+  conflate?: 'progress';
+  /** What the gateway skipped because this client fell behind (`conflate: 'progress'`). */
+  onConflated?: (notice: ConflatedNotice) => void;
+}
+
+/** The subject's `type` events from firstSeq to lastSeq (`skipped` of them) were superseded by a later one and not sent; every other event in that range was. */
+export interface ConflatedNotice {
+  subject: Subject;
+  type: (typeof CONFLATABLE_EVENT_TYPES)[number];
+  skipped: number;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 /** The activity stream's history no longer holds what the client needs: updates from `firstAvailableSeq` of the activity follow. */

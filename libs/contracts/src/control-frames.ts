@@ -13,6 +13,18 @@ export const GapFrameData = z.strictObject({
   firstAvailableSeq: z.number().int().min(1),
   subject: SubjectSchema.optional(),
 });
+/**
+ * On a stream opened with `?conflate=progress`: the client fell behind, and the subject's progress
+ * events from `firstSeq` to `lastSeq` (`skipped` of them) were not sent, superseded by the one that
+ * follows this frame; every other event in that range was sent.
+ */
+export const ConflatedFrameData = z.strictObject({
+  type: z.enum(['job.progress', 'run.progress']),
+  skipped: z.number().int().min(1),
+  firstSeq: z.number().int().min(1),
+  lastSeq: z.number().int().min(1),
+  subject: SubjectSchema.optional(),
+});
 export const SubjectUpdatedFrameData = z.strictObject({
   subject: SubjectSchema,
   status: z.string(),
@@ -26,5 +38,6 @@ export const CONTROL_FRAMES = {
   heartbeat: HeartbeatFrameData,
   end: EndFrameData,
   gap: GapFrameData,
+  conflated: ConflatedFrameData,
 } as const;
 export type ControlFrameName = keyof typeof CONTROL_FRAMES;

@@ -84,6 +84,9 @@ export const EVENT_TYPES = {
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
 
+/** Events a stream opened with `?conflate=progress` may skip when superseded by a later one of the same subject. */
+export const CONFLATABLE_EVENT_TYPES = ['job.progress', 'run.progress'] as const satisfies readonly EventType[];
+
 /** Status events move a subject's own state machine (not a step's). */
 export const STATUS_EVENT_TYPES = ['job.status', 'pack_run.status', 'run.status'] as const satisfies readonly EventType[];
 export function isStatusEventType(type: string): boolean {

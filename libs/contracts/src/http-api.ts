@@ -98,5 +98,17 @@ export const StreamQuerySchema = z.object({
     .describe(
       "without a resume position: start at the subject's last `tail` events (a pack run's latest status event and each step's latest step event are sent first, in seq order, with their own ids, when they are older than the tail); a resume position wins over it",
     ),
+  types: z
+    .string()
+    .optional()
+    .describe(
+      'subject streams only: comma-separated event types (e.g. job.status,pack_run.step); only events of these types are sent. Ids and resume stay exact: a resumed filtered stream neither repeats nor misses a matching event, and the seqs it skips are not a gap. A subject whose terminal event is filtered out still ends the stream `completed`; resuming it once nothing retained after the position matches answers 204',
+    ),
+  conflate: z
+    .literal('progress')
+    .optional()
+    .describe(
+      'subject streams only: when the client falls behind (its unsent bytes pass FANOUT_CONFLATE_THRESHOLD_BYTES), job.progress and run.progress events not yet written are replaced by the latest one per subject, after a `conflated` frame saying what was skipped; status, step and log events are never dropped',
+    ),
   access_token: z.string().optional().describe('the JWT, for EventSource, which cannot set headers'),
 });

@@ -78,6 +78,8 @@ const FRAME_DESCRIPTIONS: Record<string, string> = {
   heartbeat: 'Sent after FANOUT_HEARTBEAT_MS with nothing written. No id.',
   end: `The stream ends after this frame. reason: ${END_REASONS.join(', ')}. No id.`,
   gap: 'The resume position is older than retained history (or from another epoch): what follows starts at firstAvailableSeq. No id.',
+  conflated:
+    'With ?conflate=progress, when the client fell behind: the subject\'s progress events from firstSeq to lastSeq (skipped of them) were not sent, superseded by the progress event that follows; every other event in that range was sent. Names the subject on a multi-subject stream. No id.',
   'subject.updated': 'On the activity stream: a subject of the tenant changed status. It has an id (the activity stream is resumable).',
 };
 
@@ -201,7 +203,7 @@ function streamResponse(description: string, frames: Record<string, string>) {
   };
 }
 
-const CONTROL_FRAME_REFS = { heartbeat: 'HeartbeatFrame', end: 'EndFrame', gap: 'GapFrame' };
+const CONTROL_FRAME_REFS = { heartbeat: 'HeartbeatFrame', end: 'EndFrame', gap: 'GapFrame', conflated: 'ConflatedFrame' };
 
 function framesOfKind(kind: SubjectKind): Record<string, string> {
   const domain = EVENT_TYPE_NAMES.filter((type) => EVENT_TYPES[type].kind === kind).map((type): [string, string] => [type, `${pascal(type)}Event`]);
@@ -216,6 +218,9 @@ const STREAM_ERRORS = {
   '429': { ...problemResponse('over FANOUT_MAX_CONNECTIONS or FANOUT_MAX_CONNECTIONS_PER_TENANT'), headers: RETRY_AFTER },
   '503': { ...problemResponse('the replica is draining, or the store is unavailable: reconnect'), headers: RETRY_AFTER },
 };
+
+/** Query parameters of the subject streams that the activity stream does not take. */
+const SUBJECT_STREAM_ONLY = ['types', 'conflate'];
 
 function buildPaths(): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
@@ -295,7 +300,7 @@ function buildPaths(): Record<string, unknown> {
       summary: "Stream the tenant's activity (SSE)",
       description: 'subject.updated on every status change of any subject of the caller\'s tenant (status events only: not steps, logs or progress). Resumable like any stream; it never completes.',
       security: READ_SECURITY,
-      parameters: [LAST_EVENT_ID_HEADER, TENANT_HEADER, ...streamQuery],
+      parameters: [LAST_EVENT_ID_HEADER, TENANT_HEADER, ...streamQuery.filter((p) => !SUBJECT_STREAM_ONLY.includes(String(p['name'])))],
       responses: {
         '200': streamResponse('status changes', { 'subject.updated': 'SubjectUpdatedFrame', heartbeat: 'HeartbeatFrame', end: 'EndFrame', gap: 'GapFrame' }),
         '400': STREAM_ERRORS['400'],

@@ -45,6 +45,8 @@ export interface GatewayMetrics {
   subscriptions: Gauge;
   deliveryLag: Histogram;
   busReconnects: Counter;
+  /** Progress events a `?conflate=progress` stream skipped, superseded by a later one while its client was behind. */
+  conflated: Counter;
 }
 
 export function createGatewayMetrics(registry: Registry, subscriptionCount: () => number): GatewayMetrics {
@@ -102,6 +104,11 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
     busReconnects: new Counter({
       name: 'fanout_gateway_bus_recoveries_total',
       help: 'Times the subscription path came back after a loss and every subject was caught up',
+      registers,
+    }),
+    conflated: new Counter({
+      name: 'fanout_gateway_conflated_events_total',
+      help: 'Progress events skipped by ?conflate=progress streams, superseded by a later one while their client was behind',
       registers,
     }),
   };

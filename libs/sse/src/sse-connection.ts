@@ -88,6 +88,16 @@ export class SseConnection {
     return this.socket?.writableLength ?? 0;
   }
 
+  /** A write answered false: 'drain' is due once the socket took everything. */
+  get needsDrain(): boolean {
+    return this.socket?.writableNeedDrain ?? false;
+  }
+
+  /** Called on every 'drain' of the socket, before anyone waiting in `drained()` goes on (call after `start`). */
+  onDrain(listener: () => void): void {
+    this.socket?.on('drain', listener);
+  }
+
   /** Unsent bytes past which a write answers false and 'drain' is due. */
   get highWaterMark(): number {
     return this.socket?.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;

@@ -46,6 +46,16 @@ export class StreamRefused extends Error {
 
 const MAX_BACKOFF_MS = 15_000;
 
+/**
+ * The wait before reconnecting after `failures` failures in a row: the server's `retry:` hint after
+ * the first (each connection's hint is jittered by the gateway), then doubling up to 15 s, taken at
+ * random in its upper half, so that many followers of a replica that went away do not come back in step.
+ */
+export function reconnectDelayMs(retryMs: number, failures: number, random: () => number = Math.random): number {
+  if (failures <= 1) return retryMs;
+  return Math.min(MAX_BACKOFF_MS, retryMs * 2 ** (failures - 1)) * (0.5 + random() / 2);
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
@@ -61,7 +71,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /**
  * Follows one SSE stream like an EventSource would, but to the end: it resumes with `Last-Event-ID`
  * after every drop (network error, a stream cut without `end`, `end` {shutdown | idle_timeout}),
- * waits the server's `retry:` hint (longer after repeated failures, and `Retry-After` on 429/503),
+ * waits the server's `retry:` hint (backing off with jitter after repeated failures, and `Retry-After` on 429/503),
  * and stops on `end` {completed} or a 204.
  */
 export async function followStream(options: FollowOptions): Promise<FollowOutcome> {
@@ -145,7 +155,7 @@ export async function followStream(options: FollowOptions): Promise<FollowOutcom
       dropReason = `connection failed: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`;
     }
     failures += 1;
-    const delayMs = waitMs ?? Math.min(MAX_BACKOFF_MS, retryMs * 1.5 ** Math.max(0, failures - 1));
+    const delayMs = waitMs ?? reconnectDelayMs(retryMs, failures);
     options.onState?.({ state: 'reconnecting', reason: dropReason, delayMs });
     await sleep(delayMs, signal);
   }

@@ -15,6 +15,8 @@ reconnecting by itself with Last-Event-ID after any drop. Stops when the subject
   --last-event-id <id>    resume after this event id
   --tail <n>              start at the last n events (1-10000; a pack run's latest status and step
                           events first); --last-event-id wins over it
+  --types <t,t>           only events of these types (e.g. job.status,pack_run.step)
+  --conflate              when this terminal falls behind, skip superseded progress events (it says so)
   --url <url>             gateway URL (FANOUT_GATEWAY_URL, FANOUT_URL; default http://127.0.0.1:8080)
   --token <jwt>           bearer token (FANOUT_TOKEN)
   --tenant <tenant>       X-Tenant for servers with FANOUT_AUTH=none (FANOUT_TENANT)
@@ -104,6 +106,9 @@ function formatFrame(style: Style, frame: SseFrame): string | undefined {
     return style.yellow(`gap: ${String(data['reason'])}; the earliest retained event is seq ${String(data['firstAvailableSeq'])}`);
   }
   if (frame.event === 'end') return style.dim(`end: ${String(data['reason'])}`);
+  if (frame.event === 'conflated') {
+    return style.yellow(`behind: ${String(data['skipped'])} ${String(data['type'])} events skipped (seq ${String(data['firstSeq'])}-${String(data['lastSeq'])}), the latest follows`);
+  }
   if (frame.event === 'heartbeat') return style.dim(`heartbeat ${String(data['ts'])}`);
   return `${frame.event} ${frame.data}`;
 }
@@ -125,6 +130,8 @@ export async function tailCommand(args: string[]): Promise<number> {
       from: { type: 'string' },
       'last-event-id': { type: 'string' },
       tail: { type: 'string' },
+      types: { type: 'string' },
+      conflate: { type: 'boolean', default: false },
       url: { type: 'string' },
       token: { type: 'string' },
       tenant: { type: 'string' },
@@ -141,7 +148,12 @@ export async function tailCommand(args: string[]): Promise<number> {
   if (tail !== undefined && !(Number.isInteger(tail) && tail >= 1 && tail <= 10_000)) {
     throw new UsageError(`--tail: a number of events from 1 to 10000, not ${JSON.stringify(values.tail)}`);
   }
-  const path = `${streamPath(positionals[0], positionals[1])}${tail === undefined ? '' : `?tail=${tail}`}`;
+  const query = new URLSearchParams();
+  if (tail !== undefined) query.set('tail', String(tail));
+  // The gateway checks the types (a 400 names the unknown one).
+  if (values.types !== undefined) query.set('types', values.types);
+  if (values.conflate) query.set('conflate', 'progress');
+  const path = `${streamPath(positionals[0], positionals[1])}${query.size > 0 ? `?${query.toString().replace(/%2C/g, ',')}` : ''}`;
   const from = values.from === undefined ? 0 : Number(values.from);
   if (!Number.isInteger(from) || from < 0) throw new UsageError(`--from: a seq (integer ≥ 0), not ${JSON.stringify(values.from)}`);
   const endpoint = resolveEndpoint('gateway', values, process.env);
