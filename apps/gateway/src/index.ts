@@ -16,6 +16,6 @@ export {
   DEFAULT_REPLAY_PAGE_SIZE,
   DEFAULT_RETRY_MS,
   defaultConflateThresholdBytes,
-  defaultRetryJitterMs,
+  DEFAULT_RETRY_JITTER_MS,
   StreamSettings,
 } from './stream-context';

@@ -10,10 +10,11 @@ export const DEFAULT_CLIENT_BUFFER_BYTES = 1024 * 1024;
 export const DEFAULT_REPLAY_PAGE_SIZE = 500;
 export const DEFAULT_HISTORY_CACHE_BYTES = 32 * 1024 * 1024;
 
-/** The `retry:` jitter when none is configured: half the retry interval either way. */
-export function defaultRetryJitterMs(retryMs: number): number {
-  return Math.floor(retryMs / 2);
-}
+/**
+ * No `retry:` jitter unless configured: the contract's first frame is exactly `retry: <FANOUT_RETRY_MS>`.
+ * Deployments turn it on (the Helm chart does) to spread reconnects.
+ */
+export const DEFAULT_RETRY_JITTER_MS = 0;
 
 /** The conflation threshold when none is configured: half the client buffer limit. */
 export function defaultConflateThresholdBytes(clientBufferBytes: number): number {
@@ -28,7 +29,7 @@ export function jitteredRetryMs(settings: Pick<StreamSettings, 'retryMs' | 'retr
 export interface StreamSettings {
   /** The SSE `retry:` hint sent first on every stream. @default {@link DEFAULT_RETRY_MS} */
   retryMs: number;
-  /** Each connection's `retry:` is uniform in retryMs ± this. @default {@link defaultRetryJitterMs} */
+  /** Each connection's `retry:` is uniform in retryMs ± this. @default {@link DEFAULT_RETRY_JITTER_MS} */
   retryJitterMs: number;
   /** A `heartbeat` is sent after this long with nothing written. @default {@link DEFAULT_HEARTBEAT_MS} */
   heartbeatMs: number;

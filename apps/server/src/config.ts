@@ -20,7 +20,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
   DEFAULT_RETRY_MS,
   defaultConflateThresholdBytes,
-  defaultRetryJitterMs,
+  DEFAULT_RETRY_JITTER_MS,
   defaultShutdownSpreadMs,
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
@@ -64,7 +64,7 @@ export interface FanoutConfig {
   retryMs: number;
   /** FANOUT_CLIENT_BUFFER_BYTES. @default {@link DEFAULT_CLIENT_BUFFER_BYTES} */
   clientBufferBytes: number;
-  /** FANOUT_RETRY_JITTER_MS: each stream's `retry:` is uniform in retryMs ± this. @default {@link defaultRetryJitterMs} */
+  /** FANOUT_RETRY_JITTER_MS: each stream's `retry:` is uniform in retryMs ± this. @default {@link DEFAULT_RETRY_JITTER_MS} */
   retryJitterMs: number;
   /** FANOUT_CONFLATE_THRESHOLD_BYTES: unsent bytes from which a `?conflate=progress` stream conflates. @default {@link defaultConflateThresholdBytes} */
   conflateThresholdBytes: number;
@@ -238,7 +238,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   }
 
   const retryMs = read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_MS);
-  const retryJitterMs = read(env, 'FANOUT_RETRY_JITTER_MS', z.coerce.number().int().min(0), defaultRetryJitterMs(retryMs));
+  const retryJitterMs = read(env, 'FANOUT_RETRY_JITTER_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_JITTER_MS);
   if (retryJitterMs > retryMs) throw new ConfigError('FANOUT_RETRY_JITTER_MS', `must be at most FANOUT_RETRY_MS (${retryMs})`);
   const clientBufferBytes = read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES);
   const conflateThresholdBytes = read(env, 'FANOUT_CONFLATE_THRESHOLD_BYTES', positiveInt, defaultConflateThresholdBytes(clientBufferBytes));

@@ -17,10 +17,10 @@ function refusal(env: Record<string, string>): ConfigError {
   throw new Error(`${JSON.stringify(env)} was accepted`);
 }
 
-it('defaults: half of FANOUT_RETRY_MS and of FANOUT_CLIENT_BUFFER_BYTES, a quarter of FANOUT_SHUTDOWN_GRACE_MS', () => {
-  expect(configOf({})).toMatchObject({ retryJitterMs: 1000, conflateThresholdBytes: 524_288, shutdownSpreadMs: 2500 });
+it('defaults: no retry jitter (the contract\'s exact retry:), half of FANOUT_CLIENT_BUFFER_BYTES, a quarter of FANOUT_SHUTDOWN_GRACE_MS', () => {
+  expect(configOf({})).toMatchObject({ retryJitterMs: 0, conflateThresholdBytes: 524_288, shutdownSpreadMs: 2500 });
   expect(configOf({ FANOUT_RETRY_MS: '500', FANOUT_CLIENT_BUFFER_BYTES: '65536', FANOUT_SHUTDOWN_GRACE_MS: '3000' })).toMatchObject({
-    retryJitterMs: 250,
+    retryJitterMs: 0,
     conflateThresholdBytes: 32_768,
     shutdownSpreadMs: 750,
   });
