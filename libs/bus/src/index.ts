@@ -1,3 +1,4 @@
+export * from './archive-queue';
 export * from './bus';
 export * from './deadline';
 export * from './keys';
