@@ -21,6 +21,10 @@ import {
   DEFAULT_RETRY_MS,
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
+import { ArchiveConfig, readArchiveConfig } from './archive-config';
+import { ConfigError } from './config-error';
+
+export { ConfigError };
 
 export const ROLES = ['gateway', 'publisher', 'dev'] as const;
 export type Role = (typeof ROLES)[number];
@@ -81,18 +85,10 @@ export interface FanoutConfig {
   maxConnectionsPerTenant: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
+  /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
+  archive?: ArchiveConfig;
 }
 
-/** A configuration error names the variable; the CLI prints it as one line and exits non-zero. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
 
 const positiveInt = z.coerce.number().int().positive();
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -228,9 +224,15 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     };
   }
 
+  const archive = readArchiveConfig(env, (variable, schema, fallback) => read(env, variable, schema, fallback));
+  if (archive && !redisUrl && !redisClusterNodes && !redisSentinel) {
+    throw new ConfigError('FANOUT_ARCHIVE_S3_BUCKET', 'the archive needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory bus keeps nothing to archive');
+  }
+
   return {
     role,
     host,
+    archive,
     redisUrl,
     redisClusterNodes,
     redisSentinel,

@@ -5,6 +5,7 @@ import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, createGateway } 
 import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
+import { startArchive } from './archive';
 import { createBus, describeBus } from './bus';
 import { FanoutConfig } from './config';
 import { createHttpApp } from './http-app';
@@ -51,12 +52,13 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   const registry = createRegistry();
   const bus = createBus(config, logger);
   const authenticate = createAuthenticator(config.auth);
+  const archive = startArchive(config, bus, logger, registry);
 
   const gateway =
     config.role === 'publisher'
       ? undefined
       : createGateway({
-          bus,
+          bus: archive?.readingBus ?? bus,
           logger,
           registry,
           authenticate,
@@ -130,6 +132,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       await Promise.race([closed, until(deadline - Date.now())]);
       server.closeAllConnections();
       gateway?.close();
+      await archive?.stop();
       await bus.close();
       logger.info('stopped');
     },

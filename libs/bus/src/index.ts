@@ -28,3 +28,4 @@ export { RedisSentinelTarget, RedisTarget, describeRedisTarget, isClusterUrl, pa
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';
 export { storeFailureKind } from './store-failure';
+export { latestStateEntriesOf } from './state-entries';
