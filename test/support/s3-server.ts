@@ -22,6 +22,8 @@ export interface S3Server {
    * archive write under way for as long as the test wants. Off, new PUTs go through.
    */
   holdPuts(on: boolean): void;
+  /** While on, every PUT of an object is answered 500 InternalError (after the SDK's own retries, a failed write). */
+  failPuts(on: boolean): void;
   /** Sends the held PUTs on to s3rver. */
   releaseHeld(): void;
   /** Ends the held PUTs' connections: those writes never happened. */
@@ -46,6 +48,7 @@ export async function startS3(bucket = 'fanout-archive'): Promise<S3Server> {
   const { port: s3Port } = await s3rver.run();
 
   let holding = false;
+  let failing = false;
   const held: { key: string; forward: () => void; drop: () => void }[] = [];
   const heldWaiters: ((key: string) => void)[] = [];
   const stored = new Map<string, number>();
@@ -70,6 +73,11 @@ export async function startS3(bucket = 'fanout-archive'): Promise<S3Server> {
         if (isPut) stored.set(key, (stored.get(key) ?? 0) + 1);
         forward(req, res, body);
       };
+      if (isPut && failing) {
+        res.writeHead(500, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>failing on purpose</Message></Error>');
+        return;
+      }
       if (isPut && holding) {
         held.push({ key, forward: send, drop: () => res.destroy() });
         for (const waiter of heldWaiters.splice(0)) waiter(key);
@@ -102,6 +110,9 @@ export async function startS3(bucket = 'fanout-archive'): Promise<S3Server> {
     }),
     holdPuts(on) {
       holding = on;
+    },
+    failPuts(on) {
+      failing = on;
     },
     releaseHeld() {
       for (const put of held.splice(0)) put.forward();
