@@ -4,7 +4,6 @@ import { Archiver, S3ArchiveStore, archiveObjectKey, decodeArchivedSubject } fro
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { S3Server, startS3 } from '../../../test/support/s3-server';
 import { waitFor } from '../../../test/support/wait';
-import { openReadyRedisBus } from '../../bus/test/ready-redis-bus';
 
 let redis: RedisServer;
 let s3: S3Server;
@@ -16,7 +15,8 @@ beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID = s3.env().AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY = s3.env().AWS_SECRET_ACCESS_KEY;
   store = new S3ArchiveStore({ bucket: s3.bucket, prefix: '', endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
-  bus = await openReadyRedisBus({ url: redis.url, historyMaxLen: 100, historyTtlSeconds: 3600, archive: true });
+  bus = new RedisBus({ url: redis.url, historyMaxLen: 100, historyTtlSeconds: 3600, archive: true });
+  await waitFor('the bus to pass a probe', () => bus.probe(1000).then(() => true), 10_000);
 });
 
 afterAll(async () => {
