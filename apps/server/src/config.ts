@@ -22,7 +22,7 @@ import {
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
 import { ArchiveConfig, readArchiveConfig } from './archive-config';
-import { ConfigError } from './config-error';
+import { ConfigError, read } from './env-reading';
 
 export { ConfigError };
 
@@ -93,13 +93,6 @@ export interface FanoutConfig {
 const positiveInt = z.coerce.number().int().positive();
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodType<T>, fallback: T): T {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(variable, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
-  return parsed.data;
-}
 
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
@@ -224,7 +217,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     };
   }
 
-  const archive = readArchiveConfig(env, (variable, schema, fallback) => read(env, variable, schema, fallback));
+  const archive = readArchiveConfig(env);
   if (archive && !redisUrl && !redisClusterNodes && !redisSentinel) {
     throw new ConfigError('FANOUT_ARCHIVE_S3_BUCKET', 'the archive needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory bus keeps nothing to archive');
   }
