@@ -30,7 +30,7 @@ export function startArchive(config: FanoutConfig, bus: Bus, logger: Logger, reg
     });
     archiver.start();
   }
-  const readingBus = config.role === 'publisher' ? bus : new ArchiveReadingBus(bus, new ArchivedSubjects(store, settings));
+  const readingBus = config.role === 'publisher' ? bus : new ArchiveReadingBus(bus, new ArchivedSubjects(store, settings), logger);
   logger.info({ bucket: settings.s3.bucket, prefix: settings.s3.prefix, endpoint: settings.s3.endpoint, archiver: archiver !== undefined }, 'archive of finished subjects on');
   return {
     readingBus,

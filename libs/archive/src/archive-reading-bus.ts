@@ -3,12 +3,15 @@ import {
   AppendOutcome,
   BatchListener,
   Bus,
+  BusLogger,
   ConnectionListener,
   HistoryEntry,
   StreamRef,
   SubjectInfo,
   SubjectSummary,
+  archiveMember,
   latestStateEntriesOf,
+  silentLogger,
 } from '@fanout/bus';
 import { ArchivedSubject } from './archived-subject';
 import { ArchivedSubjects } from './archived-subjects';
@@ -30,12 +33,13 @@ export class ArchiveReadingBus implements Bus {
   constructor(
     private readonly bus: Bus,
     private readonly archived: Pick<ArchivedSubjects, 'load'>,
+    private readonly logger: BusLogger = silentLogger,
   ) {}
 
   async info(ref: StreamRef): Promise<SubjectInfo | null> {
     const info = await this.bus.info(ref);
     if (info || ref.kind === 'activity') return info;
-    return (await this.archived.load(ref))?.info ?? null;
+    return (await this.load(ref))?.info ?? null;
   }
 
   async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
@@ -55,7 +59,17 @@ export class ArchiveReadingBus implements Bus {
   /** The archived subject, when the store holds no history of it (an empty read may also just be the end of a live one). */
   private async archivedIfGone(subject: TenantSubject): Promise<ArchivedSubject | null> {
     if (await this.bus.info(subject)) return null;
-    return this.archived.load(subject);
+    return this.load(subject);
+  }
+
+  /** A failed read of the archive answers like a failed store (503); why is logged here. */
+  private async load(subject: TenantSubject): Promise<ArchivedSubject | null> {
+    try {
+      return await this.archived.load(subject);
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message, subject: archiveMember(subject) }, 'reading the archive failed');
+      throw error;
+    }
   }
 
   append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
