@@ -37,8 +37,12 @@ afterAll(async () => {
 
 interface Answer {
   status: number;
+  /** The headers that say what the body is (the rest, such as Date, differ between any two answers). */
+  headers: Record<string, unknown>;
   body: string;
 }
+
+const DESCRIBING_HEADERS = ['content-type', 'fanout-first-seq', 'fanout-last-seq', 'content-disposition'];
 
 /** GET on the gateway as `tenant`, the whole body (a stream's too: it ends after `end`). */
 function get(path: string, headers: Record<string, string> = {}, tenant = stack.tenant): Promise<Answer> {
@@ -46,7 +50,8 @@ function get(path: string, headers: Record<string, string> = {}, tenant = stack.
     const req = request(`${stack.gateways[0]!.url}${path}`, { headers: { 'X-Tenant': tenant, ...headers } }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (part: Buffer) => parts.push(part));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
+      const headers = Object.fromEntries(DESCRIBING_HEADERS.filter((h) => h in res.headers).map((h) => [h, res.headers[h]]));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(parts).toString('utf8') }));
       res.on('error', reject);
     });
     req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path} hung`)));
@@ -78,7 +83,10 @@ async function readEverything(kind: Kind, id: string, other: { kind: Kind; id: s
     multi: await get(`/api/v1/stream?subjects=${kind}:${encodeURIComponent(id)},${other.kind}:${encodeURIComponent(other.id)}`),
     otherTenant: await get(stream, {}, `${stack.tenant}-other`),
   };
-  if (kind === 'pack-run') answers.log = await get(`/api/v1/pack-runs/${encodeURIComponent(id)}/log`);
+  if (kind === 'pack-run') {
+    answers.log = await get(`/api/v1/pack-runs/${encodeURIComponent(id)}/log`);
+    answers.logOfStep = await get(`/api/v1/pack-runs/${encodeURIComponent(id)}/log?step=1&download=1`);
+  }
   return answers;
 }
 
@@ -127,6 +135,8 @@ describe('the archive of finished subjects', () => {
     expect(fromRedis.pack.full!.body.endsWith('event: end\ndata: {"reason":"completed"}\n\n')).toBe(true);
     expect(fromRedis.pack.resumedAtEnd!.status).toBe(204);
     expect(fromRedis.pack.otherTenant!.status).toBe(404);
+    expect(fromRedis.pack.log!.headers).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'fanout-first-seq': String(last - MAXLEN + 1), 'fanout-last-seq': String(last) });
+    expect(fromRedis.pack.log!.body).toContain('[fanout] history trimmed');
 
     s3.holdPuts(false);
     s3.releaseHeld();

@@ -1,7 +1,7 @@
 import Redis, { Cluster } from 'ioredis';
 import { TenantSubject } from '@fanout/contracts';
 import { ArchiveQueue } from './archive-queue';
-import { ARCHIVE_PENDING_KEY, archiveMember, subjectKeys, subjectOfArchiveMember } from './keys';
+import { ARCHIVE_PENDING_KEY, archiveMember, subjectKeys, subjectMember, subjectOfArchiveMember, tenantIndexKeys } from './keys';
 import { CommandConnection } from './redis-connections';
 
 /** The scripts of lua/ this queue calls (defined on the connection by RedisStore). */
@@ -41,7 +41,9 @@ export class RedisArchiveQueue implements ArchiveQueue {
 
   async finish(subject: TenantSubject, epoch: string, lastSeq: number, keepSeconds: number): Promise<void> {
     const keys = subjectKeys(subject);
-    await this.command.fanoutFinishArchive(keys.meta, keys.stream, keys.ids, keys.steps, epoch, lastSeq, keepSeconds);
+    const applied = await this.command.fanoutFinishArchive(keys.meta, keys.stream, keys.ids, keys.steps, epoch, lastSeq, keepSeconds);
+    // The tenant's quota counts the subject until its keys go: now sooner (its own slot in Redis Cluster, so a command of its own).
+    if (applied === 1) await this.command.zadd(tenantIndexKeys(subject.tenant).live, 'XX', 'LT', Date.now() + keepSeconds * 1000, subjectMember(subject));
     await this.drop(subject);
   }
 

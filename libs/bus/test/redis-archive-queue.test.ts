@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { TenantSubject } from '@fanout/contracts';
-import { ARCHIVE_PENDING_KEY, RedisBus, archiveMember, subjectKeys } from '../src';
+import { ARCHIVE_PENDING_KEY, RedisBus, archiveMember, subjectKeys, subjectMember, tenantIndexKeys } from '../src';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { sleep } from '../../../test/support/wait';
 import { expectStored, log, newSubject, status, step } from './conformance';
@@ -75,8 +75,8 @@ describe('the archive queue on Redis', () => {
 
   it('finishes a subject by deleting its keys, or letting them expire within keepSeconds, only for the epoch and last seq archived', async () => {
     const bus = await open(true);
-    const deleted = await finishedPackRun(bus);
-    const kept = await finishedPackRun(bus);
+    const deleted = await finishedPackRun(bus, 'tenant-q');
+    const kept = await finishedPackRun(bus, 'tenant-q');
     const info = (await bus.info(deleted))!;
     const keysOf = (s: TenantSubject) => Object.values(subjectKeys(s)).filter((k) => !k.endsWith(':c'));
 
@@ -88,8 +88,14 @@ describe('the archive queue on Redis', () => {
     expect(await client.exists(...keysOf(deleted))).toBe(0);
     expect(await bus.info(deleted)).toBeNull();
 
+    // The tenant's quota stops counting a subject when its keys go, not a history TTL later.
+    const live = tenantIndexKeys(deleted.tenant).live;
+    expect(Number(await client.zscore(live, subjectMember(deleted)))).toBeLessThanOrEqual(Date.now());
+    expect(Number(await client.zscore(live, subjectMember(kept)))).toBeGreaterThan(Date.now() + 3000 * 1000);
+
     const keptInfo = (await bus.info(kept))!;
     await bus.archiveQueue.finish(kept, keptInfo.epoch, keptInfo.lastSeq, 30);
+    expect(Number(await client.zscore(live, subjectMember(kept)))).toBeLessThanOrEqual(Date.now() + 30_000);
     for (const key of keysOf(kept)) {
       const ttl = await client.ttl(key);
       expect(ttl).toBeGreaterThan(0);
