@@ -157,3 +157,37 @@ describe('RedisBus on Redis Cluster specifics', () => {
     await gateway.probe(1000);
   });
 });
+
+describe('the archive queue on Redis Cluster', () => {
+  it('marks finished subjects of any slot, repairs lost marks from every master, and finishes each on its own slot', async () => {
+    const bus = await openClusterBus({ historyMaxLen: 100, historyTtlSeconds: 3600 });
+    const archiving = new RedisBus({ url: cluster.url, historyMaxLen: 100, historyTtlSeconds: 3600, archive: true });
+    try {
+      await waitFor('the archiving bus to pass a probe', () => archiving.probe(1000).then(() => true), 15_000, 5);
+      const finish = async (on: RedisBus, subject: TenantSubject) => expectStored(await on.append(subject, [status(subject, 'pending'), status(subject, 'canceled')]), [1, 2]);
+      const marked = newSubject('job');
+      await finish(archiving, marked);
+      // Finished without a mark (as if their publisher died after the append), on several masters.
+      const lost = Array.from({ length: 12 }, () => newSubject('run'));
+      for (const subject of lost) await finish(bus, subject);
+      const ownerOf = await cluster.slotOwners();
+      const masters = new Set(lost.map((s) => ownerOf(keySlot(subjectKeys(s).meta)).port));
+      expect(masters.size).toBeGreaterThan(1);
+
+      expect(await archiving.archiveQueue.pendingCount()).toBe(1);
+      expect(await archiving.archiveQueue.repair()).toBe(lost.length + 1);
+      expect(await archiving.archiveQueue.pendingCount()).toBe(lost.length + 1);
+
+      const claimed = await archiving.archiveQueue.claim(60_000, 100);
+      expect(claimed).toHaveLength(lost.length + 1);
+      for (const subject of claimed) {
+        const info = (await archiving.info(subject))!;
+        await archiving.archiveQueue.finish(subject, info.epoch, info.lastSeq, 0);
+        expect(await archiving.info(subject)).toBeNull();
+      }
+      expect(await archiving.archiveQueue.pendingCount()).toBe(0);
+    } finally {
+      await Promise.all([bus.close(), archiving.close()]);
+    }
+  });
+});
