@@ -7,8 +7,8 @@ import { FanoutConfig } from './config';
 export interface ProcessArchive {
   /** The bus the gateway reads through: archived subjects answered from the archive. */
   readingBus: Bus;
-  /** Stops the archiver (after the subject it is writing) and the S3 client. */
-  stop(): Promise<void>;
+  /** Stops the archiver (after the subject it is writing, or after waitMs) and the S3 client. */
+  stop(waitMs: number): Promise<void>;
 }
 
 /** Undefined when the archive is off. The config refused it with the in-memory bus, so the bus is Redis's. */
@@ -34,8 +34,8 @@ export function startArchive(config: FanoutConfig, bus: Bus, logger: Logger, reg
   logger.info({ bucket: settings.s3.bucket, prefix: settings.s3.prefix, endpoint: settings.s3.endpoint, archiver: archiver !== undefined }, 'archive of finished subjects on');
   return {
     readingBus,
-    async stop() {
-      await archiver?.stop();
+    async stop(waitMs) {
+      await archiver?.stop(waitMs);
       store.close();
     },
   };

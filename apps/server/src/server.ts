@@ -122,6 +122,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       draining = true;
       logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
       const deadline = Date.now() + config.shutdownGraceMs;
+      // The archiver takes no new subject from now; the one it writes may finish within the grace.
+      const archiveStopped = archive?.stop(config.shutdownGraceMs);
       const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
       if (gateway) await gateway.drain(config.shutdownGraceMs);
       // Still listening for a moment: probes and proxies get /readyz 503 and new streams a 503 with
@@ -132,7 +134,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       await Promise.race([closed, until(deadline - Date.now())]);
       server.closeAllConnections();
       gateway?.close();
-      await archive?.stop();
+      await archiveStopped;
       await bus.close();
       logger.info('stopped');
     },

@@ -1,6 +1,10 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { TenantSubject } from '@fanout/contracts';
 
+const CONNECT_TIMEOUT_MS = 5000;
+/** How long a request may go without a byte moving. */
+const IDLE_TIMEOUT_MS = 30_000;
+
 /** Where archived subjects are kept: one object per subject, written whole. */
 export interface ArchiveStore {
   put(subject: TenantSubject, body: Buffer): Promise<void>;
@@ -36,7 +40,13 @@ export class S3ArchiveStore implements ArchiveStore {
   private readonly client: S3Client;
 
   constructor(private readonly settings: S3ArchiveSettings) {
-    this.client = new S3Client({ region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle });
+    this.client = new S3Client({
+      region: settings.region,
+      endpoint: settings.endpoint,
+      forcePathStyle: settings.forcePathStyle,
+      // A store that stops answering fails the call (the archiver retries it after its lease) rather than holding it forever.
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
+    });
   }
 
   async put(subject: TenantSubject, body: Buffer): Promise<void> {

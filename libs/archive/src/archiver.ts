@@ -62,12 +62,19 @@ export class Archiver {
     this.schedule(0);
   }
 
-  /** Stops the loop; resolves once the pass under way (if any) has ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop; resolves once the pass under way (if any) has ended after its current subject,
+   * or after `waitMs`: a subject left half way is claimed again when its lease runs out.
+   */
+  async stop(waitMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopped = true;
     this.halted = true;
     clearTimeout(this.timer);
-    await this.running;
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = Number.isFinite(waitMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, waitMs)))) : new Promise<void>(() => undefined);
+    await Promise.race([this.running, waited]);
+    clearTimeout(timer);
   }
 
   /** Claims and archives what is due until nothing is; resolves with how many subjects it archived. */

@@ -3,7 +3,7 @@ import { ARCHIVE_PENDING_KEY, RedisBus, archiveMember, silentLogger, subjectKeys
 import { Archiver, S3ArchiveStore, archiveObjectKey, decodeArchivedSubject } from '../src';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { S3Server, startS3 } from '../../../test/support/s3-server';
-import { waitFor } from '../../../test/support/wait';
+import { sleep, waitFor } from '../../../test/support/wait';
 
 let redis: RedisServer;
 let s3: S3Server;
@@ -85,5 +85,27 @@ describe('the archiver', () => {
     expect(counts.failed).toBe(0);
     expect(await s3.exists(archiveObjectKey('', gone))).toBe(false);
     expect(await s3.exists(archiveObjectKey('', subject))).toBe(true);
+  });
+
+  it('stops: a write that hangs is not waited for past waitMs, and nothing is claimed after', async () => {
+    await finishedRun('run-hanging-write');
+    const counts = { archived: 0, failed: 0 };
+    const worker = archiver(counts, 60_000);
+    s3.holdPuts(true);
+    worker.start();
+    try {
+      await s3.untilPutHeld();
+      const stopping = Date.now();
+      await worker.stop(200);
+      // A hang guard: without waitMs, stop() would wait for the held write (the SDK's 30 s idle timeout).
+      expect(Date.now() - stopping).toBeLessThan(10_000);
+      const later = await finishedRun('run-after-stop');
+      await sleep(500);
+      expect(await redis.client().zscore(ARCHIVE_PENDING_KEY, archiveMember(later))).not.toBeNull();
+      expect(counts).toEqual({ archived: 0, failed: 0 });
+    } finally {
+      s3.dropHeld();
+      s3.holdPuts(false);
+    }
   });
 });
