@@ -89,10 +89,8 @@ export interface FanoutConfig {
   archive?: ArchiveConfig;
 }
 
-
 const positiveInt = z.coerce.number().int().positive();
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;

@@ -61,8 +61,9 @@ export function subjectKeyString(ref: StreamRef): string {
 
 /**
  * Finished subjects waiting for the archive: a sorted set, member {@link archiveMember} → ms from
- * which an archiver may claim it (a claim moves it past its lease). One key, on its own slot in Redis
- * Cluster: written after the append (not in its script), and repaired by a sweep of the subjects.
+ * which an archiver may claim it (0 when marked; a claim moves it past its lease). One key, on its
+ * own slot in Redis Cluster: written after the append (not in its script), and repaired by a sweep
+ * of the subjects.
  */
 export const ARCHIVE_PENDING_KEY = 'fo:archive:pending';
 

@@ -22,10 +22,10 @@ export class RedisArchiveQueue implements ArchiveQueue {
     this.command = command as ArchiveScripts;
   }
 
+  /** Score 0: due at once by any clock (claims compare with Redis's own), ahead of subjects back from a failed lease. */
   async markPending(subjects: readonly TenantSubject[]): Promise<void> {
     if (subjects.length === 0) return;
-    const now = Date.now();
-    await this.command.zadd(ARCHIVE_PENDING_KEY, 'NX', ...subjects.flatMap((s) => [now, archiveMember(s)]));
+    await this.command.zadd(ARCHIVE_PENDING_KEY, 'NX', ...subjects.flatMap((s) => [0, archiveMember(s)]));
   }
 
   async claim(leaseMs: number, limit: number): Promise<TenantSubject[]> {
@@ -68,13 +68,10 @@ export class RedisArchiveQueue implements ArchiveQueue {
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', SUBJECT_META_PATTERN, 'COUNT', SCAN_COUNT);
       cursor = next;
-      const finished: TenantSubject[] = [];
-      for (const key of keys) {
-        const subject = subjectOfArchiveMember(key.slice('fo:{'.length, -'}:m'.length));
-        if (!subject) continue;
-        const [terminal, archived] = await this.command.hmget(key, 'x', 'ar');
-        if (terminal === '1' && archived !== '1') finished.push(subject);
-      }
+      const states = await Promise.all(
+        keys.map(async (key) => ({ subject: subjectOfArchiveMember(key.slice('fo:{'.length, -'}:m'.length)), state: await this.command.hmget(key, 'x', 'ar') })),
+      );
+      const finished = states.filter(({ subject, state: [terminal, archived] }) => subject && terminal === '1' && archived !== '1').map(({ subject }) => subject!);
       await this.markPending(finished);
       marked += finished.length;
     } while (cursor !== '0');
