@@ -124,14 +124,18 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       deadline === undefined
         ? await this.appendAndRecord(subject, events, '')
         : await beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
-    if (this.options.archiveQueue && storedTerminalEvent(events, outcomes)) await this.markForArchive(subject);
+    if (this.options.archiveQueue && storedTerminalEvent(events, outcomes)) await this.markForArchive(subject, deadline);
     return outcomes;
   }
 
-  /** The append is stored whatever happens here: a failed mark is logged, and the archiver's repair sweep finds the subject. */
-  private async markForArchive(subject: TenantSubject): Promise<void> {
+  /**
+   * The append is stored whatever happens here, and answered by its deadline: a mark that failed or
+   * is late is logged, and the archiver's repair sweep finds the subject.
+   */
+  private async markForArchive(subject: TenantSubject, deadline: number | undefined): Promise<void> {
+    const marking = this.options.archiveQueue!.markPending([subject]);
     try {
-      await this.options.archiveQueue!.markPending([subject]);
+      await (deadline === undefined ? marking : beforeDeadline(marking, deadline, 'marking the subject for the archive'));
     } catch (error) {
       this.logger.warn({ err: (error as Error).message, subject }, 'marking a finished subject for the archive failed; the repair sweep will');
     }
