@@ -42,7 +42,7 @@ interface Answer {
   body: string;
 }
 
-const DESCRIBING_HEADERS = ['content-type', 'fanout-first-seq', 'fanout-last-seq', 'content-disposition'];
+const DESCRIBING_HEADERS = ['content-type', 'fanout-first-seq', 'fanout-last-seq', 'content-disposition', 'retry-after'];
 
 /** GET on the gateway as `tenant`, the whole body (a stream's too: it ends after `end`). */
 function get(path: string, headers: Record<string, string> = {}, tenant = stack.tenant): Promise<Answer> {
@@ -154,6 +154,28 @@ describe('the archive of finished subjects', () => {
     expect(await stack.publisher.metric('fanout_archive_pending')).toBe(0);
   });
 
+  it('answers 503 with Retry-After while the archive cannot be read, with the reason in the gateway\'s log, and serves the subject once it can', async () => {
+    const job = jobEvents(stack.tenant, uniqueId('unreadable'));
+    await publishAll([job.status('pending'), job.status('canceled')]);
+    await waitFor('the job archived and gone from Redis', async () => !(await storeHolds('job', job.id)), 30_000);
+
+    s3.failGets(true);
+    try {
+      const stream = await get(`/api/v1/stream/jobs/${job.id}`);
+      expect(stream.status).toBe(503);
+      expect(stream.headers['retry-after']).toBe('1');
+      expect(JSON.parse(stream.body)).toMatchObject({ status: 503, title: expect.any(String) });
+      expect((await get(`/api/v1/jobs/${job.id}/events`)).status).toBe(503);
+      expect(stack.gateways[0]!.logs.some((line) => line.includes('reading the archive failed') && line.includes(job.id))).toBe(true);
+    } finally {
+      s3.failGets(false);
+    }
+    const served = await get(`/api/v1/stream/jobs/${job.id}`);
+    expect(served.status).toBe(200);
+    expect(idsOf(served.body)).toHaveLength(2);
+    expect(served.body.endsWith('event: end\ndata: {"reason":"completed"}\n\n')).toBe(true);
+  });
+
   it('completes an archive write whose publisher was SIGKILLed half way, once restarted, without duplicates', async () => {
     s3.holdPuts(true);
     const { p, events } = finishedPackRun(1500);
@@ -182,4 +204,5 @@ describe('the archive of finished subjects', () => {
 
     expect(await readEverything('pack-run', p.id, { kind: 'pack-run', id: p.id })).toEqual(fromRedis);
   });
+
 });

@@ -24,6 +24,8 @@ export interface S3Server {
   holdPuts(on: boolean): void;
   /** While on, every PUT of an object is answered 500 InternalError (after the SDK's own retries, a failed write). */
   failPuts(on: boolean): void;
+  /** While on, every GET of an object is answered 500 InternalError (an archive that cannot be read). */
+  failGets(on: boolean): void;
   /** Sends the held PUTs on to s3rver. */
   releaseHeld(): void;
   /** Ends the held PUTs' connections: those writes never happened. */
@@ -49,6 +51,7 @@ export async function startS3(bucket = 'fanout-archive'): Promise<S3Server> {
 
   let holding = false;
   let failing = false;
+  let failingGets = false;
   const held: { key: string; forward: () => void; drop: () => void }[] = [];
   const heldWaiters: ((key: string) => void)[] = [];
   const stored = new Map<string, number>();
@@ -73,7 +76,8 @@ export async function startS3(bucket = 'fanout-archive'): Promise<S3Server> {
         if (isPut) stored.set(key, (stored.get(key) ?? 0) + 1);
         forward(req, res, body);
       };
-      if (isPut && failing) {
+      const isGet = req.method === 'GET' && key !== '' && !key.startsWith('/');
+      if ((isPut && failing) || (isGet && failingGets)) {
         res.writeHead(500, { 'Content-Type': 'application/xml' });
         res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>failing on purpose</Message></Error>');
         return;
@@ -113,6 +117,9 @@ export async function startS3(bucket = 'fanout-archive'): Promise<S3Server> {
     },
     failPuts(on) {
       failing = on;
+    },
+    failGets(on) {
+      failingGets = on;
     },
     releaseHeld() {
       for (const put of held.splice(0)) put.forward();
