@@ -77,7 +77,7 @@ async function readEverything(kind: Kind, id: string, other: { kind: Kind; id: s
     full,
     resumedMiddle: await get(stream, { 'Last-Event-ID': ids[Math.floor(ids.length / 2)]! }),
     resumedAtEnd: await get(stream, { 'Last-Event-ID': ids.at(-1)! }),
-    tail: await get(`${stream}?tail=7`),
+    tail: await get(`${stream}?tail=3`),
     historyForwards: await get(`/api/v1/${ROUTE_SEGMENT[kind]}/${encodeURIComponent(id)}/events?after=0&limit=1000`),
     historyBackwards: await get(`/api/v1/${ROUTE_SEGMENT[kind]}/${encodeURIComponent(id)}/events?before=${ids.length}&limit=25`),
     multi: await get(`/api/v1/stream?subjects=${kind}:${encodeURIComponent(id)},${other.kind}:${encodeURIComponent(other.id)}`),
@@ -135,6 +135,8 @@ describe('the archive of finished subjects', () => {
     expect(fromRedis.pack.full!.body.endsWith('event: end\ndata: {"reason":"completed"}\n\n')).toBe(true);
     expect(fromRedis.pack.resumedAtEnd!.status).toBe(204);
     expect(fromRedis.pack.otherTenant!.status).toBe(404);
+    // ?tail=3 of the pack run: step 0's last event (older than the tail) first, then the last 3.
+    expect(idsOf(fromRedis.pack.tail!.body)).toHaveLength(4);
     expect(fromRedis.pack.log!.headers).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'fanout-first-seq': String(last - MAXLEN + 1), 'fanout-last-seq': String(last) });
     expect(fromRedis.pack.log!.body).toContain('[fanout] history trimmed');
 
