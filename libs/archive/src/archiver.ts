@@ -48,9 +48,8 @@ export interface ArchiverOptions {
 export class Archiver {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Set by stop(): no pass starts, and one under way ends after its current subject. */
   private stopped = true;
-  /** Set by stop(): a pass under way ends after its current subject. */
-  private halted = false;
   private nextRepairAt = 0;
 
   constructor(private readonly options: ArchiverOptions) {}
@@ -58,7 +57,6 @@ export class Archiver {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.halted = false;
     this.schedule(0);
   }
 
@@ -68,7 +66,6 @@ export class Archiver {
    */
   async stop(waitMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopped = true;
-    this.halted = true;
     clearTimeout(this.timer);
     if (!this.running) return;
     let timer: NodeJS.Timeout | undefined;
@@ -77,17 +74,16 @@ export class Archiver {
     clearTimeout(timer);
   }
 
-  /** Claims and archives what is due until nothing is; resolves with how many subjects it archived. */
-  async runOnce(): Promise<number> {
+  /** Claims and archives what is due until nothing is (or the archiver is stopped). */
+  private async archiveDue(): Promise<void> {
     const { queue, settings } = this.options;
-    let archived = 0;
     for (;;) {
       const subjects = await queue.claim(settings.leaseMs, CLAIM_BATCH);
       for (const subject of subjects) {
-        if (this.halted) return archived;
-        if (await this.archiveOne(subject)) archived += 1;
+        if (this.stopped) return;
+        await this.archiveOne(subject);
       }
-      if (subjects.length < CLAIM_BATCH) return archived;
+      if (subjects.length < CLAIM_BATCH) return;
     }
   }
 
@@ -108,32 +104,30 @@ export class Archiver {
         if (marked > 0) this.options.logger.info({ marked }, 'archive repair sweep: finished subjects marked for the archive');
         this.nextRepairAt = Date.now() + Math.min(REPAIR_EVERY_MS, (this.options.settings.historyTtlSeconds * 1000) / 4);
       }
-      await this.runOnce();
+      await this.archiveDue();
     } catch (error) {
       this.options.logger.warn({ err: (error as Error).message }, 'the archiver could not reach the store; trying again');
     }
   }
 
-  /** Archives one claimed subject; false when there was nothing to archive, or it failed (its lease brings it back). */
-  private async archiveOne(subject: TenantSubject): Promise<boolean> {
+  /** Archives one claimed subject; one that fails is left to its lease, which brings it back. */
+  private async archiveOne(subject: TenantSubject): Promise<void> {
     const { source, queue, store, logger, metrics, settings } = this.options;
     try {
       const info = await source.info(subject);
       if (!info || !info.terminal) {
         // Gone from the store (archived and deleted, or expired), or started again: nothing of it to archive.
         await queue.drop(subject);
-        return false;
+        return;
       }
       const entries = await this.readHistory(subject, info.firstSeq, info.lastSeq);
       await store.put(subject, encodeArchivedSubject({ ...subject, info, entries }));
       await queue.finish(subject, info.epoch, info.lastSeq, settings.keepSeconds);
       metrics.archived();
       logger.info({ subject: archiveMember(subject), events: entries.length, lastSeq: info.lastSeq }, 'subject archived');
-      return true;
     } catch (error) {
       metrics.failed();
       logger.warn({ err: (error as Error).message, subject: archiveMember(subject), retryInMs: settings.leaseMs }, 'archiving a subject failed');
-      return false;
     }
   }
 
