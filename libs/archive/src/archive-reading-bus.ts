@@ -32,13 +32,17 @@ export function archivedHistory(archived: ArchivedSubject, afterSeq: number, lim
 export class ArchiveReadingBus implements Bus {
   constructor(
     private readonly bus: Bus,
-    private readonly archived: Pick<ArchivedSubjects, 'load'>,
+    private readonly archived: Pick<ArchivedSubjects, 'load' | 'forget'>,
     private readonly logger: BusLogger = silentLogger,
   ) {}
 
   async info(ref: StreamRef): Promise<SubjectInfo | null> {
     const info = await this.bus.info(ref);
-    if (info || ref.kind === 'activity') return info;
+    if (ref.kind === 'activity') return info;
+    if (info) {
+      this.archived.forget(ref);
+      return info;
+    }
     return (await this.load(ref))?.info ?? null;
   }
 

@@ -27,17 +27,20 @@ describe('the bus the gateway reads through with the archive on', () => {
   let store: MemoryBus;
   let archived: ArchivedSubject;
   let loads: string[];
+  let forgotten: string[];
   let reading: ArchiveReadingBus;
 
   beforeEach(async () => {
     store = new MemoryBus({ historyMaxLen: 100, historyTtlSeconds: 60 });
     archived = await archivedFrom(subject);
     loads = [];
+    forgotten = [];
     reading = new ArchiveReadingBus(store, {
       load: async (s) => {
         loads.push(`${s.tenant}:${s.kind}:${s.id}`);
         return s.tenant === subject.tenant && s.kind === subject.kind && s.id === subject.id ? archived : null;
       },
+      forget: (s) => forgotten.push(`${s.tenant}:${s.kind}:${s.id}`),
     });
   });
 
@@ -55,6 +58,8 @@ describe('the bus the gateway reads through with the archive on', () => {
   it('answers from the store while it holds the subject, asks the archive only about subjects the store lacks, never about the activity stream', async () => {
     await store.append(subject, packRun(subject).slice(0, 3));
     expect(await reading.info(subject)).toMatchObject({ lastSeq: 3, terminal: false });
+    // The store holds the id again (a new history): what the archive had of it is not served after.
+    expect(forgotten).toEqual(['acme:pack-run:p1']);
     expect((await reading.history(subject, 0, 100)).map((e) => e.seq)).toEqual([1, 2, 3]);
     // The end of a live history is empty: the store still holds the subject, so it stays the store's.
     expect(await reading.history(subject, 3, 100)).toEqual([]);

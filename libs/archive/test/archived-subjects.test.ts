@@ -2,6 +2,7 @@ import { TenantSubject } from '@fanout/contracts';
 import { HistoryEntry } from '@fanout/bus';
 import { ArchivedObjectTooLargeError, ArchivedSubject, ArchivedSubjects, S3ArchiveStore, archiveObjectKey, encodeArchivedSubject } from '../src';
 import { S3Server, startS3 } from '../../../test/support/s3-server';
+import { sleep } from '../../../test/support/wait';
 
 let s3: S3Server;
 let store: S3ArchiveStore;
@@ -83,5 +84,25 @@ describe('archived subjects as a gateway reads them (S3 on loopback)', () => {
     const impostor = { tenant: 'acme', kind: 'pack-run' as const, id: 'impostor' };
     await store.put(impostor, encodeArchivedSubject(other));
     await expect(new ArchivedSubjects(store, { cacheBytes: 1_000_000, maxObjectBytes: 1_000_000 }).load(impostor)).rejects.toThrow(/another subject/);
+  });
+
+  it('reads an object again once it was kept cacheTtlMs, or when told to forget it (its id used again)', async () => {
+    const first = archivedSubject(5);
+    const { subject } = await put(first);
+    const { gets, store: countingStore } = counting();
+    const reader = new ArchivedSubjects(countingStore, { cacheBytes: 1_000_000, maxObjectBytes: 1_000_000, cacheTtlMs: 300 });
+    expect((await reader.load(subject))!.info.lastSeq).toBe(5);
+
+    // The same id archived again, with another history.
+    await store.put(subject, encodeArchivedSubject({ ...archivedSubject(7), ...subject }));
+    expect((await reader.load(subject))!.info.lastSeq).toBe(5);
+    await sleep(400);
+    expect((await reader.load(subject))!.info.lastSeq).toBe(7);
+    expect(gets).toHaveLength(2);
+
+    reader.forget(subject);
+    expect(reader.heldBytes).toBe(0);
+    await reader.load(subject);
+    expect(gets).toHaveLength(3);
   });
 });
