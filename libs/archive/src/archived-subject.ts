@@ -66,7 +66,8 @@ export function decodeArchivedSubject(bytes: Buffer, what: string): ArchivedSubj
     if (!match) return fail(`entry ${i + 1} has no valid header line`);
     const length = Number(match[3]);
     if (at + length > bytes.length) fail(`entry ${i + 1} is cut short`);
-    entries.push({ seq: Number(match[1]), terminal: match[2] === '1', frame: bytes.subarray(at, at + length) });
+    // A copy: a frame kept elsewhere (a replica's cached history pages) must not hold the whole object.
+    entries.push({ seq: Number(match[1]), terminal: match[2] === '1', frame: Buffer.from(bytes.subarray(at, at + length)) });
     at += length;
   }
   if (at !== bytes.length) fail('bytes follow its last entry');

@@ -34,3 +34,9 @@ describe('the archived object of a subject', () => {
     expect(() => decodeArchivedSubject(encodeArchivedSubject(gap), 'p:1')).toThrow(/consecutive/);
   });
 });
+
+test('a decoded frame does not hold the object it came from (what a replica caches of it stays its own size)', () => {
+  const large = { ...subject, entries: entries.map((e) => ({ ...e, frame: Buffer.concat([e.frame, Buffer.alloc(5000, 0x20)]) })) };
+  const bytes = encodeArchivedSubject(large);
+  for (const entry of decodeArchivedSubject(bytes, 'p:1').entries) expect(entry.frame.buffer).not.toBe(bytes.buffer);
+});
