@@ -37,6 +37,7 @@ COPY libs/http/package.json libs/http/
 COPY libs/bus/package.json libs/bus/
 COPY libs/client/package.json libs/client/
 COPY libs/producer/package.json libs/producer/
+COPY libs/archive/package.json libs/archive/
 COPY apps/publisher/package.json apps/publisher/
 COPY apps/gateway/package.json apps/gateway/
 COPY apps/server/package.json apps/server/

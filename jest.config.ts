@@ -7,7 +7,7 @@ const config: Config = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: {
-    '^@fanout/(contracts|bus|sse|observability|http|client|producer)$': '<rootDir>/libs/$1/src',
+    '^@fanout/(contracts|bus|sse|observability|http|client|producer|archive)$': '<rootDir>/libs/$1/src',
     '^@fanout/(gateway|publisher|server|cli)$': '<rootDir>/apps/$1/src',
   },
   testTimeout: 60_000,

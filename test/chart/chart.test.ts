@@ -28,8 +28,12 @@ const templates: Record<string, string> = Object.fromEntries(
   readdirSync(join(CHART, 'templates')).map((name) => [name, read(join(CHART, 'templates', name))]),
 );
 
-/** The variables loadConfig reads, from its source (as apps/server/test/deploy.test.ts does). */
-const CONFIG_VARIABLES = new Set([...read(join(ROOT, 'apps/server/src/config.ts')).matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
+/** The variables loadConfig reads, from its sources (as apps/server/test/deploy.test.ts does). */
+const CONFIG_VARIABLES = new Set(
+  ['config.ts', 'archive-config.ts'].flatMap((file) => [...read(join(ROOT, 'apps/server/src', file)).matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!)),
+);
+/** The archive's credentials, which the AWS SDK reads itself (its default chain). */
+const AWS_CREDENTIALS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -57,6 +61,7 @@ function everythingOn(): Json {
   v.auth.jwt.maxTtlSeconds = 3600;
   v.config.corsOrigins = 'https://app.example.com';
   v.config.tenantMaxSubjects = 100000;
+  v.archive = { ...v.archive, bucket: 'fanout-logs', prefix: 'prod/', endpoint: 'https://minio.example.com', region: 'eu-west-1', forcePathStyle: true, keepSeconds: 60, existingSecret: 'fanout-archive' };
   v.extraEnv = [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=768' }];
   v.imagePullSecrets = [{ name: 'registry' }];
   v.gateway.service.annotations = { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb' };
@@ -240,7 +245,7 @@ describe('charts/fanout', () => {
       // The environment: only variables the server's config knows, Redis and the JWT secret from Secrets.
       const env = container!.env as Json[];
       const names = env.map((e) => e.name);
-      expect(names.filter((n) => !CONFIG_VARIABLES.has(n) && n !== 'NODE_OPTIONS')).toEqual([]);
+      expect(names.filter((n) => !CONFIG_VARIABLES.has(n) && n !== 'NODE_OPTIONS' && !AWS_CREDENTIALS.includes(n))).toEqual([]);
       expect(new Set(names).size).toBe(names.length);
       const redis = env.find((e) => e.name === 'REDIS_URL')!;
       expect(redis.valueFrom.secretKeyRef).toEqual({ name: values.redis.existingSecret, key: values.redis.secretKey });
@@ -260,6 +265,15 @@ describe('charts/fanout', () => {
         expect(config).toMatchObject({ port: values[role].port, host: '0.0.0.0', workers: values[role].workers, shutdownGraceMs: values.config.shutdownGraceMs });
         expect(config.auth.mode).toBe('jwt');
         expect(config.redisUrl).toBe(redisUrl);
+        if (values.archive.bucket) {
+          expect(config.archive?.s3).toEqual({ bucket: values.archive.bucket, prefix: values.archive.prefix, endpoint: values.archive.endpoint, region: values.archive.region, forcePathStyle: values.archive.forcePathStyle });
+          expect(config.archive?.keepSeconds).toBe(values.archive.keepSeconds);
+        } else expect(config.archive).toBeUndefined();
+      }
+      for (const name of AWS_CREDENTIALS) {
+        const credential = env.find((e) => e.name === name);
+        if (values.archive.existingSecret) expect(credential?.valueFrom.secretKeyRef.name).toBe(values.archive.existingSecret);
+        else expect(credential).toBeUndefined();
       }
 
       // The kubelet waits longer than preStop plus the drain before it kills.

@@ -5,7 +5,7 @@ import { FanoutConfig } from './config';
 const usesRedis = (config: FanoutConfig): boolean => Boolean(config.redisUrl || config.redisClusterNodes || config.redisSentinel);
 
 /** The process's bus: Redis (single, Cluster or Sentinel-managed) when configured, else the embedded in-memory one. */
-export function createBus(config: FanoutConfig, logger: Logger): Bus {
+export function createBus(config: FanoutConfig, logger: Logger): Bus | RedisBus {
   const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
   const quota = { tenantMaxSubjects: config.tenantMaxSubjects };
   if (!usesRedis(config)) {
@@ -22,6 +22,8 @@ export function createBus(config: FanoutConfig, logger: Logger): Bus {
     waitTimeoutMs: config.redisWaitTimeoutMs,
     // A gateway's reads come one connection at a time: auto-pipelining would only cost it memory.
     autoPipelining: config.role !== 'gateway',
+    // The publisher's appends mark finished subjects for the archive.
+    archive: config.archive !== undefined && config.role !== 'gateway',
     logger,
   });
 }

@@ -24,6 +24,10 @@ import {
   defaultShutdownSpreadMs,
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
+import { ArchiveConfig, readArchiveConfig } from './archive-config';
+import { ConfigError, read } from './env-reading';
+
+export { ConfigError };
 
 export const ROLES = ['gateway', 'publisher', 'dev'] as const;
 export type Role = (typeof ROLES)[number];
@@ -90,29 +94,12 @@ export interface FanoutConfig {
   maxConnectionsPerTenant: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
-}
-
-/** A configuration error names the variable; the CLI prints it as one line and exits non-zero. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
+  /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
+  archive?: ArchiveConfig;
 }
 
 const positiveInt = z.coerce.number().int().positive();
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodType<T>, fallback: T): T {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(variable, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
-  return parsed.data;
-}
 
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
@@ -250,10 +237,15 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   if (shutdownSpreadMs > 0 && shutdownSpreadMs >= shutdownGraceMs) {
     throw new ConfigError('FANOUT_SHUTDOWN_SPREAD_MS', `must be below FANOUT_SHUTDOWN_GRACE_MS (${shutdownGraceMs}), which must leave the last streams time to close`);
   }
+  const archive = readArchiveConfig(env);
+  if (archive && !redisUrl && !redisClusterNodes && !redisSentinel) {
+    throw new ConfigError('FANOUT_ARCHIVE_S3_BUCKET', 'the archive needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory bus keeps nothing to archive');
+  }
 
   return {
     role,
     host,
+    archive,
     redisUrl,
     redisClusterNodes,
     redisSentinel,

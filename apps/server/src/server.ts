@@ -5,6 +5,7 @@ import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, createGateway } 
 import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
+import { startArchive } from './archive';
 import { createBus, describeBus } from './bus';
 import { FanoutConfig } from './config';
 import { createHttpApp } from './http-app';
@@ -51,12 +52,13 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   const registry = createRegistry();
   const bus = createBus(config, logger);
   const authenticate = createAuthenticator(config.auth);
+  const archive = startArchive(config, bus, logger, registry);
 
   const gateway =
     config.role === 'publisher'
       ? undefined
       : createGateway({
-          bus,
+          bus: archive?.readingBus ?? bus,
           logger,
           registry,
           authenticate,
@@ -122,6 +124,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       draining = true;
       logger.info({ graceMs: config.shutdownGraceMs }, 'draining');
       const deadline = Date.now() + config.shutdownGraceMs;
+      // The archiver takes no new subject from now; the one it writes may finish within the grace.
+      const archiveStopped = archive?.stop(config.shutdownGraceMs);
       const until = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
       if (gateway) await gateway.drain(config.shutdownGraceMs, config.shutdownSpreadMs);
       // Listening for a moment after the signal: probes and proxies get /readyz 503 and new streams a
@@ -134,6 +138,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       await Promise.race([closed, until(deadline - Date.now())]);
       server.closeAllConnections();
       gateway?.close();
+      await archiveStopped;
       await bus.close();
       logger.info('stopped');
     },

@@ -31,7 +31,9 @@ function environmentOf(service: Json, env: Record<string, string> = {}): Record<
 }
 
 /** The variables loadConfig reads, from its source. */
-const CONFIG_VARIABLES = new Set([...read('apps/server/src/config.ts').matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!));
+const CONFIG_VARIABLES = new Set(
+  ['config.ts', 'archive-config.ts'].flatMap((file) => [...read(`apps/server/src/${file}`).matchAll(/read(?:<[^(]*>)?\(\s*env,\s*'([A-Z0-9_]+)'/g)].map((m) => m[1]!)),
+);
 
 const fanoutServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const roleOf = (service: Json): Role => service.command[0] as Role;

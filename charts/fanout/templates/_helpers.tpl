@@ -146,6 +146,46 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 - name: FANOUT_CORS_ORIGINS
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.archive }}
+{{- if .bucket }}
+- name: FANOUT_ARCHIVE_S3_BUCKET
+  value: {{ .bucket | quote }}
+{{- with .prefix }}
+- name: FANOUT_ARCHIVE_S3_PREFIX
+  value: {{ . | quote }}
+{{- end }}
+{{- with .endpoint }}
+- name: FANOUT_ARCHIVE_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .region }}
+- name: FANOUT_ARCHIVE_S3_REGION
+  value: {{ . | quote }}
+{{- end }}
+- name: FANOUT_ARCHIVE_S3_FORCE_PATH_STYLE
+  value: {{ .forcePathStyle | quote }}
+- name: FANOUT_ARCHIVE_KEEP_S
+  value: {{ .keepSeconds | quote }}
+- name: FANOUT_ARCHIVE_LEASE_MS
+  value: {{ .leaseMs | quote }}
+- name: FANOUT_ARCHIVE_CACHE_BYTES
+  value: {{ .cacheBytes | int64 | quote }}
+- name: FANOUT_ARCHIVE_MAX_OBJECT_BYTES
+  value: {{ .maxObjectBytes | int64 | quote }}
+{{- if .existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .accessKeyIdKey | quote }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .secretAccessKeyKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}

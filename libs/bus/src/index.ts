@@ -1,3 +1,4 @@
+export * from './archive-queue';
 export * from './bus';
 export * from './deadline';
 export * from './keys';
@@ -30,3 +31,4 @@ export { RedisSentinelTarget, RedisTarget, describeRedisTarget, isClusterUrl, pa
 export { ClusterSubscriber } from './cluster-subscriber';
 export { keySlot } from './key-slot';
 export { storeFailureKind } from './store-failure';
+export { latestStateEntriesOf } from './state-entries';

@@ -58,3 +58,23 @@ export function subjectMember(subject: { kind: string; id: string }): string {
 export function subjectKeyString(ref: StreamRef): string {
   return ref.kind === 'activity' ? `${ref.tenant}:activity:` : `${ref.tenant}:${ref.kind}:${ref.id}`;
 }
+
+/**
+ * Finished subjects waiting for the archive: a sorted set, member {@link archiveMember} → ms from
+ * which an archiver may claim it (0 when marked; a claim moves it past its lease). One key, on its
+ * own slot in Redis Cluster: written after the append (not in its script), and repaired by a sweep
+ * of the subjects.
+ */
+export const ARCHIVE_PENDING_KEY = 'fo:archive:pending';
+
+/** A subject as the archive's pending set holds it: `tenant:kind:id` (a tenant has no colon). */
+export function archiveMember(subject: TenantSubject): string {
+  return `${subject.tenant}:${subject.kind}:${subject.id}`;
+}
+
+/** The subject of a pending member, or of a subject's key (`fo:{tenant:kind:id}:m`). */
+export function subjectOfArchiveMember(member: string): TenantSubject | undefined {
+  const match = /^([^:]+):(job|pack-run|run):(.+)$/.exec(member);
+  if (!match) return undefined;
+  return { tenant: match[1]!, kind: match[2] as TenantSubject['kind'], id: match[3]! };
+}

@@ -1,7 +1,9 @@
 import Redis, { RedisOptions } from 'ioredis';
 import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary } from './bus';
+import { ArchiveQueue } from './archive-queue';
 import { silentLogger } from './logger';
+import { RedisArchiveQueue } from './redis-archive-queue';
 import { RedisSentinelTarget, createCommandConnection, createSubscriberConnection, redisTargetOf } from './redis-connections';
 import { RedisStore, RedisStoreOptions } from './redis-store';
 import { RedisSubscriptionPath } from './redis-subscription-path';
@@ -26,6 +28,8 @@ export interface RedisBusOptions extends RedisStoreOptions {
    * @default {@link DEFAULT_AUTO_PIPELINING}
    */
   autoPipelining?: boolean;
+  /** Appends mark finished subjects for the archive ({@link archiveQueue}). @default false */
+  archive?: boolean;
 }
 
 /** Both connections: reconnect quickly, and fail a command while Redis is away rather than queue it. */
@@ -46,6 +50,8 @@ const CONNECTION_BASE: RedisOptions = {
 export class RedisBus implements Bus {
   private readonly store: RedisStore;
   private readonly subscriptions: RedisSubscriptionPath;
+  /** The archive's pending set, on the command connection. */
+  readonly archiveQueue: ArchiveQueue;
   /** On a Sentinel-managed master: both connections on the master, checked with every probe. */
   private readonly masterCheck?: () => Promise<void>;
 
@@ -57,7 +63,8 @@ export class RedisBus implements Bus {
       commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       enableAutoPipelining: options.autoPipelining ?? DEFAULT_AUTO_PIPELINING,
     });
-    this.store = new RedisStore(command, options);
+    this.archiveQueue = new RedisArchiveQueue(command);
+    this.store = new RedisStore(command, { ...options, archiveQueue: options.archive ? this.archiveQueue : undefined });
     const subscriber = createSubscriberConnection(target, { ...CONNECTION_BASE, autoResubscribe: false, enableOfflineQueue: true }, logger);
     this.subscriptions = new RedisSubscriptionPath(subscriber, this.store, logger);
     if (target.kind === 'sentinel') this.masterCheck = () => assertOnTheMaster(command as Redis, subscriber as Redis);

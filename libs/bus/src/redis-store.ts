@@ -1,7 +1,8 @@
-import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { PublishedEvent, SubjectKind, TenantSubject, isStatusEventType, isTerminalStatus } from '@fanout/contracts';
 import { ActivityUpdate, activitySubjectJson, activityUpdate, activityUpdates } from './activity';
 import { quotaRefusals } from './append-refusals';
 import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, overQuotaReply, parseAppendReply } from './append-reply';
+import { ArchiveQueue } from './archive-queue';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, Bus, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
@@ -38,6 +39,11 @@ export interface RedisStoreOptions extends BusOptions {
   waitReplicas?: number;
   /** How long an append waits for those acknowledgements before it fails. @default {@link DEFAULT_WAIT_TIMEOUT_MS} */
   waitTimeoutMs?: number;
+  /**
+   * Where an append that stores (or repeats) a subject's terminal event marks the subject for the
+   * archive, after the script: a mark lost to a crash is repaired by {@link ArchiveQueue.repair}.
+   */
+  archiveQueue?: Pick<ArchiveQueue, 'markPending'>;
 }
 
 /** An append stored on the master that not enough replicas acknowledged in time. */
@@ -114,8 +120,25 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
 
   async append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
     this.assertDatabaseAccepted();
-    if (deadline === undefined) return this.appendAndRecord(subject, events, '');
-    return beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
+    const outcomes =
+      deadline === undefined
+        ? await this.appendAndRecord(subject, events, '')
+        : await beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
+    if (this.options.archiveQueue && storedTerminalEvent(events, outcomes)) await this.markForArchive(subject, deadline);
+    return outcomes;
+  }
+
+  /**
+   * The append is stored whatever happens here, and answered by its deadline: a mark that failed or
+   * is late is logged, and the archiver's repair sweep finds the subject.
+   */
+  private async markForArchive(subject: TenantSubject, deadline: number | undefined): Promise<void> {
+    const marking = this.options.archiveQueue!.markPending([subject]);
+    try {
+      await (deadline === undefined ? marking : beforeDeadline(marking, deadline, 'marking the subject for the archive'));
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message, subject }, 'marking a finished subject for the archive failed; the repair sweep will');
+    }
   }
 
   private appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
@@ -389,6 +412,16 @@ function pushEventArgs(args: (string | number)[], events: readonly PublishedEven
     const p = prepareEvent(event);
     args.push(p.eventId, p.type, p.status, p.attempt, p.stepIndex, p.head, p.tail);
   }
+}
+
+/** Whether the subject's terminal status event is among the events the store holds (stored now, or before: a duplicate). */
+function storedTerminalEvent(events: readonly PublishedEvent[], outcomes: readonly AppendOutcome[]): boolean {
+  return events.some((event, i) => {
+    const outcome = outcomes[i];
+    if (!outcome || !('seq' in outcome) || !isStatusEventType(event.type)) return false;
+    const status = (event.data as { status?: unknown }).status;
+    return typeof status === 'string' && isTerminalStatus(status);
+  });
 }
 
 function parseSubjectMember(member: string): { kind: SubjectKind; id: string } {

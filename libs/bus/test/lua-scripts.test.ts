@@ -10,6 +10,8 @@ describe('the Lua scripts', () => {
       ['admit-subject', 1],
       ['append', 4],
       ['append-and-record', 9],
+      ['claim-archive-work', 1],
+      ['finish-archive', 4],
       ['record-subject', 5],
       ['release-reservation', 1],
       ['step-events', 3],

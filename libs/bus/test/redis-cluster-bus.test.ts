@@ -5,7 +5,7 @@
  * (ASK, then MOVED, and the server-side SUNSUBSCRIBE) with nothing lost.
  */
 import { TenantSubject } from '@fanout/contracts';
-import { LiveBatch, RedisBus, activityKeys, describeRedisTarget, activityOf, keySlot, parseClusterNodes, parseClusterUrl, redisTargetOf, subjectKeys, tenantIndexKeys } from '../src';
+import { ARCHIVE_PENDING_KEY, LiveBatch, RedisBus, activityKeys, archiveMember, describeRedisTarget, activityOf, keySlot, parseClusterNodes, parseClusterUrl, redisTargetOf, subjectKeys, tenantIndexKeys } from '../src';
 import { RedisCluster, startRedisCluster } from '../../../test/support/redis-cluster';
 import { sleep, waitFor } from '../../../test/support/wait';
 import { BusFactoryOptions, collector, expectStored, jobProgress, newSubject, runBusConformance, status } from './conformance';
@@ -155,5 +155,42 @@ describe('RedisBus on Redis Cluster specifics', () => {
     expect(Number(onTarget[1])).toBe(1);
     expect(Number(onSource[1])).toBe(0);
     await gateway.probe(1000);
+  });
+});
+
+describe('the archive queue on Redis Cluster', () => {
+  it('marks finished subjects of any slot, repairs lost marks from every master, and finishes each on its own slot', async () => {
+    const bus = await openClusterBus({ historyMaxLen: 100, historyTtlSeconds: 3600 });
+    const archiving = new RedisBus({ url: cluster.url, historyMaxLen: 100, historyTtlSeconds: 3600, archive: true });
+    const client = cluster.clusterClient();
+    // Other tests of this file leave finished subjects in the cluster: only this tenant's are counted.
+    const tenant = `archive-${Date.now()}`;
+    const pendingOfTenant = async () => (await client.zrange(ARCHIVE_PENDING_KEY, 0, -1)).filter((m) => m.startsWith(`${tenant}:`)).sort();
+    try {
+      await waitFor('the archiving bus to pass a probe', () => archiving.probe(1000).then(() => true), 15_000, 5);
+      const finish = async (on: RedisBus, subject: TenantSubject) => expectStored(await on.append(subject, [status(subject, 'pending'), status(subject, 'canceled')]), [1, 2]);
+      const marked = newSubject('job', tenant);
+      await finish(archiving, marked);
+      // Finished without a mark (as if their publisher died after the append), on several masters.
+      const lost = Array.from({ length: 12 }, () => newSubject('run', tenant));
+      for (const subject of lost) await finish(bus, subject);
+      const ownerOf = await cluster.slotOwners();
+      expect(new Set(lost.map((s) => ownerOf(keySlot(subjectKeys(s).meta)).port)).size).toBeGreaterThan(1);
+
+      expect(await pendingOfTenant()).toEqual([archiveMember(marked)]);
+      expect(await archiving.archiveQueue.repair()).toBeGreaterThanOrEqual(lost.length + 1);
+      expect(await pendingOfTenant()).toEqual([marked, ...lost].map(archiveMember).sort());
+
+      const claimed = (await archiving.archiveQueue.claim(60_000, 100_000)).filter((s) => s.tenant === tenant);
+      expect(claimed).toHaveLength(lost.length + 1);
+      for (const subject of claimed) {
+        const info = (await archiving.info(subject))!;
+        await archiving.archiveQueue.finish(subject, info.epoch, info.lastSeq, 0);
+        expect(await archiving.info(subject)).toBeNull();
+      }
+      expect(await pendingOfTenant()).toEqual([]);
+    } finally {
+      await Promise.all([bus.close(), archiving.close()]);
+    }
   });
 });

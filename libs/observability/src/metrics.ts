@@ -134,3 +134,31 @@ export function createPublisherMetrics(registry: Registry): PublisherMetrics {
     }),
   };
 }
+
+export type ArchiveResult = 'archived' | 'failed';
+const ARCHIVE_RESULTS: readonly ArchiveResult[] = ['archived', 'failed'];
+
+export interface ArchiveMetrics {
+  subjects: Counter<'result'>;
+}
+
+/** The archiver's metrics; `pendingCount` is read at each scrape (the store's pending set, shared by every publisher). */
+export function createArchiveMetrics(registry: Registry, pendingCount: () => Promise<number>): ArchiveMetrics {
+  new Gauge({
+    name: 'fanout_archive_pending',
+    help: 'Finished subjects waiting to be archived (in the store, over all publishers)',
+    registers: [registry],
+    // Every worker of a replica reads the same set: their sum would count it once per worker.
+    aggregator: 'max',
+    async collect() {
+      this.set(await pendingCount().catch(() => Number.NaN));
+    },
+  });
+  return {
+    subjects: withZeroes(
+      new Counter({ name: 'fanout_archive_subjects_total', help: 'Subjects written to the archive by this process, and attempts that failed (retried)', labelNames: ['result'], registers: [registry] }),
+      'result',
+      ARCHIVE_RESULTS,
+    ),
+  };
+}

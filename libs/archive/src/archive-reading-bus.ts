@@ -1,0 +1,110 @@
+import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+import {
+  AppendOutcome,
+  BatchListener,
+  Bus,
+  BusLogger,
+  ConnectionListener,
+  HistoryEntry,
+  StreamRef,
+  SubjectInfo,
+  SubjectSummary,
+  archiveMember,
+  latestStateEntriesOf,
+  silentLogger,
+} from '@fanout/bus';
+import { ArchivedSubject } from './archived-subject';
+import { ArchivedSubjects } from './archived-subjects';
+
+/** Entries of an archived subject with seq > afterSeq, oldest first, at most `limit`. */
+export function archivedHistory(archived: ArchivedSubject, afterSeq: number, limit: number): HistoryEntry[] {
+  const from = Math.max(0, afterSeq + 1 - archived.info.firstSeq);
+  return archived.entries.slice(from, from + Math.max(0, limit));
+}
+
+/**
+ * The bus as the gateway reads it with the archive on: a subject the store no longer holds is
+ * answered from its archived object (its info, history and a pack run's state before a tail), with
+ * the same ids, seqs and frames, so every read route serves it as it did from the store. The store
+ * answers first: a subject it holds (one archived but not yet deleted, or one started again) is its.
+ * Everything else (appends, subscriptions, the activity stream, recent subjects) is the store's.
+ */
+export class ArchiveReadingBus implements Bus {
+  constructor(
+    private readonly bus: Bus,
+    private readonly archived: Pick<ArchivedSubjects, 'load' | 'forget'>,
+    private readonly logger: BusLogger = silentLogger,
+  ) {}
+
+  async info(ref: StreamRef): Promise<SubjectInfo | null> {
+    const info = await this.bus.info(ref);
+    if (ref.kind === 'activity') return info;
+    if (info) {
+      this.archived.forget(ref);
+      return info;
+    }
+    return (await this.load(ref))?.info ?? null;
+  }
+
+  async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+    const entries = await this.bus.history(ref, afterSeq, limit);
+    if (entries.length > 0 || ref.kind === 'activity') return entries;
+    const archived = await this.archivedIfGone(ref);
+    return archived ? archivedHistory(archived, afterSeq, limit) : entries;
+  }
+
+  async latestStateEntries(subject: TenantSubject, beforeSeq: number): Promise<HistoryEntry[]> {
+    const entries = await this.bus.latestStateEntries(subject, beforeSeq);
+    if (entries.length > 0) return entries;
+    const archived = await this.archivedIfGone(subject);
+    return archived ? latestStateEntriesOf(archived.entries, beforeSeq) : entries;
+  }
+
+  /** The archived subject, when the store holds no history of it (an empty read may also just be the end of a live one). */
+  private async archivedIfGone(subject: TenantSubject): Promise<ArchivedSubject | null> {
+    if (await this.bus.info(subject)) return null;
+    return this.load(subject);
+  }
+
+  /** A failed read of the archive answers like a failed store (503); why is logged here. */
+  private async load(subject: TenantSubject): Promise<ArchivedSubject | null> {
+    try {
+      return await this.archived.load(subject);
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message, subject: archiveMember(subject) }, 'reading the archive failed');
+      throw error;
+    }
+  }
+
+  append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
+    return this.bus.append(subject, events, deadline);
+  }
+
+  recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
+    return this.bus.recentSubjects(tenant, kind, limit);
+  }
+
+  subscribe(ref: StreamRef, listener: BatchListener): Promise<void> {
+    return this.bus.subscribe(ref, listener);
+  }
+
+  unsubscribe(ref: StreamRef): Promise<void> {
+    return this.bus.unsubscribe(ref);
+  }
+
+  subscriptionCount(): number {
+    return this.bus.subscriptionCount();
+  }
+
+  onConnection(listener: ConnectionListener): void {
+    this.bus.onConnection(listener);
+  }
+
+  probe(timeoutMs: number): Promise<void> {
+    return this.bus.probe(timeoutMs);
+  }
+
+  close(): Promise<void> {
+    return this.bus.close();
+  }
+}

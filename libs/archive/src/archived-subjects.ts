@@ -1,0 +1,95 @@
+import { TenantSubject } from '@fanout/contracts';
+import { archiveMember } from '@fanout/bus';
+import { ArchivedSubject, decodeArchivedSubject } from './archived-subject';
+import { ArchiveStore } from './archive-store';
+
+export const DEFAULT_ARCHIVE_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_ARCHIVE_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+/** How long a kept object is served before it is read again. */
+export const DEFAULT_ARCHIVE_CACHE_TTL_MS = 60_000;
+
+export interface ArchiveReadSettings {
+  /** Bytes of archived objects a process keeps (least recently used out first). @default {@link DEFAULT_ARCHIVE_CACHE_BYTES} */
+  cacheBytes: number;
+  /** A larger object is refused unread (at most cacheBytes). @default {@link DEFAULT_ARCHIVE_MAX_OBJECT_BYTES} */
+  maxObjectBytes: number;
+  /** @default {@link DEFAULT_ARCHIVE_CACHE_TTL_MS} */
+  cacheTtlMs?: number;
+}
+
+interface Cached {
+  subject: ArchivedSubject;
+  bytes: number;
+  loadedAt: number;
+}
+
+/**
+ * Archived subjects as a process reads them: loaded whole (one GET), shared by every read of the
+ * subject while in flight, and kept, bounded in bytes, so a replay's pages and the clients after it
+ * read memory. An archived object changes only when its id is used again (a new history, archived
+ * in turn over the old one): a kept object is read again after `cacheTtlMs`, and forgotten when
+ * the store is seen to hold the subject again.
+ */
+export class ArchivedSubjects {
+  private readonly cache = new Map<string, Cached>();
+  private readonly loading = new Map<string, Promise<ArchivedSubject | null>>();
+  private cachedBytes = 0;
+
+  constructor(
+    private readonly store: Pick<ArchiveStore, 'get'>,
+    private readonly settings: ArchiveReadSettings,
+  ) {}
+
+  get heldBytes(): number {
+    return this.cachedBytes;
+  }
+
+  load(subject: TenantSubject): Promise<ArchivedSubject | null> {
+    const key = archiveMember(subject);
+    const cached = this.cache.get(key);
+    if (cached && Date.now() - cached.loadedAt > (this.settings.cacheTtlMs ?? DEFAULT_ARCHIVE_CACHE_TTL_MS)) this.drop(key, cached);
+    else if (cached) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return Promise.resolve(cached.subject);
+    }
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.fetch(subject, key).finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  /** Drops what is kept of the subject (the store holds it again: a new history of the same id). */
+  forget(subject: TenantSubject): void {
+    const key = archiveMember(subject);
+    const cached = this.cache.get(key);
+    if (cached) this.drop(key, cached);
+  }
+
+  private async fetch(subject: TenantSubject, key: string): Promise<ArchivedSubject | null> {
+    const bytes = await this.store.get(subject, this.settings.maxObjectBytes);
+    if (!bytes) return null;
+    const archived = decodeArchivedSubject(bytes, key);
+    if (archived.tenant !== subject.tenant || archived.kind !== subject.kind || archived.id !== subject.id) {
+      throw new Error(`the archived object of ${key} holds another subject`);
+    }
+    this.remember(key, { subject: archived, bytes: bytes.length, loadedAt: Date.now() });
+    return archived;
+  }
+
+  private remember(key: string, entry: Cached): void {
+    this.cache.set(key, entry);
+    this.cachedBytes += entry.bytes;
+    for (const [oldKey, old] of this.cache) {
+      if (this.cachedBytes <= this.settings.cacheBytes) break;
+      this.drop(oldKey, old);
+    }
+  }
+
+  private drop(key: string, cached: Cached): void {
+    this.cache.delete(key);
+    this.cachedBytes -= cached.bytes;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './archived-subject';
+export * from './archived-subjects';
+export * from './archive-reading-bus';
+export * from './archive-store';
+export * from './archiver';
