@@ -3,6 +3,7 @@ export {
   DASHBOARD_DIR,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
+  DEFAULT_MAX_REVOCATIONS,
   Gateway,
   GatewayOptions,
   GatewaySettings,
@@ -16,3 +17,4 @@ export {
   DEFAULT_RETRY_MS,
   StreamSettings,
 } from './stream-context';
+export { RevocationList, refusingRevoked } from './revocation-list';

@@ -1,5 +1,6 @@
 import { HistoryEntry, framesWithoutIds, idLine } from '@fanout/bus';
 import { GapReason, TenantSubject } from '@fanout/contracts';
+import { Principal } from '@fanout/http';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { encodeCursor, encodePosition } from './multi-cursor';
 import { Gap } from './resume-position';
@@ -33,9 +34,9 @@ export class MultiStream extends StreamSession {
     services: StreamServices,
     private readonly entries: readonly MultiEntry[],
     conn: SseConnection,
-    expiresAt: number | undefined,
+    principal: Principal,
   ) {
-    super(services, conn, 'multi', entries[0]!.subject.tenant, expiresAt);
+    super(services, conn, 'multi', principal);
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);

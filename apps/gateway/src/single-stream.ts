@@ -1,5 +1,6 @@
 import { GapReason } from '@fanout/contracts';
 import { HistoryEntry, StreamRef } from '@fanout/bus';
+import { Principal } from '@fanout/http';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
@@ -19,10 +20,10 @@ export class SingleStream extends StreamSession {
     conn: SseConnection,
     afterSeq: number,
     epoch: string | undefined,
-    expiresAt: number | undefined,
+    principal: Principal,
     prefix?: readonly HistoryEntry[],
   ) {
-    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt);
+    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, principal);
     this.feed = new SubjectFeed(services, ref, this, afterSeq, epoch, prefix);
   }
 

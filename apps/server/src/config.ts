@@ -18,6 +18,7 @@ import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
+  DEFAULT_MAX_REVOCATIONS,
   DEFAULT_RETRY_MS,
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
@@ -81,6 +82,10 @@ export interface FanoutConfig {
   maxConnectionsPerTenant: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
+
+  // Live revocation (issue 17)
+  /** FANOUT_MAX_REVOCATIONS: active revocations at most. @default {@link DEFAULT_MAX_REVOCATIONS} */
+  maxRevocations: number;
 }
 
 /** A configuration error names the variable; the CLI prints it as one line and exits non-zero. */
@@ -254,5 +259,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), DEFAULT_TENANT_MAX_SUBJECTS),
+
+    // Live revocation (issue 17)
+    maxRevocations: read(env, 'FANOUT_MAX_REVOCATIONS', z.coerce.number().int().min(1).max(100_000), DEFAULT_MAX_REVOCATIONS),
   };
 }
