@@ -83,6 +83,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (event !== 'up') return;
     // Pages cached before the loss may be of a history the store no longer has: clear them first.
     history.clear();
+    // The store may have come back without its data (a Redis restarted without persistence).
+    watchers.rewriteAll();
     metrics.busReconnects.inc();
     subscriptions.recoverAll();
   });

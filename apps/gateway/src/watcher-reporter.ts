@@ -12,8 +12,8 @@ export const WATCHER_LIVE_FOR_MS = 3 * WATCHER_REPORT_MS;
  * This replica's watcher counts (open streams per subject), reported to the store every
  * WATCHER_REPORT_MS: only the subjects whose count changed since the last report, so the cost is
  * per change of a count, never per connection per event. Everything is reported again every
- * WATCHER_REWRITE_MS, and after a report failed or came late (the store may have stopped counting
- * this replica meanwhile).
+ * WATCHER_REWRITE_MS, after a report failed or came late (the store may have stopped counting this
+ * replica meanwhile), and when asked (`rewriteAll`: the store came back, perhaps without its data).
  */
 export class WatcherReporter {
   readonly replicaId = randomBytes(8).toString('hex');
@@ -23,6 +23,7 @@ export class WatcherReporter {
   private reporting = false;
   private lastReportAt = 0;
   private lastRewriteAt = 0;
+  private rewriteDue = true;
 
   constructor(
     private readonly store: WatcherStore,
@@ -43,6 +44,11 @@ export class WatcherReporter {
     this.changed.set(key, { subject, count });
   }
 
+  /** The next report writes every count, not only those that changed. */
+  rewriteAll(): void {
+    this.rewriteDue = true;
+  }
+
   /** Stops reporting and takes this replica's counts out at once. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
@@ -53,7 +59,8 @@ export class WatcherReporter {
     if (this.reporting) return;
     this.reporting = true;
     const now = Date.now();
-    const rewrite = now - this.lastReportAt >= WATCHER_LIVE_FOR_MS || now - this.lastRewriteAt >= WATCHER_REWRITE_MS;
+    const rewrite = this.rewriteDue || now - this.lastReportAt >= WATCHER_LIVE_FOR_MS || now - this.lastRewriteAt >= WATCHER_REWRITE_MS;
+    this.rewriteDue = false;
     const batch = rewrite ? [...this.changed.values()].filter((c) => c.count === 0).concat([...this.counts.values()]) : [...this.changed.values()];
     this.changed.clear();
     try {
@@ -62,6 +69,7 @@ export class WatcherReporter {
       if (rewrite) this.lastRewriteAt = now;
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'reporting watcher counts failed; trying again');
+      this.rewriteDue = true;
       // Reported again next time, as they are now (unless they changed again meanwhile).
       for (const { subject } of batch) {
         const key = subjectKeyString(subject);
