@@ -17,4 +17,4 @@ export {
   DEFAULT_RETRY_MS,
   StreamSettings,
 } from './stream-context';
-export { RevocationList, refusingRevoked } from './revocation-list';
+export { REVOCATION_RELOAD_MS, RevocationList, refusingRevoked } from './revocation-list';
