@@ -453,6 +453,13 @@ function addRevocationAndWatcherPaths(paths: Record<string, unknown>): void {
     '503': { ...problemResponse('the store is unavailable'), headers: RETRY_AFTER },
   };
   paths['/api/v1/admin/revocations'] = {
+    get: {
+      operationId: 'listRevocations',
+      tags: ['admin'],
+      summary: 'The active revocations',
+      security: [{ bearer: [] }, {}],
+      responses: { '200': { description: 'soonest to lapse first', content: { 'application/json': { schema: ref('RevocationList') } } }, ...adminErrors },
+    },
     post: {
       operationId: 'revoke',
       tags: ['admin'],
@@ -468,13 +475,6 @@ function addRevocationAndWatcherPaths(paths: Record<string, unknown>): void {
         '413': problemResponse('the body is over 4096 bytes'),
         '415': problemResponse('the body is not JSON (Content-Type)'),
       },
-    },
-    get: {
-      operationId: 'listRevocations',
-      tags: ['admin'],
-      summary: 'The active revocations',
-      security: [{ bearer: [] }, {}],
-      responses: { '200': { description: 'soonest to lapse first', content: { 'application/json': { schema: ref('RevocationList') } } }, ...adminErrors },
     },
   };
   paths['/api/v1/admin/revocations/{id}'] = {
