@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { REVOCATION_RELOAD_MS } from '@fanout/gateway';
-import { FanoutProcess } from '../support/fanout-process';
+import { FanoutProcess, startFanout } from '../support/fanout-process';
 import { closeAllStreams, openStream, SseStream } from '../support/sse-client';
 import { jobEvents, jsonOrUndefined, Stack, startStack, uniqueId } from '../support/stack';
 import { mintHs256, nowS } from '../support/tokens';
@@ -178,7 +178,7 @@ test('a revocation by sub ends every token of that subject; one by tenant ends t
   expect((await call('GET', `${g1.url}/api/v1/subjects`, await token())).status).toBe(200);
 }, 60_000);
 
-test('the admin routes need the admin scope and a valid body: 403, 400, 415, 404', async () => {
+test('the admin routes need the admin scope and a valid body: 401, 403, 400, 413, 415, 404', async () => {
   const g0 = stack.gateways[0]!;
   const url = `${g0.url}/api/v1/admin/revocations`;
   expect((await call('POST', url, await token(), { jti: 'x', expiresAt: inTenMinutes() })).status).toBe(403);
@@ -201,6 +201,12 @@ test('the admin routes need the admin scope and a valid body: 403, 400, 415, 404
   }
   const notJson = await fetch(url, { method: 'POST', headers: { ...bearer(await adminToken()), 'Content-Type': 'text/plain' }, body: 'jti=a' });
   expect(notJson.status).toBe(415);
+  const tooLarge = await fetch(url, {
+    method: 'POST',
+    headers: { ...bearer(await adminToken()), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ jti: 'x'.repeat(5000), expiresAt: inTenMinutes() }),
+  });
+  expect(tooLarge.status).toBe(413);
   expect((await call('DELETE', `${url}/no-such-revocation`, await adminToken())).status).toBe(404);
 }, 30_000);
 
@@ -216,4 +222,34 @@ test('at most FANOUT_MAX_REVOCATIONS revocations are active: one more is a 409 a
   expect(after).toHaveLength(active + 1);
   expect(after.map((r) => r.jti)).not.toContain(refusedJti);
   await stack.stopProcess(capped);
+}, 30_000);
+
+test('fanout dev (the in-memory bus, FANOUT_AUTH=none) revokes a tenant too: its streams end revoked, its requests are 401', async () => {
+  const dev = await startFanout('dev', { REDIS_URL: undefined, FANOUT_AUTH: 'none' });
+  try {
+    const tenant = `rv-${randomUUID().slice(0, 8)}`;
+    const devJob = jobEvents(tenant, uniqueId('job'));
+    const headers = { 'X-Tenant': tenant };
+    const published = await fetch(`${dev.url}/api/v1/events`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(devJob.status('pending')) });
+    expect(published.status).toBe(202);
+    const stream = await openStream(`${dev.url}/api/v1/stream/jobs/${devJob.id}`, { headers });
+    await stream.waitForEvents(1);
+    const bystander = await openStream(`${dev.url}/api/v1/stream/subjects`, { headers: { 'X-Tenant': `other-${tenant}` } });
+    expect(bystander.status).toBe(200);
+
+    const revokedAt = performance.now();
+    const answer = await fetch(`${dev.url}/api/v1/admin/revocations`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tenant, expiresAt: inTenMinutes() }),
+    });
+    expect(answer.status).toBe(201);
+    await stream.waitForFrame('end', 5000);
+    expect(endReason(stream)).toBe('revoked');
+    expect(stream.named('end')[0]!.at - revokedAt).toBeLessThan(REVOKED_WITHIN_MS);
+    expect((await fetch(`${dev.url}/api/v1/jobs/${devJob.id}/events`, { headers })).status).toBe(401);
+    expect(bystander.named('end')).toEqual([]);
+  } finally {
+    await dev.stop();
+  }
 }, 30_000);

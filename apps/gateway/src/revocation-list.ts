@@ -65,6 +65,11 @@ export class RevocationList {
     return named(this.byTokenId, principal.tokenId) || named(this.bySubject, principal.subject) || named(this.byTenant, principal.tenant);
   }
 
+  /** The revocations were loaded once (from then on the list is current). */
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
   /** Resolves once the revocations were loaded; throws 503 if that takes longer than FIRST_LOAD_WAIT_MS. */
   async untilLoaded(): Promise<void> {
     if (this.loaded) return;
@@ -132,7 +137,8 @@ export class RevocationList {
 export function refusingRevoked(authenticate: Authenticator, revocations: RevocationList): Authenticator {
   return async (req, scope) => {
     const principal = await authenticate(req, scope);
-    await revocations.untilLoaded();
+    // Only at start: no extra turn per request once loaded.
+    if (!revocations.isLoaded) await revocations.untilLoaded();
     if (revocations.refuses(principal)) throw revokedProblem();
     return principal;
   };
