@@ -28,6 +28,11 @@ export class RevocationList {
   private markLoaded!: () => void;
   private timer: NodeJS.Timeout | undefined;
   private readonly changeListeners: (() => void)[] = [];
+  /**
+   * While a reload is in flight: the changes applied meanwhile, applied again over its answer (which
+   * may have been read before them, while their announcement arrived first on the other connection).
+   */
+  private changesDuringReload: RevocationChange[] | undefined;
 
   constructor(
     private readonly bus: RevocationStore & Pick<Bus, 'onConnection'>,
@@ -82,15 +87,24 @@ export class RevocationList {
 
   /** A change this replica made or was told of (applying one twice is harmless). */
   apply(change: RevocationChange): void {
-    if (change.kind === 'added') this.revocations.set(change.revocation.id, change.revocation);
-    else this.revocations.delete(change.id);
+    this.changesDuringReload?.push(change);
+    this.applyOne(change);
     this.reindex();
   }
 
+  private applyOne(change: RevocationChange): void {
+    if (change.kind === 'added') this.revocations.set(change.revocation.id, change.revocation);
+    else this.revocations.delete(change.id);
+  }
+
   private async reload(): Promise<void> {
+    if (this.changesDuringReload) return;
+    const changes: RevocationChange[] = [];
+    this.changesDuringReload = changes;
     try {
       const active = await this.bus.activeRevocations();
       this.revocations = new Map(active.map((revocation) => [revocation.id, revocation]));
+      for (const change of changes) this.applyOne(change);
       this.reindex();
       if (!this.loaded) {
         this.loaded = true;
@@ -104,6 +118,8 @@ export class RevocationList {
       // The store is not connected yet (at start): requests wait for this load, so try again soon.
       this.logger.debug({ err: (error as Error).message }, 'loading the revocations failed; trying again');
       setTimeout(() => void this.reload(), FIRST_LOAD_RETRY_MS).unref();
+    } finally {
+      this.changesDuringReload = undefined;
     }
   }
 
