@@ -1,5 +1,5 @@
 import { Revocation } from '@fanout/contracts';
-import { RevocationListener, RevocationStore } from './bus';
+import { RevocationChange, RevocationListener, RevocationStore } from './bus';
 
 /** Revocations of one process (`fanout dev` without Redis): kept until each expires, announced on a later turn as pub/sub would. */
 export class MemoryRevocations implements RevocationStore {
@@ -35,7 +35,7 @@ export class MemoryRevocations implements RevocationStore {
     for (const [id, revocation] of this.active) if (Date.parse(revocation.expiresAt) <= now) this.active.delete(id);
   }
 
-  private announce(change: Parameters<RevocationListener>[0]): void {
+  private announce(change: RevocationChange): void {
     setImmediate(() => {
       for (const listener of this.listeners) listener(change);
     });

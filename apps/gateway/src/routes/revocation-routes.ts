@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express, { Router } from 'express';
+import express, { RequestHandler, Router } from 'express';
 import { Revocation, RevocationRequestSchema } from '@fanout/contracts';
 import { RevocationStore } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
@@ -17,11 +17,14 @@ const BODY_LIMIT_BYTES = 4096;
 export function revocationRoutes(store: RevocationStore, revocations: RevocationList, authenticate: Authenticator, maxActive: number): Router {
   const router = Router({ caseSensitive: true });
 
-  router.post(PATH, async (req, res, next) => {
+  /** Auth and the content type before the body is read: a refused request's body is never parsed. */
+  const adminSendingJson: RequestHandler = async (req, _res, next) => {
     await authenticate(req, 'admin');
     if (!req.is(['application/json', '+json'])) throw new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)');
     next();
-  }, express.json({ limit: BODY_LIMIT_BYTES, type: () => true }), async (req, res) => {
+  };
+
+  router.post(PATH, adminSendingJson, express.json({ limit: BODY_LIMIT_BYTES, type: () => true }), async (req, res) => {
     const parsed = RevocationRequestSchema.safeParse(req.body);
     if (!parsed.success) {
       const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
