@@ -75,6 +75,12 @@ describe('generated documents in docs/', () => {
         '/healthz',
         '/metrics',
         '/readyz',
+        // Live revocation and watcher counts (issue 17)
+        '/api/v1/admin/revocations',
+        '/api/v1/admin/revocations/{id}',
+        '/api/v1/jobs/{id}/watchers',
+        '/api/v1/pack-runs/{id}/watchers',
+        '/api/v1/runs/{id}/watchers',
       ].sort(),
     );
     // Every component schema compiles under JSON Schema 2020-12.

@@ -10,6 +10,9 @@ export interface Hs256Claims {
   exp: number;
   /** Epoch seconds; omitted when undefined. */
   iat?: number;
+  /** The token id and subject (what a revocation may name); omitted when undefined. */
+  jti?: string;
+  sub?: string;
 }
 
 export function mintHs256(secret: string, claims: Hs256Claims): Promise<string> {

@@ -11,26 +11,36 @@ import { HistoryPages } from './history-pages';
 import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
 import { logRoute } from './routes/log-route';
+import { revocationRoutes } from './routes/revocation-routes';
+import { watchersRoute } from './routes/watchers-route';
+import { RevocationList } from './revocation-list';
 import { createStreamHandler, isStreamRequest } from './stream-handler';
 import { StreamServices, StreamSettings } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubscriptionManager } from './subscription-manager';
+import { WatcherReporter } from './watcher-reporter';
 
 export const DEFAULT_MAX_CONNECTIONS = 50_000;
 export const DEFAULT_MAX_CONNECTIONS_PER_TENANT = 10_000;
+export const DEFAULT_MAX_REVOCATIONS = 10_000;
 
 export interface GatewaySettings extends StreamSettings {
   /** Open streams per replica, then 429. @default {@link DEFAULT_MAX_CONNECTIONS} */
   maxConnections: number;
   /** Open streams per tenant per replica, then 429. @default {@link DEFAULT_MAX_CONNECTIONS_PER_TENANT} */
   maxConnectionsPerTenant: number;
+  /** Active revocations at most (the store refuses one more with 409). @default {@link DEFAULT_MAX_REVOCATIONS} */
+  maxRevocations: number;
 }
 
 export interface GatewayOptions {
   bus: Bus;
   logger: Logger;
   registry: Registry;
+  /** Authenticates every request; it must refuse what `revocations` refuses (see refusingRevoked). */
   authenticate: Authenticator;
+  /** This replica's copy of the active revocations (shared with the publisher of a dev process). */
+  revocations: RevocationList;
   /** Headers of stream answers (CORS, nosniff), which bypass Express's middleware. */
   streamHeaders: StreamHeaders;
   settings: GatewaySettings;
@@ -51,7 +61,8 @@ export interface Gateway {
    * gone or `graceMs` passed.
    */
   drain(graceMs: number, spreadMs?: number): Promise<void>;
-  close(): void;
+  /** Stops its timers and takes this replica's watcher counts out of the store. */
+  close(): Promise<void>;
 }
 
 /** How often a drain ends the streams that are due. */
@@ -76,22 +87,35 @@ export const DASHBOARD_DIR = join(__dirname, '..', 'dist', 'public');
 export function createGateway(options: GatewayOptions): Gateway {
   const { bus, logger, settings } = options;
   const metrics: GatewayMetrics = createGatewayMetrics(options.registry, () => subscriptions.subjectCount);
-  const subscriptions = new SubscriptionManager(bus, (batch) => {
-    const sentAt = lastPublishedAtMs(batch.frames);
-    if (!Number.isNaN(sentAt)) metrics.deliveryLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
-  });
+  const watchers = new WatcherReporter(bus, logger);
+  watchers.start();
+  const subscriptions = new SubscriptionManager(
+    bus,
+    (batch) => {
+      const sentAt = lastPublishedAtMs(batch.frames);
+      if (!Number.isNaN(sentAt)) metrics.deliveryLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
+    },
+    (subject, count) => watchers.set(subject, count),
+  );
   const scheduler = new SweepScheduler(sweepPeriodFor(settings.heartbeatMs, settings.idleTimeoutMs));
   const history = new HistoryPages(bus, settings.replayPageSize, settings.historyCacheBytes, subscriptions);
   bus.onConnection((event) => {
     if (event !== 'up') return;
     // Pages cached before the loss may be of a history the store no longer has: clear them first.
     history.clear();
+    // The store may have come back without its data (a Redis restarted without persistence).
+    watchers.rewriteAll();
     metrics.busReconnects.inc();
     subscriptions.recoverAll();
   });
   const services = { bus, history, subscriptions, scheduler, metrics, settings, logger } satisfies StreamServices;
   const openStreams = new Set<StreamSession>();
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
+  const { revocations } = options;
+  revocations.onChange(() => {
+    const now = Date.now();
+    for (const stream of openStreams) if (revocations.refuses(stream.principal, now)) stream.end('revoked');
+  });
   const readiness = new CanaryReadiness(bus, logger);
   readiness.start();
   let draining = false;
@@ -103,9 +127,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     limits,
     open: openStreams,
     isDraining: () => draining,
+    isRevoked: (principal) => revocations.refuses(principal),
     headersFor: options.streamHeaders,
   });
   router.use(historyRoutes(bus, options.authenticate));
+  router.use(watchersRoute(bus, options.authenticate));
+  router.use(revocationRoutes(bus, revocations, options.authenticate, settings.maxRevocations));
   router.use(logRoute(bus, options.authenticate, logger));
   const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
   router.use(express.static(dashboardDir, { index: 'index.html' }));
@@ -134,9 +161,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
       }
     },
-    close() {
+    async close() {
       readiness.stop();
       scheduler.stop();
+      await watchers.stop();
     },
   };
 }

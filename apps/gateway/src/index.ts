@@ -4,6 +4,7 @@ export {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
   defaultShutdownSpreadMs,
+  DEFAULT_MAX_REVOCATIONS,
   Gateway,
   GatewayOptions,
   GatewaySettings,
@@ -19,3 +20,4 @@ export {
   DEFAULT_RETRY_JITTER_MS,
   StreamSettings,
 } from './stream-context';
+export { REVOCATION_RELOAD_MS, RevocationList, refusingRevoked } from './revocation-list';

@@ -1,5 +1,6 @@
 import { HistoryEntry, eventTypeOf, framesWithoutIds, idLine } from '@fanout/bus';
 import { GapReason, TenantSubject } from '@fanout/contracts';
+import { Principal } from '@fanout/http';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { Skipped } from './conflation-queue';
 import { DELIVER_EVERYTHING, DeliveryOptions } from './delivery-options';
@@ -35,10 +36,10 @@ export class MultiStream extends StreamSession {
     services: StreamServices,
     private readonly entries: readonly MultiEntry[],
     conn: SseConnection,
-    expiresAt: number | undefined,
+    principal: Principal,
     delivery: DeliveryOptions = DELIVER_EVERYTHING,
   ) {
-    super(services, conn, 'multi', entries[0]!.subject.tenant, expiresAt, delivery);
+    super(services, conn, 'multi', principal, delivery);
     this.epochs = entries.map((e) => e.epoch);
     this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
     this.done = entries.map((e) => e.done);

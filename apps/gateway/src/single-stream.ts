@@ -1,5 +1,6 @@
 import { GapReason } from '@fanout/contracts';
 import { HistoryEntry, StreamRef, eventTypeOf } from '@fanout/bus';
+import { Principal } from '@fanout/http';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { Skipped } from './conflation-queue';
 import { DELIVER_EVERYTHING, DeliveryOptions } from './delivery-options';
@@ -22,11 +23,11 @@ export class SingleStream extends StreamSession {
     conn: SseConnection,
     afterSeq: number,
     epoch: string | undefined,
-    expiresAt: number | undefined,
+    principal: Principal,
     prefix?: readonly HistoryEntry[],
     delivery: DeliveryOptions = DELIVER_EVERYTHING,
   ) {
-    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, ref.tenant, expiresAt, delivery);
+    super(services, conn, ref.kind === 'activity' ? 'subjects' : ref.kind, principal, delivery);
     this.feed = new SubjectFeed(services, ref, this, afterSeq, epoch, prefix);
   }
 

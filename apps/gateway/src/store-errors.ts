@@ -20,4 +20,7 @@ export const STORE_FAILED = {
   readingHistory: storeFailure('reading history'),
   listingSubjects: storeFailure('listing subjects'),
   subscribing: storeFailure('subscribing'),
+  readingWatchers: storeFailure('reading the watcher counts'),
+  readingRevocations: storeFailure('reading the revocations'),
+  changingRevocations: storeFailure('changing the revocations'),
 } as const;

@@ -9,6 +9,7 @@ import { DeliveryOptions, parseConflate, parseTypes, refuseSubjectStreamOptions 
 import { decodeCursor } from './multi-cursor';
 import { MultiEntry, MultiStream } from './multi-stream';
 import { Gap, StreamPlan, malformedResume, parseTail, planResume, planTail, resumeText } from './resume-position';
+import { revokedProblem } from './revocation-list';
 import { SingleStream } from './single-stream';
 import { STORE_FAILED } from './store-errors';
 import { StreamServices } from './stream-context';
@@ -27,6 +28,8 @@ export interface StreamHandlerOptions {
   limits: ConnectionLimits;
   open: Set<StreamSession>;
   isDraining: () => boolean;
+  /** Whether an active revocation names the principal (checked again as the stream opens: one may have come since auth). */
+  isRevoked: (principal: Principal) => boolean;
   headersFor: StreamHeaders;
 }
 
@@ -64,6 +67,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     { req, res }: StreamRequest,
     create: (conn: SseConnection) => S,
   ): S => {
+    if (options.isRevoked(principal)) throw revokedProblem();
     limits.acquire(principal.tenant);
     const session = create(new SseConnection(res, options.headersFor(req.headers.origin)));
     open.add(session);
@@ -90,7 +94,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     } else if (position) {
       gap = { reason: 'history_lost', firstAvailableSeq: 1 };
     }
-    const session = admit(principal, request, (conn) => new SingleStream(services, ref, conn, afterSeq, epoch, principal.expiresAt));
+    const session = admit(principal, request, (conn) => new SingleStream(services, ref, conn, afterSeq, epoch, principal));
     await session.start(gap).catch(STORE_FAILED.subscribing);
   };
 
@@ -106,7 +110,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
     if (plan.kind === 'done' || (await nothingMoreMatches(subject, info, plan.afterSeq, delivery))) return noContent(request);
     const prefix = position === undefined && tail !== undefined ? await stateBeforeTail(subject, plan) : undefined;
-    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal.expiresAt, prefix, delivery));
+    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal, prefix, delivery));
     await session.start(plan.gap).catch(STORE_FAILED.subscribing);
   };
 
@@ -136,7 +140,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
       await Promise.all(entries.map(async (entry) => (entry.prefix = await stateBeforeTail(entry.subject, entry))));
     }
     if (entries.every((e) => e.done)) return noContent(request);
-    const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal.expiresAt, delivery));
+    const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal, delivery));
     await session.start().catch(STORE_FAILED.subscribing);
   };
 

@@ -1,5 +1,6 @@
 import { CONFLATABLE_EVENT_TYPES, EndReason, GapReason } from '@fanout/contracts';
 import { eventTypeOf, seqOfFrame, splitFrames } from '@fanout/bus';
+import { Principal } from '@fanout/http';
 import { DisconnectReason, StreamKindLabel } from '@fanout/observability';
 import { CloseListener, SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
 import { ConflationQueue, Skipped } from './conflation-queue';
@@ -38,13 +39,17 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     protected readonly services: StreamServices,
     protected readonly conn: SseConnection,
     readonly kindLabel: StreamKindLabel,
-    /** The tenant whose connection slot this session holds. */
-    readonly tenant: string,
-    private readonly expiresAt: number | undefined,
+    /** Who opened the stream: its tenant holds the connection slot; its token's expiry and claims may end it. */
+    readonly principal: Principal,
     protected readonly delivery: DeliveryOptions,
   ) {
     conn.onClose(this);
     if (delivery.conflate) this.held = new ConflationQueue((subject, skipped) => this.conflatedFrame(subject, skipped));
+  }
+
+  /** The tenant whose connection slot this session holds. */
+  get tenant(): string {
+    return this.principal.tenant;
   }
 
   abstract deliver(feed: SubjectFeed, frames: Buffer, firstSeq: number, lastSeq: number, replayed: boolean): void;
@@ -104,7 +109,8 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
 
   sweep(now: number): void {
     if (this.closed) return;
-    if (this.expiresAt !== undefined && now >= this.expiresAt) return this.end('token_expired');
+    const { expiresAt } = this.principal;
+    if (expiresAt !== undefined && now >= expiresAt) return this.end('token_expired');
     if (now - this.lastEventAt >= this.services.settings.idleTimeoutMs) return this.end('idle_timeout');
     if (now - this.conn.lastWriteAt >= this.services.settings.heartbeatMs) {
       const unsent = this.conn.unsentBytes;

@@ -1,3 +1,4 @@
+import { TenantSubject } from '@fanout/contracts';
 import { Bus, LiveBatch, StreamRef, subjectKeyString } from '@fanout/bus';
 
 /** A local client of a subject: told of every live batch, and when the bus path came back after a loss. */
@@ -25,6 +26,8 @@ interface Entry {
 }
 
 export type BatchObserver = (batch: LiveBatch) => void;
+/** Told how many local clients follow a subject whenever that changes (not for activity streams). */
+export type WatcherObserver = (subject: TenantSubject, count: number) => void;
 
 const RECENT_BATCHES = 64;
 const RECENT_BYTES = 1024 * 1024;
@@ -45,6 +48,7 @@ export class SubscriptionManager {
   constructor(
     private readonly bus: Bus,
     private readonly observeBatch: BatchObserver = () => undefined,
+    private readonly observeWatchers: WatcherObserver = () => undefined,
   ) {}
 
   /** The mark of the latest join or live batch: what happens from now on is numbered higher. */
@@ -68,6 +72,7 @@ export class SubscriptionManager {
       entry = created;
     }
     entry.clients.add(client);
+    this.countWatchers(entry);
     try {
       await entry.subscribed;
     } catch (error) {
@@ -80,7 +85,9 @@ export class SubscriptionManager {
   leave(ref: StreamRef, client: LiveClient): void {
     const key = subjectKeyString(ref);
     const entry = this.entries.get(key);
-    if (!entry || !entry.clients.delete(client) || entry.clients.size > 0) return;
+    if (!entry || !entry.clients.delete(client)) return;
+    this.countWatchers(entry);
+    if (entry.clients.size > 0) return;
     this.entries.delete(key);
     void this.bus.unsubscribe(ref).catch(() => undefined);
   }
@@ -108,6 +115,10 @@ export class SubscriptionManager {
       entry.recentFloor = ++this.lastMark;
       for (const client of entry.clients) client.onRecovered();
     }
+  }
+
+  private countWatchers(entry: Entry): void {
+    if (entry.ref.kind !== 'activity') this.observeWatchers(entry.ref, entry.clients.size);
   }
 
   private dispatch(entry: Entry, batch: LiveBatch): void {

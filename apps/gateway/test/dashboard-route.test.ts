@@ -8,24 +8,27 @@ import express from 'express';
 import { MemoryBus } from '@fanout/bus';
 import { createAuthenticator, notFoundHandler, problemErrorHandler, streamHeadersFor } from '@fanout/http';
 import { createLogger, createRegistry } from '@fanout/observability';
-import { createGateway, Gateway } from '../src';
+import { createGateway, Gateway, RevocationList } from '../src';
 
 const gateways: Gateway[] = [];
 const servers: Server[] = [];
 const folder = mkdtempSync(join(tmpdir(), 'fanout-dashboard-'));
 
 afterAll(async () => {
-  for (const gateway of gateways) gateway.close();
+  await Promise.all(gateways.map((gateway) => gateway.close()));
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   rmSync(folder, { recursive: true, force: true });
 });
 
 async function serve(dashboardDir: string): Promise<string> {
+  const bus = new MemoryBus({ historyMaxLen: 100, historyTtlSeconds: 60 });
+  const logger = createLogger({ level: 'silent', name: 'test' });
   const gateway = createGateway({
-    bus: new MemoryBus({ historyMaxLen: 100, historyTtlSeconds: 60 }),
-    logger: createLogger({ level: 'silent', name: 'test' }),
+    bus,
+    logger,
     registry: createRegistry(),
     authenticate: createAuthenticator({ mode: 'none' }),
+    revocations: new RevocationList(bus, logger),
     streamHeaders: streamHeadersFor([]),
     settings: {
       retryMs: 1000,
@@ -38,6 +41,7 @@ async function serve(dashboardDir: string): Promise<string> {
       historyCacheBytes: 1 << 20,
       maxConnections: 10,
       maxConnectionsPerTenant: 10,
+      maxRevocations: 10,
     },
     dashboardDir,
   });

@@ -15,9 +15,11 @@ import { decodeCursor } from '../src/multi-cursor';
 import { SingleStream } from '../src/single-stream';
 import { StreamServices } from '../src/stream-context';
 import { SubjectFeed } from '../src/subject-feed';
+import { Principal } from '@fanout/http';
 
 const EPOCH = 'abcdef01';
 const SUBJECTS = ['a', 'b', 'c'].map((id) => ({ tenant: 'acme', kind: 'job' as const, id }));
+const PRINCIPAL: Principal = { tenant: 'acme', fromToken: false };
 
 interface Written {
   /** Each write, as the client reads it: the frames with an id, in order. */
@@ -117,7 +119,7 @@ test('a filtered multi-subject stream cut after any frame resumes from its last 
       const subjects = SUBJECTS.map((_, i) => i);
       const written: Written = { frames: [] };
       const entries = SUBJECTS.map((subject) => ({ subject, epoch: EPOCH, afterSeq: 0, done: false }));
-      const stream = new MultiStream(services, entries, recordingConnection(written), undefined, { types: new Set(scenario.types), conflate: false });
+      const stream = new MultiStream(services, entries, recordingConnection(written), PRINCIPAL, { types: new Set(scenario.types), conflate: false });
       const feeds = [...(stream as unknown as { feeds: Map<SubjectFeed, number> }).feeds.keys()];
       deliverAll(scenario, subjects, (subject, frames, first, last, replayed) => stream.deliver(feeds[subject]!, frames, first, last, replayed));
 
@@ -135,7 +137,7 @@ test('a filtered single-subject stream cut after any frame resumes from its last
     fc.property(scenarioArb, (scenario) => {
       const written: Written = { frames: [] };
       const ref: StreamRef = SUBJECTS[0]!;
-      const stream = new SingleStream(services, ref, recordingConnection(written), 0, EPOCH, undefined, undefined, { types: new Set(scenario.types), conflate: false });
+      const stream = new SingleStream(services, ref, recordingConnection(written), 0, EPOCH, PRINCIPAL, undefined, { types: new Set(scenario.types), conflate: false });
       deliverAll(scenario, [0], (_, frames, first, last, replayed) => stream.deliver(undefined as unknown as SubjectFeed, frames, first, last, replayed));
 
       const cut = written.frames.length === 0 ? 0 : scenario.cutAt % (written.frames.length + 1);

@@ -18,6 +18,7 @@ import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
+  DEFAULT_MAX_REVOCATIONS,
   DEFAULT_RETRY_MS,
   defaultConflateThresholdBytes,
   DEFAULT_RETRY_JITTER_MS,
@@ -96,6 +97,10 @@ export interface FanoutConfig {
   tenantMaxSubjects: number;
   /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
   archive?: ArchiveConfig;
+
+  // Live revocation (issue 17)
+  /** FANOUT_MAX_REVOCATIONS: active revocations at most. @default {@link DEFAULT_MAX_REVOCATIONS} */
+  maxRevocations: number;
 }
 
 const positiveInt = z.coerce.number().int().positive();
@@ -272,5 +277,8 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), DEFAULT_TENANT_MAX_SUBJECTS),
+
+    // Live revocation (issue 17)
+    maxRevocations: read(env, 'FANOUT_MAX_REVOCATIONS', z.coerce.number().int().min(1).max(100_000), DEFAULT_MAX_REVOCATIONS),
   };
 }

@@ -1,7 +1,7 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { Socket } from 'node:net';
 import { Bus } from '@fanout/bus';
-import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, createGateway } from '@fanout/gateway';
+import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, RevocationList, createGateway, refusingRevoked } from '@fanout/gateway';
 import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
@@ -51,7 +51,10 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
   const registry = createRegistry();
   const bus = createBus(config, logger);
-  const authenticate = createAuthenticator(config.auth);
+  // Every replica (a publisher too) refuses a revoked token from the moment it learns of the revocation.
+  const revocations = new RevocationList(bus, logger);
+  revocations.start();
+  const authenticate = refusingRevoked(createAuthenticator(config.auth), revocations);
   const archive = startArchive(config, bus, logger, registry);
 
   const gateway =
@@ -62,6 +65,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
           logger,
           registry,
           authenticate,
+          revocations,
           streamHeaders: streamHeadersFor(config.corsOrigins),
           settings: {
             retryMs: config.retryMs,
@@ -74,6 +78,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             historyCacheBytes: DEFAULT_HISTORY_CACHE_BYTES,
             maxConnections: config.maxConnections,
             maxConnectionsPerTenant: config.maxConnectionsPerTenant,
+            maxRevocations: config.maxRevocations,
           },
         });
   const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate, apiHeaders: apiHeadersFor(config.corsOrigins) });
@@ -137,7 +142,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       server.closeIdleConnections();
       await Promise.race([closed, until(deadline - Date.now())]);
       server.closeAllConnections();
-      gateway?.close();
+      revocations.stop();
+      await gateway?.close();
       await archiveStopped;
       await bus.close();
       logger.info('stopped');

@@ -170,7 +170,17 @@ describe('probes, metrics and the OpenAPI document', () => {
 });
 
 describe('405 and 404', () => {
-  const GATEWAY_GET_HEAD = ['/api/v1/jobs/x/events', '/api/v1/pack-runs/x/events', '/api/v1/runs/x/events', '/api/v1/pack-runs/x/log', '/api/v1/subjects', '/'];
+  const GATEWAY_GET_HEAD = [
+    '/api/v1/jobs/x/events',
+    '/api/v1/pack-runs/x/events',
+    '/api/v1/runs/x/events',
+    '/api/v1/pack-runs/x/log',
+    '/api/v1/subjects',
+    '/',
+    '/api/v1/jobs/x/watchers',
+    '/api/v1/pack-runs/x/watchers',
+    '/api/v1/runs/x/watchers',
+  ];
   const STREAMS = ['/api/v1/stream/jobs/x', '/api/v1/stream/pack-runs/x', '/api/v1/stream/runs/x', '/api/v1/stream?subjects=job:x', '/api/v1/stream/subjects'];
   const EVERY_ROLE = ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json'];
   /** Every route, the methods it takes (the `Allow` of its 405), and the roles that serve it. */
@@ -179,6 +189,8 @@ describe('405 and 404', () => {
     ...STREAMS.map((path): [string, string, Role[]] => [path, 'GET', ['gateway', 'dev']]),
     ...GATEWAY_GET_HEAD.map((path): [string, string, Role[]] => [path, 'GET, HEAD', ['gateway', 'dev']]),
     ...EVERY_ROLE.map((path): [string, string, Role[]] => [path, 'GET, HEAD', ['gateway', 'publisher', 'dev']]),
+    ['/api/v1/admin/revocations', 'GET, POST, HEAD', ['gateway', 'dev']],
+    ['/api/v1/admin/revocations/x', 'DELETE', ['gateway', 'dev']],
   ];
   const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
   const servers = (): Record<Role, RunningServer> => ({ dev, gateway: gatewayOnly, publisher: publisherOnly });

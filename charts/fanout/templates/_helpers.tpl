@@ -142,6 +142,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 - name: FANOUT_TENANT_MAX_SUBJECTS
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.config.maxRevocations }}
+- name: FANOUT_MAX_REVOCATIONS
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.config.corsOrigins }}
 - name: FANOUT_CORS_ORIGINS
   value: {{ . | quote }}

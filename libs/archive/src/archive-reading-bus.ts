@@ -1,4 +1,4 @@
-import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { PublishedEvent, Revocation, SubjectKind, TenantSubject } from '@fanout/contracts';
 import {
   AppendOutcome,
   BatchListener,
@@ -6,9 +6,11 @@ import {
   BusLogger,
   ConnectionListener,
   HistoryEntry,
+  RevocationListener,
   StreamRef,
   SubjectInfo,
   SubjectSummary,
+  WatcherCount,
   archiveMember,
   latestStateEntriesOf,
   silentLogger,
@@ -27,7 +29,8 @@ export function archivedHistory(archived: ArchivedSubject, afterSeq: number, lim
  * answered from its archived object (its info, history and a pack run's state before a tail), with
  * the same ids, seqs and frames, so every read route serves it as it did from the store. The store
  * answers first: a subject it holds (one archived but not yet deleted, or one started again) is its.
- * Everything else (appends, subscriptions, the activity stream, recent subjects) is the store's.
+ * Everything else (appends, subscriptions, the activity stream, recent subjects, revocations,
+ * watcher counts) is the store's.
  */
 export class ArchiveReadingBus implements Bus {
   constructor(
@@ -102,6 +105,34 @@ export class ArchiveReadingBus implements Bus {
 
   probe(timeoutMs: number): Promise<void> {
     return this.bus.probe(timeoutMs);
+  }
+
+  addRevocation(revocation: Revocation, maxActive: number): Promise<boolean> {
+    return this.bus.addRevocation(revocation, maxActive);
+  }
+
+  removeRevocation(id: string): Promise<boolean> {
+    return this.bus.removeRevocation(id);
+  }
+
+  activeRevocations(): Promise<Revocation[]> {
+    return this.bus.activeRevocations();
+  }
+
+  onRevocationChange(listener: RevocationListener): void {
+    this.bus.onRevocationChange(listener);
+  }
+
+  reportWatchers(replicaId: string, changed: readonly WatcherCount[], liveForMs: number): Promise<void> {
+    return this.bus.reportWatchers(replicaId, changed, liveForMs);
+  }
+
+  retireReplica(replicaId: string): Promise<void> {
+    return this.bus.retireReplica(replicaId);
+  }
+
+  watcherCount(subject: TenantSubject): Promise<number> {
+    return this.bus.watcherCount(subject);
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { PublishedEvent, Revocation, SubjectKind, TenantSubject } from '@fanout/contracts';
 
 /** A tenant's activity stream: one `subject.updated` frame per status change of any of its subjects. */
 export interface ActivityRef {
@@ -70,11 +70,48 @@ export interface SubjectSummary {
 export type BatchListener = (batch: LiveBatch) => void;
 export type ConnectionListener = (event: 'down' | 'up') => void;
 
+/** A revocation stored or lifted: told to every replica (the one that made it too). */
+export type RevocationChange = { kind: 'added'; revocation: Revocation } | { kind: 'removed'; id: string };
+export type RevocationListener = (change: RevocationChange) => void;
+
+/**
+ * Revocations shared by every replica: stored until each expires (so a replica that starts later
+ * loads them) and announced over the pub/sub path as they change.
+ */
+export interface RevocationStore {
+  /** Stores it until its `expiresAt` and announces it; false (nothing stored) when `maxActive` are active already. */
+  addRevocation(revocation: Revocation, maxActive: number): Promise<boolean>;
+  /** Lifts it and announces that; false when no active revocation has that id. */
+  removeRevocation(id: string): Promise<boolean>;
+  /** Every revocation that has not expired. */
+  activeRevocations(): Promise<Revocation[]>;
+  /** Told of every change announced from now on (a change missed while the path was down is not repeated: reload). */
+  onRevocationChange(listener: RevocationListener): void;
+}
+
+/** How many of a replica's open streams follow one subject (0: none any more). */
+export interface WatcherCount {
+  subject: TenantSubject;
+  count: number;
+}
+
+/**
+ * Watcher counts summed over replicas. Each replica reports only the counts that changed, and that
+ * it is alive; the counts of a replica that stops saying so no longer count once `liveForMs` passed.
+ */
+export interface WatcherStore {
+  reportWatchers(replicaId: string, changed: readonly WatcherCount[], liveForMs: number): Promise<void>;
+  /** The replica leaves: its counts stop counting at once. */
+  retireReplica(replicaId: string): Promise<void>;
+  /** The open streams following the subject on every live replica. */
+  watcherCount(subject: TenantSubject): Promise<number>;
+}
+
 /**
  * The store and the pub/sub path. Appends are atomic per subject: validation against the state
  * machine, idempotency, seq, storage, trimming and publishing happen as one step.
  */
-export interface Bus {
+export interface Bus extends RevocationStore, WatcherStore {
   /**
    * With a `deadline` (epoch ms) the append rejects once it passes, and stores nothing if the store
    * would only get to it after that: a rejected append is safe to retry.

@@ -26,6 +26,7 @@ export {
 } from './stored-frame';
 export { MemoryBus } from './memory-bus';
 export { RedisBus, RedisBusOptions } from './redis-bus';
+export { WATCHER_KEY_TTL_MS, WATCHER_REWRITE_MS } from './redis-watchers';
 export { DEFAULT_WAIT_REPLICAS, DEFAULT_WAIT_TIMEOUT_MS, ReplicationTimeoutError } from './redis-store';
 export { RedisSentinelTarget, RedisTarget, describeRedisTarget, isClusterUrl, parseClusterNodes, parseClusterUrl, redisTargetOf } from './redis-connections';
 export { ClusterSubscriber } from './cluster-subscriber';

@@ -78,3 +78,20 @@ export function subjectOfArchiveMember(member: string): TenantSubject | undefine
   if (!match) return undefined;
   return { tenant: match[1]!, kind: match[2] as TenantSubject['kind'], id: match[3]! };
 }
+
+/** Every revocation, on one slot: what every replica loads at start, and the channel that announces changes. */
+export const REVOCATION_KEYS = {
+  /** id → the revocation's JSON. */
+  all: 'fo:{revocations}',
+  /** id → epoch ms it expires. */
+  expiry: 'fo:{revocations}:exp',
+  channel: 'fo:{revocations}:c',
+} as const;
+
+/** Gateway replica id → epoch ms until which its watcher counts count. */
+export const REPLICA_LIVENESS_KEY = 'fo:{replicas}:live';
+
+/** A subject's watcher counts, replica id → open streams following it there (on the subject's slot). */
+export function watcherKey(subject: TenantSubject): string {
+  return `fo:${subjectTag(subject)}:w`;
+}

@@ -1,5 +1,6 @@
 import {
   PublishedEvent,
+  Revocation,
   SubjectKind,
   SubjectState,
   TenantSubject,
@@ -15,9 +16,11 @@ import {
   Bus,
   ConnectionListener,
   HistoryEntry,
+  RevocationListener,
   StreamRef,
   SubjectInfo,
   SubjectSummary,
+  WatcherCount,
   activityOf,
 } from './bus';
 import { AppendDeadlineError } from './deadline';
@@ -25,6 +28,8 @@ import { subjectKeyString } from './keys';
 import { DEFAULT_TENANT_MAX_SUBJECTS, HistoryOptions, QuotaOptions } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
+import { MemoryRevocations } from './memory-revocations';
+import { MemoryWatchers } from './memory-watchers';
 import { latestStateEntriesOf } from './state-entries';
 import { activityFrame, decodeBatchMessage, encodeBatchMessage, newEpoch, storedFrame } from './stored-frame';
 
@@ -56,6 +61,8 @@ export class MemoryBus implements Bus {
   private readonly listeners = new Map<string, BatchListener>();
   /** Subjects held per tenant, for the quota. */
   private readonly subjectCounts = new Map<string, number>();
+  private readonly revocations = new MemoryRevocations();
+  private readonly watchers = new MemoryWatchers();
 
   constructor(private readonly options: HistoryOptions & QuotaOptions) {}
 
@@ -172,6 +179,34 @@ export class MemoryBus implements Bus {
 
   subscriptionCount(): number {
     return this.listeners.size;
+  }
+
+  addRevocation(revocation: Revocation, maxActive: number): Promise<boolean> {
+    return this.revocations.addRevocation(revocation, maxActive);
+  }
+
+  removeRevocation(id: string): Promise<boolean> {
+    return this.revocations.removeRevocation(id);
+  }
+
+  activeRevocations(): Promise<Revocation[]> {
+    return this.revocations.activeRevocations();
+  }
+
+  onRevocationChange(listener: RevocationListener): void {
+    this.revocations.onRevocationChange(listener);
+  }
+
+  reportWatchers(replicaId: string, changed: readonly WatcherCount[], liveForMs: number): Promise<void> {
+    return this.watchers.reportWatchers(replicaId, changed, liveForMs);
+  }
+
+  retireReplica(replicaId: string): Promise<void> {
+    return this.watchers.retireReplica(replicaId);
+  }
+
+  watcherCount(subject: TenantSubject): Promise<number> {
+    return this.watchers.watcherCount(subject);
   }
 
   onConnection(_listener: ConnectionListener): void {

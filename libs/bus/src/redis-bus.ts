@@ -1,12 +1,25 @@
 import Redis, { RedisOptions } from 'ioredis';
-import { PublishedEvent, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { AppendOutcome, BatchListener, Bus, ConnectionListener, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary } from './bus';
+import { PublishedEvent, Revocation, SubjectKind, TenantSubject } from '@fanout/contracts';
+import {
+  AppendOutcome,
+  BatchListener,
+  Bus,
+  ConnectionListener,
+  HistoryEntry,
+  RevocationListener,
+  StreamRef,
+  SubjectInfo,
+  SubjectSummary,
+  WatcherCount,
+} from './bus';
 import { ArchiveQueue } from './archive-queue';
 import { silentLogger } from './logger';
 import { RedisArchiveQueue } from './redis-archive-queue';
 import { RedisSentinelTarget, createCommandConnection, createSubscriberConnection, redisTargetOf } from './redis-connections';
+import { RedisRevocations } from './redis-revocations';
 import { RedisStore, RedisStoreOptions } from './redis-store';
 import { RedisSubscriptionPath } from './redis-subscription-path';
+import { RedisWatchers } from './redis-watchers';
 import { assertOnTheMaster } from './sentinel-guard';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
@@ -52,6 +65,8 @@ export class RedisBus implements Bus {
   private readonly subscriptions: RedisSubscriptionPath;
   /** The archive's pending set, on the command connection. */
   readonly archiveQueue: ArchiveQueue;
+  private readonly revocations: RedisRevocations;
+  private readonly watchers: RedisWatchers;
   /** On a Sentinel-managed master: both connections on the master, checked with every probe. */
   private readonly masterCheck?: () => Promise<void>;
 
@@ -67,6 +82,8 @@ export class RedisBus implements Bus {
     this.store = new RedisStore(command, { ...options, archiveQueue: options.archive ? this.archiveQueue : undefined });
     const subscriber = createSubscriberConnection(target, { ...CONNECTION_BASE, autoResubscribe: false, enableOfflineQueue: true }, logger);
     this.subscriptions = new RedisSubscriptionPath(subscriber, this.store, logger);
+    this.revocations = new RedisRevocations(command, this.subscriptions, logger);
+    this.watchers = new RedisWatchers(command);
     if (target.kind === 'sentinel') this.masterCheck = () => assertOnTheMaster(command as Redis, subscriber as Redis);
   }
 
@@ -100,6 +117,34 @@ export class RedisBus implements Bus {
 
   subscriptionCount(): number {
     return this.subscriptions.subscriptionCount();
+  }
+
+  addRevocation(revocation: Revocation, maxActive: number): Promise<boolean> {
+    return this.revocations.addRevocation(revocation, maxActive);
+  }
+
+  removeRevocation(id: string): Promise<boolean> {
+    return this.revocations.removeRevocation(id);
+  }
+
+  activeRevocations(): Promise<Revocation[]> {
+    return this.revocations.activeRevocations();
+  }
+
+  onRevocationChange(listener: RevocationListener): void {
+    this.revocations.onRevocationChange(listener);
+  }
+
+  reportWatchers(replicaId: string, changed: readonly WatcherCount[], liveForMs: number): Promise<void> {
+    return this.watchers.reportWatchers(replicaId, changed, liveForMs);
+  }
+
+  retireReplica(replicaId: string): Promise<void> {
+    return this.watchers.retireReplica(replicaId);
+  }
+
+  watcherCount(subject: TenantSubject): Promise<number> {
+    return this.watchers.watcherCount(subject);
   }
 
   onConnection(listener: ConnectionListener): void {

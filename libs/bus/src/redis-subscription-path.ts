@@ -5,6 +5,8 @@ import { BusLogger } from './logger';
 import { SubscriberConnection, canaryChannelsOf, isCanaryChannel } from './redis-connections';
 import { decodeBatchMessage } from './stored-frame';
 
+export type ControlListener = (message: Buffer) => void;
+
 /**
  * The store as the subscription path uses it: the readiness canary is published through it, and a
  * recovery waits for it, since every client catches up by reading history from it.
@@ -23,6 +25,8 @@ export interface StoreLink {
  */
 export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscribe' | 'subscriptionCount' | 'onConnection' | 'probe'> {
   private readonly listeners = new Map<string, BatchListener>();
+  /** Channels of the replicas' shared state (revocations): subscribed for the path's whole life, not counted as subscriptions. */
+  private readonly controlListeners = new Map<string, ControlListener>();
   private readonly connectionListeners: ConnectionListener[] = [];
   private readonly canaryId = randomBytes(6).toString('hex');
   private readonly canaryWaiters = new Map<string, () => void>();
@@ -53,6 +57,17 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
     const { channel } = streamKeys(ref);
     if (!this.listeners.delete(channel)) return;
     if (this.subscriber.status === 'ready') await this.subscriber.sunsubscribe(channel);
+  }
+
+  /** Hands every message of `channel` to `listener`, from now on and again after every reconnect. */
+  subscribeControl(channel: string, listener: ControlListener): void {
+    this.controlListeners.set(channel, listener);
+    if (this.up) {
+      this.subscriber.ssubscribe(channel).catch((error: Error) => {
+        this.logger.warn({ err: error.message, channel }, 'subscribing a control channel failed; resetting the path');
+        this.subscriber.disconnect(true);
+      });
+    }
   }
 
   subscriptionCount(): number {
@@ -88,6 +103,7 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.controlListeners.clear();
     // QUIT fails on a connection that is down; disconnect() closes it either way.
     await this.subscriber.quit().catch(() => undefined);
     this.subscriber.disconnect();
@@ -98,6 +114,8 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
       this.canaryWaiters.get(message.toString())?.();
       return;
     }
+    const control = this.controlListeners.get(channel);
+    if (control) return control(message);
     const listener = this.listeners.get(channel);
     if (!listener) return;
     const batch = decodeBatchMessage(message);
@@ -110,7 +128,7 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
 
   private async restoreSubscriptions(): Promise<void> {
     try {
-      await this.subscriber.ssubscribe(...canaryChannelsOf(this.subscriber, this.canaryId), ...this.listeners.keys());
+      await this.subscriber.ssubscribe(...canaryChannelsOf(this.subscriber, this.canaryId), ...this.controlListeners.keys(), ...this.listeners.keys());
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'resubscribing failed; waiting for the next reconnect');
       this.subscriber.disconnect(true);

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventType, PublishedEvent, StreamedEventSchemas, SubjectKind, TenantSubject } from '@fanout/contracts';
-import { AppendOutcome, AppendRefusal, Bus, HistoryEntry, LiveBatch, SubjectInfo, activityOf, formatEventId, parseEventId } from '../src';
+import { AppendOutcome, AppendRefusal, Bus, HistoryEntry, LiveBatch, RevocationChange, SubjectInfo, activityOf, formatEventId, parseEventId } from '../src';
 import { sleep, waitFor } from '../../../test/support/wait';
 import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
 
@@ -1268,6 +1268,83 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         expect((await bus.recentSubjects(tenant, 'run', 10)).map((r) => r.id)).toEqual([run.id]);
         expect((await bus.recentSubjects(tenant, 'pack-run', 10)).map((r) => r.id)).toEqual([pack.id]);
         expect(await bus.recentSubjects(unique('nobody'), undefined, 10)).toEqual([]);
+      });
+    });
+
+    describe('revocations (issue 17)', () => {
+      const revocation = (expiresInMs: number, jti = unique('jti')) => ({
+        id: unique('rev'),
+        jti,
+        expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+        createdAt: new Date().toISOString(),
+      });
+
+      it('stores a revocation until it expires, announces it and its lifting, and lifts it once', async () => {
+        const bus = await open();
+        const changes: RevocationChange[] = [];
+        bus.onRevocationChange((change) => changes.push(change));
+        const lasting = revocation(600_000);
+        const brief = revocation(400);
+        expect(await bus.addRevocation(lasting, 100_000)).toBe(true);
+        expect(await bus.addRevocation(brief, 100_000)).toBe(true);
+        await waitFor('both announcements', () => changes.length === 2, 5000);
+        expect(changes).toEqual([
+          { kind: 'added', revocation: lasting },
+          { kind: 'added', revocation: brief },
+        ]);
+        const ids = async () => (await bus.activeRevocations()).map((r) => r.id);
+        expect(await ids()).toEqual(expect.arrayContaining([lasting.id, brief.id]));
+        await waitFor('the brief one to expire', async () => !(await ids()).includes(brief.id), 5000);
+        expect(await ids()).toContain(lasting.id);
+
+        expect(await bus.removeRevocation(lasting.id)).toBe(true);
+        await waitFor('the lifting announced', () => changes.length === 3, 5000);
+        expect(changes[2]).toEqual({ kind: 'removed', id: lasting.id });
+        expect(await ids()).not.toContain(lasting.id);
+        expect(await bus.removeRevocation(lasting.id)).toBe(false);
+        expect(await bus.removeRevocation(brief.id)).toBe(false);
+      });
+
+      it('refuses one more than maxActive, storing and announcing nothing; an expired one frees its place', async () => {
+        const bus = await open();
+        const changes: RevocationChange[] = [];
+        bus.onRevocationChange((change) => changes.push(change));
+        const active = (await bus.activeRevocations()).length;
+        const brief = revocation(300);
+        expect(await bus.addRevocation(brief, active + 1)).toBe(true);
+        const refused = revocation(600_000);
+        expect(await bus.addRevocation(refused, active + 1)).toBe(false);
+        expect((await bus.activeRevocations()).map((r) => r.id)).not.toContain(refused.id);
+        await sleep(400);
+        const admitted = revocation(600_000);
+        expect(await bus.addRevocation(admitted, active + 1)).toBe(true);
+        await waitFor('the announcements', () => changes.length === 2, 5000);
+        expect(changes.map((c) => (c.kind === 'added' ? c.revocation.id : c.id))).toEqual([brief.id, admitted.id]);
+        expect(await bus.removeRevocation(admitted.id)).toBe(true);
+      });
+    });
+
+    describe('watcher counts (issue 17)', () => {
+      it('sums the counts of the live replicas; a replica stops counting when its time passes or it retires; a count of 0 leaves', async () => {
+        const bus = await open();
+        const s = newSubject('job');
+        const [lasting, brief, retiring] = [unique('replica'), unique('replica'), unique('replica')];
+        expect(await bus.watcherCount(s)).toBe(0);
+        await bus.reportWatchers(lasting, [{ subject: s, count: 2 }], 60_000);
+        await bus.reportWatchers(brief, [{ subject: s, count: 3 }], 300);
+        await bus.reportWatchers(retiring, [{ subject: s, count: 4 }], 60_000);
+        expect(await bus.watcherCount(s)).toBe(9);
+        expect(await bus.watcherCount(newSubject('job', s.tenant))).toBe(0);
+        await bus.retireReplica(retiring);
+        expect(await bus.watcherCount(s)).toBe(5);
+        await sleep(400);
+        expect(await bus.watcherCount(s)).toBe(2);
+        // A report without changes keeps the replica's counts alive.
+        await bus.reportWatchers(lasting, [], 60_000);
+        expect(await bus.watcherCount(s)).toBe(2);
+        await bus.reportWatchers(lasting, [{ subject: s, count: 0 }], 60_000);
+        expect(await bus.watcherCount(s)).toBe(0);
+        await bus.retireReplica(lasting);
       });
     });
 

@@ -1,10 +1,25 @@
 import Redis from 'ioredis';
 import { TenantSubject } from '@fanout/contracts';
-import { AppendDeadlineError, LiveBatch, RedisBus, activityFrame, closeEventJson, encodeBatchMessage, formatEventId, storedFrame, subjectKeys, subjectTag } from '../src';
+import {
+  AppendDeadlineError,
+  LiveBatch,
+  REPLICA_LIVENESS_KEY,
+  REVOCATION_KEYS,
+  RedisBus,
+  WATCHER_KEY_TTL_MS,
+  activityFrame,
+  closeEventJson,
+  encodeBatchMessage,
+  formatEventId,
+  storedFrame,
+  subjectKeys,
+  subjectTag,
+  watcherKey,
+} from '../src';
 import { expandIncludes } from '../src/lua-scripts';
 import { RedisServer, startRedis } from '../../../test/support/redis-server';
 import { waitFor } from '../../../test/support/wait';
-import { BusFactoryOptions, collector, expectStored, jobProgress, log, newSubject, status, step } from './conformance';
+import { BusFactoryOptions, collector, expectStored, jobProgress, log, newSubject, status, step, unique } from './conformance';
 import { expectRecordsRepaired } from './record-repair';
 import { openReadyRedisBus } from './ready-redis-bus';
 
@@ -186,6 +201,46 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
 
   it("a tenant record that failed after its append is repaired by the retry or the subject's next append, and never applied twice", async () => {
     await expectRecordsRepaired(await open(), client());
+  });
+
+  it('revocations and watcher counts are bounded in Redis: the revocation keys live until the last revocation expires, a watcher hash WATCHER_KEY_TTL_MS, a dead replica leaves the liveness set', async () => {
+    const bus = await open();
+    const c = client();
+    const revocation = (expiresInMs: number) => ({
+      id: unique('rev'),
+      tenant: unique('tenant'),
+      expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+      createdAt: new Date().toISOString(),
+    });
+    const later = revocation(120_000);
+    const sooner = revocation(60_000);
+    expect(await bus.addRevocation(later, 100)).toBe(true);
+    expect(await bus.addRevocation(sooner, 100)).toBe(true);
+    for (const key of [REVOCATION_KEYS.all, REVOCATION_KEYS.expiry]) {
+      expect(await c.pexpiretime(key)).toBe(Date.parse(later.expiresAt));
+    }
+    expect(await bus.removeRevocation(later.id)).toBe(true);
+    expect(await c.pexpiretime(REVOCATION_KEYS.all)).toBe(Date.parse(sooner.expiresAt));
+    expect(await bus.removeRevocation(sooner.id)).toBe(true);
+    expect(await c.exists(REVOCATION_KEYS.all, REVOCATION_KEYS.expiry)).toBe(0);
+
+    const subject = newSubject('job');
+    const [alive, dying] = [unique('replica'), unique('replica')];
+    await bus.reportWatchers(dying, [{ subject, count: 1 }], 100);
+    await bus.reportWatchers(alive, [{ subject, count: 2 }], 60_000);
+    const ttl = await c.pttl(watcherKey(subject));
+    expect(ttl).toBeGreaterThan(WATCHER_KEY_TTL_MS - 5000);
+    expect(ttl).toBeLessThanOrEqual(WATCHER_KEY_TTL_MS);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The next report of any replica drops the dead one from the liveness set; a read drops its field.
+    await bus.reportWatchers(alive, [], 60_000);
+    expect(await c.zscore(REPLICA_LIVENESS_KEY, dying)).toBeNull();
+    expect(await bus.watcherCount(subject)).toBe(2);
+    expect(await c.hkeys(watcherKey(subject))).toEqual([alive]);
+    await bus.reportWatchers(alive, [{ subject, count: 0 }], 60_000);
+    expect(await c.exists(watcherKey(subject))).toBe(0);
+    await bus.retireReplica(alive);
+    expect(await c.zscore(REPLICA_LIVENESS_KEY, alive)).toBeNull();
   });
 
   it('probe rejects while redis-server is down; the bus recovers after it restarts', async () => {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { SubjectSchema } from './subject';
 
-export const END_REASONS = ['completed', 'idle_timeout', 'shutdown', 'token_expired'] as const;
+export const END_REASONS = ['completed', 'idle_timeout', 'shutdown', 'token_expired', 'revoked'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 export const GAP_REASONS = ['history_trimmed', 'history_lost'] as const;
 export type GapReason = (typeof GAP_REASONS)[number];

@@ -4,5 +4,6 @@ export * from './state-machines';
 export * from './control-frames';
 export * from './problem';
 export * from './http-api';
+export * from './admin-api';
 export * from './openapi';
 export * from './ansi';

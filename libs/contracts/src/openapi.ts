@@ -31,6 +31,7 @@ import {
   SubjectsListSchema,
   SubjectsQuerySchema,
 } from './http-api';
+import { MAX_REVOCATION_DAYS, RevocationListSchema, RevocationRequestSchema, RevocationSchema, WatchersSchema } from './admin-api';
 import { ROUTE_SEGMENT_TO_KIND, SUBJECT_ID_PATTERN, SubjectKind, SubjectSchema } from './subject';
 
 /**
@@ -100,6 +101,11 @@ function componentSchemas(): [string, ZodSchema][] {
     ['HistoryPage', HistoryPageSchema],
     ['SubjectSummary', SubjectSummarySchema],
     ['SubjectsList', SubjectsListSchema],
+    // Live revocation and watcher counts (issue 17)
+    ['RevocationRequest', RevocationRequestSchema],
+    ['Revocation', RevocationSchema],
+    ['RevocationList', RevocationListSchema],
+    ['Watchers', WatchersSchema],
   ];
 }
 
@@ -373,6 +379,8 @@ function buildPaths(): Record<string, unknown> {
     },
   };
 
+  addRevocationAndWatcherPaths(paths);
+
   const statusBody = (values: string[]) => ({
     'application/json': { schema: { type: 'object', properties: { status: { type: 'string', enum: values } }, required: ['status'] } },
   });
@@ -422,6 +430,70 @@ function buildPaths(): Record<string, unknown> {
   return paths;
 }
 
+/** Live revocation and watcher counts (issue 17). */
+function addRevocationAndWatcherPaths(paths: Record<string, unknown>): void {
+  for (const [segment, kind] of Object.entries<SubjectKind>(ROUTE_SEGMENT_TO_KIND)) {
+    paths[`/api/v1/${segment}/{id}/watchers`] = {
+      get: {
+        operationId: `watchers${pascal(kind)}`,
+        tags: ['gateway'],
+        summary: `How many open streams follow the ${kind}, over every replica`,
+        description:
+          'Every stream that follows the subject counts once (a multi-subject stream counts once for each of its subjects; the activity stream for none), summed over every live gateway replica. Each replica reports the counts that changed every 2 s; the counts of a replica that stops reporting (killed) stop counting within 6 s.',
+        security: READ_SECURITY,
+        parameters: [ID_PARAMETER, TENANT_HEADER, ...queryParameters(StreamQuerySchema).filter((p) => p['name'] === 'access_token')],
+        responses: {
+          '200': { description: 'the count', content: { 'application/json': { schema: ref('Watchers') } } },
+          '400': problemResponse('a malformed subject id'),
+          ...AUTH_ERRORS,
+          '404': problemResponse("no such subject (another tenant's looks the same)"),
+          '503': problemResponse('the store is unavailable'),
+        },
+      },
+    };
+  }
+  const adminErrors = {
+    '401': problemResponse('a token is missing, malformed, expired, badly signed or revoked (WWW-Authenticate: Bearer)'),
+    '403': problemResponse('the token lacks the admin scope'),
+    '503': { ...problemResponse('the store is unavailable'), headers: RETRY_AFTER },
+  };
+  paths['/api/v1/admin/revocations'] = {
+    get: {
+      operationId: 'listRevocations',
+      tags: ['admin'],
+      summary: 'The active revocations',
+      security: [{ bearer: [] }, {}],
+      responses: { '200': { description: 'soonest to lapse first', content: { 'application/json': { schema: ref('RevocationList') } } }, ...adminErrors },
+    },
+    post: {
+      operationId: 'revoke',
+      tags: ['admin'],
+      summary: 'Revoke a token (jti), a token subject (sub) or a whole tenant until a time',
+      description: `Every replica ends each open stream the revocation names with \`end\` {"reason":"revoked"} within a second, and answers 401 to the tokens it names from then on, until expiresAt (at most ${MAX_REVOCATION_DAYS} days ahead). Revocations are kept in the store, so a replica started later refuses them too.`,
+      security: [{ bearer: [] }, {}],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('RevocationRequest') } } },
+      responses: {
+        '201': { description: 'the revocation, active', headers: { Location: { description: 'its URL, for DELETE', schema: { type: 'string' } } }, content: { 'application/json': { schema: ref('Revocation') } } },
+        '400': problemResponse('not JSON, not exactly one of jti, sub and tenant, or an expiresAt not in the future or too far ahead'),
+        ...adminErrors,
+        '409': problemResponse('FANOUT_MAX_REVOCATIONS revocations are active already'),
+        '413': problemResponse('the body is over 4096 bytes'),
+        '415': problemResponse('the body is not JSON (Content-Type)'),
+      },
+    },
+  };
+  paths['/api/v1/admin/revocations/{id}'] = {
+    delete: {
+      operationId: 'liftRevocation',
+      tags: ['admin'],
+      summary: 'Lift a revocation',
+      security: [{ bearer: [] }, {}],
+      parameters: [{ name: 'id', in: 'path', required: true, description: 'the revocation id', schema: { type: 'string' } }],
+      responses: { '204': { description: 'lifted: the tokens it named are taken again' }, ...adminErrors, '404': problemResponse('no active revocation has that id') },
+    },
+  };
+}
+
 /** The OpenAPI 3.1 document of every HTTP route of the gateway, the publisher and `fanout dev`. */
 export function buildOpenApiDocument(): JsonSchema {
   return {
@@ -439,12 +511,13 @@ export function buildOpenApiDocument(): JsonSchema {
       { name: 'publisher', description: 'ingest: validates, orders, stores and publishes events' },
       { name: 'gateway', description: 'SSE streams, history and the dashboard' },
       { name: 'operations', description: 'probes, metrics and this document (no token needed)' },
+      { name: 'admin', description: 'live revocation (scope admin)' },
     ],
     paths: buildPaths(),
     components: {
       schemas: buildComponents(),
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'claims: tenant, scope (stream:read, events:write), exp' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'claims: tenant, scope (stream:read, events:write, admin), exp; jti and sub are what a revocation may name' },
         accessToken: { type: 'apiKey', in: 'query', name: 'access_token', description: 'the same JWT, for EventSource (which cannot set headers)' },
       },
     },

@@ -3,7 +3,7 @@ import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { TENANT_PATTERN } from '@fanout/contracts';
 import { HttpProblem } from './problem';
 
-export type Scope = 'stream:read' | 'events:write';
+export type Scope = 'stream:read' | 'events:write' | 'admin';
 
 export interface Principal {
   tenant: string;
@@ -11,6 +11,9 @@ export interface Principal {
   fromToken: boolean;
   /** Token expiry in epoch ms, when the principal came from a token. */
   expiresAt?: number;
+  /** The token's `jti` and `sub` claims, when it has them (what a revocation may name). */
+  tokenId?: string;
+  subject?: string;
 }
 
 export type AuthConfig =
@@ -64,7 +67,13 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     }
     const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
     if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
-    return { tenant, fromToken: true, expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined };
+    return {
+      tenant,
+      fromToken: true,
+      expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
+      tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
+      subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+    };
   };
 }
 

@@ -11,12 +11,14 @@ export type DisconnectReason =
   | 'slow_consumer'
   | 'shutdown'
   | 'token_expired'
+  /** An admin revoked the stream's token, subject or tenant. */
+  | 'revoked'
   /** History could not be read (the store failed mid-replay): the client resumes. */
   | 'store_error';
 export type PublishResult = 'accepted' | 'duplicate' | 'rejected';
 
 const STREAM_KINDS: readonly StreamKindLabel[] = ['job', 'pack-run', 'run', 'multi', 'subjects'];
-const DISCONNECT_REASONS: readonly DisconnectReason[] = ['client_closed', 'completed', 'idle_timeout', 'slow_consumer', 'shutdown', 'token_expired', 'store_error'];
+const DISCONNECT_REASONS: readonly DisconnectReason[] = ['client_closed', 'completed', 'idle_timeout', 'slow_consumer', 'shutdown', 'token_expired', 'revoked', 'store_error'];
 const PUBLISH_RESULTS: readonly PublishResult[] = ['accepted', 'duplicate', 'rejected'];
 
 /** A series for every documented label value from the start, so a scrape shows 0 rather than nothing. */

@@ -1,0 +1,21 @@
+#!lua
+--[[
+Stores a revocation until it expires and announces it to every replica (addRevocation), unless
+maxActive revocations are active already. Expired ones are dropped first, and both keys live until
+the last active revocation expires, so what is kept is bounded by maxActive and by time.
+
+KEYS: all (hash id -> revocation JSON), expiry (zset id -> ms it expires)
+ARGV: id, revocation JSON, expiresAtMs, maxActive, channel, announcement JSON
+Returns 1 stored, 0 refused (maxActive active).
+]]
+--- @include "redis-clock"
+--- @include "revocations"
+
+local now = nowMs()
+dropExpiredRevocations(KEYS[1], KEYS[2], now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+keepUntilLastExpires(KEYS[1], KEYS[2])
+redis.call('SPUBLISH', ARGV[5], ARGV[6])
+return 1
