@@ -16,3 +16,4 @@ export {
   DEFAULT_RETRY_MS,
   StreamSettings,
 } from './stream-context';
+export { COMPRESSION_MODES, CompressionMode, DEFAULT_COMPRESSION } from './stream-compression';

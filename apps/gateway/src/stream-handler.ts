@@ -10,6 +10,7 @@ import { MultiEntry, MultiStream } from './multi-stream';
 import { Gap, StreamPlan, malformedResume, parseTail, planResume, planTail, resumeText } from './resume-position';
 import { SingleStream } from './single-stream';
 import { STORE_FAILED } from './store-errors';
+import { streamEncodingFor } from './stream-compression';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
 import { subjectFromPath, unknownSubject } from './subject-params';
@@ -64,7 +65,8 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     create: (conn: SseConnection) => S,
   ): S => {
     limits.acquire(principal.tenant);
-    const session = create(new SseConnection(res, options.headersFor(req.headers.origin)));
+    const encoding = streamEncodingFor(services.settings.compression, req, options.headersFor(req.headers.origin));
+    const session = create(new SseConnection(res, encoding.headers, encoding.gzip));
     open.add(session);
     session.onReleased(released);
     return session;

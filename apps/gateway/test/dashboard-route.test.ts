@@ -34,6 +34,7 @@ async function serve(dashboardDir: string): Promise<string> {
       clientBufferBytes: 1 << 20,
       replayPageSize: 100,
       historyCacheBytes: 1 << 20,
+      compression: 'gzip',
       maxConnections: 10,
       maxConnectionsPerTenant: 10,
     },

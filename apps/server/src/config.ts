@@ -13,7 +13,10 @@ import {
   RedisSentinelTarget,
 } from '@fanout/bus';
 import {
+  COMPRESSION_MODES,
+  CompressionMode,
   DEFAULT_CLIENT_BUFFER_BYTES,
+  DEFAULT_COMPRESSION,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -61,6 +64,8 @@ export interface FanoutConfig {
   retryMs: number;
   /** FANOUT_CLIENT_BUFFER_BYTES. @default {@link DEFAULT_CLIENT_BUFFER_BYTES} */
   clientBufferBytes: number;
+  /** FANOUT_COMPRESSION: `gzip` (streams are gzip for clients that ask) or `off`. @default {@link DEFAULT_COMPRESSION} */
+  compression: CompressionMode;
   /** FANOUT_HISTORY_MAXLEN. @default {@link DEFAULT_HISTORY_MAX_LEN} */
   historyMaxLen: number;
   /** FANOUT_HISTORY_TTL_S. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
@@ -242,6 +247,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveInt, DEFAULT_IDLE_TIMEOUT_MS),
     retryMs: read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_MS),
     clientBufferBytes: read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES),
+    compression: read(env, 'FANOUT_COMPRESSION', z.enum(COMPRESSION_MODES), DEFAULT_COMPRESSION),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
     redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), DEFAULT_WAIT_REPLICAS),
