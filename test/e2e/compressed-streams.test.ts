@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { FanoutProcess } from '../support/fanout-process';
 import { closeAllGzipStreams, GzipSseStream, openGzipStream } from '../support/gzip-sse-client';
-import { jobEvents, packRunEvents, runEvents, Stack, startStack } from '../support/stack';
+import { jobEvents, packRunEvents, Stack, startStack } from '../support/stack';
 
 const run = promisify(execFile);
 let stack: Stack;
