@@ -116,6 +116,8 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
   value: {{ .Values.config.retryMs | quote }}
 - name: FANOUT_CLIENT_BUFFER_BYTES
   value: {{ .Values.config.clientBufferBytes | quote }}
+- name: FANOUT_COMPRESSION
+  value: {{ .Values.config.compression | quote }}
 - name: FANOUT_HISTORY_MAXLEN
   value: {{ .Values.config.historyMaxLen | quote }}
 - name: FANOUT_HISTORY_TTL_S
