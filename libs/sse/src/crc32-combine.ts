@@ -42,7 +42,20 @@ function xToNModP(n: number, k: number): number {
   return p;
 }
 
+/**
+ * What appending `length` bytes does to a CRC (x^(8·length) modulo the polynomial): computed once per
+ * shared segment, so that each connection's combine is one multiplication.
+ */
+export function crc32ShiftFor(length: number): number {
+  return xToNModP(length, 3);
+}
+
+/** The CRC-32 of A followed by B, given crc(A), crc(B) and `crc32ShiftFor(B's length)`. */
+export function crc32CombineShifted(crcA: number, crcB: number, shiftB: number): number {
+  return (multiplyModP(shiftB, crcA) ^ crcB) >>> 0;
+}
+
 /** The CRC-32 of A followed by B, given crc(A), crc(B) and B's length in bytes. */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
-  return (multiplyModP(xToNModP(lengthB, 3), crcA) ^ crcB) >>> 0;
+  return crc32CombineShifted(crcA, crcB, crc32ShiftFor(lengthB));
 }

@@ -1,5 +1,5 @@
-import { createGunzip, gunzipSync, inflateRawSync } from 'node:zlib';
-import { GZIP_HEADER, GzipBody, gzipSegmentOf } from '../src/gzip-segments';
+import { constants, createGunzip, gunzipSync, inflateRawSync } from 'node:zlib';
+import { deflatedAlone, GZIP_HEADER, GzipBody } from '../src/gzip-segments';
 import { endFrame, heartbeatFrame, retryFrame } from '../src/frames';
 
 const frame = (i: number): Buffer =>
@@ -12,17 +12,50 @@ test('segments of any Buffers, behind one header and before one trailer, gunzip 
   expect(gunzipSync(Buffer.concat(bytes)).toString()).toBe(Buffer.concat([...chunks, endFrame('completed')]).toString());
 });
 
-test('a Buffer is compressed once, however many bodies it is written to, and its segment stands alone', () => {
+test('a Buffer is compressed at most twice however many bodies it is written to: after the Buffer before it, and alone', () => {
+  const before = frame(0);
   const shared = Buffer.concat([frame(1), frame(2)]);
-  const a = new GzipBody();
-  const b = new GzipBody();
-  a.encode(frame(0));
-  const first = a.encode(shared);
-  expect(b.encode(shared)).toBe(first);
-  expect(gzipSegmentOf(shared).deflated).toBe(first);
-  // No final block and no reference to anything before it: it inflates on its own, sync-flushed.
-  expect(inflateRawSync(first, { finishFlush: 2 /* Z_SYNC_FLUSH */ }).toString()).toBe(shared.toString());
-  expect(first.subarray(-4)).toEqual(Buffer.from([0x00, 0x00, 0xff, 0xff]));
+  const [a, b, c] = [new GzipBody(), new GzipBody(), new GzipBody()];
+  a.encode(before);
+  b.encode(before);
+  c.encode(frame(9));
+  const following = a.encode(shared);
+  expect(b.encode(shared)).toBe(following);
+  const alone = c.encode(shared);
+  expect(alone).toBe(deflatedAlone(shared));
+  expect(alone).not.toBe(following);
+  // After the Buffer before it, the frames it shares with that one are back-references: smaller.
+  expect(following.length).toBeLessThan(alone.length);
+  // Alone: no final block and nothing before it referenced; it inflates on its own, sync-flushed.
+  expect(inflateRawSync(alone, { finishFlush: constants.Z_SYNC_FLUSH }).toString()).toBe(shared.toString());
+  expect(alone.subarray(-4)).toEqual(Buffer.from([0x00, 0x00, 0xff, 0xff]));
+  expect(following.subarray(-4)).toEqual(Buffer.from([0x00, 0x00, 0xff, 0xff]));
+});
+
+test('bodies written any sequence of shared Buffers (small, and past the 32 KiB window) each gunzip to exactly that sequence', () => {
+  const pool = [
+    frame(1),
+    frame(2),
+    Buffer.concat(Array.from({ length: 300 }, (_, i) => frame(100 + i))), // ~30 KiB
+    Buffer.concat(Array.from({ length: 700 }, (_, i) => frame(1000 + i))), // past the window
+    heartbeatFrame(new Date(1)),
+    heartbeatFrame(new Date(2)),
+    Buffer.alloc(0),
+  ];
+  let seed = 7;
+  const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  for (let body = 0; body < 40; body += 1) {
+    const gzip = new GzipBody();
+    const sent: Buffer[] = [];
+    const bytes = [GZIP_HEADER];
+    for (let i = 0, n = 1 + next(12); i < n; i += 1) {
+      const chunk = pool[next(pool.length)]!;
+      sent.push(chunk);
+      bytes.push(gzip.encode(chunk));
+    }
+    bytes.push(gzip.finish(endFrame('completed')));
+    expect(gunzipSync(Buffer.concat(bytes)).equals(Buffer.concat([...sent, endFrame('completed')]))).toBe(true);
+  }
 });
 
 test('each body gets its own trailer: bodies written different Buffers both gunzip whole', () => {
