@@ -5,23 +5,35 @@
  * `end` and 204 unchanged; curl --compressed too. Real processes and Redis; timeouts are hang guards.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { FanoutProcess } from '../support/fanout-process';
 import { closeAllGzipStreams, GzipSseStream, openGzipStream } from '../support/gzip-sse-client';
-import { jobEvents, packRunEvents, Stack, startStack } from '../support/stack';
+import { chunk, jobEvents, packRunEvents, Stack, startStack } from '../support/stack';
+import { openStalledClients, StalledClients } from '../support/stalled-clients';
+import { waitFor } from '../support/wait';
 
 const run = promisify(execFile);
 let stack: Stack;
 let quickHeartbeats: FanoutProcess;
 let uncompressed: FanoutProcess;
+let smallBuffers: FanoutProcess;
+const stalled: StalledClients[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ gateways: 1 });
-  [quickHeartbeats, uncompressed] = await Promise.all([stack.addGateway({ FANOUT_HEARTBEAT_MS: 300 }), stack.addGateway({ FANOUT_COMPRESSION: 'off' })]);
+  [quickHeartbeats, uncompressed, smallBuffers] = await Promise.all([
+    stack.addGateway({ FANOUT_HEARTBEAT_MS: 300 }),
+    stack.addGateway({ FANOUT_COMPRESSION: 'off' }),
+    stack.addGateway({ FANOUT_CLIENT_BUFFER_BYTES: 256 * 1024 }),
+  ]);
 }, 60_000);
 
-afterEach(() => closeAllGzipStreams());
+afterEach(async () => {
+  closeAllGzipStreams();
+  await Promise.all(stalled.splice(0).map((clients) => clients.close()));
+});
 afterAll(() => stack?.stop(), 30_000);
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
@@ -152,4 +164,24 @@ test('curl --compressed reads a gzip stream as the uncompressed one', async () =
   const [head, body] = [curl.stdout.slice(0, curl.stdout.indexOf('\r\n\r\n')), curl.stdout.slice(curl.stdout.indexOf('\r\n\r\n') + 4)];
   expect(head).toMatch(/^content-encoding: gzip$/im);
   expect(body).toBe(plainBody);
+});
+
+test('a gzip client that stops reading is dropped past FANOUT_CLIENT_BUFFER_BYTES (of compressed bytes) while a reader gets everything', async () => {
+  const pack = packRunEvents(stack.tenant);
+  await stack.publishOk([pack.status('running')]);
+  const path = `/api/v1/stream/pack-runs/${pack.id}`;
+  const request = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAccept-Encoding: gzip\r\nX-Tenant: ${stack.tenant}\r\n\r\n`;
+  const clients = openStalledClients(smallBuffers.port, request, { count: 1 });
+  stalled.push(clients);
+  await clients.untilOpened(1, 10_000);
+  const reader = await gzipOpen(stack.streamUrl('pack-run', pack.id, smallBuffers));
+  expect(reader.headers['content-encoding']).toBe('gzip');
+  const droppedBefore = (await smallBuffers.metric('fanout_gateway_disconnects_total', { reason: 'slow_consumer' })) ?? 0;
+  // Random text compresses little: ~6 MiB on the wire, past the 256 KiB limit and the kernel's buffers (≤ 4 MiB).
+  const logs = Array.from({ length: 1000 }, (_, i) => pack.log(0, i + 1, 'stdout', randomBytes(6000).toString('base64').slice(0, 8000)));
+  for (const batch of chunk(logs, 10)) await stack.publishOk(batch);
+  await waitFor('the stalled gzip client to be dropped', async () => ((await smallBuffers.metric('fanout_gateway_disconnects_total', { reason: 'slow_consumer' })) ?? 0) > droppedBefore, 30_000);
+  const text = await reader.waitForText((t) => count(t, 'id: ') === 1001, 'all 1001 events', 60_000);
+  expect(text).toContain(`"lineNo":1000,`);
+  expect(await smallBuffers.metric('fanout_gateway_connections', { kind: 'pack-run' })).toBe(1);
 });
