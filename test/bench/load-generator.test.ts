@@ -1,6 +1,6 @@
 import { Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { GZIP_HEADER, GzipBody, endFrame } from '@fanout/sse';
+import { GzipBody, endFrame } from '@fanout/sse';
 
 // The benchmark's load generator (plain CommonJS under bench/): what it counts is what B1–B6 report.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -89,7 +89,7 @@ function framesOf(body: Buffer): Buffer[] {
 function gzipped(body: Buffer): Buffer {
   const gzip = new GzipBody();
   const frames = framesOf(body);
-  const parts = [GZIP_HEADER];
+  const parts: Buffer[] = [];
   for (let i = 0; i < frames.length; i += 1 + (i % 5)) parts.push(gzip.encode(Buffer.concat(frames.slice(i, i + 1 + (i % 5)))));
   parts.push(gzip.finish(endFrame('completed')));
   return Buffer.concat(parts);

@@ -36,7 +36,7 @@ const DEFLATE_OPTIONS = { level: 6, finishFlush: constants.Z_SYNC_FLUSH } as con
 const WINDOW_BYTES = 32 * 1024;
 
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown): the same for every connection. */
-export const GZIP_HEADER: Buffer = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
+const GZIP_HEADER: Buffer = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
 /** A final fixed-Huffman block holding nothing: after a sync flush it closes the deflate stream. */
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
 
@@ -79,14 +79,18 @@ export class GzipBody {
   private length = 0;
   private last: Buffer | undefined;
 
-  /** The bytes to write for `chunk`: a shared compressed form of it, counted into this body's trailer. */
+  /**
+   * The bytes to write for `chunk`: a shared compressed form of it, counted into this body's
+   * trailer (after the gzip header, for the body's first chunk).
+   */
   encode(chunk: Buffer): Buffer {
     const segment = segmentOf(chunk);
-    const deflated = this.last ? deflatedAfter(chunk, segment, this.last) : deflatedAlone(chunk);
+    const first = this.last === undefined;
+    const deflated = first ? deflatedAlone(chunk) : deflatedAfter(chunk, segment, this.last!);
     this.last = chunk;
     this.crc = crc32CombineShifted(this.crc, segment.crc, segment.crcShift);
     this.length += segment.length;
-    return deflated;
+    return first ? Buffer.concat([GZIP_HEADER, deflated]) : deflated;
   }
 
   /** The last bytes of the body: `chunk`'s segment, the final block and the trailer. */

@@ -1,7 +1,7 @@
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { SSE_HEADERS, endFrame, retryFrame } from './frames';
-import { GZIP_HEADER, GzipBody } from './gzip-segments';
+import { GzipBody } from './gzip-segments';
 
 /** Told once when the connection closes, whoever closed it (an object, not a closure per connection). */
 export interface CloseListener {
@@ -74,10 +74,6 @@ export class SseConnection {
     this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS, ...(this.gzip && GZIP_HEADERS), Connection: 'close' });
     this.res.flushHeaders();
     this.socket = this.res.socket ?? undefined;
-    if (this.gzip && this.socket) {
-      this.cork(this.socket);
-      this.socket.write(GZIP_HEADER);
-    }
     this.write(retryFrame(retryMs));
   }
 
@@ -86,17 +82,13 @@ export class SseConnection {
     const socket = this.socket;
     if (!socket || !this.isOpen) return false;
     this.lastWriteAt = Date.now();
-    this.cork(socket);
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      corkedThisTurn.push(this);
+      if (corkedThisTurn.length === 1) process.nextTick(uncorkAll);
+    }
     return socket.write(this.gzip ? this.gzip.encode(chunk) : chunk);
-  }
-
-  /** Holds this turn's writes for one syscall when the turn ends. */
-  private cork(socket: Socket): void {
-    if (this.corked) return;
-    this.corked = true;
-    socket.cork();
-    corkedThisTurn.push(this);
-    if (corkedThisTurn.length === 1) process.nextTick(uncorkAll);
   }
 
   get unsentBytes(): number {
