@@ -14,7 +14,9 @@
  *   <id> expect <all>               every connection's target
  *   <id> close                      closes every connection
  *   <id> exit
- * Build: cc -O2 -o bench/.build/sink bench/sink.c (bench/lib/loadgen.js does it when needed).
+ * A gzip answer (Content-Encoding: gzip) is inflated per connection and counted in what it inflates
+ * to; `bytes` stays what came over the wire.
+ * Build: cc -O2 -o bench/.build/sink bench/sink.c -lz (bench/lib/loadgen.js does it when needed).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +32,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define TAIL 4                  /* strlen("\nid: ") - 1 */
 #define READ_SIZE (1 << 20)
@@ -53,12 +56,15 @@ typedef struct {
   double headers_at, done_at;
   char *request;
   size_t request_len, request_sent;
+  int gzip;                     /* the answer is Content-Encoding: gzip: frames are counted in its inflated bytes */
+  z_stream inflater;
 } conn_t;
 
 static conn_t *conns;
 static size_t conn_count, conn_cap;
 static int ep;
 static unsigned char read_buf[TAIL + READ_SIZE];
+static unsigned char inflate_buf[TAIL + READ_SIZE];
 
 /* One pending `open`: replied to when every connection in [first, first+n) has settled. */
 static struct {
@@ -91,6 +97,8 @@ static void close_conn(conn_t *c, const char *error) {
   c->head = NULL;
   free(c->request);
   c->request = NULL;
+  if (c->gzip) inflateEnd(&c->inflater);
+  c->gzip = 0;
   settle(c);
 }
 
@@ -113,7 +121,24 @@ static void count(conn_t *c, unsigned char *data, size_t n) {
 
 static void on_body(conn_t *c, unsigned char *data, size_t n, double now) {
   c->bytes += (long long)n;
-  count(c, data, n);
+  if (!c->gzip) {
+    count(c, data, n);
+  } else {
+    c->inflater.next_in = data;
+    c->inflater.avail_in = (uInt)n;
+    do {
+      c->inflater.next_out = inflate_buf + TAIL;
+      c->inflater.avail_out = READ_SIZE;
+      int rc = inflate(&c->inflater, Z_SYNC_FLUSH);
+      size_t out = READ_SIZE - c->inflater.avail_out;
+      if (out > 0) count(c, inflate_buf + TAIL, out);
+      if (rc == Z_STREAM_END) break;
+      if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        c->error = "gzip body failed to inflate";
+        break;
+      }
+    } while (c->inflater.avail_out == 0);
+  }
   if (c->target > 0 && c->done_at == 0 && c->ids >= c->target) c->done_at = now;
 }
 
@@ -147,6 +172,11 @@ static void on_readable(conn_t *c) {
          with the head is counted where it lies (count() writes the tail just before it). */
       c->tail[0] = '\n';
       c->tail_len = 1;
+      if (strcasestr(c->head, "\r\ncontent-encoding: gzip\r\n")) {
+        memset(&c->inflater, 0, sizeof c->inflater);
+        if (inflateInit2(&c->inflater, 16 + MAX_WBITS) != Z_OK) return close_conn(c, "inflateInit2 failed");
+        c->gzip = 1;
+      }
       size_t body_at = (size_t)(end - c->head) + 4;
       if (c->head_len > body_at) on_body(c, (unsigned char *)c->head + body_at, c->head_len - body_at, now);
       free(c->head);

@@ -17,6 +17,7 @@
  */
 const net = require('node:net');
 const { StringDecoder } = require('node:string_decoder');
+const zlib = require('node:zlib');
 
 const ID_PATTERN = Buffer.from('\nid: ');
 const FRAME_END = Buffer.from('\n\n');
@@ -90,6 +91,8 @@ class Conn {
     this.headerBuf = null;
     this.headerDone = false;
     this.chunked = false;
+    /** A gzip answer's streaming gunzip: frames are counted in what it gives out; `bytes` stays what came over the wire. */
+    this.gunzip = null;
     // The last bytes read so far (a "\n" stands for the end of the response head).
     this.tail = Buffer.alloc(TAIL);
     this.tail[0] = 0x0a;
@@ -138,6 +141,7 @@ class Conn {
       this.error = error.code || error.message;
     });
     socket.on('close', () => {
+      if (this.gunzip) this.gunzip.end();
       this.closed = true;
       this.closedAt = Date.now();
       settle();
@@ -156,6 +160,13 @@ class Conn {
       const head = this.headerBuf.toString('latin1', 0, end);
       this.status = Number(head.slice(9, 12));
       this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
+      if (/\r\ncontent-encoding:\s*gzip/i.test(head)) {
+        this.gunzip = zlib.createGunzip();
+        this.gunzip.on('data', (decoded) => this.onDecoded(decoded, Date.now()));
+        this.gunzip.on('error', (error) => {
+          if (!this.closedByUs) this.error = `gunzip: ${error.message}`;
+        });
+      }
       this.headersAt = now;
       this.headerDone = true;
       buf = this.headerBuf.subarray(end + HEADER_END.length);
@@ -169,6 +180,12 @@ class Conn {
       if (buf.length === 0) return;
     }
     this.bytes += buf.length;
+    // The read buffer is shared by every connection: the gunzip gets a copy.
+    if (this.gunzip) this.gunzip.write(Buffer.from(buf));
+    else this.onDecoded(buf, now);
+  }
+
+  onDecoded(buf, now) {
     if (this.sample) this.parse(buf, now);
     else this.count(buf);
     if (this.target > 0 && this.doneAt === 0 && this.ids >= this.target) this.doneAt = now;

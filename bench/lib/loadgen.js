@@ -19,7 +19,7 @@ const SINK_BINARY = path.join(__dirname, '..', '.build', 'sink');
 function buildSink() {
   if (existsSync(SINK_BINARY) && statSync(SINK_BINARY).mtimeMs >= statSync(SINK_SOURCE).mtimeMs) return { binary: SINK_BINARY };
   mkdirSync(path.dirname(SINK_BINARY), { recursive: true });
-  const result = spawnSync('cc', ['-O2', '-Wall', '-o', SINK_BINARY, SINK_SOURCE], { encoding: 'utf8' });
+  const result = spawnSync('cc', ['-O2', '-Wall', '-o', SINK_BINARY, SINK_SOURCE, '-lz'], { encoding: 'utf8' });
   if (result.error || result.status !== 0) return { why: result.error ? result.error.message : result.stderr.trim() };
   return { binary: SINK_BINARY };
 }

@@ -115,6 +115,14 @@ function rowsFor(results) {
       push(id, 'deliveries', fmtNum(f?.deliveries), fmtNum(b?.deliveries), '', '', nchanCell(fmtNum(n?.deliveries)));
       push(id, 'CPU server / redis / publisher / loadgen', cpuText(f), cpuText(b), id === 'B3' ? 'Redis CPU reported' : '', id === 'B3' ? (f?.redisCpuSeconds !== undefined ? 'met' : 'not measured') : '', nchanCell(cpuText(n)));
       push(id, 'busiest server / loadgen process, of a core', shareText(f), shareText(b), '', '', nchanCell(shareText(n)));
+      const g = r.phases['fanout-gzip'];
+      if (g) {
+        const gzipTargets = id === 'B2';
+        push(id, 'gzip: bytes on the wire, gzip / uncompressed', `${bytes(g.bytesReceived)} / ${bytes(f?.bytesReceived)}`, '', gzipTargets ? '≤ 0.3× uncompressed' : '', gzipTargets ? `${times(r.gzipBytesRatio)} ${check(r.gzipBytesRatio, 'max', 0.3).text}` : `${times(r.gzipBytesRatio)} (no target)`);
+        push(id, 'gzip: deliveries / server CPU-s', fmtNum(g.deliveriesPerServerCpuSecond), '', gzipTargets ? '≥ 0.8× uncompressed' : '', gzipTargets ? `${times(r.gzipCpuRatio)} ${check(r.gzipCpuRatio, 'min', 0.8).text}` : `${times(r.gzipCpuRatio)} (no target)`);
+        push(id, 'gzip: latency p50 / p99, lost', `${ms(g.latencyMs.p50)} / ${ms(g.latencyMs.p99)}, ${lossText(g)}`, '', '0 lost', check(lossOf(g), 'max', 0).text);
+        push(id, 'gzip: CPU server / redis / publisher / loadgen', cpuText(g), '');
+      }
     } else if (id === 'B4') {
       push(id, 'KiB per idle connection', fmtNum(f?.kibPerConnection, 1), fmtNum(b?.kibPerConnection, 1), '≤ 1.0× baseline', `${times(r.ratio)} ${check(r.ratio, 'max', 1.0).text}`);
       push(id, 'of which the second half, per connection (marginal)', fmtNum(f?.marginalKibPerConnection, 1), fmtNum(b?.marginalKibPerConnection, 1));
@@ -245,6 +253,11 @@ ${scenarioLines.join('\n')}
   the POST arrives) to receipt by the client, on a sample of the connections, which also check that
   \`seq\` is contiguous. **lost** counts, on every connection, frames expected but not received, plus
   sampled seq gaps and connections that closed before the end.
+- **gzip** (B1, B2): fanout once more, fresh, with every client sending \`Accept-Encoding: gzip\`
+  (\`FANOUT_COMPRESSION\` at its default, \`gzip\`); the clients inflate each stream (zlib in the C
+  sink, a streaming gunzip in the Node processes) and count frames in what it inflates to. **bytes on
+  the wire**: the response bodies' bytes the clients read in the window, gzip against the
+  uncompressed fanout phase of the same run; **deliveries / server CPU-s** likewise.
 - **gateways' own lag**: the gateways' \`fanout_delivery_lag_seconds\` histogram over the window (the
   upper bound of the bucket holding p50 / p99): publishedAt to the end of the gateway's write loop,
   which tells the time up to the gateway's writes apart from the time on the clients' side.

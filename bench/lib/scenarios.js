@@ -138,7 +138,7 @@ async function measureLive(ctx, sys, opts) {
           host: target.host,
           port: target.port,
           path: sys.streamPath(tenant, s.kind, s.id),
-          headers: { 'X-Tenant': tenant },
+          headers: { 'X-Tenant': tenant, ...sys.streamHeaders },
           target: sys.initialIds,
           startSeq: sys.initialIds ? 0 : 1,
           reorder: !!sys.reorderTolerant,
@@ -208,16 +208,22 @@ async function measureLive(ctx, sys, opts) {
 }
 
 /**
- * Runs `phase` against each system (the baseline unless --no-baseline, fanout, and Nchan when
- * `withNchan` and it is available), starting and stopping the system around it.
+ * Runs `phase` against each system (the baseline unless --no-baseline, fanout, fanout again with
+ * every client asking for gzip when `withGzip` (phase `fanout-gzip`), and Nchan when `withNchan` and
+ * it is available), starting and stopping the system around it.
  */
-async function againstSystems(ctx, scenario, startOptions, phase, { withNchan = false } = {}) {
+async function againstSystems(ctx, scenario, startOptions, phase, { withNchan = false, withGzip = false } = {}) {
   const out = {};
-  const systems = [...(ctx.baseline ? ['baseline'] : []), 'fanout', ...(withNchan && ctx.nchan ? ['nchan'] : [])];
+  const systems = [...(ctx.baseline ? ['baseline'] : []), 'fanout', ...(withGzip ? ['fanout-gzip'] : []), ...(withNchan && ctx.nchan ? ['nchan'] : [])];
   for (const kind of systems) {
     const profileDir = ctx.profileRoot ? `${ctx.profileRoot}/${scenario}-${kind}` : undefined;
     let sys;
     if (kind === 'fanout') sys = await startFanoutSystem({ ...startOptions, profileDir, pin: ctx.pin });
+    else if (kind === 'fanout-gzip') {
+      sys = await startFanoutSystem({ ...startOptions, profileDir, pin: ctx.pin });
+      sys.streamHeaders = { 'Accept-Encoding': 'gzip' };
+      ctx.log(`  fanout: every client asks for gzip (Accept-Encoding: gzip)`);
+    }
     else if (kind === 'nchan') sys = await startNchanSystem({ pin: ctx.pin });
     else sys = await startBaselineSystem({ profileDir, pin: ctx.pin });
     try {
@@ -249,8 +255,19 @@ async function b1(ctx, p) {
       timeoutMs: p.seconds * 1000 + 60000,
       publish: (client) => client.paced(events, 1000 / p.rate, (i) => jobProgress(tenant, id, i % 101)),
     });
-  }, { withNchan: true });
-  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond), ...nchanRatios(phases) };
+  }, { withNchan: true, withGzip: true });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond), ...nchanRatios(phases), ...gzipRatios(phases) };
+}
+
+/** fanout with gzip against fanout uncompressed, same run: bytes on the wire and deliveries per gateway CPU-second. */
+function gzipRatios(phases) {
+  const f = phases.fanout;
+  const g = phases['fanout-gzip'];
+  if (!g) return {};
+  return {
+    gzipBytesRatio: ratio(g.bytesReceived, f?.bytesReceived),
+    gzipCpuRatio: ratio(g.deliveriesPerServerCpuSecond, f?.deliveriesPerServerCpuSecond),
+  };
 }
 
 /** fanout against Nchan: server-only and whole-system deliveries per CPU-second, and p99 latency. */
@@ -297,8 +314,8 @@ async function b2(ctx, p) {
         return { times, sentIn: Date.now() - started };
       },
     });
-  }, { withNchan: true });
-  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond), ...nchanRatios(phases) };
+  }, { withNchan: true, withGzip: true });
+  return { phases, ratio: ratio(phases.fanout?.deliveriesPerServerCpuSecond, phases.baseline?.deliveriesPerServerCpuSecond), ...nchanRatios(phases), ...gzipRatios(phases) };
 }
 
 async function b3(ctx, p) {

@@ -1,5 +1,6 @@
 import { Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { GzipBody, endFrame } from '@fanout/sse';
 
 // The benchmark's load generator (plain CommonJS under bench/): what it counts is what B1–B6 report.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -84,6 +85,16 @@ function framesOf(body: Buffer): Buffer[] {
   return out;
 }
 
+/** `body` as a gateway sends it gzip: a header, a shared segment per group of frames, and the trailer after `end`. */
+function gzipped(body: Buffer): Buffer {
+  const gzip = new GzipBody();
+  const frames = framesOf(body);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < frames.length; i += 1 + (i % 5)) parts.push(gzip.encode(Buffer.concat(frames.slice(i, i + 1 + (i % 5)))));
+  parts.push(gzip.finish(endFrame('completed')));
+  return Buffer.concat(parts);
+}
+
 /** Cuts `body` at every length in `cuts` in turn: separators end up split across writes (and reads). */
 function pieces(body: Buffer, cuts: number[]): Buffer[] {
   const out: Buffer[] = [];
@@ -98,6 +109,7 @@ function pieces(body: Buffer, cuts: number[]): Buffer[] {
 
 describe('the benchmark load generator counts exactly what the server sent', () => {
   const { body, frames } = streamBody();
+  const gzipBody = gzipped(body);
   const nchanStreams: Record<string, ReturnType<typeof nchanBody>> = {
     '/nchan': nchanBody(),
     '/nchan-reordered': nchanBody({ swapEvery: 7 }),
@@ -127,6 +139,22 @@ describe('the benchmark load generator counts exactly what the server sent', () 
         return;
       }
       const headers = { 'Content-Type': 'text/event-stream' };
+      if (req.url === '/gzip') {
+        // As the gateway answers a client that asks for gzip, in tiny pieces.
+        res.removeHeader('Transfer-Encoding');
+        res.writeHead(200, { ...headers, 'Content-Encoding': 'gzip', Connection: 'close' });
+        res.flushHeaders();
+        const socket = res.socket!;
+        const queue = pieces(gzipBody, [1, 2, 3, 5, 8, 13, 400]);
+        const next = (): void => {
+          const piece = queue.shift();
+          if (!piece || socket.destroyed) return;
+          socket.write(piece);
+          setImmediate(next);
+        };
+        next();
+        return;
+      }
       // Bodies that are not chunk-encoded go straight to the socket, after the head, as the gateway's do.
       const socket = res.socket!;
       if (req.url !== '/chunked') res.removeHeader('Transfer-Encoding');
@@ -199,6 +227,17 @@ describe('the benchmark load generator counts exactly what the server sent', () 
       // Chunked streams carry a size line and a CRLF per chunk on top of the frames.
       const chunkBytes = framesOf(body).reduce((sum, frame) => sum + frame.length.toString(16).length + 4, 0);
       expect(s.bytes).toBe((12 - chunked) * body.length + chunked * (body.length + chunkBytes));
+    });
+
+    it('counts the frames of a gzip stream in what it inflates to, and its bytes as they came', async () => {
+      const specs = Array.from({ length: 6 }, () => ({ host: '127.0.0.1', port, path: '/gzip', target: EVENTS, startSeq: 0 }));
+      await pool.open(specs, { concurrency: 6, sampleEvery: 3 });
+      const done = await pool.waitFor((s) => s.reached === s.conns, { timeoutMs: 60_000 });
+      expect(done.finished).toBe(true);
+      const s = await pool.stats();
+      // The frames, and the `end` frame that closes the body.
+      expect(s).toMatchObject({ conns: 6, ok: 6, ids: 6 * EVENTS, frames: 6 * (frames + 1), bytes: 6 * gzipBody.length, loss: 0, extra: 0, seqGaps: 0, seqDups: 0, sampled: 2, errors: {} });
+      expect(gzipBody.length).toBeLessThan(body.length / 2);
     });
 
     it("counts Nchan's EventSource frames (its `: hi` comment is not a domain frame)", async () => {

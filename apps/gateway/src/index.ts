@@ -21,3 +21,4 @@ export {
   StreamSettings,
 } from './stream-context';
 export { REVOCATION_RELOAD_MS, RevocationList, refusingRevoked } from './revocation-list';
+export { COMPRESSION_MODES, CompressionMode, DEFAULT_COMPRESSION } from './stream-compression';

@@ -1,5 +1,6 @@
 import { GatewayMetrics, Logger } from '@fanout/observability';
 import { SweepScheduler } from '@fanout/sse';
+import type { CompressionMode } from './stream-compression';
 import type { FeedServices } from './subject-feed';
 
 /** The stream settings fanout runs with unless they are configured. */
@@ -43,13 +44,15 @@ export interface StreamSettings {
   replayPageSize: number;
   /** Bytes of full history pages kept for replays of many clients. @default {@link DEFAULT_HISTORY_CACHE_BYTES} */
   historyCacheBytes: number;
+  /** Whether streams answer `Content-Encoding: gzip` to clients that ask. @default {@link DEFAULT_COMPRESSION} */
+  compression: CompressionMode;
 }
 
 /** What a stream session uses of its replica: the sweep, its metrics, its settings and the log. */
 export interface SessionServices {
   scheduler: Pick<SweepScheduler, 'add' | 'delete'>;
   metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered' | 'conflated'>;
-  settings: Pick<StreamSettings, 'retryMs' | 'retryJitterMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes' | 'conflateThresholdBytes'>;
+  settings: Pick<StreamSettings, 'retryMs' | 'retryJitterMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes' | 'conflateThresholdBytes' | 'compression'>;
   logger: Logger;
 }
 

@@ -12,6 +12,7 @@ import { Gap, StreamPlan, malformedResume, parseTail, planResume, planTail, resu
 import { revokedProblem } from './revocation-list';
 import { SingleStream } from './single-stream';
 import { STORE_FAILED } from './store-errors';
+import { streamEncodingFor } from './stream-compression';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
 import { subjectFromPath, unknownSubject } from './subject-params';
@@ -69,7 +70,8 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
   ): S => {
     if (options.isRevoked(principal)) throw revokedProblem();
     limits.acquire(principal.tenant);
-    const session = create(new SseConnection(res, options.headersFor(req.headers.origin)));
+    const encoding = streamEncodingFor(services.settings.compression, req, options.headersFor(req.headers.origin));
+    const session = create(new SseConnection(res, encoding.headers, encoding.gzip));
     open.add(session);
     session.onReleased(released);
     return session;

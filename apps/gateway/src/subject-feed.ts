@@ -15,6 +15,7 @@ import {
 } from './feed-seam';
 import { HistoryPages } from './history-pages';
 import { Gap } from './resume-position';
+import { joinedFrames } from './replay-frames';
 import { StreamSettings } from './stream-context';
 import { LiveClient, SubscriptionManager } from './subscription-manager';
 
@@ -191,7 +192,6 @@ export class SubjectFeed implements LiveClient {
       for (let i = from; i < to && this.isOpen(); i += 1) this.sink.deliver(this, entries[i]!.frame, entries[i]!.seq, entries[i]!.seq, true);
       return;
     }
-    const frames = to - from === 1 ? first.frame : Buffer.concat(entries.slice(from, to).map((entry) => entry.frame));
-    this.sink.deliver(this, frames, first.seq, entries[to - 1]!.seq, true);
+    this.sink.deliver(this, joinedFrames(entries, from, to), first.seq, entries[to - 1]!.seq, true);
   }
 }

@@ -39,6 +39,7 @@ async function serve(dashboardDir: string): Promise<string> {
       conflateThresholdBytes: 1 << 19,
       replayPageSize: 100,
       historyCacheBytes: 1 << 20,
+      compression: 'gzip',
       maxConnections: 10,
       maxConnectionsPerTenant: 10,
       maxRevocations: 10,

@@ -13,7 +13,10 @@ import {
   RedisSentinelTarget,
 } from '@fanout/bus';
 import {
+  COMPRESSION_MODES,
+  CompressionMode,
   DEFAULT_CLIENT_BUFFER_BYTES,
+  DEFAULT_COMPRESSION,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -75,6 +78,8 @@ export interface FanoutConfig {
   conflateThresholdBytes: number;
   /** FANOUT_SHUTDOWN_SPREAD_MS: the window over which a draining gateway ends its streams. @default {@link defaultShutdownSpreadMs} */
   shutdownSpreadMs: number;
+  /** FANOUT_COMPRESSION: `gzip` (streams are gzip for clients that ask) or `off`. @default {@link DEFAULT_COMPRESSION} */
+  compression: CompressionMode;
   /** FANOUT_HISTORY_MAXLEN. @default {@link DEFAULT_HISTORY_MAX_LEN} */
   historyMaxLen: number;
   /** FANOUT_HISTORY_TTL_S. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
@@ -264,6 +269,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     retryJitterMs,
     clientBufferBytes,
     conflateThresholdBytes,
+    compression: read(env, 'FANOUT_COMPRESSION', z.enum(COMPRESSION_MODES), DEFAULT_COMPRESSION),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
     redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), DEFAULT_WAIT_REPLICAS),

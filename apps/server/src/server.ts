@@ -76,6 +76,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             clientBufferBytes: config.clientBufferBytes,
             replayPageSize: DEFAULT_REPLAY_PAGE_SIZE,
             historyCacheBytes: DEFAULT_HISTORY_CACHE_BYTES,
+            compression: config.compression,
             maxConnections: config.maxConnections,
             maxConnectionsPerTenant: config.maxConnectionsPerTenant,
             maxRevocations: config.maxRevocations,

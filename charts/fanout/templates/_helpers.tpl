@@ -124,6 +124,8 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 - name: FANOUT_CONFLATE_THRESHOLD_BYTES
   value: {{ .Values.config.conflateThresholdBytes | quote }}
 {{- end }}
+- name: FANOUT_COMPRESSION
+  value: {{ .Values.config.compression | quote }}
 - name: FANOUT_HISTORY_MAXLEN
   value: {{ .Values.config.historyMaxLen | quote }}
 - name: FANOUT_HISTORY_TTL_S

@@ -203,6 +203,11 @@ function streamResponse(description: string, frames: Record<string, string>) {
     headers: {
       'Cache-Control': { schema: { type: 'string', const: 'no-cache, no-transform' } },
       'X-Accel-Buffering': { schema: { type: 'string', const: 'no' } },
+      'Content-Encoding': {
+        description: "`gzip` when the request's Accept-Encoding takes gzip (weight above 0); absent otherwise, and always with FANOUT_COMPRESSION=off. Decompressed, the body is the same stream.",
+        schema: { type: 'string', const: 'gzip' },
+      },
+      Vary: { description: 'includes `Accept-Encoding` while compression is on (and `Origin` with CORS)', schema: { type: 'string' } },
     },
     content: { 'text/event-stream': { schema: { type: 'string', description: 'a stream of SSE frames' } } },
     'x-sse-frames': Object.fromEntries(Object.entries(frames).map(([event, schema]) => [event, ref(schema)])),

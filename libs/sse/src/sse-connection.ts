@@ -1,6 +1,7 @@
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { SSE_HEADERS, controlFrame, retryFrame } from './frames';
+import { SSE_HEADERS, endFrame, retryFrame } from './frames';
+import { GzipBody } from './gzip-segments';
 
 /** Told once when the connection closes, whoever closed it (an object, not a closure per connection). */
 export interface CloseListener {
@@ -14,6 +15,7 @@ export interface CloseListener {
 export const END_FLUSH_DEADLINE_MS = 2000;
 
 const DEFAULT_HIGH_WATER_MARK = 16 * 1024;
+const GZIP_HEADERS = { 'Content-Encoding': 'gzip' } as const;
 
 /** Connections written in this turn: one nextTick uncorks them all (not a closure per connection). */
 const corkedThisTurn: SseConnection[] = [];
@@ -40,10 +42,15 @@ export class SseConnection {
 
   private closeListener: CloseListener | undefined;
 
-  /** `headers` are added to the stream's own (CORS, nosniff); they are not copied per connection. */
+  /**
+   * `headers` are added to the stream's own (CORS, nosniff); they are not copied per connection.
+   * `gzip`: the body is gzip (`Content-Encoding: gzip`) made of segments shared with every other
+   * connection written the same Buffer.
+   */
   constructor(
     private readonly res: ServerResponse,
     private readonly headers: Readonly<Record<string, string>> = {},
+    private readonly gzip?: GzipBody,
   ) {
     // One listener, not `once` per interested party: an idle connection should hold as little as possible.
     res.on('close', () => {
@@ -64,7 +71,7 @@ export class SseConnection {
 
   start(retryMs: number): void {
     this.res.removeHeader('Transfer-Encoding');
-    this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS, Connection: 'close' });
+    this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS, ...(this.gzip && GZIP_HEADERS), Connection: 'close' });
     this.res.flushHeaders();
     this.socket = this.res.socket ?? undefined;
     this.write(retryFrame(retryMs));
@@ -81,7 +88,7 @@ export class SseConnection {
       corkedThisTurn.push(this);
       if (corkedThisTurn.length === 1) process.nextTick(uncorkAll);
     }
-    return socket.write(chunk);
+    return socket.write(this.gzip ? this.gzip.encode(chunk) : chunk);
   }
 
   get unsentBytes(): number {
@@ -128,13 +135,13 @@ export class SseConnection {
     if (!this.isOpen) return;
     this.open = false;
     this.uncork();
-    const frame = controlFrame('end', { reason });
+    const frame = endFrame(reason);
     const socket = this.socket;
     if (!socket) {
       this.res.end(frame);
       return;
     }
-    socket.end(frame);
+    socket.end(this.gzip ? this.gzip.finish(frame) : frame);
     // Even with everything flushed, the socket lives until the peer closes its side too.
     const deadline = setTimeout(() => socket.destroy(), END_FLUSH_DEADLINE_MS);
     deadline.unref();
