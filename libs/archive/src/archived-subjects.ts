@@ -7,6 +7,13 @@ export const DEFAULT_ARCHIVE_CACHE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_ARCHIVE_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
 /** How long a kept object is served before it is read again. */
 export const DEFAULT_ARCHIVE_CACHE_TTL_MS = 60_000;
+/**
+ * How long "no such object" is believed: requests for unknown subjects (a 404 flood) cost one GET
+ * per subject per this, not one per request.
+ */
+export const DEFAULT_ARCHIVE_MISS_TTL_MS = 5_000;
+/** Subjects found unarchived that a process remembers at most (the oldest is forgotten first). */
+export const MAX_REMEMBERED_MISSES = 10_000;
 
 export interface ArchiveReadSettings {
   /** Bytes of archived objects a process keeps (least recently used out first). @default {@link DEFAULT_ARCHIVE_CACHE_BYTES} */
@@ -15,6 +22,8 @@ export interface ArchiveReadSettings {
   maxObjectBytes: number;
   /** @default {@link DEFAULT_ARCHIVE_CACHE_TTL_MS} */
   cacheTtlMs?: number;
+  /** @default {@link DEFAULT_ARCHIVE_MISS_TTL_MS} */
+  missTtlMs?: number;
 }
 
 interface Cached {
@@ -28,11 +37,14 @@ interface Cached {
  * subject while in flight, and kept, bounded in bytes, so a replay's pages and the clients after it
  * read memory. An archived object changes only when its id is used again (a new history, archived
  * in turn over the old one): a kept object is read again after `cacheTtlMs`, and forgotten when
- * the store is seen to hold the subject again.
+ * the store is seen to hold the subject again. A subject found unarchived is answered null without
+ * a GET for `missTtlMs` (at most {@link MAX_REMEMBERED_MISSES} of them), or until the store holds it.
  */
 export class ArchivedSubjects {
   private readonly cache = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<ArchivedSubject | null>>();
+  /** Subject → when its GET found no object, oldest first. */
+  private readonly misses = new Map<string, number>();
   private cachedBytes = 0;
 
   constructor(
@@ -46,6 +58,11 @@ export class ArchivedSubjects {
 
   load(subject: TenantSubject): Promise<ArchivedSubject | null> {
     const key = archiveMember(subject);
+    const missedAt = this.misses.get(key);
+    if (missedAt !== undefined) {
+      if (Date.now() - missedAt <= (this.settings.missTtlMs ?? DEFAULT_ARCHIVE_MISS_TTL_MS)) return Promise.resolve(null);
+      this.misses.delete(key);
+    }
     const cached = this.cache.get(key);
     if (cached && Date.now() - cached.loadedAt > (this.settings.cacheTtlMs ?? DEFAULT_ARCHIVE_CACHE_TTL_MS)) this.drop(key, cached);
     else if (cached) {
@@ -64,19 +81,34 @@ export class ArchivedSubjects {
   /** Drops what is kept of the subject (the store holds it again: a new history of the same id). */
   forget(subject: TenantSubject): void {
     const key = archiveMember(subject);
+    this.misses.delete(key);
     const cached = this.cache.get(key);
     if (cached) this.drop(key, cached);
   }
 
+  /** Subjects remembered as unarchived (bounded by {@link MAX_REMEMBERED_MISSES}). */
+  get rememberedMisses(): number {
+    return this.misses.size;
+  }
+
   private async fetch(subject: TenantSubject, key: string): Promise<ArchivedSubject | null> {
     const bytes = await this.store.get(subject, this.settings.maxObjectBytes);
-    if (!bytes) return null;
+    if (!bytes) {
+      this.rememberMiss(key);
+      return null;
+    }
     const archived = decodeArchivedSubject(bytes, key);
     if (archived.tenant !== subject.tenant || archived.kind !== subject.kind || archived.id !== subject.id) {
       throw new Error(`the archived object of ${key} holds another subject`);
     }
     this.remember(key, { subject: archived, bytes: bytes.length, loadedAt: Date.now() });
     return archived;
+  }
+
+  private rememberMiss(key: string): void {
+    this.misses.delete(key);
+    this.misses.set(key, Date.now());
+    if (this.misses.size > MAX_REMEMBERED_MISSES) this.misses.delete(this.misses.keys().next().value!);
   }
 
   private remember(key: string, entry: Cached): void {

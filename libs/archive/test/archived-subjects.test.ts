@@ -1,6 +1,6 @@
 import { TenantSubject } from '@fanout/contracts';
 import { HistoryEntry } from '@fanout/bus';
-import { ArchivedObjectTooLargeError, ArchivedSubject, ArchivedSubjects, S3ArchiveStore, archiveObjectKey, encodeArchivedSubject } from '../src';
+import { ArchivedObjectTooLargeError, ArchivedSubject, ArchivedSubjects, MAX_REMEMBERED_MISSES, S3ArchiveStore, archiveObjectKey, encodeArchivedSubject } from '../src';
 import { S3Server, startS3 } from '../../../test/support/s3-server';
 import { sleep } from '../../../test/support/wait';
 
@@ -104,5 +104,33 @@ describe('archived subjects as a gateway reads them (S3 on loopback)', () => {
     expect(reader.heldBytes).toBe(0);
     await reader.load(subject);
     expect(gets).toHaveLength(3);
+  });
+
+  it('answers a subject found unarchived without another GET for missTtlMs, or until the store holds it; remembers a bounded number of them', async () => {
+    const { gets, store: countingStore } = counting();
+    const reader = new ArchivedSubjects(countingStore, { cacheBytes: 1_000_000, maxObjectBytes: 1_000_000, missTtlMs: 300 });
+    const unknown = { tenant: 'acme', kind: 'job' as const, id: 'never-archived' };
+    for (let i = 0; i < 5; i += 1) expect(await reader.load(unknown)).toBeNull();
+    expect(gets).toEqual(['never-archived']);
+
+    // Archived meanwhile: believed absent until the miss is stale, then read.
+    const later = archivedSubject(2);
+    await store.put(unknown, encodeArchivedSubject({ ...later, ...unknown }));
+    expect(await reader.load(unknown)).toBeNull();
+    await sleep(400);
+    expect((await reader.load(unknown))!.entries).toHaveLength(2);
+    expect(gets).toHaveLength(2);
+
+    // The store holding a subject (forget) drops its miss at once.
+    const other = { tenant: 'acme', kind: 'job' as const, id: 'started-since' };
+    expect(await reader.load(other)).toBeNull();
+    reader.forget(other);
+    await reader.load(other);
+    expect(gets.filter((id) => id === other.id)).toHaveLength(2);
+
+    // Bounded: a flood of unknown ids keeps at most MAX_REMEMBERED_MISSES.
+    const flood = new ArchivedSubjects({ get: async () => null }, { cacheBytes: 1_000, maxObjectBytes: 1_000 });
+    for (let i = 0; i < MAX_REMEMBERED_MISSES + 50; i += 1) await flood.load({ tenant: 'acme', kind: 'job', id: `flood-${i}` });
+    expect(flood.rememberedMisses).toBe(MAX_REMEMBERED_MISSES);
   });
 });
