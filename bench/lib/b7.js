@@ -185,9 +185,95 @@ async function measureLayout(ctx, p, layout) {
   }
 }
 
+/** The sum over the replica of a gauge or counter in /metrics (any worker answers with the replica's sum). */
+async function replicaMetric(url, name) {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/**
+ * The capacity model's scaled-down check (docs/operations.md): `connections` clients over `subjects`
+ * jobs, `rate` events/s of distinct subjects (one POST every `tickMs`) for `seconds`, each subject
+ * getting one event. Measures the replica's CPU over the window and how many (subject, process)
+ * subscriptions the events had to reach.
+ */
+async function measureManySubjects(ctx, layout) {
+  const { log } = ctx;
+  const gatewayEnv = { FANOUT_WORKERS: String(layout.workers), FANOUT_MAX_CONNECTIONS: String(layout.connections * 2), FANOUT_MAX_CONNECTIONS_PER_TENANT: String(layout.connections * 2) };
+  const pool = await startWorkers(SAMPLING_WORKERS, { sinkSources: Array.from({ length: layout.sinks }, (_, i) => sourcesOf(i)), log });
+  let sys;
+  try {
+    sys = await startFanoutSystem({ gateways: 1, gatewayEnv, pin: ctx.pin });
+    const gateway = sys.gateways[0];
+    const pids = replicaPids(gateway);
+    const tenant = `bench-b7-${randomBytes(3).toString('hex')}`;
+    const prefix = `b7m-${randomBytes(3).toString('hex')}`;
+    const ids = Array.from({ length: layout.subjects }, (_, i) => `${prefix}-${i}`);
+    const client = createClient(sys.publishUrl, { connections: 8 });
+    try {
+      await client.publishAll(ids.map((id) => jobStatus(tenant, id, 'pending')), { batch: 500, inFlight: 2 });
+      const target = sys.streamTargets[0];
+      const specs = Array.from({ length: layout.connections }, (_, i) => ({ host: target.host, port: target.port, path: sys.streamPath(tenant, 'job', ids[i % ids.length]), headers: { 'X-Tenant': tenant }, target: 1, startSeq: 0, sample: i % 200 === 0 }));
+      log(`  B7 ${layout.name}: connecting ${specs.length} clients over ${ids.length} jobs`);
+      await pool.open(specs, { concurrency: 1000 });
+      const ready = await pool.waitFor((s) => s.ready === specs.length, { timeoutMs: 300000, intervalMs: 500, stallMs: 30000 });
+      if (!ready.finished) throw new Error(`B7 ${layout.name}: ${ready.stats.ready} of ${specs.length} clients ready (${ready.reason}); errors ${JSON.stringify(ready.stats.errors)}`);
+      await sleep(2000);
+      const subscriptions = await replicaMetric(gateway.url, 'fanout_gateway_subscriptions');
+      await pool.expect(2);
+      await pool.resetLatency(true);
+      const before = await pool.stats();
+      log(`  B7 ${layout.name}: ${layout.rate} events/s for ${layout.subjects / layout.rate} s`);
+      const meter = cpuMeter({ ...Object.fromEntries(pids.all.map((pid) => [`gateway-${pid}`, pid])), redis: sys.redis.pid, publisher: sys.publisher.pid });
+      const perTick = Math.round((layout.rate * layout.tickMs) / 1000);
+      const started = Date.now();
+      const posts = [];
+      for (let at = 0, tick = 0; at < ids.length; at += perTick, tick++) {
+        const wait = started + tick * layout.tickMs - Date.now();
+        if (wait > 0) await sleep(wait);
+        posts.push(client.publishOk(ids.slice(at, at + perTick).map((id) => jobProgress(tenant, id, 50))));
+      }
+      await Promise.all(posts);
+      const done = await pool.waitFor((s) => s.reached === s.conns, { timeoutMs: 120000, intervalMs: 200, stallMs: 15000 });
+      const { cpu, wallSeconds } = meter.stop();
+      const lat = await pool.latencies();
+      const gatewayCpu = Object.entries(cpu).filter(([name]) => name.startsWith('gateway-')).reduce((sum, [, v]) => sum + v, 0);
+      await pool.closeAll();
+      return {
+        layout: layout.name,
+        workers: layout.workers,
+        connections: specs.length,
+        subjects: ids.length,
+        rate: layout.rate,
+        sendSeconds: (Date.now() - started) / 1000,
+        windowSeconds: wallSeconds,
+        subscriptions,
+        deliveries: done.stats.ids - before.ids,
+        gatewayCpuSeconds: gatewayCpu,
+        redisCpuSeconds: cpu.redis,
+        publisherCpuSeconds: cpu.publisher,
+        finished: done.finished,
+        unfinishedReason: done.reason,
+        lost: done.stats.loss,
+        seqGaps: done.stats.seqGaps,
+        closedUnexpectedly: done.stats.closedUnexpectedly,
+        latencyMs: latencyOf(lat.sorted),
+      };
+    } finally {
+      client.close();
+    }
+  } finally {
+    if (sys) await sys.stop();
+    await pool.stop();
+  }
+}
+
 async function b7(ctx, p) {
   const phases = {};
   for (const layout of p.layouts) phases[layout.name] = await measureLayout(ctx, p, layout);
+  if (p.manySubjects) phases[p.manySubjects.name] = await measureManySubjects(ctx, p.manySubjects);
   return { phases };
 }
 

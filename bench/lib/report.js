@@ -196,6 +196,14 @@ function rowsFor(results) {
  */
 function b7Rows(r, push) {
   for (const [name, x] of Object.entries(r.phases)) {
+    if (x.subjects) {
+      const label = `${name} (${fmtNum(x.connections)} conns over ${fmtNum(x.subjects)} jobs, ${x.workers} processes, ${fmtNum(x.rate)} events/s)`;
+      push(`${label}: (subject, process) subscriptions; deliveries`, `${fmtNum(x.subscriptions)}; ${fmtNum(x.deliveries)}`);
+      push(`${label}: CPU gateway / redis / publisher`, `${[x.gatewayCpuSeconds, x.redisCpuSeconds, x.publisherCpuSeconds].map((v) => v.toFixed(2)).join(' / ')} s in ${sec(x.windowSeconds, 1)} (sent in ${sec(x.sendSeconds, 1)})`);
+      push(`${label}: latency p50 / p99 (sampled)`, `${ms(x.latencyMs.p50)} / ${ms(x.latencyMs.p99)}${x.finished ? '' : `, unfinished: ${x.unfinishedReason}`}`);
+      push(`${label}: lost`, `${x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0)}`, '0', check(x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0), 'max', 0).text);
+      continue;
+    }
     const targets = name === 'replica';
     const t = (text) => (targets ? text : '');
     const label = `${name} (${fmtNum(x.connections)} conns, ${x.workers} process${x.workers > 1 ? 'es' : ''})`;
