@@ -16,6 +16,8 @@
  *   <id> exit
  * A gzip answer (Content-Encoding: gzip) is inflated per connection and counted in what it inflates
  * to; `bytes` stays what came over the wire.
+ * Arguments: loopback source addresses (127.0.0.2 …) to spread the connections over, round-robin;
+ * one address has ~28k ephemeral ports to a given server port (B7 opens 100,000). None: the kernel's choice.
  * Build: cc -O2 -o bench/.build/sink bench/sink.c -lz (bench/lib/loadgen.js does it when needed).
  */
 #define _GNU_SOURCE
@@ -63,6 +65,9 @@ typedef struct {
 static conn_t *conns;
 static size_t conn_count, conn_cap;
 static int ep;
+static struct in_addr *sources;
+static int source_count;
+static size_t started_count;
 static unsigned char read_buf[TAIL + READ_SIZE];
 static unsigned char inflate_buf[TAIL + READ_SIZE];
 
@@ -212,6 +217,18 @@ static void start_conn(conn_t *c) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (source_count > 0) {
+    /* The port is chosen at connect(), unique per 4-tuple, not per address: see IP_BIND_ADDRESS_NO_PORT. */
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in source = {.sin_family = AF_INET, .sin_addr = sources[started_count++ % (size_t)source_count]};
+    if (bind(c->fd, (struct sockaddr *)&source, sizeof source) < 0) {
+      close(c->fd);
+      c->closed = 1;
+      c->error = "bind to the source address failed";
+      settle(c);
+      return;
+    }
+  }
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)(c - conns)};
@@ -430,7 +447,15 @@ static int run_commands(void) {
   return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  source_count = argc - 1;
+  sources = calloc((size_t)(source_count > 0 ? source_count : 1), sizeof *sources);
+  for (int i = 0; i < source_count; i++) {
+    if (inet_pton(AF_INET, argv[i + 1], &sources[i]) != 1 || (ntohl(sources[i].s_addr) >> 24) != 127) {
+      fprintf(stderr, "sink: %s is not a loopback IPv4 address\n", argv[i + 1]);
+      return 2;
+    }
+  }
   ep = epoll_create1(EPOLL_CLOEXEC);
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
   struct epoll_event in_ev = {.events = EPOLLIN, .data.u64 = STDIN_TAG};

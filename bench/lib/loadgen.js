@@ -70,11 +70,10 @@ function startNodeWorker(i, cpus) {
   return { name, entry, pid: entry.pid, call, sampling: true };
 }
 
-/** The sink's line protocol (see bench/sink.c); it keeps no latencies. */
-function startSinkWorker(binary, cpus) {
-  const name = 'loadgen-sink';
+/** The sink's line protocol (see bench/sink.c); it keeps no latencies. `sources`: its loopback source addresses. */
+function startSinkWorker(binary, cpus, name = 'loadgen-sink', sources = []) {
   let receive = () => {};
-  const entry = spawnManaged(name, binary, [], {
+  const entry = spawnManaged(name, binary, sources, {
     stdin: true,
     cpus,
     onLine: (line) => {
@@ -126,14 +125,17 @@ function requestHead(spec) {
 
 /**
  * `count` Node workers, plus the counting sink unless `options.sink` is false or it cannot be built.
- * `options.log` is told which.
+ * `options.sinkSources` (one list of loopback source addresses per sink) starts several sinks, as when
+ * one process's open-file limit cannot hold every connection. `options.log` is told which.
  */
 async function startWorkers(count, options = {}) {
   const workers = [];
   for (let i = 0; i < count; i++) workers.push(startNodeWorker(i, options.cpus));
   const sink = options.sink === false ? { why: '--no-sink' } : buildSink();
-  if (sink.binary) workers.push(startSinkWorker(sink.binary, options.cpus));
-  if (options.log) options.log(sink.binary ? `load generator: ${count} Node workers (sampled connections) + the C counting sink` : `load generator: ${count} Node workers, no C sink (${sink.why})`);
+  if (options.sinkSources && !sink.binary) throw new Error(`several counting sinks were asked for, but the sink cannot be built: ${sink.why}`);
+  const sinkSources = options.sinkSources || [[]];
+  if (sink.binary) sinkSources.forEach((sources, i) => workers.push(startSinkWorker(sink.binary, options.cpus, sinkSources.length > 1 ? `loadgen-sink-${i}` : 'loadgen-sink', sources)));
+  if (options.log) options.log(sink.binary ? `load generator: ${count} Node workers (sampled connections) + ${sinkSources.length > 1 ? `${sinkSources.length} C counting sinks` : 'the C counting sink'}` : `load generator: ${count} Node workers, no C sink (${sink.why})`);
   return createPool(workers);
 }
 

@@ -4,7 +4,7 @@
  * SIGKILL after a grace), at the end, on error and on Ctrl-C. CPU and memory come from /proc.
  */
 const { spawn, execFileSync } = require('node:child_process');
-const { readFileSync, mkdtempSync, rmSync } = require('node:fs');
+const { readFileSync, readdirSync, mkdtempSync, rmSync } = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -167,6 +167,21 @@ function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmRSS:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) : NaN;
+}
+
+/** The PIDs of a process's children (a cluster primary's workers), from /proc/<pid>/task/<tid>/children. */
+function childPids(pid) {
+  const out = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+
+/** How many file descriptors a process holds (its sockets, among others). */
+function openFiles(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** A CPU meter over a set of named PIDs: start(), then stop() gives seconds per name. */
@@ -337,6 +352,8 @@ module.exports = {
   runningProcesses,
   cpuSeconds,
   rssKiB,
+  childPids,
+  openFiles,
   cpuMeter,
   freePort,
   waitHttp200,

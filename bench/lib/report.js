@@ -71,6 +71,10 @@ function rowsFor(results) {
       push(id, 'error', r.error.split('\n')[0].slice(0, 160), '', '', 'failed');
       continue;
     }
+    if (id === 'B7') {
+      b7Rows(r, (metric, value, target = '', result = '') => push(id, metric, value, '', target, result));
+      continue;
+    }
     const f = r.phases.fanout;
     const b = r.phases.baseline;
     const n = r.phases.nchan;
@@ -185,6 +189,52 @@ function rowsFor(results) {
   return rows;
 }
 
+/**
+ * B7's rows, per layout (the replica of FANOUT_WORKERS processes; one process). Issue 18's targets
+ * are for the replica at 100,000 connections: ≤ 8 KiB RSS per idle connection, one event to all in
+ * under 1 s, heartbeats under 5 % of one core; nothing lost in either.
+ */
+function b7Rows(r, push) {
+  for (const [name, x] of Object.entries(r.phases)) {
+    if (x.subjects) {
+      const label = `${name} (${fmtNum(x.connections)} conns over ${fmtNum(x.subjects)} jobs, ${x.workers} processes, ${fmtNum(x.rate)} events/s)`;
+      push(`${label}: (subject, process) subscriptions; deliveries`, `${fmtNum(x.subscriptions)}; ${fmtNum(x.deliveries)}`);
+      push(`${label}: CPU gateway / redis / publisher`, `${[x.gatewayCpuSeconds, x.redisCpuSeconds, x.publisherCpuSeconds].map((v) => v.toFixed(2)).join(' / ')} s in ${sec(x.windowSeconds, 1)} (sent in ${sec(x.sendSeconds, 1)})`);
+      push(`${label}: latency p50 / p99 (sampled)`, `${ms(x.latencyMs.p50)} / ${ms(x.latencyMs.p99)}${x.finished ? '' : `, unfinished: ${x.unfinishedReason}`}`);
+      push(`${label}: lost`, `${x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0)}`, '0', check(x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0), 'max', 0).text);
+      continue;
+    }
+    const targets = name === 'replica';
+    const t = (text) => (targets ? text : '');
+    const label = `${name} (${fmtNum(x.connections)} conns, ${x.workers} process${x.workers > 1 ? 'es' : ''})`;
+    push(`${label}: KiB RSS per idle connection, all processes (after a full GC)`, `${fmtNum(x.kibPerConnection, 2)} (${fmtNum(x.kibPerConnectionAfterGc, 2)})`, t('≤ 8 KiB'), t(check(x.kibPerConnection, 'max', 8, ' KiB').text));
+    push(`${label}: RSS before → after`, `${fmtNum(x.rssBeforeKiB / 1024, 1)} → ${fmtNum(x.rssAfterKiB / 1024, 1)} MiB`);
+    push(`${label}: connected in, connections / s`, `${sec(x.openSeconds, 1)}, ${fmtNum(x.openPerSecond)} / s`);
+    if (x.workers > 1) push(`${label}: connections per worker, min / max`, `${fmtNum(x.connectionsPerWorker.min)} / ${fmtNum(x.connectionsPerWorker.max)}`);
+    const i = x.idle;
+    push(
+      `${label}: idle CPU per heartbeat round (every ${i.heartbeatMs} ms); share of one core at the default 15 s`,
+      `${(i.cpuSecondsPerRound * 1000).toFixed(0)} ms; ${(100 * i.shareOfCoreAtDefault).toFixed(2)} % (${i.heartbeatsPerConnection.toFixed(2)} heartbeats per connection in ${sec(i.seconds, 1)})`,
+      t('< 5 % of one core'),
+      t(check(100 * i.shareOfCoreAtDefault, 'max', 5, ' %').text),
+    );
+    const f = x.fanout;
+    push(
+      `${label}: one event to every connection, the last received after`,
+      `${ms(f.allReceivedMs)} (first ${ms(f.firstReceivedMs)}; sampled p50 / p99 ${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}; ${f.cpuSeconds.toFixed(2)} CPU-s)${f.finished ? '' : `, unfinished: ${f.unfinishedReason}`}`,
+      t('< 1 s'),
+      t(check(f.finished ? f.allReceivedMs : Infinity, 'max', 1000, ' ms').text),
+    );
+    const b = x.burst;
+    push(
+      `${label}: log burst, ${fmtNum(b.events)} events × ${fmtNum(b.clients)} clients: all received after; sampled p50 / p99`,
+      `${sec(b.allReceivedSeconds)}; ${ms(b.latencyMs.p50)} / ${ms(b.latencyMs.p99)}${b.finished ? '' : `, unfinished: ${b.unfinishedReason}`}`,
+    );
+    const lost = f.lost + b.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0);
+    push(`${label}: lost (one event / burst / seq gaps / dropped conns)`, `${f.lost} / ${b.lost} / ${x.seqGaps} / ${x.closedUnexpectedly}`, '0', check(lost, 'max', 0).text);
+  }
+}
+
 function markdownTable(rows) {
   const header = COLUMNS;
   const escape = (cell) => String(cell).replace(/\|/g, '\\|');
@@ -270,6 +320,15 @@ ${scenarioLines.join('\n')}
   found and once after a full GC: both servers run with \`--expose-gc --require bench/gc-preload.js\`,
   which runs \`gc()\` on SIGUSR2 and changes nothing else. \`node bench/heap-diff.js\` shows what the
   retained bytes are, by constructor.
+- **B7**: one gateway replica of \`FANOUT_WORKERS\` processes (and one process alone), the load
+  generator's sinks each binding to loopback source addresses of its own (bench/README.md). **KiB RSS
+  per idle connection**: the RSS of the primary and every worker summed, after the connections and a
+  settle, minus the same after a warm-up batch was opened, closed and a full GC run, per connection.
+  **idle CPU per heartbeat round**: all the replica's CPU over the idle window divided by the
+  heartbeat rounds in it (an upper bound of what the heartbeats cost), and that per 15 s as a share of
+  one core. **the last received after**: from just before the POST of the one event to the latest
+  receipt time over every connection. **connections per worker**: each worker's open descriptors
+  after minus before.
 - **B5**: \`INFO stats\` \`total_net_output_bytes\` of Redis over the herd, against the stored frames after
   the clients' position (one copy of the history); it includes the gateways' canary traffic${
     results.scenarios.B5 && results.scenarios.B5.phases ? ` (${fmtNum(results.scenarios.B5.phases.fanout.redisIdleBytesPerSecond)} B/s when idle)` : ''

@@ -24,6 +24,17 @@ const PARAMS = {
     B6: { seconds: 5, warmupSeconds: 1, connections: 32, subjects: 100, batch: 100, eventBytes: 200 },
     W1: { subjects: 100, rate: 100, seconds: 10, burstInFlight: 32, burstSeconds: 5, warmupSeconds: 1, maxBurstEvents: 500000 },
     M1: { events: 200000, historyMaxLen: 1000, eventBytes: 200, batch: 500, inFlight: 4, nchanInFlight: 32 },
+    // heartbeatMs undefined: the gateway's default (FANOUT_HEARTBEAT_MS, 15 s); idleSeconds spans two rounds.
+    B7: {
+      layouts: [
+        { name: 'replica', workers: 6, connections: 100000, sinks: 6 },
+        { name: 'one process', workers: 1, connections: 19000, sinks: 2 },
+      ],
+      burstClients: 1000, burstEvents: 2000, batch: 100, inFlight: 4, eventBytes: 200,
+      sampleEvery: 200, burstSampleEvery: 20, concurrency: 1000, warmup: 600, settleMs: 3000, idleSeconds: 31, heartbeatMs: undefined,
+      // The capacity model's scaled-down check: every subject gets one event (rate × seconds = subjects).
+      manySubjects: { name: 'many subjects', workers: 6, connections: 100000, sinks: 6, subjects: 10000, rate: 1000, tickMs: 10 },
+    },
   },
   quick: {
     B1: { clients: 100, rate: 100, seconds: 2, sampleEvery: 10 },
@@ -34,6 +45,16 @@ const PARAMS = {
     B6: { seconds: 1, warmupSeconds: 0.3, connections: 8, subjects: 20, batch: 100, eventBytes: 200 },
     W1: { subjects: 20, rate: 100, seconds: 2, burstInFlight: 32, burstSeconds: 1, warmupSeconds: 0.3, maxBurstEvents: 100000 },
     M1: { events: 20000, historyMaxLen: 1000, eventBytes: 200, batch: 500, inFlight: 4, nchanInFlight: 32 },
+    // A short heartbeat interval so an idle window of a few seconds still holds rounds to measure.
+    B7: {
+      layouts: [
+        { name: 'replica', workers: 6, connections: 5000, sinks: 2 },
+        { name: 'one process', workers: 1, connections: 2000, sinks: 1 },
+      ],
+      burstClients: 200, burstEvents: 500, batch: 100, inFlight: 4, eventBytes: 200,
+      sampleEvery: 50, burstSampleEvery: 10, concurrency: 500, warmup: 120, settleMs: 1000, idleSeconds: 4.5, heartbeatMs: 1500,
+      manySubjects: { name: 'many subjects', workers: 6, connections: 5000, sinks: 2, subjects: 500, rate: 200, tickMs: 10 },
+    },
   },
 };
 
@@ -46,6 +67,10 @@ const DESCRIPTIONS = {
   B6: (p) => `publisher: ${p.connections} keep-alive connections, ${p.seconds} s per mode, pack_run.log events of ~${p.eventBytes} B over ${p.subjects} pack runs; and one @fanout/producer fed one event per publish() call (up to ${p.connections} requests in flight)`,
   W1: (p) =>
     `single-event publish, fanout (publisher + Redis) against Nchan (nginx + Redis), no subscribers: job.progress events over ${p.subjects} jobs, one event per POST; paced: ${p.rate} events/s on one keep-alive connection for ${p.seconds} s; burst: ${p.burstInFlight} requests in flight for ${p.burstSeconds} s`,
+  B7: (p) =>
+    `internet scale: ${p.layouts.map((l) => `${l.connections} connections on one gateway replica of ${l.workers} process${l.workers > 1 ? 'es' : ''} (${l.sinks} counting sink${l.sinks > 1 ? 's' : ''} over their own loopback source addresses)`).join('; then ')}: ` +
+    `held idle for ${p.idleSeconds} s with heartbeats every ${p.heartbeatMs ? `${p.heartbeatMs} ms` : '15 s (the default)'}, then one event to every connection, then a log burst of ${p.burstEvents} pack_run.log events (batches of ${p.batch}) to ${p.burstClients} of them` +
+    (p.manySubjects ? `; and the capacity model's check: ${p.manySubjects.connections} connections over ${p.manySubjects.subjects} jobs, ${p.manySubjects.rate} events/s of distinct jobs until each has one` : ''),
   M1: (p) => `Redis memory: ${p.events} pack_run.log events of ~${p.eventBytes} B to one subject, ${p.historyMaxLen} retained (fanout: FANOUT_HISTORY_MAXLEN=${p.historyMaxLen}; Nchan: nchan_message_buffer_length ${p.historyMaxLen})`,
 };
 
@@ -886,6 +911,8 @@ async function m1(ctx, p) {
   return { phases, ratio: phases.nchan ? ratio(phases.fanout.subjectBytes, phases.nchan.subjectBytes) : undefined };
 }
 
-const SCENARIOS = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, W1: w1, M1: m1 };
+const { b7 } = require('./b7');
+
+const SCENARIOS = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, W1: w1, M1: m1, B7: b7 };
 
 module.exports = { SCENARIOS, PARAMS, DESCRIPTIONS };

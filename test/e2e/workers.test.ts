@@ -4,6 +4,8 @@
  * answered by either worker sums the whole replica, a crashed worker is replaced, and SIGTERM drains
  * every worker and exits 0. Real processes on loopback; timeouts are hang guards only.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { FanoutProcess, parsePrometheus, sumSamples } from '../support/fanout-process';
 import { closeAllStreams, SseStream, within } from '../support/sse-client';
@@ -131,4 +133,16 @@ test('a worker that dies is replaced; SIGTERM to the primary ends every stream w
     expect(s.named('end').map((f) => JSON.parse(f.data))).toEqual([{ reason: 'shutdown' }]);
   }
   for (const pid of [replacement, workerPids[1]!]) expect(() => process.kill(pid, 0)).toThrow();
+});
+
+test("the replica's listening socket queues up to 4096 pending connections (capped by somaxconn), not Node's default 511", async () => {
+  const gateway = await stack.addGateway({ FANOUT_WORKERS: 2 });
+  const port = new URL(gateway.url).port;
+  // `ss -ltn`: for a listening socket, Send-Q is its backlog.
+  const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  const backlog = Number(line.split(/\s+/)[2]);
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  expect(backlog).toBe(Math.min(4096, somaxconn));
+  expect(backlog).toBeGreaterThan(511);
+  await stack.stopProcess(gateway);
 });

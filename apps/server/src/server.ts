@@ -27,6 +27,13 @@ const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
  */
 const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
 const FIRST_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Pending connections the kernel queues before accept() (capped by net.core.somaxconn). Node's
+ * default, 511, overflows when thousands of clients connect at once (B7: a herd reconnecting to a
+ * replica of several workers, whose primary accepts them all); an overflow drops the SYN and the
+ * client retries only after a second.
+ */
+export const LISTEN_BACKLOG = 4096;
 /** How long after SIGTERM a draining process keeps its port open at least (within the grace period). */
 const DRAIN_LINGER_MS = 1000;
 
@@ -110,7 +117,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(IDLE_SOCKET_LIMITS, dispatch);
     s.once('error', reject);
-    s.listen(config.port, config.host, () => resolve(s));
+    s.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve(s));
   });
   // With no 'timeout' listener of the server's own, Node's HTTP server destroys a socket that times out.
   server.on('connection', (socket: Socket) => socket.setTimeout(FIRST_REQUEST_TIMEOUT_MS));
