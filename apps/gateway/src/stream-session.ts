@@ -107,19 +107,30 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     this.finish('store_error');
   }
 
-  sweep(now: number): void {
-    if (this.closed) return;
+  /** Ends what has expired, writes a heartbeat when one is due, and tells when to look again. */
+  sweep(now: number): number {
+    if (this.closed) return Infinity;
+    const { heartbeatMs, idleTimeoutMs } = this.services.settings;
     const { expiresAt } = this.principal;
-    if (expiresAt !== undefined && now >= expiresAt) return this.end('token_expired');
-    if (now - this.lastEventAt >= this.services.settings.idleTimeoutMs) return this.end('idle_timeout');
-    if (now - this.conn.lastWriteAt >= this.services.settings.heartbeatMs) {
+    if (expiresAt !== undefined && now >= expiresAt) return this.ended('token_expired');
+    if (now - this.lastEventAt >= idleTimeoutMs) return this.ended('idle_timeout');
+    if (now - this.conn.lastWriteAt >= heartbeatMs) {
       const unsent = this.conn.unsentBytes;
-      if (unsent > 0 && unsent >= this.unsentAtHeartbeat) return this.dropSlowConsumer();
+      if (unsent > 0 && unsent >= this.unsentAtHeartbeat) {
+        this.dropSlowConsumer();
+        return Infinity;
+      }
       this.writeControl(heartbeatFrame(new Date(now)));
-      if (this.closed) return;
+      if (this.closed) return Infinity;
       this.services.metrics.heartbeats.inc();
       this.unsentAtHeartbeat = this.conn.unsentBytes;
     }
+    return Math.min(expiresAt ?? Infinity, this.lastEventAt + idleTimeoutMs, this.conn.lastWriteAt + heartbeatMs);
+  }
+
+  private ended(reason: EndReason): number {
+    this.end(reason);
+    return Infinity;
   }
 
   /** Sends `end` {reason} and closes the response. */
