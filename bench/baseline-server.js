@@ -12,7 +12,11 @@
  * JSON-parsing the POST) is part of this process's CPU; the gateway's equivalent work happens in the
  * publisher and Redis, which are measured separately.
  *
- * env: PORT (0 = any; the port is printed as `listening <port>`), HOST (127.0.0.1), RETRY_MS (2000).
+ * With HEARTBEAT_MS, every subscriber is also written a heartbeat frame that often (one timer, all
+ * subscribers at once): the floor of what holding idle SSE connections costs a Node process.
+ *
+ * env: PORT (0 = any; the port is printed as `listening <port>`), HOST (127.0.0.1), RETRY_MS (2000),
+ * HEARTBEAT_MS (none).
  */
 const http = require('node:http');
 
@@ -105,6 +109,14 @@ const server = http.createServer((req, res) => {
   }
   res.writeHead(404).end();
 });
+
+const HEARTBEAT_MS = Number(process.env.HEARTBEAT_MS || 0);
+if (HEARTBEAT_MS > 0) {
+  setInterval(() => {
+    const frame = Buffer.from(`event: heartbeat\ndata: {"ts":"${new Date().toISOString()}"}\n\n`);
+    for (const set of subscribers.values()) for (const client of set) client.write(frame);
+  }, HEARTBEAT_MS).unref();
+}
 
 server.listen(PORT, HOST, () => {
   process.stdout.write(`listening ${server.address().port}\n`);

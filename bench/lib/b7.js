@@ -7,13 +7,15 @@
  * connect every client, hold them idle with heartbeats, publish one event to every connection,
  * then a log burst to some of them. Measured: RSS per connection summed over the replica's
  * processes above their empty baseline, idle CPU per heartbeat round, connect rate, the time until
- * the last client has the one event, the burst's delivery, and loss.
+ * the last client has the one event, the burst's delivery, and loss. A layout with `system:
+ * 'baseline'` runs bench/baseline-server.js instead (a bare node:http process writing the same
+ * heartbeats): the floor of those figures for any Node server on this machine, in the same run.
  */
 const { randomBytes } = require('node:crypto');
 const { cpuMeter, rssKiB, childPids, openFiles, sleep } = require('./procs');
 const { startWorkers, percentile } = require('./loadgen');
 const { createClient, jobStatus, jobProgress, packRunStatus, packRunLog } = require('./publish');
-const { startFanoutSystem } = require('./systems');
+const { startFanoutSystem, startBaselineSystem } = require('./systems');
 
 const DEFAULT_HEARTBEAT_MS = 15000;
 const SAMPLING_WORKERS = 2;
@@ -51,9 +53,11 @@ async function measureLayout(ctx, p, layout) {
   const pool = await startWorkers(SAMPLING_WORKERS, { sinkSources: Array.from({ length: layout.sinks }, (_, i) => sourcesOf(i)), log });
   let sys;
   try {
-    sys = await startFanoutSystem({ gateways: 1, gatewayEnv, pin: ctx.pin });
-    const gateway = sys.gateways[0];
-    const pids = replicaPids(gateway);
+    const baseline = layout.system === 'baseline';
+    sys = baseline
+      ? await startBaselineSystem({ pin: ctx.pin, env: { HEARTBEAT_MS: String(heartbeatMs) } })
+      : await startFanoutSystem({ gateways: 1, gatewayEnv, pin: ctx.pin });
+    const pids = baseline ? { all: [sys.baseline.pid], workers: [sys.baseline.pid] } : replicaPids(sys.gateways[0]);
     if (pids.workers.length !== layout.workers) throw new Error(`the replica runs ${pids.workers.length} worker processes, not ${layout.workers}`);
     const tenant = `bench-b7-${randomBytes(3).toString('hex')}`;
     const jobId = `b7-${randomBytes(4).toString('hex')}`;
@@ -63,8 +67,10 @@ async function measureLayout(ctx, p, layout) {
       await client.publishOk([jobStatus(tenant, jobId, 'pending'), packRunStatus(tenant, runId, 'pending')]);
       const target = sys.streamTargets[0];
       const headers = { 'X-Tenant': tenant };
-      const jobSpec = (i) => ({ host: target.host, port: target.port, path: sys.streamPath(tenant, 'job', jobId), headers, target: 1, startSeq: 0, sample: i % p.sampleEvery === 0 });
-      const runSpec = (i) => ({ host: target.host, port: target.port, path: sys.streamPath(tenant, 'pack-run', runId), headers, target: 1, startSeq: 0, sample: i % p.burstSampleEvery === 0 });
+      // fanout replays each subject's first event to a new client; the baseline keeps no history.
+      const first = { target: sys.initialIds, startSeq: sys.initialIds ? 0 : 1 };
+      const jobSpec = (i) => ({ host: target.host, port: target.port, path: sys.streamPath(tenant, 'job', jobId), headers, ...first, sample: i % p.sampleEvery === 0 });
+      const runSpec = (i) => ({ host: target.host, port: target.port, path: sys.streamPath(tenant, 'pack-run', runId), headers, ...first, sample: i % p.burstSampleEvery === 0 });
 
       // Warm-up: every worker loads and compiles the stream path; then back to empty for the baseline.
       await pool.open(Array.from({ length: p.warmup }, (_, i) => ({ ...jobSpec(i), sample: false })), { concurrency: 100 });
@@ -102,7 +108,7 @@ async function measureLayout(ctx, p, layout) {
       const rounds = (idle.wallSeconds * 1000) / heartbeatMs;
 
       log(`  B7 ${layout.name}: one event to every connection`);
-      await pool.expect(2);
+      await pool.expect(sys.initialIds + 1);
       await pool.resetLatency(true);
       const fanoutMeter = cpuMeter(Object.fromEntries(pids.all.map((pid) => [String(pid), pid])));
       const publishedAt = Date.now();
@@ -130,6 +136,7 @@ async function measureLayout(ctx, p, layout) {
       await pool.closeAll();
       return {
         layout: layout.name,
+        system: sys.kind,
         workers: layout.workers,
         sinks: layout.sinks,
         connections: specs.length,
@@ -222,7 +229,7 @@ async function measureManySubjects(ctx, layout) {
       if (!ready.finished) throw new Error(`B7 ${layout.name}: ${ready.stats.ready} of ${specs.length} clients ready (${ready.reason}); errors ${JSON.stringify(ready.stats.errors)}`);
       await sleep(2000);
       const subscriptions = await replicaMetric(gateway.url, 'fanout_gateway_subscriptions');
-      await pool.expect(2);
+      await pool.expect(sys.initialIds + 1);
       await pool.resetLatency(true);
       const before = await pool.stats();
       log(`  B7 ${layout.name}: ${layout.rate} events/s for ${layout.subjects / layout.rate} s`);
@@ -243,6 +250,7 @@ async function measureManySubjects(ctx, layout) {
       await pool.closeAll();
       return {
         layout: layout.name,
+        system: sys.kind,
         workers: layout.workers,
         connections: specs.length,
         subjects: ids.length,

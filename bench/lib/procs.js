@@ -322,7 +322,7 @@ async function startFanout(role, name, env, options = {}) {
 /** bench/baseline-server.js on a free loopback port. */
 async function startBaseline(options = {}) {
   const port = await freePort();
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
+  const env = { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' };
   const nodeArgs = [...(options.profileDir ? profileArgs(path.join(options.profileDir, 'baseline')) : []), ...GC_ARGS];
   const entry = spawnManaged('baseline', process.execPath, [...nodeArgs, path.join(__dirname, '..', 'baseline-server.js')], { env, cpus: options.cpus });
   const url = `http://127.0.0.1:${port}`;

@@ -72,7 +72,7 @@ function rowsFor(results) {
       continue;
     }
     if (id === 'B7') {
-      b7Rows(r, (metric, value, target = '', result = '') => push(id, metric, value, '', target, result));
+      b7Rows(r, (metric, value, baselineValue = '', target = '', result = '') => push(id, metric, value, baselineValue, target, result));
       continue;
     }
     const f = r.phases.fanout;
@@ -192,46 +192,53 @@ function rowsFor(results) {
 /**
  * B7's rows, per layout (the replica of FANOUT_WORKERS processes; one process). Issue 18's targets
  * are for the replica at 100,000 connections: ≤ 8 KiB RSS per idle connection, one event to all in
- * under 1 s, heartbeats under 5 % of one core; nothing lost in either.
+ * under 1 s, heartbeats under 5 % of one core; nothing lost in either. The bare node:http baseline's
+ * layout, when it ran, is shown in the baseline column of each, with the per-connection ratios.
  */
 function b7Rows(r, push) {
+  const baseline = Object.values(r.phases).find((x) => x.system === 'baseline');
   for (const [name, x] of Object.entries(r.phases)) {
+    if (x.system === 'baseline') continue;
     if (x.subjects) {
       const label = `${name} (${fmtNum(x.connections)} conns over ${fmtNum(x.subjects)} jobs, ${x.workers} processes, ${fmtNum(x.rate)} events/s)`;
       push(`${label}: (subject, process) subscriptions; deliveries`, `${fmtNum(x.subscriptions)}; ${fmtNum(x.deliveries)}`);
       push(`${label}: CPU gateway / redis / publisher`, `${[x.gatewayCpuSeconds, x.redisCpuSeconds, x.publisherCpuSeconds].map((v) => v.toFixed(2)).join(' / ')} s in ${sec(x.windowSeconds, 1)} (sent in ${sec(x.sendSeconds, 1)})`);
       push(`${label}: latency p50 / p99 (sampled)`, `${ms(x.latencyMs.p50)} / ${ms(x.latencyMs.p99)}${x.finished ? '' : `, unfinished: ${x.unfinishedReason}`}`);
-      push(`${label}: lost`, `${x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0)}`, '0', check(x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0), 'max', 0).text);
+      push(`${label}: lost`, `${x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0)}`, '', '0', check(x.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0), 'max', 0).text);
       continue;
     }
     const targets = name === 'replica';
     const t = (text) => (targets ? text : '');
     const label = `${name} (${fmtNum(x.connections)} conns, ${x.workers} process${x.workers > 1 ? 'es' : ''})`;
-    push(`${label}: KiB RSS per idle connection, all processes (after a full GC)`, `${fmtNum(x.kibPerConnection, 2)} (${fmtNum(x.kibPerConnectionAfterGc, 2)})`, t('≤ 8 KiB'), t(check(x.kibPerConnection, 'max', 8, ' KiB').text));
-    push(`${label}: RSS before → after`, `${fmtNum(x.rssBeforeKiB / 1024, 1)} → ${fmtNum(x.rssAfterKiB / 1024, 1)} MiB`);
-    push(`${label}: connected in, connections / s`, `${sec(x.openSeconds, 1)}, ${fmtNum(x.openPerSecond)} / s`);
+    const b = baseline;
+    const of = (fn) => (b ? fn(b) : '');
+    const ratio = (value, base) => (b ? `${(value / base).toFixed(2)}× baseline` : '');
+    push(`${label}: KiB RSS per idle connection, all processes (after a full GC)`, `${fmtNum(x.kibPerConnection, 2)} (${fmtNum(x.kibPerConnectionAfterGc, 2)})`, of((y) => `${fmtNum(y.kibPerConnection, 2)} (${fmtNum(y.kibPerConnectionAfterGc, 2)})`), t('≤ 8 KiB'), t(check(x.kibPerConnection, 'max', 8, ' KiB').text));
+    if (b) push(`${label}: KiB RSS per idle connection against the baseline's`, '', '', '', ratio(x.kibPerConnection, b.kibPerConnection));
+    push(`${label}: RSS before → after`, `${fmtNum(x.rssBeforeKiB / 1024, 1)} → ${fmtNum(x.rssAfterKiB / 1024, 1)} MiB`, of((y) => `${fmtNum(y.rssBeforeKiB / 1024, 1)} → ${fmtNum(y.rssAfterKiB / 1024, 1)} MiB`));
+    push(`${label}: connected in, connections / s`, `${sec(x.openSeconds, 1)}, ${fmtNum(x.openPerSecond)} / s`, of((y) => `${sec(y.openSeconds, 1)}, ${fmtNum(y.openPerSecond)} / s`));
     if (x.workers > 1) push(`${label}: connections per worker, min / max`, `${fmtNum(x.connectionsPerWorker.min)} / ${fmtNum(x.connectionsPerWorker.max)}`);
-    const i = x.idle;
+    const idle = (i) => `${(i.cpuSecondsPerRound * 1000).toFixed(0)} ms; ${(100 * i.shareOfCoreAtDefault).toFixed(2)} % (${i.heartbeatsPerConnection.toFixed(2)} heartbeats per connection in ${sec(i.seconds, 1)})`;
     push(
-      `${label}: idle CPU per heartbeat round (every ${i.heartbeatMs} ms); share of one core at the default 15 s`,
-      `${(i.cpuSecondsPerRound * 1000).toFixed(0)} ms; ${(100 * i.shareOfCoreAtDefault).toFixed(2)} % (${i.heartbeatsPerConnection.toFixed(2)} heartbeats per connection in ${sec(i.seconds, 1)})`,
+      `${label}: idle CPU per heartbeat round (every ${x.idle.heartbeatMs} ms); share of one core at the default 15 s`,
+      idle(x.idle),
+      of((y) => idle(y.idle)),
       t('< 5 % of one core'),
-      t(check(100 * i.shareOfCoreAtDefault, 'max', 5, ' %').text),
+      t(check(100 * x.idle.shareOfCoreAtDefault, 'max', 5, ' %').text),
     );
+    const perConnRound = (y) => (y.idle.cpuSecondsPerRound / y.connections) * 1e6;
+    push(`${label}: idle CPU per connection per heartbeat round`, `${perConnRound(x).toFixed(1)} µs`, of((y) => `${perConnRound(y).toFixed(1)} µs`), '', ratio(perConnRound(x), b && perConnRound(b)));
     const f = x.fanout;
-    push(
-      `${label}: one event to every connection, the last received after`,
-      `${ms(f.allReceivedMs)} (first ${ms(f.firstReceivedMs)}; sampled p50 / p99 ${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}; ${f.cpuSeconds.toFixed(2)} CPU-s)${f.finished ? '' : `, unfinished: ${f.unfinishedReason}`}`,
-      t('< 1 s'),
-      t(check(f.finished ? f.allReceivedMs : Infinity, 'max', 1000, ' ms').text),
-    );
-    const b = x.burst;
-    push(
-      `${label}: log burst, ${fmtNum(b.events)} events × ${fmtNum(b.clients)} clients: all received after; sampled p50 / p99`,
-      `${sec(b.allReceivedSeconds)}; ${ms(b.latencyMs.p50)} / ${ms(b.latencyMs.p99)}${b.finished ? '' : `, unfinished: ${b.unfinishedReason}`}`,
-    );
-    const lost = f.lost + b.lost + (x.seqGaps || 0) + (x.closedUnexpectedly || 0);
-    push(`${label}: lost (one event / burst / seq gaps / dropped conns)`, `${f.lost} / ${b.lost} / ${x.seqGaps} / ${x.closedUnexpectedly}`, '0', check(lost, 'max', 0).text);
+    const fanned = (g) =>
+      `${ms(g.allReceivedMs)} (first ${ms(g.firstReceivedMs)}; sampled p50 / p99 ${ms(g.latencyMs.p50)} / ${ms(g.latencyMs.p99)}; ${g.cpuSeconds.toFixed(2)} CPU-s)${g.finished ? '' : `, unfinished: ${g.unfinishedReason}`}`;
+    push(`${label}: one event to every connection, the last received after`, fanned(f), of((y) => fanned(y.fanout)), t('< 1 s'), t(check(f.finished ? f.allReceivedMs : Infinity, 'max', 1000, ' ms').text));
+    const perDelivery = (y) => (y.fanout.cpuSeconds / y.connections) * 1e6;
+    push(`${label}: one event to every connection, CPU per delivery`, `${perDelivery(x).toFixed(1)} µs`, of((y) => `${perDelivery(y).toFixed(1)} µs`), '', ratio(perDelivery(x), b && perDelivery(b)));
+    const burst = (y) => `${sec(y.burst.allReceivedSeconds)}; ${ms(y.burst.latencyMs.p50)} / ${ms(y.burst.latencyMs.p99)}${y.burst.finished ? '' : `, unfinished: ${y.burst.unfinishedReason}`}`;
+    push(`${label}: log burst, ${fmtNum(x.burst.events)} events × ${fmtNum(x.burst.clients)} clients: all received after; sampled p50 / p99`, burst(x), of(burst));
+    const lostOf = (y) => y.fanout.lost + y.burst.lost + (y.seqGaps || 0) + (y.closedUnexpectedly || 0);
+    const lostText = (y) => `${y.fanout.lost} / ${y.burst.lost} / ${y.seqGaps} / ${y.closedUnexpectedly}`;
+    push(`${label}: lost (one event / burst / seq gaps / dropped conns)`, lostText(x), of(lostText), '0', check(lostOf(x), 'max', 0).text);
   }
 }
 
@@ -328,7 +335,10 @@ ${scenarioLines.join('\n')}
   heartbeat rounds in it (an upper bound of what the heartbeats cost), and that per 15 s as a share of
   one core. **the last received after**: from just before the POST of the one event to the latest
   receipt time over every connection. **connections per worker**: each worker's open descriptors
-  after minus before.
+  after minus before. **baseline** (its own layout, shown in the baseline column of every layout's
+  rows): \`bench/baseline-server.js\` alone holding the one-process layout's connection count, writing
+  the same heartbeat frames at the same interval from one timer, measured the same way; its ratios are
+  per connection (RSS, idle CPU per round, CPU per delivery of the one event).
 - **B5**: \`INFO stats\` \`total_net_output_bytes\` of Redis over the herd, against the stored frames after
   the clients' position (one copy of the history); it includes the gateways' canary traffic${
     results.scenarios.B5 && results.scenarios.B5.phases ? ` (${fmtNum(results.scenarios.B5.phases.fanout.redisIdleBytesPerSecond)} B/s when idle)` : ''

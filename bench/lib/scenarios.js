@@ -29,6 +29,7 @@ const PARAMS = {
       layouts: [
         { name: 'replica', workers: 6, connections: 100000, sinks: 6 },
         { name: 'one process', workers: 1, connections: 19000, sinks: 2 },
+        { name: 'baseline', system: 'baseline', workers: 1, connections: 19000, sinks: 2 },
       ],
       burstClients: 1000, burstEvents: 2000, batch: 100, inFlight: 4, eventBytes: 200,
       sampleEvery: 200, burstSampleEvery: 20, concurrency: 1000, warmup: 600, settleMs: 3000, idleSeconds: 31, heartbeatMs: undefined,
@@ -50,6 +51,7 @@ const PARAMS = {
       layouts: [
         { name: 'replica', workers: 6, connections: 5000, sinks: 2 },
         { name: 'one process', workers: 1, connections: 2000, sinks: 1 },
+        { name: 'baseline', system: 'baseline', workers: 1, connections: 2000, sinks: 1 },
       ],
       burstClients: 200, burstEvents: 500, batch: 100, inFlight: 4, eventBytes: 200,
       sampleEvery: 50, burstSampleEvery: 10, concurrency: 500, warmup: 120, settleMs: 1000, idleSeconds: 4.5, heartbeatMs: 1500,
@@ -68,7 +70,7 @@ const DESCRIPTIONS = {
   W1: (p) =>
     `single-event publish, fanout (publisher + Redis) against Nchan (nginx + Redis), no subscribers: job.progress events over ${p.subjects} jobs, one event per POST; paced: ${p.rate} events/s on one keep-alive connection for ${p.seconds} s; burst: ${p.burstInFlight} requests in flight for ${p.burstSeconds} s`,
   B7: (p) =>
-    `internet scale: ${p.layouts.map((l) => `${l.connections} connections on one gateway replica of ${l.workers} process${l.workers > 1 ? 'es' : ''} (${l.sinks} counting sink${l.sinks > 1 ? 's' : ''} over their own loopback source addresses)`).join('; then ')}: ` +
+    `internet scale: ${p.layouts.map((l) => `${l.connections} connections on ${l.system === 'baseline' ? 'the bare node:http baseline' : `one gateway replica of ${l.workers} process${l.workers > 1 ? 'es' : ''}`} (${l.sinks} counting sink${l.sinks > 1 ? 's' : ''} over their own loopback source addresses)`).join('; then ')}: ` +
     `held idle for ${p.idleSeconds} s with heartbeats every ${p.heartbeatMs ? `${p.heartbeatMs} ms` : '15 s (the default)'}, then one event to every connection, then a log burst of ${p.burstEvents} pack_run.log events (batches of ${p.batch}) to ${p.burstClients} of them` +
     (p.manySubjects ? `; and the capacity model's check: ${p.manySubjects.connections} connections over ${p.manySubjects.subjects} jobs, ${p.manySubjects.rate} events/s of distinct jobs until each has one` : ''),
   M1: (p) => `Redis memory: ${p.events} pack_run.log events of ~${p.eventBytes} B to one subject, ${p.historyMaxLen} retained (fanout: FANOUT_HISTORY_MAXLEN=${p.historyMaxLen}; Nchan: nchan_message_buffer_length ${p.historyMaxLen})`,

@@ -77,7 +77,7 @@ async function startFanoutSystem(options = {}) {
 }
 
 async function startBaselineSystem(options = {}) {
-  const baseline = await startBaseline({ profileDir: options.profileDir, cpus: options.pin ? 0 : undefined });
+  const baseline = await startBaseline({ profileDir: options.profileDir, cpus: options.pin ? 0 : undefined, env: options.env });
   return {
     kind: 'baseline',
     baseline,
