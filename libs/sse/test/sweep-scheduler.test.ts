@@ -38,7 +38,7 @@ describe('SweepScheduler', () => {
     // One visit per second over 5 s of 50 ticks.
     expect(member.visits).toHaveLength(5);
     for (let i = 1; i < member.visits.length; i++) {
-      const gap = member.visits[i] - member.visits[i - 1];
+      const gap = member.visits[i]! - member.visits[i - 1]!;
       expect(gap).toBeGreaterThanOrEqual(1000);
       expect(gap).toBeLessThanOrEqual(1000 + PERIOD);
     }
@@ -69,8 +69,8 @@ describe('SweepScheduler', () => {
     jest.advanceTimersByTime(20_000);
     expect(member.visits.length).toBeGreaterThan(20);
     for (let i = 1; i < member.visits.length; i++) {
-      expect(member.visits[i]).toBeGreaterThanOrEqual(told[i - 1]);
-      expect(member.visits[i]).toBeLessThanOrEqual(told[i - 1] + PERIOD);
+      expect(member.visits[i]).toBeGreaterThanOrEqual(told[i - 1]!);
+      expect(member.visits[i]).toBeLessThanOrEqual(told[i - 1]! + PERIOD);
     }
   });
 
