@@ -1,7 +1,8 @@
 /**
  * Debian's Prometheus scrapes a real gateway (two workers) and a real publisher over a real
- * redis-server, with deploy/prometheus/fanout-rules.yml loaded, while events flow to live and
- * replaying clients. Then every query of the Grafana dashboard (charts/fanout/dashboards/fanout.json)
+ * redis-server, archiving to a real S3-compatible server (so the archive's metrics exist), with
+ * deploy/prometheus/fanout-rules.yml loaded, while events flow to live and replaying clients. Then
+ * every query of the Grafana dashboard (charts/fanout/dashboards/fanout.json)
  * evaluates without error through the HTTP API and returns series, every alert rule is evaluated by
  * Prometheus with health "ok", the series each alert expression selects exist, and no alert is pending
  * or firing on this healthy system. Node's default metrics are scraped under their standard names.
@@ -10,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { PrometheusServer, startPrometheus } from '../support/prometheus';
+import { S3Server, startS3 } from '../support/s3-server';
 import { closeAllStreams } from '../support/sse-client';
 import { Stack, jobEvents, startStack } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
@@ -29,12 +31,14 @@ const panelQueries: { panel: string; expr: string }[] = (dashboard.panels as Jso
   .filter((p) => p.type !== 'row')
   .flatMap((p) => (p.targets as Json[]).map((t) => ({ panel: p.title as string, expr: grafanaVariables(t.expr as string) })));
 
+let s3: S3Server;
 let stack: Stack;
 let prometheus: PrometheusServer;
 const started = Date.now();
 
 beforeAll(async () => {
-  stack = await startStack({ gateways: 1, gatewayEnv: { FANOUT_WORKERS: 2 } });
+  s3 = await startS3();
+  stack = await startStack({ gateways: 1, env: s3.env(), gatewayEnv: { FANOUT_WORKERS: 2 } });
   prometheus = await startPrometheus({
     jobs: [
       { job: 'fanout-gateway', targets: [`127.0.0.1:${stack.gateways[0]!.port}`] },
@@ -72,6 +76,7 @@ afterAll(async () => {
   closeAllStreams();
   await prometheus?.stop();
   await stack?.stop();
+  await s3?.stop();
 }, 60_000);
 
 test('both processes are scraped and up', async () => {
@@ -91,7 +96,7 @@ test("Node's default metrics keep their standard names; fanout's own carry fanou
   }
   expect((await prometheus.query('count({__name__=~"fanout_process_.*"})')).result).toEqual([]);
   const names = await prometheus.api<string[]>('label/__name__/values');
-  expect(names.filter((n) => /^fanout_/.test(n) && !/^fanout_(gateway|publisher|delivery|workers)/.test(n))).toEqual([]);
+  expect(names.filter((n) => /^fanout_/.test(n) && !/^fanout_(gateway|publisher|delivery|workers|archive)/.test(n))).toEqual([]);
 });
 
 test('every dashboard panel query evaluates without error and returns series', async () => {
@@ -108,7 +113,7 @@ test('every dashboard panel query evaluates without error and returns series', a
   expect(problems).toEqual([]);
 });
 
-test('the dashboard covers connections, deliveries, lag quantiles, replays, slow consumers, bus recoveries, publisher results and Redis errors', () => {
+test('the dashboard covers connections, deliveries, lag quantiles, replays, slow consumers, bus recoveries, conflation, publisher results, Redis errors and the archive', () => {
   const all = panelQueries.map((q) => q.expr).join('\n');
   for (const needle of [
     'fanout_gateway_connections',
@@ -120,6 +125,10 @@ test('the dashboard covers connections, deliveries, lag quantiles, replays, slow
     'fanout_gateway_bus_recoveries_total',
     'fanout_publisher_events_total',
     'reason="store_error"',
+    'fanout_gateway_conflated_events_total',
+    'fanout_archive_pending',
+    'fanout_archive_subjects_total{result="archived"}',
+    'fanout_archive_subjects_total{result="failed"}',
   ]) {
     expect(all).toContain(needle);
   }
