@@ -76,7 +76,12 @@ async function openClients(gateways: FanoutProcess[], packRunId: string, perGate
 
 /** Every client got exactly seqs 1..count, each once, in order, with the stored eventIds. */
 async function expectEveryClientHas(streams: SseStream[], eventIds: string[]): Promise<void> {
-  for (const stream of streams) await stream.waitForEvents(eventIds.length, 60_000);
+  try {
+    for (const stream of streams) await stream.waitForEvents(eventIds.length, 60_000);
+  } catch (error) {
+    const logs = processes.map((p) => `--- ${p.role} ${p.port}\n${p.tail(30)}`).join('\n');
+    throw new Error(`${(error as Error).message}\n${logs}`, { cause: error });
+  }
   await sleep(500); // anything sent twice would arrive now
   for (const stream of streams) {
     const data = stream.eventData<{ seq: number; eventId: string }>();
@@ -151,17 +156,21 @@ test('killing the master: readiness drops and comes back, and every event answer
     }
   })();
 
-  const master = await setup!.currentMaster();
-  await run.publishLines(1, 20);
-  await master.kill();
-  await run.publishLines(21, 80);
-  const newMaster = await setup!.waitForNewMaster(master);
-  expect(newMaster.port).not.toBe(master.port);
+  let newMaster: SentinelNode;
+  try {
+    const master = await setup!.currentMaster();
+    await run.publishLines(1, 20);
+    await master.kill();
+    await run.publishLines(21, 80);
+    newMaster = await setup!.waitForNewMaster(master);
+    expect(newMaster.port).not.toBe(master.port);
 
-  await expectEveryClientHas(streams, stored);
-  for (const gateway of gateways) await waitFor(`gateway ${gateway.port} ready again`, async () => (await readyStatus(gateway)) === 200, 30_000, 100);
-  watching = false;
-  await watcher;
+    await expectEveryClientHas(streams, stored);
+    for (const gateway of gateways) await waitFor(`gateway ${gateway.port} ready again`, async () => (await readyStatus(gateway)) === 200, 30_000, 100);
+  } finally {
+    watching = false;
+    await watcher;
+  }
   for (const gateway of gateways) expect([...readiness.get(gateway)!]).toEqual(expect.arrayContaining([503, 200]));
 
   // Publishing goes on on the new master, and the stream is there.

@@ -117,7 +117,9 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
     const control = this.controlListeners.get(channel);
     if (control) return control(message);
     const listener = this.listeners.get(channel);
-    if (!listener) return;
+    // Until a recovery is announced, a batch would show its client a gap that it could only fill from
+    // a store that may not be back yet; the recovery's catch-up reads every such batch from history.
+    if (!listener || this.recovering) return;
     const batch = decodeBatchMessage(message);
     if (!batch) {
       this.logger.warn({ channel }, 'dropped a malformed pub/sub message');
