@@ -207,4 +207,12 @@ describe('the archive of finished subjects', () => {
     expect(await readEverything('pack-run', p.id, { kind: 'pack-run', id: p.id })).toEqual(fromRedis);
   });
 
+  it('every process with the archive on logs JSON lines only (no plain-text warning of the AWS SDK on stderr)', () => {
+    const processes = [...stack.processes(), ...extraProcesses];
+    expect(processes.length).toBeGreaterThanOrEqual(3);
+    for (const p of processes) {
+      const plain = p.logs.filter((line) => !/^(\[stderr\] )?\{.*\}$/.test(line));
+      expect({ process: `${p.role} ${p.port}`, plain }).toEqual({ process: `${p.role} ${p.port}`, plain: [] });
+    }
+  });
 });

@@ -40,6 +40,9 @@ export class S3ArchiveStore implements ArchiveStore {
   private readonly client: S3Client;
 
   constructor(private readonly settings: S3ArchiveSettings) {
+    // On Node < 22 the SDK prints a warning about its releases after January 2027: the lockfile pins
+    // this one, so it tells an operator nothing, and it is seven lines of plain text among the JSON logs.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: settings.region,
       endpoint: settings.endpoint,
