@@ -12,6 +12,7 @@
  * heartbeats): the floor of those figures for any Node server on this machine, in the same run.
  */
 const { randomBytes } = require('node:crypto');
+const { metricValue } = require('./metrics');
 const { cpuMeter, rssKiB, childPids, openFiles, sleep } = require('./procs');
 const { startWorkers, percentile } = require('./loadgen');
 const { createClient, jobStatus, jobProgress, packRunStatus, packRunLog } = require('./publish');
@@ -192,14 +193,6 @@ async function measureLayout(ctx, p, layout) {
   }
 }
 
-/** The sum over the replica of a gauge or counter in /metrics (any worker answers with the replica's sum). */
-async function replicaMetric(url, name) {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
-
 /**
  * The capacity model's scaled-down check (docs/operations.md): `connections` clients over `subjects`
  * jobs, `rate` events/s of distinct subjects (one POST every `tickMs`) for `seconds`, each subject
@@ -228,7 +221,7 @@ async function measureManySubjects(ctx, layout) {
       const ready = await pool.waitFor((s) => s.ready === specs.length, { timeoutMs: 300000, intervalMs: 500, stallMs: 30000 });
       if (!ready.finished) throw new Error(`B7 ${layout.name}: ${ready.stats.ready} of ${specs.length} clients ready (${ready.reason}); errors ${JSON.stringify(ready.stats.errors)}`);
       await sleep(2000);
-      const subscriptions = await replicaMetric(gateway.url, 'fanout_gateway_subscriptions');
+      const subscriptions = (await metricValue(gateway.url, 'fanout_gateway_subscriptions')) ?? 0;
       await pool.expect(sys.initialIds + 1);
       await pool.resetLatency(true);
       const before = await pool.stats();

@@ -7,6 +7,7 @@
  */
 const { randomBytes } = require('node:crypto');
 const { cpuMeter, rssKiB, sleep } = require('./procs');
+const { metricValue } = require('./metrics');
 const { percentile } = require('./loadgen');
 const { createClient, jobStatus, jobProgress, packRunStatus, packRunLog } = require('./publish');
 const { startFanoutSystem, startBaselineSystem, startNchanSystem, sumCpu } = require('./systems');
@@ -96,15 +97,6 @@ function sortedOf(values) {
 
 function streamPath(kind, id) {
   return `/api/v1/stream/${SEGMENT[kind]}/${encodeURIComponent(id)}`;
-}
-
-async function metricValue(url, name) {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  let sum;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum || 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 /** Cumulative bucket counts of a gateway's fanout_delivery_lag_seconds histogram (publishedAt to write). */

@@ -33,7 +33,7 @@ const FIRST_REQUEST_TIMEOUT_MS = 10_000;
  * replica of several workers, whose primary accepts them all); an overflow drops the SYN and the
  * client retries only after a second.
  */
-export const LISTEN_BACKLOG = 4096;
+const LISTEN_BACKLOG = 4096;
 /** How long after SIGTERM a draining process keeps its port open at least (within the grace period). */
 const DRAIN_LINGER_MS = 1000;
 

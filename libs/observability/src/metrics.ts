@@ -32,7 +32,7 @@ function withZeroes<M extends Counter<L> | Gauge<L>, L extends string>(metric: M
  * process 100 times a second: 0.8 % of a core per process on the benchmark machine (a replica of
  * 6 workers spent 6 % of a core on it alone). A block of 100 ms or more still always shows.
  */
-export const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
+const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
 
 export function createRegistry(): Registry {
   const registry = new Registry();
