@@ -67,6 +67,9 @@ export function subjectKeyString(ref: StreamRef): string {
  */
 export const ARCHIVE_PENDING_KEY = 'fo:archive:pending';
 
+/** The field of a subject's meta hash that finish-archive-4.lua sets ('1') once its history is archived. */
+export const ARCHIVED_META_FIELD = 'ar';
+
 /** A subject as the archive's pending set holds it: `tenant:kind:id` (a tenant has no colon). */
 export function archiveMember(subject: TenantSubject): string {
   return `${subject.tenant}:${subject.kind}:${subject.id}`;

@@ -1,7 +1,7 @@
 import Redis, { Cluster } from 'ioredis';
 import { TenantSubject } from '@fanout/contracts';
 import { ArchiveQueue } from './archive-queue';
-import { ARCHIVE_PENDING_KEY, archiveMember, subjectKeys, subjectMember, subjectOfArchiveMember, tenantIndexKeys } from './keys';
+import { ARCHIVED_META_FIELD, ARCHIVE_PENDING_KEY, archiveMember, subjectKeys, subjectMember, subjectOfArchiveMember, tenantIndexKeys } from './keys';
 import { CommandConnection } from './redis-connections';
 
 /** The scripts of lua/ this queue calls (defined on the connection by RedisStore). */
@@ -69,7 +69,7 @@ export class RedisArchiveQueue implements ArchiveQueue {
       const [next, keys] = await node.scan(cursor, 'MATCH', SUBJECT_META_PATTERN, 'COUNT', SCAN_COUNT);
       cursor = next;
       const states = await Promise.all(
-        keys.map(async (key) => ({ subject: subjectOfArchiveMember(key.slice('fo:{'.length, -'}:m'.length)), state: await this.command.hmget(key, 'x', 'ar') })),
+        keys.map(async (key) => ({ subject: subjectOfArchiveMember(key.slice('fo:{'.length, -'}:m'.length)), state: await this.command.hmget(key, 'x', ARCHIVED_META_FIELD) })),
       );
       const finished = states.filter(({ subject, state: [terminal, archived] }) => subject && terminal === '1' && archived !== '1').map(({ subject }) => subject!);
       await this.markPending(finished);

@@ -5,7 +5,7 @@ import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, overQuota
 import { ArchiveQueue } from './archive-queue';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, Bus, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
-import { activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
+import { ARCHIVED_META_FIELD, activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
 import { BusLogger, silentLogger } from './logger';
 import { loadLuaScripts } from './lua-scripts';
 import { BusOptions, DEFAULT_TENANT_MAX_SUBJECTS } from './options';
@@ -124,16 +124,22 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       deadline === undefined
         ? await this.appendAndRecord(subject, events, '')
         : await beforeDeadline(this.appendAndRecord(subject, events, deadline - STORE_CUTOFF_MARGIN_MS), deadline, 'the append');
-    if (this.options.archiveQueue && storedTerminalEvent(events, outcomes)) await this.markForArchive(subject, deadline);
+    const terminal = this.options.archiveQueue ? terminalEventOf(events, outcomes) : undefined;
+    if (terminal) await this.markForArchive(subject, terminal, deadline);
     return outcomes;
   }
 
   /**
    * The append is stored whatever happens here, and answered by its deadline: a mark that failed or
-   * is late is logged, and the archiver's repair sweep finds the subject.
+   * is late is logged, and the archiver's repair sweep finds the subject. A repeated terminal event
+   * marks the subject again (repairing a lost mark at once) unless it is archived already: its keys
+   * are kept a while after the archive, and archiving them again would only write the same object.
    */
-  private async markForArchive(subject: TenantSubject, deadline: number | undefined): Promise<void> {
-    const marking = this.options.archiveQueue!.markPending([subject]);
+  private async markForArchive(subject: TenantSubject, terminal: 'stored' | 'repeated', deadline: number | undefined): Promise<void> {
+    const marking = (async () => {
+      if (terminal === 'repeated' && (await this.command.hget(subjectKeys(subject).meta, ARCHIVED_META_FIELD)) === '1') return;
+      await this.options.archiveQueue!.markPending([subject]);
+    })();
     try {
       await (deadline === undefined ? marking : beforeDeadline(marking, deadline, 'marking the subject for the archive'));
     } catch (error) {
@@ -415,13 +421,15 @@ function pushEventArgs(args: (string | number)[], events: readonly PublishedEven
 }
 
 /** Whether the subject's terminal status event is among the events the store holds (stored now, or before: a duplicate). */
-function storedTerminalEvent(events: readonly PublishedEvent[], outcomes: readonly AppendOutcome[]): boolean {
-  return events.some((event, i) => {
+/** Whether the append stored the subject's terminal event, or answered it as a duplicate of the stored one. */
+function terminalEventOf(events: readonly PublishedEvent[], outcomes: readonly AppendOutcome[]): 'stored' | 'repeated' | undefined {
+  for (const [i, event] of events.entries()) {
     const outcome = outcomes[i];
-    if (!outcome || !('seq' in outcome) || !isStatusEventType(event.type)) return false;
+    if (!outcome || !('seq' in outcome) || !isStatusEventType(event.type)) continue;
     const status = (event.data as { status?: unknown }).status;
-    return typeof status === 'string' && isTerminalStatus(status);
-  });
+    if (typeof status === 'string' && isTerminalStatus(status)) return outcome.duplicate ? 'repeated' : 'stored';
+  }
+  return undefined;
 }
 
 function parseSubjectMember(member: string): { kind: SubjectKind; id: string } {

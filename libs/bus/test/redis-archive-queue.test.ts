@@ -39,7 +39,7 @@ async function finishedPackRun(bus: RedisBus, tenant?: string): Promise<TenantSu
 }
 
 describe('the archive queue on Redis', () => {
-  it('is marked by an append that stores a terminal event, and again by its duplicate, not by other appends nor without the archive', async () => {
+  it('is marked by an append that stores a terminal event, and again by its duplicate until archived, not by other appends nor without the archive', async () => {
     const bus = await open(true);
     const running = newSubject('job');
     expectStored(await bus.append(running, [status(running, 'pending'), status(running, 'scheduled')]), [1, 2]);
@@ -54,6 +54,14 @@ describe('the archive queue on Redis', () => {
     const [again] = await bus.append(done, [terminal]);
     expect(again).toMatchObject({ duplicate: true });
     expect(await pending()).toEqual([archiveMember(done)]);
+
+    // Archived, its keys kept a while: a repeat of its terminal event does not archive it again.
+    const info = (await bus.info(done))!;
+    await bus.archiveQueue.finish(done, info.epoch, info.lastSeq, 30);
+    expect(await pending()).toEqual([]);
+    const [afterArchive] = await bus.append(done, [terminal]);
+    expect(afterArchive).toMatchObject({ duplicate: true, seq: 2 });
+    expect(await pending()).toEqual([]);
 
     await client.del(ARCHIVE_PENDING_KEY);
     const plain = await open(false);
