@@ -30,10 +30,12 @@ function luaMachine(machine: StateMachine): string {
 function stateMachinesLua(): string {
   const machines = Object.entries(STATE_MACHINES)
     .map(([kind, machine]) => `[${luaString(kind)}] = ${luaMachine(machine)}`)
-    .join(',\n  ');
+    .join(',\n    ');
+  // Built at their first use, not by every script call: an append of progress or log events checks
+  // no status transition.
   return [
-    `local MACHINES = {\n  ${machines}\n}`,
-    `local STEP_MACHINE = ${luaMachine(STEP_MACHINE)}`,
+    `local MACHINES = nil\nlocal function stateMachines()\n  MACHINES = MACHINES or {\n    ${machines}\n  }\n  return MACHINES\nend`,
+    `local STEP_MACHINE = nil\nlocal function stepMachine()\n  STEP_MACHINE = STEP_MACHINE or ${luaMachine(STEP_MACHINE)}\n  return STEP_MACHINE\nend`,
     `local TERMINAL = ${luaSet(TERMINAL_STATUSES)}`,
     `local STATUS_TYPES = ${luaSet(STATUS_EVENT_TYPES)}`,
     `local RETRY_FROM, RETRY_TO = ${luaString(RETRY_TRANSITION.from)}, ${luaString(RETRY_TRANSITION.to)}`,

@@ -53,7 +53,8 @@ describe('the Lua scripts', () => {
 
   it('get the state machines and the refusal rules from @fanout/contracts', () => {
     const append = scripts.find((s) => s.name === 'append')!.lua;
-    expect(append).toContain('local MACHINES = {');
+    expect(append).toContain('local function stateMachines()');
+    expect(append).toContain('MACHINES = MACHINES or {');
     expect(append).toContain("local RULE = { subject_terminal = \"subject_terminal\"");
   });
 });

@@ -128,7 +128,7 @@ local function appendEvents(keys, a)
   end
 
   local function checkStatus(requested, givenAttempt)
-    local machine = MACHINES[kind]
+    local machine = stateMachines()[kind]
     local allowed
     if status == nil then allowed = machine.first else allowed = machine.next[status] or {} end
     if not allowed[requested] then
@@ -149,10 +149,10 @@ local function appendEvents(keys, a)
   local function checkStep(index, requested)
     local current = currentStep(index)
     if current == '' then
-      if STEP_MACHINE.first[requested] then return nil end
+      if stepMachine().first[requested] then return nil end
       return refuse(RULE.step_first, nil, requested)
     end
-    local allowed = STEP_MACHINE.next[current]
+    local allowed = stepMachine().next[current]
     if allowed == nil then return refuse(RULE.step_finished, current, requested) end
     if allowed[requested] then return nil end
     return refuse(RULE.step_transition, current, requested)
@@ -181,7 +181,7 @@ local function appendEvents(keys, a)
         err = checkStep(stepIndex, reqStatus)
       elseif etype == 'pack_run.log' then
         local current = currentStep(stepIndex)
-        if current ~= '' and STEP_MACHINE.next[current] == nil then err = refuse(RULE.step_finished, current, etype) end
+        if current ~= '' and stepMachine().next[current] == nil then err = refuse(RULE.step_finished, current, etype) end
       end
       if err then
         refused = true
