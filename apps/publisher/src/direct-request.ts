@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { MAX_REQUEST_BYTES } from '@fanout/contracts';
+import { HttpProblem } from '@fanout/http';
 
 export const PUBLISH_PATH = '/api/v1/events';
 
@@ -35,9 +36,14 @@ export function readDeclaredBody(req: IncomingMessage): Promise<Buffer | undefin
   });
 }
 
-/** The body as body-parser's JSON parser reads UTF-8 (a leading BOM dropped; an empty body is `{}`). */
+/** An empty body is not JSON: refused with its own words (body-parser would read it as `{}`). */
+export function refuseEmptyBody(body: Buffer): void {
+  if (body.length === 0) throw new HttpProblem(400, 'the body is empty: it must be one event or {"events": [...]}');
+}
+
+/** The body as body-parser's JSON parser reads UTF-8 (a leading BOM dropped), once refuseEmptyBody passed it. */
 export function parseJsonBody(body: Buffer): unknown {
   let text = body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return text.length === 0 ? {} : JSON.parse(text);
+  return JSON.parse(text);
 }

@@ -1,4 +1,5 @@
-import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, PublishBatchSchema, PublishedEvent, PublishedEventSchema } from '@fanout/contracts';
+import { z } from 'zod';
+import { EVENT_TYPE_NAMES, EventEnvelopeSchema, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, PublishBatchSchema, PublishedEvent, PublishedEventSchema } from '@fanout/contracts';
 import { HttpProblem } from '@fanout/http';
 
 type ValidationError = { path: string; message: string };
@@ -34,17 +35,32 @@ export function parseEventsBody(body: unknown, tenant: string | undefined): Pars
   const errors: ValidationError[] = [];
   const events: PublishedEvent[] = [];
   raw.forEach((event, index) => {
-    const parsed = PublishedEventSchema.safeParse(event);
+    const parsed = PublishedEventSchema.safeParse(event, { reportInput: true });
     if (parsed.success) events.push(parsed.data);
-    else {
-      for (const issue of parsed.error.issues) {
-        const path = [...(batch ? ['events', index] : []), ...issue.path].join('.');
-        errors.push({ path, message: issue.message });
-      }
-    }
+    else errors.push(...eventErrors(event, parsed.error.issues, batch ? ['events', index] : []));
   });
   if (errors.length > 0) throw validationProblem(errors);
   return { events, batch };
+}
+
+/**
+ * Every error of an event, each at the path of the field it is about. An event whose `type` names
+ * no event type has no `data` schema to be judged by, but its other fields are still judged.
+ */
+function eventErrors(event: unknown, issues: readonly z.core.$ZodIssue[], prefix: readonly (string | number)[]): ValidationError[] {
+  const type = (event as { type?: unknown }).type;
+  const all = (EVENT_TYPE_NAMES as readonly unknown[]).includes(type)
+    ? issues
+    : [...issues, ...(EventEnvelopeSchema.safeParse(event, { reportInput: true }).error?.issues.filter((issue) => issue.path[0] !== 'type') ?? [])];
+  return all.flatMap((issue) => issueErrors(issue, prefix));
+}
+
+function issueErrors(issue: z.core.$ZodIssue, prefix: readonly (string | number)[]): ValidationError[] {
+  const at = (...path: PropertyKey[]) => [...prefix, ...path].map(String).join('.');
+  // One error per unknown field, at its own path (zod reports them together, at their object's).
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: at(...issue.path, key), message: `unknown field "${key}"` }));
+  if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path: at(...issue.path), message: `required (${issue.expected})` }];
+  return [{ path: at(...issue.path), message: issue.message }];
 }
 
 /** The events of `{"events": [...]}`: an array of 1 to 500, and no other field. */

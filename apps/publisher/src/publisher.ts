@@ -6,7 +6,7 @@ import { ApiHeaders, Authenticator, HttpProblem, Principal, problemErrorHandler 
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
 import { refuseDeepJson } from './json-depth';
 import { parseEventsBody } from './parse-events';
-import { PUBLISH_PATH, isDirectPublishRequest, parseJsonBody, readDeclaredBody } from './direct-request';
+import { PUBLISH_PATH, isDirectPublishRequest, parseJsonBody, readDeclaredBody, refuseEmptyBody } from './direct-request';
 import { PublishResult, publishResults, refusalProblem } from './refusals';
 import { storeEvents } from './store-batch';
 import { storeFailureDetail } from './store-failure';
@@ -85,7 +85,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     limit: MAX_REQUEST_BYTES,
     type: () => true,
     strict: false,
-    verify: (_req, _res, body, charset) => refuseDeepJson(body, charset),
+    verify: (_req, _res, body, charset) => {
+      refuseEmptyBody(body);
+      refuseDeepJson(body, charset);
+    },
   });
   router.post(
     PUBLISH_PATH,
@@ -108,6 +111,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const principal = await options.authenticate(req, 'events:write');
       const body = await readDeclaredBody(req);
       if (body === undefined) return;
+      refuseEmptyBody(body);
       refuseDeepJson(body, 'utf-8');
       let parsed: unknown;
       try {

@@ -1,6 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { MAX_REQUEST_BYTES } from '@fanout/contracts';
-import { isDirectPublishRequest, parseJsonBody } from '../src/direct-request';
+import { isDirectPublishRequest, parseJsonBody, refuseEmptyBody } from '../src/direct-request';
 
 function requestOf(method: string, url: string, headers: Record<string, string>): IncomingMessage {
   return { method, url, headers } as unknown as IncomingMessage;
@@ -37,7 +37,8 @@ test.each([
 test('a body is read as body-parser reads UTF-8 JSON', () => {
   expect(parseJsonBody(Buffer.from('{"a":1}'))).toEqual({ a: 1 });
   expect(parseJsonBody(Buffer.from('\ufeff{"a":1}'))).toEqual({ a: 1 });
-  expect(parseJsonBody(Buffer.alloc(0))).toEqual({});
+  expect(() => refuseEmptyBody(Buffer.alloc(0))).toThrow(expect.objectContaining({ status: 400, detail: expect.stringMatching(/the body is empty/) }));
+  expect(() => refuseEmptyBody(Buffer.from(' '))).not.toThrow();
   expect(parseJsonBody(Buffer.from('null'))).toBeNull();
   expect(() => parseJsonBody(Buffer.from(' '))).toThrow(SyntaxError);
   expect(() => parseJsonBody(Buffer.from('\ufeff\ufeff{}'))).toThrow(SyntaxError);

@@ -105,7 +105,7 @@ const CASES: (Omit<Case, 'headers'> & { headers?: Record<string, string> | (() =
   { name: 'an illegal transition (409)', status: 409, body: (id) => json(jobEvent(id, 'e1', 'job.status', { status: 'succeeded' })) },
   { name: 'schema errors (400)', status: 400, body: (id) => json({ events: [jobEvent(id, 'e1', 'job.status', { status: 'bogus' }), { eventId: 3 }] }) },
   { name: 'not JSON (400)', status: 400, body: () => '{"eventId": ' },
-  { name: 'an empty body (read as {})', status: 400, body: () => '' },
+  { name: 'an empty body', status: 400, body: () => '' },
   { name: 'whitespace only', status: 400, body: () => '  \n' },
   { name: 'a UTF-8 byte order mark before the JSON', status: 202, body: (id) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json(jobEvent(id, 'e1', 'job.status', { status: 'pending' })))]) },
   { name: 'invalid UTF-8 inside a string', status: 202, body: (id) => Buffer.from(Buffer.from(json(jobEvent(id, 'e\u0000', 'job.status', { status: 'pending' }))).map((b) => (b === 0 ? 0xff : b))) },

@@ -101,6 +101,12 @@ const envelopeFields = {
   correlationId: z.string().min(1).max(128).optional(),
 };
 
+/**
+ * The fields every event has, with `type` one of the event types and `data` not judged: what can be
+ * said of an event whose `type` names no event type (its `data` has no schema to be judged by).
+ */
+export const EventEnvelopeSchema = z.object({ ...envelopeFields, type: z.enum(EVENT_TYPE_NAMES as [EventType, ...EventType[]]) });
+
 function envelope<T extends EventType>(type: T) {
   // Typed per event type (indexing with a type parameter would give every type's data).
   const data: (typeof EVENT_TYPES)[T]['data'] = EVENT_TYPES[type].data;

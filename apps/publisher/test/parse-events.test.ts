@@ -1,0 +1,45 @@
+import { HttpProblem } from '@fanout/http';
+import { parseEventsBody } from '../src/parse-events';
+
+const progress = { eventId: 'e1', tenant: 't', subject: { kind: 'job', id: 'j1' }, type: 'job.progress', occurredAt: '2026-12-05T00:00:00.000Z', data: { percent: 5 } };
+
+function errorsOf(body: unknown): { path: string; message: string }[] {
+  try {
+    parseEventsBody(body, undefined);
+  } catch (error) {
+    expect(error).toBeInstanceOf(HttpProblem);
+    expect((error as HttpProblem).status).toBe(400);
+    return (error as HttpProblem).extra.errors as { path: string; message: string }[];
+  }
+  throw new Error('the body was accepted');
+}
+
+test('an unknown field is an error at its own path, one per field', () => {
+  expect(errorsOf({ ...progress, data: { percent: 5, pad: 1, pod: 2 }, extra: true })).toEqual([
+    { path: 'data.pad', message: 'unknown field "pad"' },
+    { path: 'data.pod', message: 'unknown field "pod"' },
+    { path: 'extra', message: 'unknown field "extra"' },
+  ]);
+});
+
+test('a missing field says it is required', () => {
+  const { tenant: _tenant, ...withoutTenant } = progress;
+  expect(errorsOf({ ...withoutTenant, data: {} })).toEqual([
+    { path: 'tenant', message: 'required (string)' },
+    { path: 'data.percent', message: 'required (number)' },
+  ]);
+});
+
+test('an event with a missing or unknown type has its other fields judged too', () => {
+  const { type: _type, ...withoutType } = progress;
+  const bad = { ...withoutType, eventId: '', subject: { kind: 'job', id: 'x y' }, occurredAt: 'yesterday' };
+  for (const [body, prefix] of [
+    [bad, ''],
+    [{ ...bad, type: 'job.exploded' }, ''],
+    [{ events: [progress, { ...bad, type: 7 }] }, 'events.1.'],
+  ] as const) {
+    expect(errorsOf(body).map((e) => e.path)).toEqual(['type', 'eventId', 'subject.id', 'occurredAt'].map((path) => prefix + path));
+  }
+  // With its other fields right, the type is the one error.
+  expect(errorsOf({ ...progress, type: 'job.exploded' }).map((e) => e.path)).toEqual(['type']);
+});
