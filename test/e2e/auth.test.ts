@@ -595,6 +595,8 @@ describe('CORS and security headers', () => {
     expect(ok.status).toBeLessThan(300);
     expect(ok.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
     expect(ok.headers.get('access-control-allow-methods')).toMatch(/\bPOST\b/);
+    // The admin API's DELETE (a revocation) may be called from a browser too.
+    expect(ok.headers.get('access-control-allow-methods')).toMatch(/\bDELETE\b/);
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toEqual(expect.stringContaining('authorization'));
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toEqual(expect.stringContaining('content-type'));
     const no = await preflight(OTHER_ORIGIN);

@@ -7,7 +7,7 @@ import {
   DEFAULT_ARCHIVE_POLL_MS,
   S3ArchiveSettings,
 } from '@fanout/archive';
-import { ConfigError, read } from './env-reading';
+import { ConfigError, MAX_TIMER_MS, read, wholeNumber } from './env-reading';
 
 /** The region when neither FANOUT_ARCHIVE_S3_REGION nor AWS_REGION is set (what S3-compatible servers accept). */
 const DEFAULT_ARCHIVE_REGION = 'us-east-1';
@@ -40,7 +40,7 @@ const ARCHIVE_SETTINGS = [
   'FANOUT_ARCHIVE_MAX_OBJECT_BYTES',
 ] as const;
 
-const positiveInt = z.coerce.number().int().positive();
+const positiveInt = wholeNumber(1);
 const BUCKET = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)');
 const PREFIX = z.string().max(512).regex(/^[^\s]*$/, 'must hold no spaces').refine((p) => !p.startsWith('/'), 'must not start with /');
 
@@ -60,9 +60,9 @@ export function readArchiveConfig(env: NodeJS.ProcessEnv): ArchiveConfig | undef
   const pathStyle = read(env, 'FANOUT_ARCHIVE_S3_FORCE_PATH_STYLE', z.enum(['true', 'false', '1', '0']), 'false');
   return {
     s3: { bucket, prefix: read(env, 'FANOUT_ARCHIVE_S3_PREFIX', PREFIX, ''), endpoint, region, forcePathStyle: pathStyle === 'true' || pathStyle === '1' },
-    keepSeconds: read(env, 'FANOUT_ARCHIVE_KEEP_S', z.coerce.number().int().min(0), DEFAULT_ARCHIVE_KEEP_SECONDS),
-    leaseMs: read(env, 'FANOUT_ARCHIVE_LEASE_MS', z.coerce.number().int().min(1000), DEFAULT_ARCHIVE_LEASE_MS),
-    pollMs: read(env, 'FANOUT_ARCHIVE_POLL_MS', z.coerce.number().int().min(10), DEFAULT_ARCHIVE_POLL_MS),
+    keepSeconds: read(env, 'FANOUT_ARCHIVE_KEEP_S', wholeNumber(0), DEFAULT_ARCHIVE_KEEP_SECONDS),
+    leaseMs: read(env, 'FANOUT_ARCHIVE_LEASE_MS', wholeNumber(1000, MAX_TIMER_MS), DEFAULT_ARCHIVE_LEASE_MS),
+    pollMs: read(env, 'FANOUT_ARCHIVE_POLL_MS', wholeNumber(10, MAX_TIMER_MS), DEFAULT_ARCHIVE_POLL_MS),
     cacheBytes,
     maxObjectBytes,
   };

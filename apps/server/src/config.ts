@@ -29,7 +29,7 @@ import {
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
 import { ArchiveConfig, readArchiveConfig } from './archive-config';
-import { ConfigError, read } from './env-reading';
+import { ConfigError, MAX_TIMER_MS, read, wholeNumber } from './env-reading';
 
 export { ConfigError };
 
@@ -108,13 +108,41 @@ export interface FanoutConfig {
   maxRevocations: number;
 }
 
-const positiveInt = z.coerce.number().int().positive();
+const positiveInt = wholeNumber(1);
+/** A delay in milliseconds, bounded by what a Node timer takes. */
+const positiveMs = wholeNumber(1, MAX_TIMER_MS);
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
+}
+
+/**
+ * FANOUT_CORS_ORIGINS: `*`, or origins as a browser sends them in `Origin` (`https://host[:port]`),
+ * each written as the browser writes it (lower case, no default port, no trailing slash) so that it
+ * matches. Anything that is not an origin (a path, a wildcard in a host, another scheme) is refused.
+ */
+export function parseCorsOrigins(text: string): string[] {
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  return entries.map((entry) => {
+    if (entry === '*') return entry;
+    const invalid = (why: string) => new ConfigError('FANOUT_CORS_ORIGINS', `${JSON.stringify(entry.replace(/\/\/[^@/]*@/, '//***@').slice(0, 100))} is not an origin: ${why} (expected * or a comma-separated list such as https://app.example.com,http://localhost:3000)`);
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw invalid('not a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('only http and https origins exist');
+    if (url.username || url.password || url.search || url.hash || url.pathname !== '/' || /^[a-z]+:\/\/[^/]*\/./i.test(entry)) throw invalid('an origin has no path, query or credentials');
+    if (url.hostname.includes('*')) throw invalid('a host cannot be a wildcard (list each origin, or use * for any)');
+    return url.origin;
+  });
 }
 
 /** A single Redis's URL: a host, a port from 1 to 65535 if any, and a database number if any. */
@@ -128,6 +156,7 @@ function checkRedisUrl(text: string): void {
     throw new ConfigError('REDIS_URL', `is not a valid URL (got ${shown}; expected redis://host:port/db)`);
   }
   if (!url.hostname) throw new ConfigError('REDIS_URL', `has no host (got ${shown}; expected redis://host:port/db)`);
+  if (url.port === '0') throw new ConfigError('REDIS_URL', `the port must be from 1 to 65535 (got ${shown})`);
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d{1,5}$/.test(db)) {
     throw new ConfigError('REDIS_URL', `the database must be a number, as in redis://host:port/0 (got ${shown})`);
@@ -208,7 +237,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   const workers = read(
     env,
     'FANOUT_WORKERS',
-    z.union([z.literal('auto').transform(() => availableParallelism()), z.coerce.number().int().min(1).max(256)]),
+    z.union([z.literal('auto').transform(() => availableParallelism()), wholeNumber(1, 256)]),
     DEFAULT_WORKERS,
   );
   if (workers > 1 && role === 'dev') throw new ConfigError('FANOUT_WORKERS', 'must be 1 for fanout dev (its in-memory bus lives in one process)');
@@ -234,16 +263,16 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     };
   }
 
-  const retryMs = read(env, 'FANOUT_RETRY_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_MS);
-  const retryJitterMs = read(env, 'FANOUT_RETRY_JITTER_MS', z.coerce.number().int().min(0), DEFAULT_RETRY_JITTER_MS);
+  const retryMs = read(env, 'FANOUT_RETRY_MS', wholeNumber(0, MAX_TIMER_MS), DEFAULT_RETRY_MS);
+  const retryJitterMs = read(env, 'FANOUT_RETRY_JITTER_MS', wholeNumber(0, MAX_TIMER_MS), DEFAULT_RETRY_JITTER_MS);
   if (retryJitterMs > retryMs) throw new ConfigError('FANOUT_RETRY_JITTER_MS', `must be at most FANOUT_RETRY_MS (${retryMs})`);
   const clientBufferBytes = read(env, 'FANOUT_CLIENT_BUFFER_BYTES', positiveInt, DEFAULT_CLIENT_BUFFER_BYTES);
   const conflateThresholdBytes = read(env, 'FANOUT_CONFLATE_THRESHOLD_BYTES', positiveInt, defaultConflateThresholdBytes(clientBufferBytes));
   if (conflateThresholdBytes >= clientBufferBytes) {
     throw new ConfigError('FANOUT_CONFLATE_THRESHOLD_BYTES', `must be below FANOUT_CLIENT_BUFFER_BYTES (${clientBufferBytes})`);
   }
-  const shutdownGraceMs = read(env, 'FANOUT_SHUTDOWN_GRACE_MS', z.coerce.number().int().min(0), DEFAULT_SHUTDOWN_GRACE_MS);
-  const shutdownSpreadMs = read(env, 'FANOUT_SHUTDOWN_SPREAD_MS', z.coerce.number().int().min(0), defaultShutdownSpreadMs(shutdownGraceMs));
+  const shutdownGraceMs = read(env, 'FANOUT_SHUTDOWN_GRACE_MS', wholeNumber(0, MAX_TIMER_MS), DEFAULT_SHUTDOWN_GRACE_MS);
+  const shutdownSpreadMs = read(env, 'FANOUT_SHUTDOWN_SPREAD_MS', wholeNumber(0, MAX_TIMER_MS), defaultShutdownSpreadMs(shutdownGraceMs));
   if (shutdownSpreadMs > 0 && shutdownSpreadMs >= shutdownGraceMs) {
     throw new ConfigError('FANOUT_SHUTDOWN_SPREAD_MS', `must be below FANOUT_SHUTDOWN_GRACE_MS (${shutdownGraceMs}), which must leave the last streams time to close`);
   }
@@ -261,10 +290,10 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     redisSentinel,
     workers,
     auth,
-    port: read(env, 'PORT', z.coerce.number().int().min(0).max(65535), DEFAULT_PORTS[role]),
+    port: read(env, 'PORT', wholeNumber(0, 65535), DEFAULT_PORTS[role]),
     logLevel: read(env, 'LOG_LEVEL', z.enum(LOG_LEVELS), DEFAULT_LOG_LEVEL),
-    heartbeatMs: read(env, 'FANOUT_HEARTBEAT_MS', positiveInt, DEFAULT_HEARTBEAT_MS),
-    idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveInt, DEFAULT_IDLE_TIMEOUT_MS),
+    heartbeatMs: read(env, 'FANOUT_HEARTBEAT_MS', positiveMs, DEFAULT_HEARTBEAT_MS),
+    idleTimeoutMs: read(env, 'FANOUT_IDLE_TIMEOUT_MS', positiveMs, DEFAULT_IDLE_TIMEOUT_MS),
     retryMs,
     retryJitterMs,
     clientBufferBytes,
@@ -272,19 +301,16 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     compression: read(env, 'FANOUT_COMPRESSION', z.enum(COMPRESSION_MODES), DEFAULT_COMPRESSION),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
-    redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', z.coerce.number().int().min(0).max(16), DEFAULT_WAIT_REPLICAS),
-    redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveInt, DEFAULT_WAIT_TIMEOUT_MS),
+    redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', wholeNumber(0, 16), DEFAULT_WAIT_REPLICAS),
+    redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveMs, DEFAULT_WAIT_TIMEOUT_MS),
     shutdownGraceMs,
     shutdownSpreadMs,
-    corsOrigins: read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')
-      .split(',')
-      .map((origin) => origin.trim())
-      .filter(Boolean),
+    corsOrigins: parseCorsOrigins(read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')),
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
-    tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', z.coerce.number().int().min(0), DEFAULT_TENANT_MAX_SUBJECTS),
+    tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', wholeNumber(0), DEFAULT_TENANT_MAX_SUBJECTS),
 
     // Live revocation (issue 17)
-    maxRevocations: read(env, 'FANOUT_MAX_REVOCATIONS', z.coerce.number().int().min(1).max(100_000), DEFAULT_MAX_REVOCATIONS),
+    maxRevocations: read(env, 'FANOUT_MAX_REVOCATIONS', wholeNumber(1, 100_000), DEFAULT_MAX_REVOCATIONS),
   };
 }

@@ -19,3 +19,19 @@ export function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodT
   if (!parsed.success) throw new ConfigError(variable, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
   return parsed.data;
 }
+
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires at once, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A whole number in decimal digits from `min` to `max`: what `Number()` would also take ("0x10",
+ * "1e3", "1.0", " ") is refused, not read as something else.
+ */
+export function wholeNumber(min: number, max: number = Number.MAX_SAFE_INTEGER): z.ZodType<number, string> {
+  const expected = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^\d{1,16}$/, expected)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, expected);
+}

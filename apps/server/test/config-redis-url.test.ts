@@ -24,6 +24,7 @@ describe('REDIS_URL', () => {
   it.each([
     ['redis://127.0.0.1:16391/abc', /database must be a number/],
     ['redis://127.0.0.1:99999', /not a valid URL/],
+    ['redis://127.0.0.1:0/0', /port must be from 1 to 65535/],
     ['redis:///0', /has no host/],
     ['http://127.0.0.1:6379', /must be a redis:\/\/host:port\/db/],
   ])('refuses %s', (url, why) => {

@@ -10,7 +10,7 @@ import helmet from 'helmet';
 export function corsFor(origins: readonly string[]): RequestHandler {
   return cors({
     origin: origins.includes('*') ? true : [...origins],
-    methods: ['GET', 'POST', 'OPTIONS'],
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'X-Tenant'],
     exposedHeaders: [...EXPOSED_HEADERS],
     maxAge: 600,

@@ -1,0 +1,83 @@
+/**
+ * Numbers and origins in the configuration are read strictly: what JavaScript's Number() would
+ * also take is refused, timers are bounded by what a Node timer takes, and FANOUT_CORS_ORIGINS holds
+ * origins as browsers send them. Each refusal is one line naming the variable.
+ */
+import { ConfigError, loadConfig } from '../src/config';
+
+const base = { FANOUT_AUTH: 'none', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/0' };
+const configOf = (env: Record<string, string>) => loadConfig('gateway', { ...base, ...env });
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    configOf(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`${JSON.stringify(env)} was accepted`);
+}
+
+describe('numbers', () => {
+  it.each([
+    ['PORT', '0x10'],
+    ['PORT', '1e3'],
+    ['PORT', ' '],
+    ['PORT', '80.0'],
+    ['PORT', '+80'],
+    ['FANOUT_RETRY_MS', ' '],
+    ['FANOUT_HEARTBEAT_MS', '0x10'],
+    ['FANOUT_HEARTBEAT_MS', '0'],
+    ['FANOUT_IDLE_TIMEOUT_MS', '1e9'],
+    ['FANOUT_MAX_CONNECTIONS', '-1'],
+    ['FANOUT_HISTORY_MAXLEN', 'Infinity'],
+    ['FANOUT_SHUTDOWN_GRACE_MS', '3000000000'],
+    ['FANOUT_HEARTBEAT_MS', String(2 ** 31)],
+    ['FANOUT_CLIENT_BUFFER_BYTES', '99999999999999999999'],
+  ])('refuses %s=%j, naming it', (variable, value) => {
+    const error = refusal({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^${variable}: must be a whole number from \\d+ to \\d+ \\(got ${JSON.stringify(value).replace(/[+.*()]/g, '\\$&')}\\)$`));
+  });
+
+  it('takes whole numbers in decimal digits, up to the longest timer for delays', () => {
+    expect(configOf({ PORT: '8090', FANOUT_HEARTBEAT_MS: String(2 ** 31 - 1), FANOUT_RETRY_MS: '0', FANOUT_HISTORY_MAXLEN: '007' })).toMatchObject({
+      port: 8090,
+      heartbeatMs: 2 ** 31 - 1,
+      retryMs: 0,
+      historyMaxLen: 7,
+    });
+  });
+});
+
+describe('FANOUT_CORS_ORIGINS', () => {
+  it('holds each origin as a browser sends it', () => {
+    expect(configOf({ FANOUT_CORS_ORIGINS: 'https://App.Example:443/, http://localhost:3000,http://a.example:80,,' }).corsOrigins).toEqual([
+      'https://app.example',
+      'http://localhost:3000',
+      'http://a.example',
+    ]);
+    expect(configOf({ FANOUT_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(configOf({}).corsOrigins).toEqual([]);
+  });
+
+  it.each([
+    ['notanorigin', /not a URL/],
+    ['null', /not a URL/],
+    ['ftp://a.example', /only http and https/],
+    ['http://a.example/path', /no path/],
+    ['http://a.example/?q=1', /no path, query/],
+    ['http://a.example:99999', /not a URL/],
+    ['http://*.example.com', /wildcard/],
+    ['https://good.example,bad', /"bad" is not an origin/],
+  ])('refuses %j, naming it', (value, why) => {
+    const error = refusal({ FANOUT_CORS_ORIGINS: value });
+    expect(error.variable).toBe('FANOUT_CORS_ORIGINS');
+    expect(error.message).toMatch(why);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('never repeats credentials written into an origin', () => {
+    expect(refusal({ FANOUT_CORS_ORIGINS: 'https://user:hunter2@a.example' }).message).not.toContain('hunter2');
+  });
+});
