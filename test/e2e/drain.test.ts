@@ -45,3 +45,15 @@ test('a draining gateway answers /readyz 503 and new streams 503 with Retry-Afte
   expect(await exited).toBe(0);
   expect(Date.now() - signalledAt).toBeLessThan(GRACE_MS + 2000); // a hang guard around the grace period
 });
+
+test('with no grace (FANOUT_SHUTDOWN_GRACE_MS=0) every stream still gets end {"reason":"shutdown"} before the gateway exits', async () => {
+  const gateway: FanoutProcess = await stack.addGateway({ FANOUT_SHUTDOWN_GRACE_MS: 0 });
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const streams = await Promise.all([1, 2, 3].map(() => stack.open('job', job.id, { gateway })));
+  await Promise.all(streams.map((s) => s.waitForEvents(1, 10_000)));
+
+  const exited = gateway.stop('SIGTERM');
+  for (const stream of streams) expect(JSON.parse((await stream.waitForFrame('end', 10_000)).data)).toEqual({ reason: 'shutdown' });
+  expect(await exited).toBe(0);
+});

@@ -160,6 +160,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         for (; ended < due; ended += 1) order[ended]!.end('shutdown');
         await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
       }
+      // Past the grace (or with none), every stream still gets its `end` before the connections are cut.
+      for (; ended < order.length; ended += 1) order[ended]!.end('shutdown');
     },
     async close() {
       readiness.stop();
