@@ -116,7 +116,10 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   if (config.workers > 1) await untilStoreAnswers(bus, logger, STORE_WAIT_BEFORE_LISTEN_MS);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(IDLE_SOCKET_LIMITS, dispatch);
-    s.once('error', reject);
+    s.once('error', (error: NodeJS.ErrnoException) => {
+      // The configuration could not say whether HOST names an address of this machine, nor whether PORT is free.
+      reject(Object.assign(new Error(`cannot listen on HOST=${config.host} PORT=${config.port}: ${error.message}`), { code: error.code }));
+    });
     s.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve(s));
   });
   // With no 'timeout' listener of the server's own, Node's HTTP server destroys a socket that times out.
