@@ -44,8 +44,31 @@ const JWT_SHAPED = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/;
  */
 export function redactUrl(url: string): string {
   const queryAt = url.indexOf('?');
-  if (queryAt < 0) return url;
-  return `${url.slice(0, queryAt + 1)}${url.slice(queryAt + 1).split('&').map(redactParameter).join('&')}`;
+  if (queryAt < 0) return redactPath(url);
+  return `${redactPath(url.slice(0, queryAt))}?${url.slice(queryAt + 1).split('&').map(redactParameter).join('&')}`;
+}
+
+/**
+ * No route takes a token in the path, but a client may put one there (`/stream/jobs/<jwt>`, or a
+ * `;access_token=` matrix parameter): a segment that holds a JWT, as sent or percent-decoded, or a
+ * credential-named `;name=value`, is blanked.
+ */
+function redactPath(path: string): string {
+  if (!path.includes('eyJ') && !path.includes('%') && !path.includes(';')) return path;
+  return path
+    .split('/')
+    .map((segment) => (JWT_SHAPED.test(segment) || JWT_SHAPED.test(decoded(segment)) || CREDENTIAL_MATRIX.test(decoded(segment)) ? '[redacted]' : segment))
+    .join('/');
+}
+
+const CREDENTIAL_MATRIX = /;[^;=]*(token|jwt|auth|secret|password)[^;=]*=/i;
+
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function redactParameter(raw: string): string {

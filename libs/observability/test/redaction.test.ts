@@ -43,6 +43,17 @@ describe('log redaction', () => {
     expect(redactUrl('/api/v1/stream/jobs/j1')).toBe('/api/v1/stream/jobs/j1');
   });
 
+  test('redactUrl blanks a token a client put in the path', () => {
+    const encoded = [...TOKEN].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+    expect(redactUrl(`/api/v1/stream/jobs/${TOKEN}`)).toBe('/api/v1/stream/jobs/[redacted]');
+    expect(redactUrl(`/api/v1/stream/jobs/${encoded}?kind=job`)).toBe('/api/v1/stream/jobs/[redacted]?kind=job');
+    expect(redactUrl(`/api/v1/stream/jobs/j3;access_token=${TOKEN}`)).toBe('/api/v1/stream/jobs/[redacted]');
+    expect(redactUrl('/api/v1/stream/jobs/j3;access%5Ftoken=abc')).toBe('/api/v1/stream/jobs/[redacted]');
+    // Ids and percent-escapes that carry no token stay as they are.
+    expect(redactUrl('/api/v1/stream/jobs/auth-job:1;v=2')).toBe('/api/v1/stream/jobs/auth-job:1;v=2');
+    expect(redactUrl('/api/v1/stream/jobs/a%20b')).toBe('/api/v1/stream/jobs/a%20b');
+  });
+
   test('redactUrl judges each parameter by its name as decoded, as the auth code reads it, and blanks every repeat', () => {
     const encodedValue = [...TOKEN].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
     const cases: [string, string][] = [
