@@ -104,49 +104,49 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 {{- end }}
 {{- with .Values.auth.jwt.maxTtlSeconds }}
 - name: FANOUT_JWT_MAX_TTL_S
-  value: {{ . | quote }}
+  value: {{ . | int64 | quote }}
 {{- end }}
 - name: LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
 - name: FANOUT_HEARTBEAT_MS
-  value: {{ .Values.config.heartbeatMs | quote }}
+  value: {{ .Values.config.heartbeatMs | int64 | quote }}
 - name: FANOUT_IDLE_TIMEOUT_MS
-  value: {{ .Values.config.idleTimeoutMs | quote }}
+  value: {{ .Values.config.idleTimeoutMs | int64 | quote }}
 - name: FANOUT_RETRY_MS
-  value: {{ .Values.config.retryMs | quote }}
+  value: {{ .Values.config.retryMs | int64 | quote }}
 {{- if ne (toString .Values.config.retryJitterMs) "" }}
 - name: FANOUT_RETRY_JITTER_MS
-  value: {{ .Values.config.retryJitterMs | quote }}
+  value: {{ .Values.config.retryJitterMs | int64 | quote }}
 {{- end }}
 - name: FANOUT_CLIENT_BUFFER_BYTES
-  value: {{ .Values.config.clientBufferBytes | quote }}
+  value: {{ .Values.config.clientBufferBytes | int64 | quote }}
 {{- if ne (toString .Values.config.conflateThresholdBytes) "" }}
 - name: FANOUT_CONFLATE_THRESHOLD_BYTES
-  value: {{ .Values.config.conflateThresholdBytes | quote }}
+  value: {{ .Values.config.conflateThresholdBytes | int64 | quote }}
 {{- end }}
 - name: FANOUT_COMPRESSION
   value: {{ .Values.config.compression | quote }}
 - name: FANOUT_HISTORY_MAXLEN
-  value: {{ .Values.config.historyMaxLen | quote }}
+  value: {{ .Values.config.historyMaxLen | int64 | quote }}
 - name: FANOUT_HISTORY_TTL_S
-  value: {{ .Values.config.historyTtlSeconds | quote }}
+  value: {{ .Values.config.historyTtlSeconds | int64 | quote }}
 - name: FANOUT_SHUTDOWN_GRACE_MS
-  value: {{ .Values.config.shutdownGraceMs | quote }}
+  value: {{ .Values.config.shutdownGraceMs | int64 | quote }}
 {{- if ne (toString .Values.config.shutdownSpreadMs) "" }}
 - name: FANOUT_SHUTDOWN_SPREAD_MS
-  value: {{ .Values.config.shutdownSpreadMs | quote }}
+  value: {{ .Values.config.shutdownSpreadMs | int64 | quote }}
 {{- end }}
 - name: FANOUT_MAX_CONNECTIONS
-  value: {{ .Values.config.maxConnections | quote }}
+  value: {{ .Values.config.maxConnections | int64 | quote }}
 - name: FANOUT_MAX_CONNECTIONS_PER_TENANT
-  value: {{ .Values.config.maxConnectionsPerTenant | quote }}
+  value: {{ .Values.config.maxConnectionsPerTenant | int64 | quote }}
 {{- with .Values.config.tenantMaxSubjects }}
 - name: FANOUT_TENANT_MAX_SUBJECTS
-  value: {{ . | quote }}
+  value: {{ . | int64 | quote }}
 {{- end }}
 {{- with .Values.config.maxRevocations }}
 - name: FANOUT_MAX_REVOCATIONS
-  value: {{ . | quote }}
+  value: {{ . | int64 | quote }}
 {{- end }}
 {{- with .Values.config.corsOrigins }}
 - name: FANOUT_CORS_ORIGINS
@@ -171,9 +171,9 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 - name: FANOUT_ARCHIVE_S3_FORCE_PATH_STYLE
   value: {{ .forcePathStyle | quote }}
 - name: FANOUT_ARCHIVE_KEEP_S
-  value: {{ .keepSeconds | quote }}
+  value: {{ .keepSeconds | int64 | quote }}
 - name: FANOUT_ARCHIVE_LEASE_MS
-  value: {{ .leaseMs | quote }}
+  value: {{ .leaseMs | int64 | quote }}
 - name: FANOUT_ARCHIVE_CACHE_BYTES
   value: {{ .cacheBytes | int64 | quote }}
 - name: FANOUT_ARCHIVE_MAX_OBJECT_BYTES
