@@ -2,20 +2,9 @@
  * FANOUT_RETRY_JITTER_MS, FANOUT_CONFLATE_THRESHOLD_BYTES and FANOUT_SHUTDOWN_SPREAD_MS: defaults derived
  * from the setting each lives under, and each refused (one line naming it) when it does not fit under it.
  */
-import { ConfigError, loadConfig } from '../src/config';
+import { gatewayConfigFrom } from './config-env';
 
-const base = { FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: 'config-test-secret', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/0' };
-const configOf = (env: Record<string, string>) => loadConfig('gateway', { ...base, ...env });
-
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    configOf(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`${JSON.stringify(env)} was accepted`);
-}
+const { configOf, refusal } = gatewayConfigFrom({ FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: 'config-test-secret', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/0' });
 
 it('defaults: no retry jitter (the contract\'s exact retry:), half of FANOUT_CLIENT_BUFFER_BYTES, a quarter of FANOUT_SHUTDOWN_GRACE_MS', () => {
   expect(configOf({})).toMatchObject({ retryJitterMs: 0, conflateThresholdBytes: 524_288, shutdownSpreadMs: 2500 });

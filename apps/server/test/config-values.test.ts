@@ -3,20 +3,9 @@
  * also take is refused, timers are bounded by what a Node timer takes, and FANOUT_CORS_ORIGINS holds
  * origins as browsers send them. Each refusal is one line naming the variable.
  */
-import { ConfigError, loadConfig } from '../src/config';
+import { gatewayConfigFrom } from './config-env';
 
-const base = { FANOUT_AUTH: 'none', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/0' };
-const configOf = (env: Record<string, string>) => loadConfig('gateway', { ...base, ...env });
-
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    configOf(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`${JSON.stringify(env)} was accepted`);
-}
+const { configOf, refusal } = gatewayConfigFrom({ FANOUT_AUTH: 'none', HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379/0' });
 
 describe('numbers', () => {
   it.each([
