@@ -24,7 +24,6 @@ export class WatcherReporter {
   private lastReportAt = 0;
   private lastRewriteAt = 0;
   private rewriteDue = true;
-  private reportedOnce = false;
 
   constructor(
     private readonly store: WatcherStore,
@@ -66,13 +65,12 @@ export class WatcherReporter {
     this.changed.clear();
     try {
       await this.store.reportWatchers(this.replicaId, batch, WATCHER_LIVE_FOR_MS);
-      this.reportedOnce = true;
       this.lastReportAt = now;
       if (rewrite) this.lastRewriteAt = now;
     } catch (error) {
       // Until a first report lands, a failure is the store's connection still being made (a store
       // that is down says so through its own connection's warnings), not news for the log.
-      const level = this.reportedOnce ? 'warn' : 'debug';
+      const level = this.lastReportAt > 0 ? 'warn' : 'debug';
       this.logger[level]({ err: (error as Error).message }, 'reporting watcher counts failed; trying again');
       this.rewriteDue = true;
       // Reported again next time, as they are now (unless they changed again meanwhile).

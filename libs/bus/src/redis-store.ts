@@ -136,15 +136,17 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
    * are kept a while after the archive, and archiving them again would only write the same object.
    */
   private async markForArchive(subject: TenantSubject, terminal: 'stored' | 'repeated', deadline: number | undefined): Promise<void> {
-    const marking = (async () => {
-      if (terminal === 'repeated' && (await this.command.hget(subjectKeys(subject).meta, ARCHIVED_META_FIELD)) === '1') return;
-      await this.options.archiveQueue!.markPending([subject]);
-    })();
+    const marking = this.markUnlessArchived(subject, terminal);
     try {
       await (deadline === undefined ? marking : beforeDeadline(marking, deadline, 'marking the subject for the archive'));
     } catch (error) {
       this.logger.warn({ err: (error as Error).message, subject }, 'marking a finished subject for the archive failed; the repair sweep will');
     }
+  }
+
+  private async markUnlessArchived(subject: TenantSubject, terminal: 'stored' | 'repeated'): Promise<void> {
+    if (terminal === 'repeated' && (await this.command.hget(subjectKeys(subject).meta, ARCHIVED_META_FIELD)) === '1') return;
+    await this.options.archiveQueue!.markPending([subject]);
   }
 
   private appendAndRecord(subject: TenantSubject, events: readonly PublishedEvent[], storeBy: number | ''): Promise<AppendOutcome[]> {
