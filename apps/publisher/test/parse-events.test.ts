@@ -43,14 +43,3 @@ test('an event with a missing or unknown type has its other fields judged too', 
   // With its other fields right, the type is the one error.
   expect(errorsOf({ ...progress, type: 'job.exploded' }).map((e) => e.path)).toEqual(['type']);
 });
-
-test('a pack run\'s steps list each index once', () => {
-  const packRun = { ...progress, subject: { kind: 'pack-run', id: 'p1' }, type: 'pack_run.status' };
-  const steps = [
-    { index: 0, name: 'build' },
-    { index: 1, name: 'test' },
-    { index: 0, name: 'again' },
-  ];
-  expect(errorsOf({ ...packRun, data: { status: 'pending', steps } })).toEqual([{ path: 'data.steps.2.index', message: 'step index 0 is listed twice' }]);
-  expect(parseEventsBody({ ...packRun, data: { status: 'pending', steps: steps.slice(0, 2) } }, undefined).events).toHaveLength(1);
-});

@@ -45,13 +45,6 @@ export const PackRunStatusData = z.strictObject({
   steps: z
     .array(z.strictObject({ index: z.number().int().min(0), name }))
     .max(MAX_PACK_STEPS)
-    .superRefine((steps, ctx) => {
-      const seen = new Set<number>();
-      steps.forEach((step, i) => {
-        if (seen.has(step.index)) ctx.addIssue({ code: 'custom', path: [i, 'index'], message: `step index ${step.index} is listed twice` });
-        seen.add(step.index);
-      });
-    })
     .optional(),
 });
 export const PackRunStepData = z.strictObject({
