@@ -260,6 +260,56 @@ describe('dashboard with FANOUT_AUTH=jwt', () => {
       await dev.stop();
     }
   });
+
+  it('asks once when several reads are refused together: a read refused after the token was given uses it', async () => {
+    const secret = 'dashboard-test-secret-0123456789abcdef';
+    const dev = await startFanout('dev', { FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: secret, REDIS_URL: undefined });
+    try {
+      const sign = (scope: string) =>
+        new SignJWT({ tenant: 'acme', scope }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
+      const id = uniqueId('job');
+      const env = { FANOUT_URL: dev.url, FANOUT_TOKEN: await sign('events:write'), FANOUT_TENANT: '', FANOUT_PUBLISHER_URL: '', FANOUT_GATEWAY_URL: '' };
+      expect((await runCli(['emit', 'job.status', id, 'status=scheduled'], { env })).code).toBe(0);
+
+      const page = await newPage();
+      // The subject's stream is held until the token is given, so its 401 comes after it (as on a busy machine).
+      let releaseStream!: () => void;
+      const streamHeld = new Promise<void>((resolve) => (releaseStream = resolve));
+      let streamRequests = 0;
+      await page.route(
+        (url) => url.pathname === `/api/v1/stream/jobs/${id}`,
+        async (route) => {
+          if (++streamRequests === 1) await streamHeld;
+          await route.continue();
+        },
+      );
+      let panelShown = 0;
+      await page.exposeFunction('tokenPanelShown', () => (panelShown += 1));
+      await page.goto(`${dev.url}/#/job/${id}`);
+      await page.evaluate(() => {
+        const panel = document.getElementById('token-panel')!;
+        new MutationObserver(() => {
+          if (!panel.hidden) void (window as unknown as { tokenPanelShown: () => void }).tokenPanelShown();
+        }).observe(panel, { attributes: true, attributeFilter: ['hidden'] });
+        if (!panel.hidden) void (window as unknown as { tokenPanelShown: () => void }).tokenPanelShown();
+      });
+      await page.waitForSelector('#token-panel:not([hidden])', { timeout: 10_000 });
+      await page.fill('#token-input', await sign('stream:read'));
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#token-panel[hidden]', { state: 'attached', timeout: 10_000 });
+      releaseStream();
+
+      await page.waitForFunction(() => document.getElementById('connection')!.dataset['state'] === 'live', undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.getElementById('subject-status')!.textContent === 'scheduled', undefined, { timeout: 10_000 });
+      expect(await page.isHidden('#token-panel')).toBe(true);
+      expect(streamRequests).toBeGreaterThanOrEqual(2);
+      expect(panelShown).toBe(1);
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+      await page.close();
+    } finally {
+      await dev.stop();
+    }
+  }, 60_000);
 });
 
 describe('dashboard assets', () => {

@@ -69,10 +69,11 @@ function logPath(subject: Subject): string {
 
 /** What every stream of the page takes: the page's origin, the token (a new one asked for when refused) and the badge. */
 function streamOptions(owner: Owner): StreamOptions {
+  let sent = storedToken();
   return {
     baseUrl: '',
-    token: storedToken(),
-    getToken: () => tokens.ask(REFUSED),
+    token: sent,
+    getToken: async () => (sent = await tokens.ask(sent, REFUSED)),
     ...badge.follow(owner, (error) => {
       if (refusedToken(error)) tokens.show(error.status === 403 ? NO_SCOPE : REFUSED);
     }),
@@ -82,12 +83,13 @@ function streamOptions(owner: Owner): StreamOptions {
 /** A JSON route; while the gateway refuses the token, the person is asked for another. */
 async function getJsonWithToken(path: string): Promise<unknown> {
   for (;;) {
+    const sent = storedToken();
     try {
       return await getJson(path);
     } catch (error) {
       if (!(error instanceof ApiError && refusedToken(error))) throw error;
       badge.tokenNeeded('activity');
-      await tokens.ask(error.status === 403 ? NO_SCOPE : undefined);
+      await tokens.ask(sent, error.status === 403 ? NO_SCOPE : undefined);
     }
   }
 }
@@ -95,12 +97,13 @@ async function getJsonWithToken(path: string): Promise<unknown> {
 /** A read of the gateway; while it refuses the token, the person is asked for another. */
 async function withToken<T>(read: () => Promise<T>): Promise<T> {
   for (;;) {
+    const sent = storedToken();
     try {
       return await read();
     } catch (error) {
       const status = error instanceof ApiError || error instanceof HistoryError ? error.status : 0;
       if (status !== 401 && status !== 403) throw error;
-      await tokens.ask(status === 403 ? NO_SCOPE : REFUSED);
+      await tokens.ask(sent, status === 403 ? NO_SCOPE : REFUSED);
     }
   }
 }

@@ -32,8 +32,14 @@ export class TokenPanel {
     this.change.hidden = storedToken() === undefined;
   }
 
-  /** The next token the person gives. */
-  ask(reason?: string): Promise<string> {
+  /**
+   * A token to try instead of `refused`, the one the gateway just refused (undefined: none was
+   * sent): one given since that request went out (several reads refused together ask once), or else
+   * the next one the person gives.
+   */
+  ask(refused: string | undefined, reason?: string): Promise<string> {
+    const current = storedToken();
+    if (current !== undefined && current !== refused) return Promise.resolve(current);
     this.show(reason);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
