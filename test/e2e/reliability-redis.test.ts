@@ -80,24 +80,35 @@ async function metricOf(g: FanoutProcess, name: string, labels?: Record<string, 
   return (await g.metric(name, labels)) ?? 0;
 }
 
-async function readyStatus(url: string): Promise<number> {
+interface Readiness {
+  status: number;
+  /** A 503's problem detail. */
+  detail?: string;
+}
+
+/** /readyz's answer (status 0: none within 1.5 s). */
+async function readiness(url: string): Promise<Readiness> {
   try {
     const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1500) });
-    await response.arrayBuffer();
-    return response.status;
+    const body = (await response.json()) as { detail?: string };
+    return response.status === 200 ? { status: 200 } : { status: response.status, detail: body.detail };
   } catch {
-    return 0;
+    return { status: 0 };
   }
 }
 
+async function readyStatus(url: string): Promise<number> {
+  return (await readiness(url)).status;
+}
+
 /** Polls /readyz of each process every 100 ms, recording when each answer came. */
-function pollReadiness(processes: FanoutProcess[]): { samples: Map<FanoutProcess, { at: number; status: number }[]>; stop(): Promise<void> } {
-  const samples = new Map(processes.map((p) => [p, [] as { at: number; status: number }[]]));
+function pollReadiness(processes: FanoutProcess[]): { samples: Map<FanoutProcess, (Readiness & { at: number })[]>; stop(): Promise<void> } {
+  const samples = new Map(processes.map((p) => [p, [] as (Readiness & { at: number })[]]));
   let running = true;
   const loops = processes.map(async (p) => {
     while (running) {
-      const status = await readyStatus(p.url);
-      samples.get(p)!.push({ at: Date.now(), status });
+      const answer = await readiness(p.url);
+      samples.get(p)!.push({ at: Date.now(), ...answer });
       await sleep(100);
     }
   });
@@ -372,7 +383,7 @@ test('Redis stalled (SIGSTOP for 2.5 s, connections open but silent): every gate
     expect(g.exited).toBe(false);
     // The stall lasts 2.5 s: a 503 seen at all came within the contract's 2 s (give or take a poll).
     const firstNotReady = polls.samples.get(g)!.find((s) => s.at >= stalledAt && s.status !== 200);
-    expect(firstNotReady?.status).toBe(503);
+    expect(firstNotReady).toMatchObject({ status: 503, detail: "not ready: no canary came back through the store and this replica's subscription path in the last 2 s" });
   }
   await stack.publishOk(job.status('scheduled'));
   await stream.waitForEvents(2, 10_000);
@@ -385,7 +396,7 @@ test('publisher with Redis stalled (SIGSTOP, connections open but silent): 503 w
   const answered: string[] = [];
   redis.signal('SIGSTOP');
   let publishing: { status: number; json: unknown; elapsedMs: number };
-  let readiness: number;
+  let readiness: { status: number; type: string | null; body: unknown };
   try {
     const sentAt = Date.now();
     const publish = stack.publish(batch).then((a) => {
@@ -394,8 +405,7 @@ test('publisher with Redis stalled (SIGSTOP, connections open but silent): 503 w
     });
     const ready = fetch(`${stack.publisher.url}/readyz`).then(async (r) => {
       answered.push('readyz');
-      await r.arrayBuffer();
-      return r.status;
+      return { status: r.status, type: r.headers.get('content-type'), body: await r.json() };
     });
     [publishing, readiness] = await within('the publisher to answer while Redis is stalled', Promise.all([publish, ready]), 30_000);
   } finally {
@@ -405,7 +415,11 @@ test('publisher with Redis stalled (SIGSTOP, connections open but silent): 503 w
   expect(publishing.json).toMatchObject({ status: 503, detail: expect.stringMatching(/retry/i) });
   expect(publishing.elapsedMs).toBeLessThan(5000);
   // The store check is bounded well inside the append's budget: readiness is told first.
-  expect(readiness).toBe(503);
+  expect(readiness).toEqual({
+    status: 503,
+    type: 'application/problem+json; charset=utf-8',
+    body: { title: 'Service Unavailable', status: 503, detail: 'not ready: the store does not answer' },
+  });
   expect(answered).toEqual(['readyz', 'publish']);
 
   // Redis now runs what waited in its sockets, the stalled append first: it must store nothing.

@@ -1,7 +1,7 @@
 import express, { Express } from 'express';
 import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
 import { Gateway } from '@fanout/gateway';
-import { corsFor, notFoundHandler, problemErrorHandler, securityHeaders } from '@fanout/http';
+import { HttpProblem, corsFor, notFoundHandler, problemErrorHandler, securityHeaders, sendProblem } from '@fanout/http';
 import { Logger, Registry, redactUrl, replicaMetrics } from '@fanout/observability';
 import { Publisher } from '@fanout/publisher';
 import { methodNotAllowed } from './method-not-allowed';
@@ -39,9 +39,9 @@ export function createHttpApp({ logger, registry, corsOrigins, gateway, publishe
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    let ready = !isDraining() && (gateway ? gateway.isReady() : true);
-    if (ready && publisher) ready = await publisher.checkStore().then(() => true, () => false);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
+    const why = await notReadyBecause({ isDraining, gateway, publisher });
+    if (why === undefined) res.json({ status: 'ready' });
+    else sendProblem(res, new HttpProblem(503, `not ready: ${why}`));
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await metricsText());
@@ -57,4 +57,12 @@ export function createHttpApp({ logger, registry, corsOrigins, gateway, publishe
   app.use(notFoundHandler);
   app.use(problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error')));
   return app;
+}
+
+/** Why the process should get no traffic now, or undefined when it is ready. */
+async function notReadyBecause({ isDraining, gateway, publisher }: Pick<HttpAppParts, 'isDraining' | 'gateway' | 'publisher'>): Promise<string | undefined> {
+  if (isDraining()) return 'draining';
+  if (gateway && !gateway.isReady()) return 'no canary came back through the store and this replica\'s subscription path in the last 2 s';
+  if (publisher && !(await publisher.checkStore().then(() => true, () => false))) return 'the store does not answer';
+  return undefined;
 }

@@ -128,7 +128,11 @@ describe('probes, metrics and the OpenAPI document', () => {
     const stopped = draining.map((server) => server.shutdown()); // each lingers on its port for a second before it closes
     for (const server of draining) {
       const ready = await request(server.server).get('/readyz');
-      expect({ status: ready.status, body: ready.body }).toEqual({ status: 503, body: { status: 'not ready' } });
+      expect({ status: ready.status, type: ready.headers['content-type'], body: ready.body }).toEqual({
+        status: 503,
+        type: 'application/problem+json; charset=utf-8',
+        body: { title: 'Service Unavailable', status: 503, detail: 'not ready: draining' },
+      });
       expect((await request(server.server).get('/healthz')).status).toBe(200);
     }
     await Promise.all(stopped);

@@ -399,7 +399,7 @@ function buildPaths(): Record<string, unknown> {
       summary: 'Readiness',
       description: 'Gateway: 200 while a canary published through the store comes back over this replica\'s subscription path (every second); 503 within 2 s of either failing, and while draining. Publisher: 200 when the store answers.',
       security: [{}],
-      responses: { '200': { description: 'ready', content: statusBody(['ready']) }, '503': { description: 'not ready', content: statusBody(['not ready']) } },
+      responses: { '200': { description: 'ready', content: statusBody(['ready']) }, '503': problemResponse('not ready: the detail says why (draining, the canary, the store)') },
     },
   };
   paths['/metrics'] = {
