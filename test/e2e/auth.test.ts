@@ -10,7 +10,7 @@ import { createServer as createHttpServer, Server } from 'node:http';
 import { createServer as createTcpServer, connect, Server as TcpServer } from 'node:net';
 import { EventSource } from 'eventsource';
 import { JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { CLI_PATH, FanoutProcess, REPO_ROOT } from '../support/fanout-process';
+import { CLI_PATH, FanoutProcess, REPO_ROOT, startFanout } from '../support/fanout-process';
 import { closeAllStreams, openStream, SseStream, within } from '../support/sse-client';
 import { jobEvents, Kind, packRunEvents, ROUTE_SEGMENT, runEvents, Stack, startStack, TestEvent, uniqueId, jsonOrUndefined } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
@@ -719,6 +719,29 @@ describe('configuration refusals', () => {
     for (const [role, env, variable] of cases) {
       const exit = await runUntilExit(role, env, JSON.stringify(env));
       expectOneClearLine(exit, variable, `${role} ${JSON.stringify(env)}`);
+    }
+  });
+});
+
+describe('a weak HS256 secret', () => {
+  test('a FANOUT_JWT_SECRET under 32 bytes is warned of at start (the process still runs); one of 32 bytes is not', async () => {
+    const warning = 'FANOUT_JWT_SECRET is shorter than 32 bytes';
+    const cases: [string, boolean][] = [
+      ['x'.repeat(31), true],
+      ['é'.repeat(16), false], // 32 bytes of UTF-8
+    ];
+    for (const [secret, warned] of cases) {
+      const dev = await startFanout('dev', { FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: secret, REDIS_URL: undefined });
+      try {
+        await waitFor('the listening line', async () => dev.logs.some((line) => line.includes('fanout dev listening')), 10_000);
+        const lines = dev.logs.filter((line) => line.includes(warning));
+        expect({ secretBytes: Buffer.byteLength(secret), warned: lines.length === 1 }).toEqual({ secretBytes: Buffer.byteLength(secret), warned });
+        if (warned) expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, bytes: 31, minimum: 32 });
+        expect(dev.logs.some((line) => line.includes(secret))).toBe(false);
+        expect((await fetch(`${dev.url}/readyz`)).status).toBe(200);
+      } finally {
+        await dev.stop();
+      }
     }
   });
 });

@@ -53,9 +53,20 @@ async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Pro
   }
 }
 
+/** RFC 7518 §3.2: an HS256 key is at least 256 bits; a shorter one lets a captured token be brute-forced offline. */
+const MIN_HS256_SECRET_BYTES = 32;
+
+function warnOfAWeakSecret(config: FanoutConfig, logger: Logger): void {
+  if (config.auth.mode !== 'jwt' || config.auth.secret === undefined) return;
+  const bytes = Buffer.byteLength(config.auth.secret);
+  if (bytes >= MIN_HS256_SECRET_BYTES) return;
+  logger.warn({ bytes, minimum: MIN_HS256_SECRET_BYTES }, 'FANOUT_JWT_SECRET is shorter than 32 bytes: tokens signed with it can be guessed offline; use 32 random bytes or more');
+}
+
 /** Composes the process for its role (gateway, publisher, or both for dev): config → bus → apps → listen. */
 export async function startServer(config: FanoutConfig): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
+  warnOfAWeakSecret(config, logger);
   const registry = createRegistry();
   const bus = createBus(config, logger);
   // Every replica (a publisher too) refuses a revoked token from the moment it learns of the revocation.
