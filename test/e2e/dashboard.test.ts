@@ -222,17 +222,27 @@ describe('dashboard', () => {
 });
 
 describe('dashboard with FANOUT_AUTH=jwt', () => {
-  it('asks for a token once, keeps it in the tab (sessionStorage) and streams with ?access_token=', async () => {
-    const secret = 'dashboard-test-secret-0123456789abcdef';
+  const secret = 'dashboard-test-secret-0123456789abcdef';
+  const sign = (scope: string) =>
+    new SignJWT({ tenant: 'acme', scope }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
+
+  /** A `dev` with FANOUT_AUTH=jwt, a job of tenant acme already `scheduled` in it, and the CLI's environment to publish more. */
+  async function devWithAJob(): Promise<{ dev: FanoutProcess; id: string; env: Record<string, string> }> {
     const dev = await startFanout('dev', { FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: secret, REDIS_URL: undefined });
     try {
-      const sign = (scope: string) =>
-        new SignJWT({ tenant: 'acme', scope }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
-      const writer = await sign('events:write');
       const id = uniqueId('job');
-      const env = { FANOUT_URL: dev.url, FANOUT_TOKEN: writer, FANOUT_TENANT: '', FANOUT_PUBLISHER_URL: '', FANOUT_GATEWAY_URL: '' };
+      const env = { FANOUT_URL: dev.url, FANOUT_TOKEN: await sign('events:write'), FANOUT_TENANT: '', FANOUT_PUBLISHER_URL: '', FANOUT_GATEWAY_URL: '' };
       expect((await runCli(['emit', 'job.status', id, 'status=scheduled'], { env })).code).toBe(0);
+      return { dev, id, env };
+    } catch (error) {
+      await dev.stop();
+      throw error;
+    }
+  }
 
+  it('asks for a token once, keeps it in the tab (sessionStorage) and streams with ?access_token=', async () => {
+    const { dev, id, env } = await devWithAJob();
+    try {
       const page = await newPage();
       const requests: string[] = [];
       page.on('request', (request) => requests.push(request.url()));
@@ -262,15 +272,8 @@ describe('dashboard with FANOUT_AUTH=jwt', () => {
   });
 
   it('asks once when several reads are refused together: a read refused after the token was given uses it', async () => {
-    const secret = 'dashboard-test-secret-0123456789abcdef';
-    const dev = await startFanout('dev', { FANOUT_AUTH: 'jwt', FANOUT_JWT_SECRET: secret, REDIS_URL: undefined });
+    const { dev, id } = await devWithAJob();
     try {
-      const sign = (scope: string) =>
-        new SignJWT({ tenant: 'acme', scope }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
-      const id = uniqueId('job');
-      const env = { FANOUT_URL: dev.url, FANOUT_TOKEN: await sign('events:write'), FANOUT_TENANT: '', FANOUT_PUBLISHER_URL: '', FANOUT_GATEWAY_URL: '' };
-      expect((await runCli(['emit', 'job.status', id, 'status=scheduled'], { env })).code).toBe(0);
-
       const page = await newPage();
       // The subject's stream is held until the token is given, so its 401 comes after it (as on a busy machine).
       let releaseStream!: () => void;
