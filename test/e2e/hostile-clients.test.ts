@@ -246,6 +246,60 @@ test('a stream request pipelined behind another answer is served once the connec
   expect(text).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*"status":"ok"[\s\S]*HTTP\/1\.1 200 OK[\s\S]*event: job\.status[\s\S]*event: job\.status[\s\S]*event: end\ndata: \{"reason":"completed"\}/);
 });
 
+function historyRequest(id: string, tenant: string): string {
+  return `GET /api/v1/pack-runs/${id}/events?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: ${tenant}\r\n\r\n`;
+}
+
+test('a connection that pipelines more than 8 requests without their answers is closed at once: 100 pipelined 8 MB history pages hold no memory; 8 are all answered', async () => {
+  const gateway = await stack.addGateway();
+  const [packRun] = await publishLargePackRuns(1, 1000);
+  await untilNoSockets(gateway);
+  const rssBefore = rssBytes(gateway.pid);
+  const clients = openStalledClients(gateway.port, historyRequest(packRun!.id, stack.tenant).repeat(100), { count: 1 });
+  stalled.push(clients);
+  await clients.untilOpened(1, 10_000);
+  let rssPeak = rssBefore;
+  await waitFor(
+    'the gateway to close the connection',
+    () => {
+      rssPeak = Math.max(rssPeak, rssBytes(gateway.pid));
+      return establishedOnPort(gateway.port) === 0;
+    },
+    10_000,
+    20,
+  );
+  for (let i = 0; i < 50; i++) {
+    rssPeak = Math.max(rssPeak, rssBytes(gateway.pid));
+    await sleep(20);
+  }
+  console.log(`100 pipelined history pages: gateway RSS ${(rssBefore / MiB).toFixed(1)} MiB before, peak +${((rssPeak - rssBefore) / MiB).toFixed(1)} MiB`);
+  // Answered, the 100 pages would be 800 MB; at most the 8 admitted ones are read from the store.
+  expect(rssPeak - rssBefore).toBeLessThan(160 * MiB);
+
+  // A client that pipelines 8 and reads gets the 8 answers, in order, on one connection.
+  const socket = connect(gateway.port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  const requests = Array.from({ length: 8 }, (_, i) => `GET /healthz?n=${i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`).join('');
+  socket.write(requests);
+  await waitFor('8 answers', () => (text.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 8, 10_000);
+  expect(socket.destroyed).toBe(false);
+  socket.destroy();
+});
+
+test('an answer its client does not read is dropped 15 to 30 s after the client stopped taking it (an 8 MB history page)', async () => {
+  const gateway = await stack.addGateway();
+  const [packRun] = await publishLargePackRuns(1, 1000);
+  await untilNoSockets(gateway);
+  const clients = openStalledClients(gateway.port, historyRequest(packRun!.id, stack.tenant), { count: 1 });
+  stalled.push(clients);
+  await clients.untilOpened(1, 10_000);
+  await waitFor('the answer to fill the socket', () => serverSockets(gateway.port).some((s) => s.established && s.txQueue > MiB), 10_000);
+  const heldAt = Date.now();
+  await waitFor('the gateway to close the connection', () => establishedOnPort(gateway.port) === 0, 45_000, 100);
+  console.log(`an unread 8 MB answer was dropped ${Date.now() - heldAt} ms after it filled the socket`);
+}, 90_000);
+
 test('a socket that sends no request, or never completes its headers, is closed by the gateway', async () => {
   const gateway = await stack.addGateway();
   await untilNoSockets(gateway);

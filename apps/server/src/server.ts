@@ -8,6 +8,7 @@ import { createPublisher } from '@fanout/publisher';
 import { startArchive } from './archive';
 import { createBus, describeBus } from './bus';
 import { FanoutConfig } from './config';
+import { admitPipelined, MAX_UNANSWERED_REQUESTS, RESPONSE_STALL_TIMEOUT_MS } from './connection-bounds';
 import { createHttpApp } from './http-app';
 import { answerMalformedRequest } from './malformed-request';
 
@@ -23,7 +24,8 @@ const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
  * Sockets that carry no response are bounded in time: a new connection must start a request within
  * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
  * (checked every second), and a kept-alive socket closes after 5 s without a request (Node's
- * keepAliveTimeout). Node itself never times out a connection that sends nothing.
+ * keepAliveTimeout). Node itself never times out a connection that sends nothing. An answer in
+ * progress is bounded by connection-bounds.ts.
  */
 const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
 const FIRST_REQUEST_TIMEOUT_MS = 10_000;
@@ -109,12 +111,18 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   // the common publish (Express's layers cost more than the rest of a one-event POST), with the
   // headers Express would give it.
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
-    // A request came: the connection's first-request timeout no longer applies (a stream may idle).
-    if (req.socket.timeout) req.socket.setTimeout(0);
+    if (!admitPipelined(req, res)) {
+      logger.debug({ limit: MAX_UNANSWERED_REQUESTS }, 'a connection sent too many requests without reading their answers: closed');
+      return;
+    }
     if (gateway?.isStreamRequest(req)) {
+      // A stream may idle: its heartbeats, idle timeout and client buffer limit bound it instead.
+      if (req.socket.timeout) req.socket.setTimeout(0);
       if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
       return gateway.handleStream(req, res);
     }
+    // Replaces the first-request timeout (and Node's keep-alive one) while this answer is pending.
+    if (req.socket.timeout !== RESPONSE_STALL_TIMEOUT_MS) req.socket.setTimeout(RESPONSE_STALL_TIMEOUT_MS);
     if (publisher?.takesDirectly(req)) {
       if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.url ?? '') }, 'request');
       return publisher.handleDirectly(req, res);
