@@ -48,8 +48,8 @@ export function parseEventsBody(body: unknown, tenant: string | undefined): Pars
  * no event type has no `data` schema to be judged by, but its other fields are still judged.
  */
 function eventErrors(event: unknown, issues: readonly z.core.$ZodIssue[], prefix: readonly (string | number)[]): ValidationError[] {
-  const type = (event as { type?: unknown }).type;
-  const all = (EVENT_TYPE_NAMES as readonly unknown[]).includes(type)
+  const isObject = typeof event === 'object' && event !== null && !Array.isArray(event);
+  const all = !isObject || (EVENT_TYPE_NAMES as readonly unknown[]).includes((event as { type?: unknown }).type)
     ? issues
     : [...issues, ...(EventEnvelopeSchema.safeParse(event, { reportInput: true }).error?.issues.filter((issue) => issue.path[0] !== 'type') ?? [])];
   return all.flatMap((issue) => issueErrors(issue, prefix));
@@ -75,7 +75,7 @@ function batchItems(body: object): unknown[] {
     });
   }
   const parsed = PublishBatchSchema.safeParse(body);
-  if (!parsed.success) throw validationProblem(parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })));
+  if (!parsed.success) throw validationProblem(parsed.error.issues.flatMap((issue) => issueErrors(issue, [])));
   return parsed.data.events;
 }
 
@@ -84,6 +84,13 @@ function withTenant(event: unknown, tenant: string | undefined): unknown {
   return { ...event, tenant };
 }
 
+/**
+ * The most errors one answer lists: a 4 MiB batch of events full of unknown fields would otherwise
+ * answer hundreds of thousands of them, an answer several times the request.
+ */
+export const MAX_LISTED_ERRORS = 1000;
+
 function validationProblem(errors: ValidationError[]): HttpProblem {
-  return new HttpProblem(400, `${errors.length} validation error(s); nothing was stored`, { errors });
+  const listed = errors.length > MAX_LISTED_ERRORS ? `; the first ${MAX_LISTED_ERRORS} are listed` : '';
+  return new HttpProblem(400, `${errors.length} validation error(s)${listed}; nothing was stored`, { errors: errors.slice(0, MAX_LISTED_ERRORS) });
 }

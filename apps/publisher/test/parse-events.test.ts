@@ -1,5 +1,5 @@
 import { HttpProblem } from '@fanout/http';
-import { parseEventsBody } from '../src/parse-events';
+import { MAX_LISTED_ERRORS, parseEventsBody } from '../src/parse-events';
 
 const progress = { eventId: 'e1', tenant: 't', subject: { kind: 'job', id: 'j1' }, type: 'job.progress', occurredAt: '2026-12-05T00:00:00.000Z', data: { percent: 5 } };
 
@@ -42,4 +42,31 @@ test('an event with a missing or unknown type has its other fields judged too', 
   }
   // With its other fields right, the type is the one error.
   expect(errorsOf({ ...progress, type: 'job.exploded' }).map((e) => e.path)).toEqual(['type']);
+});
+
+test('an event that is not an object is a 400 at its index, in a batch of any shape', () => {
+  for (const item of [null, 7, 'event', [progress]]) {
+    expect(errorsOf({ events: [item] })).toEqual([{ path: 'events.0', message: expect.stringMatching(/^Invalid input: expected object/) }]);
+  }
+  expect(errorsOf({ events: [{}, null] }).map((e) => e.path)).toEqual(['events.0.type', 'events.0.eventId', 'events.0.tenant', 'events.0.subject', 'events.0.occurredAt', 'events.1']);
+});
+
+test('unknown fields beside "events" are errors at their own paths', () => {
+  expect(errorsOf({ events: [progress], pad: 1, pod: 2 })).toEqual([
+    { path: 'pad', message: 'unknown field "pad"' },
+    { path: 'pod', message: 'unknown field "pod"' },
+  ]);
+});
+
+test('at most MAX_LISTED_ERRORS errors are listed, and the detail counts them all', () => {
+  const data = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}`, i]));
+  const events = Array.from({ length: 10 }, (_, i) => ({ ...progress, eventId: `e${i}`, data: { percent: 5, ...data } }));
+  try {
+    parseEventsBody({ events }, undefined);
+    throw new Error('the body was accepted');
+  } catch (error) {
+    const problem = error as HttpProblem;
+    expect(problem.detail).toBe(`3000 validation error(s); the first ${MAX_LISTED_ERRORS} are listed; nothing was stored`);
+    expect((problem.extra.errors as unknown[]).length).toBe(MAX_LISTED_ERRORS);
+  }
 });
