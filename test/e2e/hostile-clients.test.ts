@@ -5,6 +5,7 @@
  * requests and sockets that never send a request. Timeouts are hang guards only.
  */
 import { get as httpGet } from 'node:http';
+import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createParser } from 'eventsource-parser';
 import { FanoutProcess } from '../support/fanout-process';
@@ -285,6 +286,25 @@ test('a connection that pipelines more than 8 requests without their answers is 
   await waitFor('8 answers', () => (text.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 8, 10_000);
   expect(socket.destroyed).toBe(false);
   socket.destroy();
+});
+
+test('dashboard files pipelined on connections that close before their answers leave no file descriptor open', async () => {
+  const gateway = await stack.addGateway();
+  await untilNoSockets(gateway);
+  const openFiles = () => readdirSync(`/proc/${gateway.pid}/fd`).length;
+  const before = openFiles();
+  const requests = ['/dashboard.js', '/dashboard.js.map', '/'].map((path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  for (let round = 0; round < 20; round++) {
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(requests[round % requests.length]!.repeat(6));
+    await sleep(50);
+    socket.destroy();
+  }
+  await untilNoSockets(gateway);
+  // A leak stays; a descriptor still closing goes within moments.
+  await waitFor(`the gateway's open files to return to ${before}`, () => openFiles() <= before, 10_000);
 });
 
 test('an answer its client does not read is dropped 15 to 30 s after the client stopped taking it (an 8 MB history page)', async () => {

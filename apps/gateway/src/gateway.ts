@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { Bus, lastPublishedAtMs } from '@fanout/bus';
 import { Authenticator, HttpProblem, StreamHeaders } from '@fanout/http';
 import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
+import { dashboardFiles } from './dashboard-files';
 import { HistoryPages } from './history-pages';
 import { CanaryReadiness } from './readiness';
 import { historyRoutes } from './routes/history-routes';
@@ -135,8 +136,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   router.use(revocationRoutes(bus, revocations, options.authenticate, settings.maxRevocations));
   router.use(logRoute(bus, options.authenticate, logger));
   const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
-  router.use(express.static(dashboardDir, { index: 'index.html' }));
-  // Only reached when express.static has no page to serve.
+  router.use(dashboardFiles(dashboardDir));
+  // Only reached when the dashboard is not built.
   router.get(['/', '/index.html'], () => {
     throw new HttpProblem(503, 'the dashboard is not built: run `npm run build` (or `node scripts/build-dashboard.js`)');
   });

@@ -1,5 +1,5 @@
 /** GET / serves the built dashboard; a gateway without one answers a problem that says how to build it. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -74,4 +74,22 @@ test('no built dashboard: GET / is a 503 problem naming the build', async () => 
     expect(await answer.json()).toEqual({ title: 'Service Unavailable', status: 503, detail: expect.stringContaining('npm run build') });
   }
   expect((await fetch(`${url}/dashboard.js`)).status).toBe(404);
+});
+
+test('served from memory once built: a HEAD has the headers and no body, an ETag answers 304, and a dashboard built after the start is served', async () => {
+  const dir = join(folder, 'later');
+  const url = await serve(dir);
+  expect((await fetch(`${url}/`)).status).toBe(503);
+
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'dashboard.css'), 'body { margin: 0 }');
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>fanout</title>');
+  const css = await fetch(`${url}/dashboard.css`);
+  expect({ status: css.status, type: css.headers.get('content-type'), body: await css.text() }).toEqual({ status: 200, type: 'text/css; charset=utf-8', body: 'body { margin: 0 }' });
+  const etag = css.headers.get('etag')!;
+  expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+  expect((await fetch(`${url}/dashboard.css`, { headers: { 'If-None-Match': `"other", W/${etag}` } })).status).toBe(304);
+  const head = await fetch(`${url}/dashboard.css`, { method: 'HEAD' });
+  expect({ status: head.status, length: head.headers.get('content-length'), body: await head.text() }).toEqual({ status: 200, length: '18', body: '' });
+  for (const path of ['/../later/index.html', '/%2e%2e/later/index.html', '/Index.html', '/missing.js']) expect([path, (await fetch(`${url}${path}`)).status]).toEqual([path, 404]);
 });
