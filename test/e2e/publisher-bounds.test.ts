@@ -5,6 +5,7 @@
  * not stored, while the tenant's subjects go on. Real redis-server, publisher and gateway on loopback.
  */
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { runCli } from '../support/cli';
 import { millionDeepBodies } from '../support/deep-json';
 import { closeAllStreams } from '../support/sse-client';
@@ -44,6 +45,64 @@ describe('deep nesting', () => {
     }
     expect((await stack.history('job', job.id)).status).toBe(404);
     expect(stack.publisher.logs.filter((line) => /unexpected error|RangeError|stack size/.test(line))).toEqual([]);
+  });
+});
+
+/**
+ * Sends `head`, then body bytes as fast as the connection takes them, until the server answers or
+ * closes (or `maxBytes` are sent): the answer's first line, and how much was sent by then.
+ */
+function sendUntilAnswered(port: number, head: string, piece: Buffer, maxBytes: number): Promise<{ statusLine: string; sentBytes: number; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let sentBytes = 0;
+    let answer = '';
+    let settled = false;
+    const settle = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolve({ statusLine: answer.split('\r\n')[0] ?? '', sentBytes, closed });
+    };
+    socket.on('error', () => settle(true));
+    socket.on('close', () => settle(true));
+    socket.on('data', (data: Buffer) => (answer += data.toString('latin1')));
+    socket.once('connect', () => {
+      socket.write(head);
+      const pump = (): void => {
+        while (!settled && answer === '' && sentBytes < maxBytes) {
+          sentBytes += piece.length;
+          if (!socket.write(piece)) return void socket.once('drain', pump);
+        }
+        if (sentBytes >= maxBytes && answer === '') reject(new Error(`no answer after ${sentBytes} bytes`));
+      };
+      pump();
+    });
+  });
+}
+
+describe('request body limit', () => {
+  test('a body declared over 4 MiB, or a chunked one that passes 4 MiB and never ends, is a 413 at once and its connection is closed', async () => {
+    const port = Number(new URL(stack.publisher.url).port);
+    const post = `POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Tenant: ${stack.tenant}\r\n`;
+    const declared = await sendUntilAnswered(port, `${post}Content-Length: 1000000000000\r\n\r\n`, Buffer.alloc(64 * 1024, 32), 256 * 1024 * 1024);
+    const chunkBody = Buffer.concat([Buffer.from(`${(64 * 1024).toString(16)}\r\n`), Buffer.alloc(64 * 1024, 32), Buffer.from('\r\n')]);
+    const chunked = await sendUntilAnswered(port, `${post}Transfer-Encoding: chunked\r\n\r\n`, chunkBody, 256 * 1024 * 1024);
+    for (const [what, result] of [['declared', declared], ['chunked', chunked]] as const) {
+      expect({ what, statusLine: result.statusLine, closed: result.closed }).toEqual({ what, statusLine: 'HTTP/1.1 413 Payload Too Large', closed: true });
+      // Refused as the limit passed, not after reading on: what was sent is what the sockets' buffers held.
+      expect({ what, sentUnder64MiB: result.sentBytes < 64 * 1024 * 1024 }).toEqual({ what, sentUnder64MiB: true });
+    }
+    // A chunked body within the limit is taken as before.
+    const job = jobEvents(stack.tenant);
+    const small = JSON.stringify(job.status('pending'));
+    const accepted = await fetch(`${stack.publisher.url}/api/v1/events`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: new Blob([small]).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(accepted.status).toBe(202);
   });
 });
 

@@ -1,8 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import express, { Request, Response, Router } from 'express';
+import { Request, Response, Router } from 'express';
 import { MAX_REQUEST_BYTES } from '@fanout/contracts';
 import { AppendOutcome, Bus, beforeDeadline } from '@fanout/bus';
-import { ApiHeaders, Authenticator, HttpProblem, Principal, problemErrorHandler } from '@fanout/http';
+import { ApiHeaders, Authenticator, HttpProblem, Principal, jsonBodyWithin, problemErrorHandler } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
 import { refuseDeepJson } from './json-depth';
 import { parseEventsBody } from './parse-events';
@@ -81,8 +81,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   const router = Router({ caseSensitive: true });
   // Not strict: a body of `null` or `3` is valid JSON, refused by the event schema with its own message.
-  const jsonBody = express.json({
-    limit: MAX_REQUEST_BYTES,
+  const jsonBody = jsonBodyWithin(MAX_REQUEST_BYTES, {
     type: () => true,
     strict: false,
     verify: (_req, _res, body, charset) => {

@@ -2,3 +2,4 @@ export * from './problem';
 export * from './error-handler';
 export * from './auth';
 export * from './web-security';
+export * from './json-body';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import express, { RequestHandler, Router } from 'express';
+import { RequestHandler, Router } from 'express';
 import { Revocation, RevocationRequestSchema } from '@fanout/contracts';
 import { RevocationStore } from '@fanout/bus';
-import { Authenticator, HttpProblem } from '@fanout/http';
+import { Authenticator, HttpProblem, jsonBodyWithin } from '@fanout/http';
 import { RevocationList } from '../revocation-list';
 import { STORE_FAILED } from '../store-errors';
 
@@ -24,7 +24,7 @@ export function revocationRoutes(store: RevocationStore, revocations: Revocation
     next();
   };
 
-  router.post(PATH, adminSendingJson, express.json({ limit: BODY_LIMIT_BYTES, type: () => true }), async (req, res) => {
+  router.post(PATH, adminSendingJson, jsonBodyWithin(BODY_LIMIT_BYTES, { type: () => true }), async (req, res) => {
     const parsed = RevocationRequestSchema.safeParse(req.body);
     if (!parsed.success) {
       const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
