@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { Response, Router } from 'express';
+import { Router } from 'express';
 import { LogQuerySchema, stripAnsi } from '@fanout/contracts';
 import { Bus, HistoryEntry, dataJsonOf } from '@fanout/bus';
 import { Authenticator } from '@fanout/http';
@@ -7,6 +6,7 @@ import { Logger } from '@fanout/observability';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
 import { parseQuery } from './query';
+import { untilWritable } from './until-writable';
 
 /** Entries read per page: a page of log frames (each at most ~9 KiB) is all a request holds. */
 export const LOG_PAGE_SIZE = 256;
@@ -39,15 +39,6 @@ export function logText(entries: readonly HistoryEntry[], filter: LogLineFilter)
 /** The first line of a log whose retained history starts after seq 1 (or loses events while it is read). */
 export function trimmedNote(firstSeq: number, fromSeq = 1): string {
   return `[fanout] history trimmed: events ${fromSeq}..${firstSeq - 1} of this pack run are no longer retained; the log below starts at seq ${firstSeq}\n`;
-}
-
-/** Resolves true once `res` may be written again, false if its connection closed first. */
-async function writable(res: Response): Promise<boolean> {
-  if (res.destroyed || res.writableEnded) return false;
-  if (!res.writableNeedDrain) return true;
-  const closed = once(res, 'close').then(() => false);
-  const drained = once(res, 'drain').then(() => true);
-  return Promise.race([drained, closed]);
 }
 
 /**
@@ -91,7 +82,7 @@ export function logRoute(bus: Bus, authenticate: Authenticator, logger: Logger):
         if (text !== '') res.write(text);
         text = '';
         if (afterSeq >= info.lastSeq || within.length < page.length) break;
-        if (!(await writable(res))) return;
+        if (!(await untilWritable(res))) return;
         page = await bus.history(subject, afterSeq, LOG_PAGE_SIZE);
       }
       if (text !== '') res.write(text);
