@@ -10,7 +10,7 @@ import { runCli } from '../support/cli';
 import { millionDeepBodies } from '../support/deep-json';
 import { closeAllStreams } from '../support/sse-client';
 import { PublishResult, Stack, jobEvents, packRunEvents, postBytes, runEvents, startStack } from '../support/stack';
-import { waitFor } from '../support/wait';
+import { sleep, waitFor } from '../support/wait';
 
 jest.setTimeout(60_000);
 
@@ -49,24 +49,35 @@ describe('deep nesting', () => {
 });
 
 /**
- * Sends `head`, then body bytes as fast as the connection takes them, until the server answers or
- * closes (or `maxBytes` are sent): the answer's first line, and how much was sent by then.
+ * Sends `head`, then body bytes as fast as the connection takes them until the server answers (or
+ * `maxBytes` are sent), then a piece every 200 ms, as a client that goes on sending would, until the
+ * server closes the connection (or 25 s pass): the answer's first line, how much was sent by then,
+ * and how long after the answer the connection was closed.
  */
-function sendUntilAnswered(port: number, head: string, piece: Buffer, maxBytes: number): Promise<{ statusLine: string; sentBytes: number; closed: boolean }> {
+function sendUntilAnswered(port: number, head: string, piece: Buffer, maxBytes: number): Promise<{ statusLine: string; sentBytes: number; closed: boolean; closedAfterAnswerMs: number }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let sentBytes = 0;
     let answer = '';
+    let answeredAt = 0;
+    let trickle: NodeJS.Timeout | undefined;
     let settled = false;
     const settle = (closed: boolean) => {
       if (settled) return;
       settled = true;
+      clearInterval(trickle);
       socket.destroy();
-      resolve({ statusLine: answer.split('\r\n')[0] ?? '', sentBytes, closed });
+      resolve({ statusLine: answer.split('\r\n')[0] ?? '', sentBytes, closed, closedAfterAnswerMs: Date.now() - answeredAt });
     };
     socket.on('error', () => settle(true));
     socket.on('close', () => settle(true));
-    socket.on('data', (data: Buffer) => (answer += data.toString('latin1')));
+    socket.on('data', (data: Buffer) => {
+      answer += data.toString('latin1');
+      if (answeredAt) return;
+      answeredAt = Date.now();
+      trickle = setInterval(() => socket.write(piece), 200);
+      setTimeout(() => settle(false), 25_000).unref();
+    });
     socket.once('connect', () => {
       socket.write(head);
       const pump = (): void => {
@@ -82,17 +93,23 @@ function sendUntilAnswered(port: number, head: string, piece: Buffer, maxBytes: 
 }
 
 describe('request body limit', () => {
-  test('a body declared over 4 MiB, or a chunked one that passes 4 MiB and never ends, is a 413 at once and its connection is closed', async () => {
+  test('a body declared over 64 MiB, or a chunked one that passes 64 MiB and never ends, is a 413 without reading on, and its connection is closed', async () => {
     const port = Number(new URL(stack.publisher.url).port);
     const post = `POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Tenant: ${stack.tenant}\r\n`;
     const declared = await sendUntilAnswered(port, `${post}Content-Length: 1000000000000\r\n\r\n`, Buffer.alloc(64 * 1024, 32), 256 * 1024 * 1024);
     const chunkBody = Buffer.concat([Buffer.from(`${(64 * 1024).toString(16)}\r\n`), Buffer.alloc(64 * 1024, 32), Buffer.from('\r\n')]);
     const chunked = await sendUntilAnswered(port, `${post}Transfer-Encoding: chunked\r\n\r\n`, chunkBody, 256 * 1024 * 1024);
     for (const [what, result] of [['declared', declared], ['chunked', chunked]] as const) {
-      expect({ what, statusLine: result.statusLine, closed: result.closed }).toEqual({ what, statusLine: 'HTTP/1.1 413 Payload Too Large', closed: true });
-      // Refused as the limit passed, not after reading on: what was sent is what the sockets' buffers held.
-      expect({ what, sentUnder64MiB: result.sentBytes < 64 * 1024 * 1024 }).toEqual({ what, sentUnder64MiB: true });
+      expect({ what, statusLine: result.statusLine, closed: result.closed, within15s: result.closedAfterAnswerMs < 15_000 }).toEqual({ what, statusLine: 'HTTP/1.1 413 Payload Too Large', closed: true, within15s: true });
+      // Refused without reading on: a declared body at once, a chunked one once 64 MiB had come
+      // (what was sent past that is what the sockets' buffers held).
+      expect({ what, sentUnder128MiB: result.sentBytes < 128 * 1024 * 1024 }).toEqual({ what, sentUnder128MiB: true });
     }
+    // Any answer given before its body ended (a 404 of a POST): a client that goes on sending is cut
+    // a moment later, not read for as long as it sends (up to Node's 30 s request timeout).
+    const early = await sendUntilAnswered(port, `POST /api/v1/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000000\r\n\r\n`, Buffer.alloc(64 * 1024, 32), 256 * 1024 * 1024);
+    expect({ statusLine: early.statusLine, closed: early.closed, within15s: early.closedAfterAnswerMs < 15_000 }).toEqual({ statusLine: 'HTTP/1.1 404 Not Found', closed: true, within15s: true });
+
     // A chunked body within the limit is taken as before.
     const job = jobEvents(stack.tenant);
     const small = JSON.stringify(job.status('pending'));
@@ -104,6 +121,23 @@ describe('request body limit', () => {
     } as RequestInit);
     expect(accepted.status).toBe(202);
   });
+});
+
+test('a body that ends after an early answer keeps its connection: the next request on it is served', async () => {
+  const port = Number(new URL(stack.publisher.url).port);
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const body = Buffer.alloc(5 * 1024 * 1024, 32);
+  socket.write(`POST /api/v1/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n`);
+  socket.write(body);
+  await waitFor('the 404', () => text.startsWith('HTTP/1.1 404'), 10_000);
+  await sleep(2000); // past the moment a body still arriving closes the connection
+  socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  await waitFor('the answer to the next request', () => /HTTP\/1\.1 200 OK[\s\S]*"status":"ok"/.test(text), 10_000);
+  expect(socket.destroyed).toBe(false);
+  socket.destroy();
 });
 
 describe('FANOUT_TENANT_MAX_SUBJECTS', () => {

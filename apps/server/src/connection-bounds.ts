@@ -1,5 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import { closeUnlessBodyEnds } from '@fanout/http';
 
 /**
  * Requests one connection may have sent and not yet been answered (HTTP/1.1 pipelining). Node
@@ -19,9 +20,15 @@ export const RESPONSE_STALL_TIMEOUT_MS = 15_000;
 
 const unanswered = new WeakMap<Socket, number>();
 
+/**
+ * Told when an answer is done. After an answer given before its request's body came whole (a 401 or
+ * a 404 of a POST), Node reads the rest of the body to keep the connection, for as long as the
+ * client sends: a body that has not ended a moment later closes the connection.
+ */
 function answered(this: ServerResponse): void {
   const socket = this.req.socket;
   unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1);
+  if (!this.req.complete) closeUnlessBodyEnds(this.req);
 }
 
 /**
