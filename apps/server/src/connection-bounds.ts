@@ -1,6 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { closeUnlessBodyEnds } from '@fanout/http';
 
 /**
  * Requests one connection may have sent and not yet been answered (HTTP/1.1 pipelining). Node
@@ -18,7 +17,21 @@ export const MAX_UNANSWERED_REQUESTS = 8;
  */
 export const RESPONSE_STALL_TIMEOUT_MS = 15_000;
 
+/**
+ * How long a client may go on sending a body after its answer (what it sends is read and dropped,
+ * so that its connection can serve the next request) before its connection is closed. Closing at
+ * once would reset the connection while data still arrives, and a reset can reach the client before
+ * the answer.
+ */
+const LINGER_MS = 5000;
+
 const unanswered = new WeakMap<Socket, number>();
+
+function closeUnlessBodyEnds(req: IncomingMessage): void {
+  setTimeout(() => {
+    if (!req.complete) req.socket.destroy();
+  }, LINGER_MS).unref();
+}
 
 /**
  * Told when an answer is done. After an answer given before its request's body came whole (a 401 or

@@ -3,4 +3,3 @@ export * from './error-handler';
 export * from './auth';
 export * from './web-security';
 export * from './json-body';
-export * from './lingering-close';

@@ -1,5 +1,4 @@
 import express, { RequestHandler, Response } from 'express';
-import { closeUnlessBodyEnds } from './lingering-close';
 import { HttpProblem, sendProblem } from './problem';
 
 type JsonOptions = NonNullable<Parameters<typeof express.json>[0]>;
@@ -16,8 +15,7 @@ export const MAX_DISCARDED_BODY_BYTES = 64 * 1024 * 1024;
  * express.json within `limit` bytes of body (as body-parser counts them: decoded too, when a
  * Content-Encoding is undone). body-parser reads an oversized body to its end before it answers; a
  * client that never ends its body would keep it reading for ever. Here a body declared over
- * MAX_DISCARDED_BODY_BYTES, or one that passes it as it arrives, is answered 413 at once, and its
- * connection closed if the body has not ended a moment later.
+ * MAX_DISCARDED_BODY_BYTES, or one that passes it as it arrives, is answered 413 at once.
  */
 export function jsonBodyWithin(limit: number, options: Omit<JsonOptions, 'limit'> = {}): RequestHandler {
   const parse = express.json({ ...options, limit });
@@ -40,6 +38,6 @@ function refuseOversized(res: Response, limit: number): void {
   if (res.headersSent) return void res.req.socket.destroy();
   // Not `Connection: close`: Node would close the socket the moment the answer is written, and a
   // close while data still arrives resets the connection, which can reach the client before the 413.
+  // The server closes a connection whose body still comes a while after its answer.
   sendProblem(res, new HttpProblem(413, `the request body is over the limit of ${limit} bytes`));
-  closeUnlessBodyEnds(res.req);
 }
