@@ -320,17 +320,34 @@ test('an answer its client does not read is dropped 15 to 30 s after the client 
   console.log(`an unread 8 MB answer was dropped ${Date.now() - heldAt} ms after it filled the socket`);
 }, 90_000);
 
-test('a socket that sends no request, or never completes its headers, is closed by the gateway', async () => {
+test('a socket that sends no request, or never completes its headers, is closed by the gateway; one that trickles its headers past 10 s is answered 408', async () => {
   const gateway = await stack.addGateway();
   await untilNoSockets(gateway);
   const silent = connect(gateway.port, '127.0.0.1');
   const partial = connect(gateway.port, '127.0.0.1');
-  silent.on('error', () => undefined);
-  partial.on('error', () => undefined);
+  const trickling = connect(gateway.port, '127.0.0.1');
+  for (const socket of [silent, partial, trickling]) socket.on('error', () => undefined);
   partial.write('GET /api/v1/stream/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  trickling.write('GET /api/v1/stream/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  let header = 0;
+  const trickle = setInterval(() => trickling.write(`X-Trickle-${header++}: 1\r\n`), 2000);
+  const answer: Buffer[] = [];
+  trickling.on('data', (chunk: Buffer) => answer.push(chunk));
   const closedAt = (socket: typeof silent) => new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
   const started = Date.now();
-  const [silentClosed, partialClosed] = await within('both sockets to be closed', Promise.all([closedAt(silent), closedAt(partial)]), 30_000);
-  console.log(`idle sockets closed after ${silentClosed - started} ms (no bytes) and ${partialClosed - started} ms (partial headers)`);
+  try {
+    const [silentClosed, partialClosed, tricklingClosed] = await within(
+      'the three sockets to be closed',
+      Promise.all([closedAt(silent), closedAt(partial), closedAt(trickling)]),
+      30_000,
+    );
+    console.log(`idle sockets closed after ${silentClosed - started} ms (no bytes), ${partialClosed - started} ms (partial headers), ${tricklingClosed - started} ms (trickled headers)`);
+  } finally {
+    clearInterval(trickle);
+  }
+  const text = Buffer.concat(answer).toString('utf8');
+  expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+  expect(text).toMatch(/\r\nContent-Type: application\/problem\+json/i);
+  expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, title: 'Request Timeout' });
   expect(establishedOnPort(gateway.port)).toBe(0);
 }, 60_000);
