@@ -606,6 +606,15 @@ describe('CORS and security headers', () => {
     const published = await post(`${publisher.url}/api/v1/events`, job.status('pending'), { ...bearer(await writer(TENANT_A)), Origin: ALLOWED_ORIGIN });
     expect(published.status).toBe(202);
     expect(published.headers['access-control-allow-origin']).toBe(ALLOWED_ORIGIN);
+
+    // The log route's seq headers are readable by the page (not CORS-safelisted, so exposed).
+    const pack = packRunEvents(TENANT_A, uniqueId('pack-cors'));
+    await publishOk(pack.status('running'));
+    const log = await get(`${gateway.url}/api/v1/pack-runs/${pack.id}/log`, { ...bearer(token), Origin: ALLOWED_ORIGIN });
+    expect(log.status).toBe(200);
+    expect(log.headers['access-control-allow-origin']).toBe(ALLOWED_ORIGIN);
+    const exposed = String(log.headers['access-control-expose-headers']).toLowerCase().split(/\s*,\s*/);
+    expect(exposed).toEqual(expect.arrayContaining(['retry-after', 'location', 'content-disposition', 'fanout-first-seq', 'fanout-last-seq']));
   });
 
   test('security headers on the API and the dashboard', async () => {

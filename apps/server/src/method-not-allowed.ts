@@ -41,6 +41,8 @@ export function methodNotAllowed(serves: { gateway: boolean; publisher: boolean 
     if (req.method === 'OPTIONS') return next();
     const route = routes.find((r) => r.pattern.test(req.path));
     if (!route) return next();
+    // As every other answer of a stream route that is not a stream.
+    if (req.path.startsWith(STREAM_PREFIX)) res.setHeader('Connection', 'close');
     sendProblem(res, new HttpProblem(405, `${req.method} is not a method of ${req.path}: use ${route.allow}`, {}, { Allow: route.allow }));
   };
 }

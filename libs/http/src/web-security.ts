@@ -17,7 +17,8 @@ export function corsFor(origins: readonly string[]): RequestHandler {
   });
 }
 
-const EXPOSED_HEADERS = ['Retry-After'] as const;
+/** Answer headers a cross-origin page may read: beyond the CORS-safelisted ones, those the API documents. */
+const EXPOSED_HEADERS = ['Retry-After', 'Location', 'Content-Disposition', 'Fanout-First-Seq', 'Fanout-Last-Seq'] as const;
 
 /** The headers of a stream answer for the request's origin. */
 export type StreamHeaders = (origin: string | undefined) => Readonly<Record<string, string>>;
