@@ -14,6 +14,7 @@ import { establishedOnPort, openStalledClients, serverSockets, StalledClients } 
 import { packRunPlan, rssBytes } from '../support/resuming-client';
 import { Stack, jobEvents, startStack, chunk } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
+import { GC_ON_SIGNAL_ENV, afterFullGc } from '../support/full-gc';
 
 jest.setTimeout(240_000);
 
@@ -287,6 +288,42 @@ test('a connection that pipelines more than 8 requests without their answers is 
   expect(socket.destroyed).toBe(false);
   socket.destroy();
 });
+
+test('30 clients that do not read an 8 MB history page hold about a store read each (100 events), not the page; a reading client gets the whole page', async () => {
+  const gateway = await stack.addGateway(GC_ON_SIGNAL_ENV);
+  const [packRun] = await publishLargePackRuns(1, 1000);
+  await untilNoSockets(gateway);
+  const liveBytes = async () => {
+    await afterFullGc(gateway);
+    return (await metric(gateway, 'nodejs_heap_size_used_bytes')) + (await metric(gateway, 'nodejs_external_memory_bytes'));
+  };
+  const before = await liveBytes();
+  const clients = openStalledClients(gateway.port, historyRequest(packRun!.id, stack.tenant), { count: 30 });
+  stalled.push(clients);
+  await clients.untilOpened(30, 10_000);
+  await waitFor('the 30 answers to fill their sockets', () => serverSockets(gateway.port).filter((s) => s.established && s.txQueue > 256 * 1024).length === 30, 20_000);
+  await sleep(500);
+  const held = (await liveBytes()) - before;
+  console.log(`30 unread 8 MB history pages: the gateway holds ${(held / MiB).toFixed(1)} MiB of live JS heap and buffers after a full GC`);
+  // Whole, the 30 pages would be 240 MB; a read of 100 events is ~0.8 MB.
+  expect(held).toBeLessThan(60 * MiB);
+
+  const page = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    httpGet(`${gateway.url}/api/v1/pack-runs/${packRun!.id}/events?limit=1000`, { headers: { 'X-Tenant': stack.tenant } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (part: Buffer) => parts.push(part));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') }));
+    }).on('error', reject);
+  });
+  const json = JSON.parse(page.body) as { events: { seq: number }[]; next: number | null };
+  expect({ status: page.status, count: json.events.length, first: json.events[0]?.seq, last: json.events.at(-1)?.seq, next: json.next }).toEqual({
+    status: 200,
+    count: 1000,
+    first: 1,
+    last: 1000,
+    next: packRun!.total > 1000 ? 1000 : null,
+  });
+}, 120_000);
 
 test('dashboard files pipelined on connections that close before their answers leave no file descriptor open', async () => {
   const gateway = await stack.addGateway();

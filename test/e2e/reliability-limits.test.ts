@@ -5,16 +5,16 @@
  * Real redis-server and processes on loopback; timeouts are hang guards only.
  */
 import { connect, Socket } from 'node:net';
-import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createParser } from 'eventsource-parser';
 import { formatEventId, parseEventId } from '@fanout/bus';
-import { FanoutProcess, REPO_ROOT } from '../support/fanout-process';
+import { FanoutProcess } from '../support/fanout-process';
 import { closeAllStreams, openStream, within } from '../support/sse-client';
 import { expectContiguous, packRunPlan, publishPaced, rssBytes } from '../support/resuming-client';
 import { Stack, TestEvent, jobEvents, makeEvent, packRunEvents, postBytes, startStack, jsonOrUndefined } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
 import { sentinelEvent, untilSentinels } from '../support/sentinel';
+import { GC_ON_SIGNAL_ENV, afterFullGc } from '../support/full-gc';
 
 jest.setTimeout(120_000);
 
@@ -24,7 +24,7 @@ let admin: Redis;
 
 beforeAll(async () => {
   // The gateway collects its garbage on SIGUSR2, so memory can be read without it (see afterFullGc).
-  stack = await startStack({ gateways: 1, gatewayEnv: { NODE_OPTIONS: `--expose-gc --require ${join(REPO_ROOT, 'test/support/gc-on-signal.js')}` } });
+  stack = await startStack({ gateways: 1, gatewayEnv: GC_ON_SIGNAL_ENV });
   admin = stack.redis.client();
 }, 60_000);
 
@@ -422,19 +422,3 @@ test('subscribing to 10,000 distinct unknown subject ids leaves no bus subscript
   expect(heapGrowth).toBeLessThan(2 * MiB);
 });
 
-/** Full garbage collections asked of each gateway so far (gc-on-signal.js numbers its answers). */
-const collectionsAsked = new Map<number, number>();
-
-/**
- * Two full garbage collections in the gateway (it runs test/support/gc-on-signal.js): each signal is
- * answered with `gc-on-signal: done <n>` on stderr once the collection has finished.
- */
-async function afterFullGc(process_: FanoutProcess): Promise<void> {
-  for (let i = 0; i < 2; i++) {
-    const n = (collectionsAsked.get(process_.pid) ?? 0) + 1;
-    collectionsAsked.set(process_.pid, n);
-    const answer = `gc-on-signal: done ${n}`;
-    process.kill(process_.pid, 'SIGUSR2');
-    await waitFor(`the gateway to answer "${answer}"`, () => process_.logs.some((line) => line.endsWith(answer)), 10_000, 5);
-  }
-}

@@ -131,7 +131,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     isRevoked: (principal) => revocations.refuses(principal),
     headersFor: options.streamHeaders,
   });
-  router.use(historyRoutes(bus, options.authenticate));
+  router.use(historyRoutes(bus, options.authenticate, logger));
   router.use(watchersRoute(bus, options.authenticate));
   router.use(revocationRoutes(bus, revocations, options.authenticate, settings.maxRevocations));
   router.use(logRoute(bus, options.authenticate, logger));

@@ -290,6 +290,39 @@ describe('the JSON history and subjects routes', () => {
     expect(subjects.status).toBe(200);
     expect((subjects.body as Json).subjects).toHaveLength(1);
   });
+
+  test('pages that span several store reads (100 events each) are whole and exact, forwards and backwards; HEAD answers no body', async () => {
+    const job = jobEvents();
+    const events = [job.status('pending'), ...Array.from({ length: 249 }, (_, i) => job.progress(i % 101))];
+    expect((await publish({ events })).status).toBe(202);
+    const get = (query: string) => request(dev.server).get(`/api/v1/jobs/${job.id}/events${query}`).set('X-Tenant', TENANT);
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    const cases: [query: string, seqs: number[], next: number | null][] = [
+      ['?limit=1000', range(1, 250), null],
+      ['?after=20&limit=150', range(21, 170), 170],
+      ['?after=50&limit=200', range(51, 250), null],
+      ['?after=49&limit=200', range(50, 249), 249],
+      ['?after=100&limit=100', range(101, 200), 200],
+      ['?after=250&limit=1000', [], null],
+      ['?before=240&limit=230', range(10, 239), 10],
+      ['?before=251&limit=1000', range(1, 250), null],
+      ['?before=999&limit=120', range(131, 250), 131],
+      ['?before=1&limit=10', [], null],
+    ];
+    for (const [query, seqs, next] of cases) {
+      const page = await get(query);
+      const body = JSON.parse(page.text) as Json;
+      expect({ query, status: page.status, type: page.headers['content-type'], seqs: body.events.map((e: Json) => e.seq), next: body.next }).toEqual({
+        query,
+        status: 200,
+        type: expect.stringMatching(/^application\/json\b/),
+        seqs,
+        next,
+      });
+    }
+    const head = await request(dev.server).head(`/api/v1/jobs/${job.id}/events?limit=1000`).set('X-Tenant', TENANT);
+    expect({ status: head.status, type: head.headers['content-type'], text: head.text }).toEqual({ status: 200, type: expect.stringMatching(/^application\/json\b/), text: undefined });
+  });
 });
 
 describe('the publisher’s refusals', () => {

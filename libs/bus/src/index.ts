@@ -8,6 +8,7 @@ export {
   EventPosition,
   activityFrame,
   closeEventJson,
+  dataJsonBytesOf,
   dataJsonOf,
   decodeBatchMessage,
   encodeBatchMessage,

@@ -178,6 +178,12 @@ export function dataJsonOf(frame: Buffer): string {
   return frame.toString('utf8', start, frame.indexOf(NEWLINE, start));
 }
 
+/** The bytes of a stored frame's one `data:` line (its JSON), without copying them. */
+export function dataJsonBytesOf(frame: Buffer): Buffer {
+  const start = frame.indexOf(DATA_FIELD_BYTES) + DATA_FIELD_BYTES.length;
+  return frame.subarray(start, frame.indexOf(NEWLINE, start));
+}
+
 /** publishedAt of the last event of `frames`, in epoch ms, read without parsing the JSON; NaN when it has none (activity). */
 export function lastPublishedAtMs(frames: Buffer): number {
   const at = frames.lastIndexOf(PUBLISHED_AT_BYTES);

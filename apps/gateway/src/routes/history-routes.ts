@@ -1,14 +1,96 @@
-import { Router } from 'express';
-import { HistoryQuerySchema, SubjectsQuerySchema } from '@fanout/contracts';
-import { Bus, HistoryEntry, dataJsonOf } from '@fanout/bus';
+import { Request, Response, Router } from 'express';
+import { HistoryQuerySchema, SubjectsQuerySchema, TenantSubject } from '@fanout/contracts';
+import { Bus, HistoryEntry, dataJsonBytesOf } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
+import { Logger } from '@fanout/observability';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
 import { parseQuery } from './query';
+import { untilWritable } from './until-writable';
 
+/**
+ * Entries read from the store at a time for a JSON history page, and written before the next read:
+ * a request holds at most this many events (each at most 64 KiB), whatever its `limit`.
+ */
+export const HISTORY_READ_CHUNK = 100;
+
+/** The entries of a page: `count` events after `afterSeq` (fewer at the end of the history), read a chunk at a time. */
+interface PageRange {
+  afterSeq: number;
+  count: number;
+  /** Entries from this seq on are not part of the page (a page before `before`). */
+  endSeq?: number;
+}
+
+const PAGE_OPENING = Buffer.from('{"events":[');
+const COMMA = Buffer.from(',');
+
+/** The JSON of `entries` after `opening`, comma-separated, in one Buffer: the frames' own bytes, never a string of them. */
+function pagePart(opening: Buffer, entries: readonly HistoryEntry[]): Buffer {
+  const parts: Buffer[] = [opening];
+  for (const entry of entries) {
+    if (parts.length > 1) parts.push(COMMA);
+    parts.push(dataJsonBytesOf(entry.frame));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Writes `{"events":[…],"next":…}` for `range` as the connection drains, a chunk of
+ * HISTORY_READ_CHUNK entries at a time, holding none of a chunk once it is written. `nextOf` gets
+ * the seqs of the page's first and last events. The first chunk is read before anything is
+ * written, so a store that fails at once is still a 503.
+ */
+async function writePage(
+  bus: Bus,
+  subject: TenantSubject,
+  range: PageRange,
+  req: Request,
+  res: Response,
+  logger: Logger,
+  nextOf: (firstSeq: number | undefined, lastSeq: number | undefined) => number | null,
+): Promise<void> {
+  const readChunk = async (afterSeq: number, remaining: number): Promise<HistoryEntry[]> => {
+    const entries = await bus.history(subject, afterSeq, Math.min(remaining, HISTORY_READ_CHUNK));
+    return range.endSeq === undefined ? entries : entries.filter((e) => e.seq < range.endSeq!);
+  };
+  let chunk = range.count > 0 ? await readChunk(range.afterSeq, range.count).catch(STORE_FAILED.readingHistory) : [];
+  res.status(200).type('application/json');
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  let firstSeq: number | undefined;
+  let lastSeq: number | undefined;
+  let remaining = range.count;
+  let opening = PAGE_OPENING;
+  try {
+    for (;;) {
+      const asked = Math.min(remaining, HISTORY_READ_CHUNK);
+      remaining -= chunk.length;
+      // A short chunk is the end of the history (or of the page before `before`).
+      const ended = remaining <= 0 || chunk.length < asked;
+      if (chunk.length > 0) {
+        firstSeq ??= chunk[0]!.seq;
+        lastSeq = chunk[chunk.length - 1]!.seq;
+        res.write(pagePart(opening, chunk));
+        opening = COMMA;
+      }
+      chunk = [];
+      if (ended) break;
+      if (!(await untilWritable(res))) return;
+      chunk = await readChunk(lastSeq!, remaining);
+    }
+    res.end(`${firstSeq === undefined ? '{"events":[' : ''}],"next":${nextOf(firstSeq, lastSeq)}}`);
+  } catch (error) {
+    // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
+    logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a history page failed half way: its answer is cut short');
+    res.destroy();
+  }
+}
 
 /** History as JSON, and the tenant's recent subjects. */
-export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
+export function historyRoutes(bus: Bus, authenticate: Authenticator, logger: Logger): Router {
   const router = Router({ caseSensitive: true });
 
   router.get('/api/v1/subjects', async (req, res) => {
@@ -27,21 +109,16 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator): Router {
     }
     const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
-    let entries: HistoryEntry[];
-    let next: number | null;
     if (before === undefined) {
-      entries = await bus.history(subject, after, limit).catch(STORE_FAILED.readingHistory);
-      const last = entries[entries.length - 1];
-      next = last && last.seq < info.lastSeq ? last.seq : null;
+      await writePage(bus, subject, { afterSeq: after, count: limit }, req, res, logger, (_firstSeq, lastSeq) => (lastSeq !== undefined && lastSeq < info.lastSeq ? lastSeq : null));
     } else {
       // Seqs are gapless: the page before `before` is the history after (before − 1 − limit).
       const end = Math.min(before, info.lastSeq + 1);
       const from = Math.max(end - limit, info.firstSeq);
-      entries = from < end ? (await bus.history(subject, from - 1, end - from).catch(STORE_FAILED.readingHistory)).filter((e) => e.seq < end) : [];
-      const first = entries[0];
-      next = first && first.seq > info.firstSeq ? first.seq : null;
+      await writePage(bus, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, req, res, logger, (firstSeq) =>
+        firstSeq !== undefined && firstSeq > info.firstSeq ? firstSeq : null,
+      );
     }
-    res.type('application/json').send(`{"events":[${entries.map((e) => dataJsonOf(e.frame)).join(',')}],"next":${next}}`);
   });
 
   return router;
