@@ -325,6 +325,47 @@ test('30 clients that do not read an 8 MB history page hold about a store read e
   });
 }, 120_000);
 
+test('20 clients reading a 48 MB history page at once: the store sends it a few bounded reads at a time (Redis memory stays low), and each gets the whole page', async () => {
+  const gateway = await stack.addGateway();
+  // 8,000 control characters pass the 8 KiB message rule, and are 48 KB of JSON escapes.
+  const plan = packRunPlan(stack.tenant, 1000, { message: () => '\u0001'.repeat(8000) });
+  for (const batch of chunk(plan.events, 50)) await stack.publishOk(batch);
+  const admin = stack.redis.client();
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  try {
+    const before = await usedMemory();
+    let peak = before;
+    let reading = true;
+    const sampling = (async () => {
+      while (reading) {
+        peak = Math.max(peak, await usedMemory());
+        await sleep(20);
+      }
+    })();
+    const pageOf = () =>
+      new Promise<{ status: number; count: number; next: unknown }>((resolve, reject) => {
+        httpGet(`${gateway.url}/api/v1/pack-runs/${plan.id}/events?limit=1000`, { headers: { 'X-Tenant': stack.tenant } }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (part: Buffer) => parts.push(part));
+          res.on('end', () => {
+            const json = JSON.parse(Buffer.concat(parts).toString('utf8')) as { events: unknown[]; next: unknown };
+            resolve({ status: res.statusCode ?? 0, count: json.events.length, next: json.next });
+          });
+        }).on('error', reject);
+      });
+    const pages = await within('20 pages of 48 MB', Promise.all(Array.from({ length: 20 }, pageOf)), 120_000);
+    reading = false;
+    await sampling;
+    console.log(`20 concurrent 48 MB history pages: Redis used_memory ${(before / MiB).toFixed(1)} MiB before, peak +${((peak - before) / MiB).toFixed(1)} MiB`);
+    expect(pages).toEqual(Array.from({ length: 20 }, () => ({ status: 200, count: 1000, next: null })));
+    // Read whole, 20 replies of 48 MB would wait in Redis's output buffer (~1 GB); 20 reads of 100
+    // events at once ~96 MB; the 8 the gateway has in flight at most, 100 events each, ~38 MB.
+    expect(peak - before).toBeLessThan(64 * MiB);
+  } finally {
+    admin.disconnect();
+  }
+}, 180_000);
+
 test('dashboard files pipelined on connections that close before their answers leave no file descriptor open', async () => {
   const gateway = await stack.addGateway();
   await untilNoSockets(gateway);

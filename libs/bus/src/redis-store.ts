@@ -3,6 +3,7 @@ import { ActivityUpdate, activitySubjectJson, activityUpdate, activityUpdates } 
 import { quotaRefusals } from './append-refusals';
 import { RawAppendReply, SubjectState, appendError, isNewSubjectReply, overQuotaReply, parseAppendReply } from './append-reply';
 import { ArchiveQueue } from './archive-queue';
+import { ConcurrencyLimit } from './concurrency-limit';
 import { beforeDeadline } from './deadline';
 import { AppendOutcome, Bus, HistoryEntry, StreamRef, SubjectInfo, SubjectSummary, activityOf } from './bus';
 import { ARCHIVED_META_FIELD, activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
@@ -61,6 +62,21 @@ export class ReplicationTimeoutError extends Error {
  */
 const STORE_CUTOFF_MARGIN_MS = 500;
 
+/** Entries one XRANGE of a history read asks for (each at most an event of 64 KiB and its frame). */
+const HISTORY_COMMAND_COUNT = 100;
+/** History reads of one process on the store at once; the others wait their turn. */
+const MAX_HISTORY_READS_IN_FLIGHT = 8;
+
+function historyEntryOf(id: Buffer, fields: Buffer[]): HistoryEntry {
+  const entry: HistoryEntry = { seq: Number(id.toString().slice(2)), frame: Buffer.alloc(0), terminal: false };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const field = fields[i]!.toString();
+    if (field === 'f') entry.frame = fields[i + 1]!;
+    else if (field === 'x') entry.terminal = fields[i + 1]!.toString() === '1';
+  }
+  return entry;
+}
+
 /**
  * How long a new subject admitted under its tenant's quota counts before its first append is
  * recorded. Only an append that fails between admission and record leaves it to lapse (in one
@@ -92,6 +108,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   private readonly logger: BusLogger;
   /** Set when Redis refused to SELECT the URL's database: nothing may be written, and the bus is never ready. */
   private databaseRefused: Error | undefined;
+  private readonly historyReads = new ConcurrencyLimit(MAX_HISTORY_READS_IN_FLIGHT);
 
   /** @param appendPath chosen by the connection ({@link appendPathOf}); tests may ask for the other on a single Redis. */
   constructor(
@@ -337,19 +354,26 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     };
   }
 
-  async history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
+  /**
+   * Read in XRANGEs of at most HISTORY_COMMAND_COUNT entries, and at most
+   * MAX_HISTORY_READS_IN_FLIGHT reads at once in this process: however many clients read large
+   * events, the connection carries a few bounded replies at a time, and other commands (the
+   * canary's, an append's) are not stuck behind them.
+   */
+  history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
     // XRANGE … COUNT 0 answers nil, not an empty list.
-    if (limit <= 0) return [];
+    if (limit <= 0) return Promise.resolve([]);
     const { stream } = streamKeys(ref);
-    const entries = await this.command.xrangeBuffer(stream, `(0-${afterSeq}`, '+', 'COUNT', limit);
-    return entries.map(([id, fields]) => {
-      const entry: HistoryEntry = { seq: Number(id.toString().slice(2)), frame: Buffer.alloc(0), terminal: false };
-      for (let i = 0; i + 1 < fields.length; i += 2) {
-        const field = fields[i]!.toString();
-        if (field === 'f') entry.frame = fields[i + 1]!;
-        else if (field === 'x') entry.terminal = fields[i + 1]!.toString() === '1';
+    return this.historyReads.run(async () => {
+      const entries: HistoryEntry[] = [];
+      for (let after = afterSeq; entries.length < limit; ) {
+        const count = Math.min(limit - entries.length, HISTORY_COMMAND_COUNT);
+        const read = await this.command.xrangeBuffer(stream, `(0-${after}`, '+', 'COUNT', count);
+        for (const [id, fields] of read) entries.push(historyEntryOf(id, fields));
+        if (read.length < count) break;
+        after = entries[entries.length - 1]!.seq;
       }
-      return entry;
+      return entries;
     });
   }
 
