@@ -193,6 +193,36 @@ test('with a per-tenant limit of 5 and a short idle timeout, non-reading clients
   );
 });
 
+test('a stream request over the tenant\'s limit is refused before the store is read: 429 even for an unknown subject, and 50 refused ?subjects= of 100 cost Redis no command each', async () => {
+  const gateway = await stack.addGateway({ FANOUT_MAX_CONNECTIONS_PER_TENANT: 1 });
+  const jobs = Array.from({ length: 100 }, () => jobEvents(stack.tenant));
+  for (const group of chunk(jobs, 50)) await stack.publishOk(group.map((job) => job.status('pending')));
+  const held = await openStream(`${gateway.url}/api/v1/stream/jobs/${jobs[0]!.id}`, { headers: { 'X-Tenant': stack.tenant } });
+  expect(held.status).toBe(200);
+  const admin = stack.redis.client();
+  const commandsProcessed = async () => Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))![1]);
+  try {
+    const unknown = await fetch(`${gateway.url}/api/v1/stream/jobs/never-published`, { headers: { 'X-Tenant': stack.tenant } });
+    expect({ status: unknown.status, retryAfter: unknown.headers.get('retry-after') }).toEqual({ status: 429, retryAfter: expect.stringMatching(/^\d+$/) });
+    await unknown.text();
+
+    const many = `${gateway.url}/api/v1/stream?subjects=${jobs.map((job) => `job:${job.id}`).join(',')}&tail=10&types=job.status`;
+    const before = await commandsProcessed();
+    for (let i = 0; i < 50; i++) {
+      const refused = await fetch(many, { headers: { 'X-Tenant': stack.tenant } });
+      expect(refused.status).toBe(429);
+      await refused.text();
+    }
+    const commands = (await commandsProcessed()) - before;
+    console.log(`50 refused streams of 100 subjects: ${commands} Redis commands meanwhile (the gateway's background work and this count's own INFO)`);
+    // Looked up before the refusal, they would be 5,000 (one per subject per request).
+    expect(commands).toBeLessThan(500);
+  } finally {
+    held.close();
+    admin.disconnect();
+  }
+});
+
 test('300 pipelined pairs of stream requests, closed: the connections and subscriptions gauges return to where they were', async () => {
   const gateway = await stack.addGateway();
   const job = jobEvents(stack.tenant);

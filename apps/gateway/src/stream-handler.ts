@@ -34,6 +34,11 @@ export interface StreamHandlerOptions {
   headersFor: StreamHeaders;
 }
 
+/** A connection slot taken for a stream being prepared: `held` until a session takes it. */
+interface Slot {
+  held: boolean;
+}
+
 /** A request for one of the stream routes, parsed from its URL. */
 interface StreamRequest {
   req: IncomingMessage;
@@ -62,16 +67,34 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     limits.release(session.tenant);
     open.delete(session);
   };
-  /** Takes a connection slot and tracks the session until its socket is gone. */
+  /**
+   * Runs `prepare` holding a connection slot for `principal` (or throws 429 first): a refused
+   * request costs the store nothing, and the reads that prepare a stream (a tail's state, a
+   * filter's scan) are as bounded as the streams. The slot goes back when `prepare` ends, unless it
+   * admitted a session, which then holds it until its socket is gone.
+   */
+  const withSlot = async (principal: Principal, prepare: (slot: Slot) => Promise<void>): Promise<void> => {
+    if (options.isRevoked(principal)) throw revokedProblem();
+    limits.acquire(principal.tenant);
+    const slot: Slot = { held: true };
+    try {
+      await prepare(slot);
+    } finally {
+      if (slot.held) limits.release(principal.tenant);
+    }
+  };
+  /** Gives the slot to a new session, tracked until its socket is gone. */
   const admit = <S extends StreamSession>(
     principal: Principal,
     { req, res }: StreamRequest,
+    slot: Slot,
     create: (conn: SseConnection) => S,
   ): S => {
+    // A revocation may have come while the stream was prepared.
     if (options.isRevoked(principal)) throw revokedProblem();
-    limits.acquire(principal.tenant);
     const encoding = streamEncodingFor(services.settings.compression, req, options.headersFor(req.headers.origin));
     const session = create(new SseConnection(res, encoding.headers, encoding.gzip));
+    slot.held = false;
     open.add(session);
     session.onReleased(released);
     return session;
@@ -86,18 +109,20 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const ref = activityOf(principal.tenant);
     const tail = parseTail(query.get('tail'));
     const position = eventPositionOf(req, query);
-    const info = await services.bus.info(ref).catch(STORE_FAILED.readingActivity);
-    let afterSeq = 0;
-    let gap: Gap | undefined;
-    const epoch = info?.epoch;
-    if (info) {
-      const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
-      if (plan.kind === 'stream') ({ afterSeq, gap } = plan);
-    } else if (position) {
-      gap = { reason: 'history_lost', firstAvailableSeq: 1 };
-    }
-    const session = admit(principal, request, (conn) => new SingleStream(services, ref, conn, afterSeq, epoch, principal));
-    await session.start(gap).catch(STORE_FAILED.subscribing);
+    return withSlot(principal, async (slot) => {
+      const info = await services.bus.info(ref).catch(STORE_FAILED.readingActivity);
+      let afterSeq = 0;
+      let gap: Gap | undefined;
+      const epoch = info?.epoch;
+      if (info) {
+        const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
+        if (plan.kind === 'stream') ({ afterSeq, gap } = plan);
+      } else if (position) {
+        gap = { reason: 'history_lost', firstAvailableSeq: 1 };
+      }
+      const session = admit(principal, request, slot, (conn) => new SingleStream(services, ref, conn, afterSeq, epoch, principal));
+      await session.start(gap).catch(STORE_FAILED.subscribing);
+    });
   };
 
   const streamSubject = async (request: StreamRequest, principal: Principal): Promise<void> => {
@@ -106,14 +131,16 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const tail = parseTail(query.get('tail'));
     const delivery = deliveryOf(query);
     const position = eventPositionOf(req, query);
-    const info = await services.bus.info(subject).catch(STORE_FAILED.readingSubject);
-    if (!info) throw unknownSubject(subject);
-    // With a resume position the id wins over ?tail=.
-    const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
-    if (plan.kind === 'done' || (await nothingMoreMatches(subject, info, plan.afterSeq, delivery))) return noContent(request);
-    const prefix = position === undefined && tail !== undefined ? await stateBeforeTail(subject, plan) : undefined;
-    const session = admit(principal, request, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal, prefix, delivery));
-    await session.start(plan.gap).catch(STORE_FAILED.subscribing);
+    return withSlot(principal, async (slot) => {
+      const info = await services.bus.info(subject).catch(STORE_FAILED.readingSubject);
+      if (!info) throw unknownSubject(subject);
+      // With a resume position the id wins over ?tail=.
+      const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
+      if (plan.kind === 'done' || (await nothingMoreMatches(subject, info, plan.afterSeq, delivery))) return noContent(request);
+      const prefix = position === undefined && tail !== undefined ? await stateBeforeTail(subject, plan) : undefined;
+      const session = admit(principal, request, slot, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal, prefix, delivery));
+      await session.start(plan.gap).catch(STORE_FAILED.subscribing);
+    });
   };
 
   const streamMany = async (request: StreamRequest, principal: Principal): Promise<void> => {
@@ -124,26 +151,28 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const text = resumeOf(req, query);
     const positions = text === undefined ? undefined : decodeCursor(text, subjects.length);
     if (text !== undefined && !positions) throw malformedResume(text);
-    const infos = await Promise.all(subjects.map((s) => services.bus.info(s))).catch(STORE_FAILED.readingSubjects);
-    const entries: MultiEntry[] = subjects.map((subject, i) => {
-      const info = infos[i];
-      if (!info) throw unknownSubject(subject);
-      const plan = positions === undefined && tail !== undefined ? planTail(tail, info) : planResume(positions?.[i], info);
-      return plan.kind === 'done'
-        ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
-        : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
+    return withSlot(principal, async (slot) => {
+      const infos = await Promise.all(subjects.map((s) => services.bus.info(s))).catch(STORE_FAILED.readingSubjects);
+      const entries: MultiEntry[] = subjects.map((subject, i) => {
+        const info = infos[i];
+        if (!info) throw unknownSubject(subject);
+        const plan = positions === undefined && tail !== undefined ? planTail(tail, info) : planResume(positions?.[i], info);
+        return plan.kind === 'done'
+          ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
+          : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
+      });
+      await Promise.all(
+        entries.map(async (entry, i) => {
+          if (!entry.done && (await nothingMoreMatches(entry.subject, infos[i]!, entry.afterSeq, delivery))) entry.done = true;
+        }),
+      );
+      if (positions === undefined && tail !== undefined) {
+        await Promise.all(entries.map(async (entry) => (entry.prefix = await stateBeforeTail(entry.subject, entry))));
+      }
+      if (entries.every((e) => e.done)) return noContent(request);
+      const session = admit(principal, request, slot, (conn) => new MultiStream(services, entries, conn, principal, delivery));
+      await session.start().catch(STORE_FAILED.subscribing);
     });
-    await Promise.all(
-      entries.map(async (entry, i) => {
-        if (!entry.done && (await nothingMoreMatches(entry.subject, infos[i]!, entry.afterSeq, delivery))) entry.done = true;
-      }),
-    );
-    if (positions === undefined && tail !== undefined) {
-      await Promise.all(entries.map(async (entry) => (entry.prefix = await stateBeforeTail(entry.subject, entry))));
-    }
-    if (entries.every((e) => e.done)) return noContent(request);
-    const session = admit(principal, request, (conn) => new MultiStream(services, entries, conn, principal, delivery));
-    await session.start().catch(STORE_FAILED.subscribing);
   };
 
   /**
@@ -222,7 +251,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
 }
 
 /** Events read per page when checking whether a filtered stream has anything left to send. */
-const FILTER_SCAN_PAGE = 500;
+const FILTER_SCAN_PAGE = 100;
 
 function deliveryOf(query: URLSearchParams): DeliveryOptions {
   return { types: parseTypes(query.getAll('types')), conflate: parseConflate(query.get('conflate')) };
