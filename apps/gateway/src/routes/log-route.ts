@@ -8,8 +8,11 @@ import { subjectFromPath, unknownSubject } from '../subject-params';
 import { parseQuery } from './query';
 import { untilWritable } from './until-writable';
 
-/** Entries read per page: a page of log frames (each at most ~9 KiB) is all a request holds. */
-export const LOG_PAGE_SIZE = 256;
+/**
+ * Entries read per page. A request holds a page's text while the client reads it: a log line is
+ * at most 8 KiB, though its frame (JSON escapes) may be 48 KiB.
+ */
+export const LOG_PAGE_SIZE = 100;
 
 const LOG_EVENT_LINE = Buffer.from('\nevent: pack_run.log\n');
 
@@ -74,14 +77,17 @@ export function logRoute(bus: Bus, authenticate: Authenticator, logger: Logger):
     try {
       // Bounded: every page moves afterSeq forward, up to the last seq when the request arrived.
       while (page.length > 0) {
-        const first = page[0]!;
-        if (first.seq > afterSeq + 1) text += trimmedNote(first.seq, afterSeq + 1);
-        const within = page.filter((entry) => entry.seq <= info.lastSeq);
-        text += logText(within, filter);
+        const firstSeq = page[0]!.seq;
+        if (firstSeq > afterSeq + 1) text += trimmedNote(firstSeq, afterSeq + 1);
         afterSeq = page[page.length - 1]!.seq;
-        if (text !== '') res.write(text);
+        const pastTheEnd = afterSeq > info.lastSeq;
+        text += logText(pastTheEnd ? page.filter((entry) => entry.seq <= info.lastSeq) : page, filter);
+        // As bytes: a string would be kept whole beside its UTF-8 copy until the socket took it.
+        if (text !== '') res.write(Buffer.from(text, 'utf8'));
         text = '';
-        if (afterSeq >= info.lastSeq || within.length < page.length) break;
+        if (afterSeq >= info.lastSeq || pastTheEnd) break;
+        // What was written is all this answer holds while the client reads it.
+        page = [];
         if (!(await untilWritable(res))) return;
         page = await bus.history(subject, afterSeq, LOG_PAGE_SIZE);
       }
