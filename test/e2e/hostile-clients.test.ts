@@ -223,6 +223,30 @@ test('a stream request over the tenant\'s limit is refused before the store is r
   }
 });
 
+test('an open ?subjects= stream of 100 subjects holds under 120 KiB of the gateway\'s memory, events written included', async () => {
+  const gateway = await stack.addGateway(GC_ON_SIGNAL_ENV);
+  const jobs = Array.from({ length: 100 }, () => jobEvents(stack.tenant));
+  await stack.publishOk(jobs.map((job) => job.status('pending')));
+  const url = `${gateway.url}/api/v1/stream?subjects=${jobs.map((job) => `job:${job.id}`).join(',')}`;
+  const liveBytes = async () => {
+    await afterFullGc(gateway);
+    return (await metric(gateway, 'nodejs_heap_size_used_bytes')) + (await metric(gateway, 'nodejs_external_memory_bytes'));
+  };
+  const before = await liveBytes();
+  const STREAMS = 200;
+  const streams = [];
+  for (let i = 0; i < STREAMS; i++) streams.push(await openStream(url, { headers: { 'X-Tenant': stack.tenant } }));
+  expect(streams.filter((s) => s.status === 200)).toHaveLength(STREAMS);
+  // Live events move every subject's position (each frame's id is the cursor of all 100).
+  for (let round = 0; round < 3; round++) await stack.publishOk(jobs.map((job) => job.progress(round * 10)));
+  await Promise.all(streams.map((s) => s.waitForFrames((frames) => frames.filter((f) => f.event === 'job.progress').length === 300, 30_000)));
+  for (const s of streams) s.frames.length = 0;
+  const perStream = ((await liveBytes()) - before) / STREAMS;
+  console.log(`a 100-subject stream holds ${(perStream / 1024).toFixed(1)} KiB of live JS heap and buffers`);
+  // Each position kept as a small Buffer pinned a shared 8 KiB block: ~275 KiB a stream.
+  expect(perStream).toBeLessThan(120 * 1024);
+});
+
 test('300 pipelined pairs of stream requests, closed: the connections and subscriptions gauges return to where they were', async () => {
   const gateway = await stack.addGateway();
   const job = jobEvents(stack.tenant);

@@ -10,19 +10,24 @@ const VERSION = 1;
 const EPOCH_BYTES = 3;
 export const CURSOR_EPOCH_HEX = EPOCH_BYTES * 2;
 
-export function encodePosition(position: EventPosition): Buffer {
-  const bytes = [...Buffer.from(position.epoch.slice(0, CURSOR_EPOCH_HEX), 'hex')];
-  let seq = position.seq;
-  do {
-    const low = seq % 128;
-    seq = Math.floor(seq / 128);
-    bytes.push(seq > 0 ? low | 0x80 : low);
-  } while (seq > 0);
-  return Buffer.from(bytes);
-}
-
-export function encodeCursor(encodedPositions: readonly Buffer[]): string {
-  return Buffer.concat([Buffer.of(VERSION), ...encodedPositions]).toString('base64url');
+/**
+ * The cursor of subjects at `seqs` of the histories `epochs` (index for index). Built whole for each
+ * frame from numbers: a stream keeps no Buffer per subject (small Buffers are slices of Node's
+ * shared 8 KiB blocks, and one kept for long keeps its whole block).
+ */
+export function encodeCursor(epochs: readonly string[], seqs: readonly number[]): string {
+  const bytes: number[] = [VERSION];
+  for (let i = 0; i < seqs.length; i += 1) {
+    const epoch = epochs[i]!;
+    for (let at = 0; at < CURSOR_EPOCH_HEX; at += 2) bytes.push(parseInt(epoch.slice(at, at + 2), 16));
+    let seq = seqs[i]!;
+    do {
+      const low = seq % 128;
+      seq = Math.floor(seq / 128);
+      bytes.push(seq > 0 ? low | 0x80 : low);
+    } while (seq > 0);
+  }
+  return Buffer.from(bytes).toString('base64url');
 }
 
 /** The positions of `count` subjects, or undefined when the text is not a cursor for that many. */

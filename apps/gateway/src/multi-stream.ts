@@ -4,7 +4,7 @@ import { Principal } from '@fanout/http';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { Skipped } from './conflation-queue';
 import { DELIVER_EVERYTHING, DeliveryOptions } from './delivery-options';
-import { encodeCursor, encodePosition } from './multi-cursor';
+import { encodeCursor } from './multi-cursor';
 import { Gap } from './resume-position';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
@@ -27,7 +27,13 @@ export interface MultiEntry {
  */
 export class MultiStream extends StreamSession {
   private readonly feeds = new Map<SubjectFeed, number>();
-  private readonly positions: Buffer[];
+  /**
+   * Each subject's position: the seq of its last event written (or vouched for by a later cursor),
+   * and the epoch of that event (a subject that starts again keeps its old position until its first
+   * event of the new epoch, so a resume from it is told `history_lost`).
+   */
+  private readonly seqs: number[];
+  private readonly seqEpochs: string[];
   private readonly epochs: string[];
   private readonly done: boolean[];
   private cursorBytes = 0;
@@ -41,9 +47,10 @@ export class MultiStream extends StreamSession {
   ) {
     super(services, conn, 'multi', principal, delivery);
     this.epochs = entries.map((e) => e.epoch);
-    this.positions = entries.map((e) => encodePosition({ epoch: e.epoch, seq: e.afterSeq }));
+    this.seqs = entries.map((e) => e.afterSeq);
+    this.seqEpochs = [...this.epochs];
     this.done = entries.map((e) => e.done);
-    this.cursorBytes = idLine(encodeCursor(this.positions)).length;
+    this.cursorBytes = idLine(encodeCursor(this.seqEpochs, this.seqs)).length;
     entries.forEach((entry, index) => {
       if (!entry.done) this.feeds.set(new SubjectFeed(services, entry.subject, this, entry.afterSeq, entry.epoch, entry.prefix), index);
     });
@@ -77,9 +84,10 @@ export class MultiStream extends StreamSession {
     let count = 0;
     for (let i = 0; i < rests.length && firstSeq + i <= lastSeq; i += 1) {
       // A filtered out event still moves its subject's position: the next cursor written vouches for it.
-      this.positions[index] = encodePosition({ epoch: this.epochs[index]!, seq: firstSeq + i });
+      this.seqs[index] = firstSeq + i;
+      this.seqEpochs[index] = this.epochs[index]!;
       if (types && !types.has(eventTypeOf(rests[i]!))) continue;
-      const cursorLine = idLine(encodeCursor(this.positions));
+      const cursorLine = idLine(encodeCursor(this.seqEpochs, this.seqs));
       this.cursorBytes = cursorLine.length;
       parts.push(cursorLine, rests[i]!);
       count += 1;
