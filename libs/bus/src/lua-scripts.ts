@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REFUSAL_RULES, RETRY_TRANSITION, STATE_MACHINES, STATUS_EVENT_TYPES, STEP_MACHINE, StateMachine, TERMINAL_STATUSES } from '@fanout/contracts';
+import { MAX_STEPS_PER_PACK_RUN, REFUSAL_RULES, RETRY_TRANSITION, STATE_MACHINES, STATUS_EVENT_TYPES, STEP_MACHINE, StateMachine, TERMINAL_STATUSES } from '@fanout/contracts';
 import { activityUpdateLua } from './activity';
 import { appendReplyLua } from './append-reply';
 import { luaSet, luaString } from './lua-literals';
@@ -40,6 +40,7 @@ function stateMachinesLua(): string {
     `local STATUS_TYPES = ${luaSet(STATUS_EVENT_TYPES)}`,
     `local RETRY_FROM, RETRY_TO = ${luaString(RETRY_TRANSITION.from)}, ${luaString(RETRY_TRANSITION.to)}`,
     `local RULE = { ${REFUSAL_RULES.map((rule) => `${rule} = ${luaString(rule)}`).join(', ')} }`,
+    `local MAX_STEPS = ${MAX_STEPS_PER_PACK_RUN}`,
   ].join('\n');
 }
 

@@ -5,7 +5,7 @@
  * are the refusal texts, word for word (REFUSAL_TEXT_CASES).
  */
 import { randomBytes } from 'node:crypto';
-import { EventType, PublishedEvent, StreamedEventSchemas, SubjectKind, TenantSubject } from '@fanout/contracts';
+import { EventType, MAX_STEPS_PER_PACK_RUN, PublishedEvent, StreamedEventSchemas, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { AppendOutcome, AppendRefusal, Bus, HistoryEntry, LiveBatch, RevocationChange, SubjectInfo, activityOf, formatEventId, parseEventId } from '../src';
 import { sleep, waitFor } from '../../../test/support/wait';
 import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
@@ -511,6 +511,25 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         if (before.length > 0) expectStored(await bus.append(s, before), before.map((_, i) => i + 1));
         const events = c.append(s);
         expect(await bus.append(s, events)).toEqual(events.map((e, i) => ({ eventId: e.eventId, error: c.errors[i] })));
+      });
+
+      it(`a pack run with ${MAX_STEPS_PER_PACK_RUN} steps starts no other (its state stays bounded); its own steps go on`, async () => {
+        const bus = await open();
+        const s = newSubject('pack-run');
+        expectStored(await bus.append(s, [status(s, 'running')]), [1]);
+        for (let first = 0; first < MAX_STEPS_PER_PACK_RUN; first += 500) {
+          const steps = Array.from({ length: 500 }, (_, i) => step(s, first + i, 'running'));
+          expectStored(await bus.append(s, steps), steps.map((_, i) => first + i + 2));
+        }
+        const lastSeq = MAX_STEPS_PER_PACK_RUN + 1;
+        // A new step is refused, with all of its batch; a step already started goes on.
+        const events = [step(s, 0, 'succeeded'), step(s, MAX_STEPS_PER_PACK_RUN, 'pending')];
+        const reason = `a pack run has at most ${MAX_STEPS_PER_PACK_RUN} steps: step ${MAX_STEPS_PER_PACK_RUN} would be one more`;
+        expect(await bus.append(s, events)).toEqual([
+          { eventId: events[0]!.eventId, error: NOT_STORED },
+          { eventId: events[1]!.eventId, error: transition('none', 'pending', reason) },
+        ]);
+        expectStored(await bus.append(s, [step(s, 0, 'succeeded'), log(s, 1, 1)]), [lastSeq + 1, lastSeq + 2]);
       });
 
       it("a new subject over its tenant's quota", async () => {

@@ -69,6 +69,13 @@ interface StateFields {
 const fields = (event: CheckableEvent): StateFields => event.data;
 
 /**
+ * The steps a pack run may have, counted by distinct `stepIndex`: each is kept in its state for as
+ * long as its history, so this bounds the state of a subject the way FANOUT_HISTORY_MAXLEN bounds
+ * its history (a `steps` plan holds at most MAX_PACK_STEPS).
+ */
+export const MAX_STEPS_PER_PACK_RUN = 10_000;
+
+/**
  * The rules an event can break. The Lua append answers these codes and `refusalReason` gives each
  * its one text, so the in-memory and the Redis bus refuse in the same words.
  */
@@ -82,6 +89,7 @@ export const REFUSAL_RULES = [
   'step_first',
   'step_finished',
   'step_transition',
+  'step_limit',
 ] as const;
 export type RefusalRule = (typeof REFUSAL_RULES)[number];
 
@@ -122,6 +130,8 @@ export function refusalReason(kind: SubjectKind, event: CheckableEvent, refusal:
       return `step ${stepIndex} is finished (${current}) and takes no more events`;
     case 'step_transition':
       return `step ${stepIndex} cannot move from ${current} to ${requested}`;
+    case 'step_limit':
+      return `a pack run has at most ${MAX_STEPS_PER_PACK_RUN} steps: step ${stepIndex} would be one more`;
   }
 }
 
@@ -186,6 +196,7 @@ function checkStep(state: SubjectState, event: CheckableEvent): Accepted | Refus
     const rule = current === null ? 'step_first' : STEP_MACHINE.next[current] === undefined ? 'step_finished' : 'step_transition';
     return refuse(rule, current, requested);
   }
+  if (current === null && state.steps.size >= MAX_STEPS_PER_PACK_RUN) return refuse('step_limit', null, requested);
   return { ok: true, step: { index, status: requested }, terminal: false };
 }
 

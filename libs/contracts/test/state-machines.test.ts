@@ -1,4 +1,5 @@
 import {
+  MAX_STEPS_PER_PACK_RUN,
   REFUSAL_RULES,
   RefusalRule,
   SubjectKind,
@@ -211,11 +212,27 @@ describe('refusals', () => {
     ['step_first', 'pack-run', state('running'), stepEvent(0, 'failed')],
     ['step_finished', 'pack-run', state('running', 0, [[0, 'failed']]), logEvent(0)],
     ['step_transition', 'pack-run', state('running', 0, [[0, 'pending']]), stepEvent(0, 'failed')],
+    ['step_limit', 'pack-run', state('running', 0, Array.from({ length: MAX_STEPS_PER_PACK_RUN }, (_, i): [number, string] => [i, 'succeeded'])), stepEvent(MAX_STEPS_PER_PACK_RUN, 'running')],
   ])('a %s refusal names its rule, and its reason is that rule\'s text', (rule, kind, before, event) => {
     const verdict = checkEvent(kind, before, event);
     if (verdict.ok) throw new Error(`expected a refusal, got ${JSON.stringify(verdict)}`);
     expect(verdict.rule).toBe(rule);
     expect(verdict.reason).toBe(refusalReason(kind, event, verdict));
+  });
+
+  it(`a pack run with ${MAX_STEPS_PER_PACK_RUN} steps starts no other; its own steps go on`, () => {
+    const full = state('running', 0, Array.from({ length: MAX_STEPS_PER_PACK_RUN }, (_, i): [number, string] => [i, i === 0 ? 'running' : 'succeeded']));
+    expect(checkEvent('pack-run', full, stepEvent(MAX_STEPS_PER_PACK_RUN + 5, 'pending'))).toMatchObject({
+      ok: false,
+      rule: 'step_limit',
+      current: 'none',
+      requested: 'pending',
+      reason: `a pack run has at most ${MAX_STEPS_PER_PACK_RUN} steps: step ${MAX_STEPS_PER_PACK_RUN + 5} would be one more`,
+    });
+    expect(checkEvent('pack-run', full, stepEvent(0, 'succeeded'))).toMatchObject({ ok: true });
+    expect(checkEvent('pack-run', full, logEvent(0))).toMatchObject({ ok: true });
+    const oneLess = state('running', 0, Array.from({ length: MAX_STEPS_PER_PACK_RUN - 1 }, (_, i): [number, string] => [i, 'succeeded']));
+    expect(checkEvent('pack-run', oneLess, stepEvent(MAX_STEPS_PER_PACK_RUN + 5, 'pending'))).toMatchObject({ ok: true });
   });
 
   it('every rule has its own text, and only those codes are rules', () => {

@@ -146,11 +146,15 @@ local function appendEvents(keys, a)
     return nil, expected
   end
 
+  -- The pack run's steps (HLEN, read when a new step would start), counting those this call starts.
+  local stepCount
   local function checkStep(index, requested)
     local current = currentStep(index)
     if current == '' then
-      if stepMachine().first[requested] then return nil end
-      return refuse(RULE.step_first, nil, requested)
+      if not stepMachine().first[requested] then return refuse(RULE.step_first, nil, requested) end
+      stepCount = stepCount or redis.call('HLEN', stepsKey)
+      if stepCount >= MAX_STEPS then return refuse(RULE.step_limit, nil, requested) end
+      return nil
     end
     local allowed = stepMachine().next[current]
     if allowed == nil then return refuse(RULE.step_finished, current, requested) end
@@ -195,6 +199,7 @@ local function appendEvents(keys, a)
           terminal = TERMINAL[reqStatus] == true
           if resolvedAttempt then attempt = resolvedAttempt end
         elseif etype == 'pack_run.step' then
+          if stepStatus[stepIndex] == '' then stepCount = stepCount + 1 end
           stepStatus[stepIndex] = reqStatus
         end
         results[i] = { STORED, nextSeq }
