@@ -12,7 +12,7 @@ import { untilWritable } from './until-writable';
  * Entries read from the store at a time for a JSON history page, and written before the next read:
  * a request holds at most this many events (each at most 64 KiB), whatever its `limit`.
  */
-export const HISTORY_READ_CHUNK = 100;
+const HISTORY_READ_CHUNK = 100;
 
 /** The entries of a page: `count` events after `afterSeq` (fewer at the end of the history), read a chunk at a time. */
 interface PageRange {
