@@ -10,24 +10,36 @@ const VERSION = 1;
 const EPOCH_BYTES = 3;
 export const CURSOR_EPOCH_HEX = EPOCH_BYTES * 2;
 
+/** The first bytes of an epoch, as the cursor holds them, in one number (worked out once per epoch). */
+export function epochPrefixOf(epoch: string): number {
+  return parseInt(epoch.slice(0, CURSOR_EPOCH_HEX), 16);
+}
+
+/** The most bytes a cursor takes per subject: its epoch prefix and a seq's varint (at most 8 bytes up to 2^53). */
+const MAX_POSITION_BYTES = EPOCH_BYTES + 8;
+
 /**
- * The cursor of subjects at `seqs` of the histories `epochs` (index for index). Built whole for each
- * frame from numbers: a stream keeps no Buffer per subject (small Buffers are slices of Node's
- * shared 8 KiB blocks, and one kept for long keeps its whole block).
+ * The cursor of subjects at `seqs` of the histories whose `epochPrefixOf` are `epochPrefixes`
+ * (index for index). Built whole for each frame from numbers: a stream keeps no Buffer per subject
+ * (small Buffers are slices of Node's shared 8 KiB blocks, and one kept for long keeps its whole block).
  */
-export function encodeCursor(epochs: readonly string[], seqs: readonly number[]): string {
-  const bytes: number[] = [VERSION];
+export function encodeCursor(epochPrefixes: readonly number[], seqs: readonly number[]): string {
+  const bytes = Buffer.allocUnsafe(1 + seqs.length * MAX_POSITION_BYTES);
+  bytes[0] = VERSION;
+  let at = 1;
   for (let i = 0; i < seqs.length; i += 1) {
-    const epoch = epochs[i]!;
-    for (let at = 0; at < CURSOR_EPOCH_HEX; at += 2) bytes.push(parseInt(epoch.slice(at, at + 2), 16));
+    const prefix = epochPrefixes[i]!;
+    bytes[at++] = prefix >>> 16;
+    bytes[at++] = (prefix >>> 8) & 0xff;
+    bytes[at++] = prefix & 0xff;
     let seq = seqs[i]!;
     do {
       const low = seq % 128;
       seq = Math.floor(seq / 128);
-      bytes.push(seq > 0 ? low | 0x80 : low);
+      bytes[at++] = seq > 0 ? low | 0x80 : low;
     } while (seq > 0);
   }
-  return Buffer.from(bytes).toString('base64url');
+  return bytes.toString('base64url', 0, at);
 }
 
 /** The positions of `count` subjects, or undefined when the text is not a cursor for that many. */

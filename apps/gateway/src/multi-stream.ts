@@ -4,7 +4,7 @@ import { Principal } from '@fanout/http';
 import { SseConnection, controlFrame } from '@fanout/sse';
 import { Skipped } from './conflation-queue';
 import { DELIVER_EVERYTHING, DeliveryOptions } from './delivery-options';
-import { encodeCursor } from './multi-cursor';
+import { encodeCursor, epochPrefixOf } from './multi-cursor';
 import { Gap } from './resume-position';
 import { StreamServices } from './stream-context';
 import { StreamSession } from './stream-session';
@@ -29,11 +29,12 @@ export class MultiStream extends StreamSession {
   private readonly feeds = new Map<SubjectFeed, number>();
   /**
    * Each subject's position: the seq of its last event written (or vouched for by a later cursor),
-   * and the epoch of that event (a subject that starts again keeps its old position until its first
-   * event of the new epoch, so a resume from it is told `history_lost`).
+   * and the epoch of that event as the cursor holds it (`epochPrefixOf`: a subject that starts again
+   * keeps its old position until its first event of the new epoch, so a resume from it is told
+   * `history_lost`).
    */
   private readonly seqs: number[];
-  private readonly seqEpochs: string[];
+  private readonly seqEpochPrefixes: number[];
   private readonly epochs: string[];
   private readonly done: boolean[];
   private cursorBytes = 0;
@@ -48,9 +49,9 @@ export class MultiStream extends StreamSession {
     super(services, conn, 'multi', principal, delivery);
     this.epochs = entries.map((e) => e.epoch);
     this.seqs = entries.map((e) => e.afterSeq);
-    this.seqEpochs = [...this.epochs];
+    this.seqEpochPrefixes = this.epochs.map(epochPrefixOf);
     this.done = entries.map((e) => e.done);
-    this.cursorBytes = idLine(encodeCursor(this.seqEpochs, this.seqs)).length;
+    this.cursorBytes = idLine(encodeCursor(this.seqEpochPrefixes, this.seqs)).length;
     entries.forEach((entry, index) => {
       if (!entry.done) this.feeds.set(new SubjectFeed(services, entry.subject, this, entry.afterSeq, entry.epoch, entry.prefix), index);
     });
@@ -85,9 +86,9 @@ export class MultiStream extends StreamSession {
     for (let i = 0; i < rests.length && firstSeq + i <= lastSeq; i += 1) {
       // A filtered out event still moves its subject's position: the next cursor written vouches for it.
       this.seqs[index] = firstSeq + i;
-      this.seqEpochs[index] = this.epochs[index]!;
+      this.seqEpochPrefixes[index] = epochPrefixOf(this.epochs[index]!);
       if (types && !types.has(eventTypeOf(rests[i]!))) continue;
-      const cursorLine = idLine(encodeCursor(this.seqEpochs, this.seqs));
+      const cursorLine = idLine(encodeCursor(this.seqEpochPrefixes, this.seqs));
       this.cursorBytes = cursorLine.length;
       parts.push(cursorLine, rests[i]!);
       count += 1;

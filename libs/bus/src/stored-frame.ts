@@ -174,8 +174,7 @@ export function framesWithoutIds(frames: Buffer): Buffer[] {
 
 /** The JSON of a stored frame's one `data:` line. */
 export function dataJsonOf(frame: Buffer): string {
-  const start = frame.indexOf(DATA_FIELD_BYTES) + DATA_FIELD_BYTES.length;
-  return frame.toString('utf8', start, frame.indexOf(NEWLINE, start));
+  return dataJsonBytesOf(frame).toString('utf8');
 }
 
 /** The bytes of a stored frame's one `data:` line (its JSON), without copying them. */
