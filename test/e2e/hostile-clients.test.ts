@@ -4,9 +4,9 @@
  * one `?subjects=` request over 100 large pack runs, a tenant's socket limit, pipelined stream
  * requests and sockets that never send a request. Timeouts are hang guards only.
  */
-import { get as httpGet } from 'node:http';
-import { readdirSync } from 'node:fs';
-import { connect } from 'node:net';
+import { Agent, get as httpGet } from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
+import { Socket, connect } from 'node:net';
 import { createParser } from 'eventsource-parser';
 import { FanoutProcess } from '../support/fanout-process';
 import { closeAllStreams, openStream, within } from '../support/sse-client';
@@ -487,3 +487,89 @@ test('a socket that sends no request, or never completes its headers, is closed 
   expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, title: 'Request Timeout' });
   expect(establishedOnPort(gateway.port)).toBe(0);
 }, 60_000);
+
+test('with FANOUT_MAX_IDLE_SOCKETS=50, sockets that send nothing leave the gateway the 50 idle least long: 300 silent ones keep the newest 50, a kept-alive one is closed in its turn, and a stream and new requests are served throughout', async () => {
+  const gateway = await stack.addGateway({ FANOUT_MAX_IDLE_SOCKETS: 50 });
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk([job.status('pending')]);
+  await untilNoSockets(gateway);
+  // A stream is a request in progress: never idle, never closed for the limit.
+  const stream = await openStream(`${gateway.url}/api/v1/stream/jobs/${job.id}`, { headers: { 'X-Tenant': stack.tenant } });
+  expect(stream.status).toBe(200);
+
+  const closed = new Set<number>();
+  const sockets: Socket[] = [];
+  const openSilent = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      const index = sockets.length;
+      const socket = connect(gateway.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.once('close', () => closed.add(index));
+      sockets.push(socket);
+      await new Promise((resolve) => socket.once('connect', resolve));
+    }
+  };
+  const indexes = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  try {
+    // All of it well within the 10 s a socket may wait for its first request.
+    await openSilent(300);
+    await waitFor('the gateway to close 250 of 300 silent sockets', () => closed.size >= 250, 20_000);
+    await sleep(200);
+    expect([...closed].sort((a, b) => a - b)).toEqual(indexes(0, 250));
+
+    // A new connection sends its request at once and is served; kept alive, it is idle again, the newest.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    let keptAlive: Socket | undefined;
+    const health = await new Promise<number>((resolve, reject) => {
+      const req = httpGet(`${gateway.url}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('socket', (socket) => (keptAlive = socket));
+      req.on('error', reject);
+    });
+    expect(health).toBe(200);
+    let keptAliveClosed = false;
+    keptAlive!.once('close', () => (keptAliveClosed = true));
+    // Its connection took the slot of the silent socket idle longest.
+    await waitFor('silent socket 250 to be closed', () => closed.has(250), 10_000);
+
+    // 49 more silent sockets close the 49 silent ones older than the kept-alive one, and not it.
+    await openSilent(49);
+    await waitFor('silent sockets 251–299 to be closed', () => indexes(251, 300).every((i) => closed.has(i)), 10_000);
+    await sleep(200);
+    expect(keptAliveClosed).toBe(false);
+    expect(closed.size).toBe(300);
+    // One more: the kept-alive socket is now the one idle longest.
+    await openSilent(1);
+    await waitFor('the kept-alive socket to be closed', () => keptAliveClosed, 10_000);
+    expect(closed.size).toBe(300);
+    agent.destroy();
+
+    // The stream was never closed, and still delivers.
+    await stack.publishOk([job.progress(50)]);
+    await stream.waitForEvents(2, 10_000);
+    expect(stream.isClosed || stream.isEnded).toBe(false);
+    expect(gateway.logs.some((line) => line.includes('FANOUT_MAX_IDLE_SOCKETS'))).toBe(true);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    stream.close();
+  }
+}, 60_000);
+
+test('a gateway whose open-file limit is under what its connection limits may hold warns at start, naming both settings; one within it does not', async () => {
+  const limit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+  expect(limit).toBeGreaterThan(1000);
+  const warning = 'the open-file limit is under what FANOUT_MAX_CONNECTIONS and FANOUT_MAX_IDLE_SOCKETS may hold';
+  const over = await stack.addGateway({ FANOUT_MAX_CONNECTIONS: 100, FANOUT_MAX_IDLE_SOCKETS: limit });
+  const within = await stack.addGateway({ FANOUT_MAX_CONNECTIONS: 100, FANOUT_MAX_IDLE_SOCKETS: 100 });
+  try {
+    const lines = over.logs.filter((line) => line.includes(warning));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, openFileLimit: limit, needed: limit + 356 });
+    expect(within.logs.some((line) => line.includes(warning))).toBe(false);
+  } finally {
+    await over.stop();
+    await within.stop();
+  }
+});

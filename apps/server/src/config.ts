@@ -29,6 +29,7 @@ import {
 } from '@fanout/gateway';
 import { AuthConfig } from '@fanout/http';
 import { ArchiveConfig, readArchiveConfig } from './archive-config';
+import { DEFAULT_MAX_IDLE_SOCKETS } from './connection-bounds';
 import { ConfigError, MAX_TIMER_MS, read, wholeNumber } from './env-reading';
 
 export { ConfigError };
@@ -98,6 +99,8 @@ export interface FanoutConfig {
   maxConnections: number;
   /** FANOUT_MAX_CONNECTIONS_PER_TENANT. @default {@link DEFAULT_MAX_CONNECTIONS_PER_TENANT} */
   maxConnectionsPerTenant: number;
+  /** FANOUT_MAX_IDLE_SOCKETS: connections without a request in progress, per replica. @default {@link DEFAULT_MAX_IDLE_SOCKETS} */
+  maxIdleSockets: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
   /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
@@ -308,6 +311,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     corsOrigins: parseCorsOrigins(read(env, 'FANOUT_CORS_ORIGINS', z.string(), '')),
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
+    maxIdleSockets: read(env, 'FANOUT_MAX_IDLE_SOCKETS', positiveInt, DEFAULT_MAX_IDLE_SOCKETS),
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', wholeNumber(0), DEFAULT_TENANT_MAX_SUBJECTS),
 
     // Live revocation (issue 17)

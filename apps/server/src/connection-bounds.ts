@@ -18,14 +18,19 @@ export const MAX_UNANSWERED_REQUESTS = 8;
 export const RESPONSE_STALL_TIMEOUT_MS = 15_000;
 
 /**
+ * Connections of one process with no request in progress (FANOUT_MAX_IDLE_SOCKETS, per replica).
+ * Each is closed within seconds anyway (server.ts), but a client opening them faster than that
+ * would otherwise hold as many as it likes: the process's file descriptors, and its probes with them.
+ */
+export const DEFAULT_MAX_IDLE_SOCKETS = 10_000;
+
+/**
  * How long a client may go on sending a body after its answer (what it sends is read and dropped,
  * so that its connection can serve the next request) before its connection is closed. Closing at
  * once would reset the connection while data still arrives, and a reset can reach the client before
  * the answer.
  */
 const LINGER_MS = 5000;
-
-const unanswered = new WeakMap<Socket, number>();
 
 function closeUnlessBodyEnds(req: IncomingMessage): void {
   setTimeout(() => {
@@ -34,28 +39,79 @@ function closeUnlessBodyEnds(req: IncomingMessage): void {
 }
 
 /**
- * Told when an answer is done. After an answer given before its request's body came whole (a 401 or
- * a 404 of a POST), Node reads the rest of the body to keep the connection, for as long as the
- * client sends: a body that has not ended a moment later closes the connection.
+ * What the connections of one server may hold besides time: answers they have not read, and idle
+ * sockets in total. A connection is idle from when it is accepted until its first request, and
+ * again once every answer it asked for is done (kept alive). Past `maxIdleSockets`, the one idle
+ * longest is closed: a client that sends its request as it connects is never the one, and one that
+ * opens sockets to hold them holds at most the limit.
  */
-function answered(this: ServerResponse): void {
-  const socket = this.req.socket;
-  unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1);
-  if (!this.req.complete) closeUnlessBodyEnds(this.req);
-}
+export class ConnectionBounds {
+  private readonly unanswered = new WeakMap<Socket, number>();
+  /** In the order they became idle: a Set keeps insertion order. */
+  private readonly idle = new Set<Socket>();
+  /** Shared by every response and socket, so a connection holds no closure of its own. */
+  private readonly answered: (this: ServerResponse) => void;
+  private readonly forget: (this: Socket) => void;
 
-/**
- * Counts the request against its connection's unanswered ones; false (and the connection is closed)
- * when it is one too many.
- */
-export function admitPipelined(req: IncomingMessage, res: ServerResponse): boolean {
-  const socket = req.socket;
-  const count = (unanswered.get(socket) ?? 0) + 1;
-  if (count > MAX_UNANSWERED_REQUESTS) {
-    socket.destroy();
-    return false;
+  /** @param onIdleSocketClosed told each time the limit closes a socket */
+  constructor(
+    readonly maxIdleSockets: number,
+    private readonly onIdleSocketClosed: () => void = () => undefined,
+  ) {
+    if (!Number.isInteger(maxIdleSockets) || maxIdleSockets < 1) throw new RangeError(`the idle socket limit must be an integer ≥ 1, not ${maxIdleSockets}`);
+    const bounds = this;
+    /**
+     * After an answer given before its request's body came whole (a 401 or a 404 of a POST), Node
+     * reads the rest of the body to keep the connection, for as long as the client sends: a body
+     * that has not ended a moment later closes the connection.
+     */
+    this.answered = function answered(this: ServerResponse): void {
+      const socket = this.req.socket;
+      const left = (bounds.unanswered.get(socket) ?? 1) - 1;
+      bounds.unanswered.set(socket, left);
+      if (!this.req.complete) closeUnlessBodyEnds(this.req);
+      if (left === 0 && !socket.destroyed) bounds.becameIdle(socket);
+    };
+    this.forget = function forget(this: Socket): void {
+      bounds.idle.delete(this);
+    };
   }
-  unanswered.set(socket, count);
-  res.once('close', answered);
-  return true;
+
+  /** Connections with no request in progress now. */
+  get idleSockets(): number {
+    return this.idle.size;
+  }
+
+  /** A connection just accepted: idle until its first request. */
+  connected(socket: Socket): void {
+    this.becameIdle(socket);
+  }
+
+  /**
+   * Counts the request against its connection's unanswered ones; false (and the connection is
+   * closed) when it is one too many.
+   */
+  admit(req: IncomingMessage, res: ServerResponse): boolean {
+    const socket = req.socket;
+    // A stream may be open for hours: it keeps no listener of the idle set's.
+    if (this.idle.delete(socket)) socket.removeListener('close', this.forget);
+    const count = (this.unanswered.get(socket) ?? 0) + 1;
+    if (count > MAX_UNANSWERED_REQUESTS) {
+      socket.destroy();
+      return false;
+    }
+    this.unanswered.set(socket, count);
+    res.once('close', this.answered);
+    return true;
+  }
+
+  private becameIdle(socket: Socket): void {
+    if (!this.idle.delete(socket)) socket.on('close', this.forget);
+    this.idle.add(socket);
+    if (this.idle.size <= this.maxIdleSockets) return;
+    const longestIdle = this.idle.values().next().value as Socket;
+    this.idle.delete(longestIdle);
+    longestIdle.destroy();
+    this.onIdleSocketClosed();
+  }
 }

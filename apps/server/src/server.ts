@@ -8,9 +8,10 @@ import { createPublisher } from '@fanout/publisher';
 import { startArchive } from './archive';
 import { createBus, describeBus } from './bus';
 import { FanoutConfig } from './config';
-import { admitPipelined, MAX_UNANSWERED_REQUESTS, RESPONSE_STALL_TIMEOUT_MS } from './connection-bounds';
+import { ConnectionBounds, MAX_UNANSWERED_REQUESTS, RESPONSE_STALL_TIMEOUT_MS } from './connection-bounds';
 import { createHttpApp } from './http-app';
 import { answerMalformedRequest } from './malformed-request';
+import { lowOpenFileLimit, readProcessLimits } from './open-file-limit';
 
 export interface RunningServer {
   server: Server;
@@ -24,8 +25,8 @@ const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
  * Sockets that carry no response are bounded in time: a new connection must start a request within
  * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
  * (checked every second), and a kept-alive socket closes after 5 s without a request (Node's
- * keepAliveTimeout). Node itself never times out a connection that sends nothing. An answer in
- * progress is bounded by connection-bounds.ts.
+ * keepAliveTimeout). Node itself never times out a connection that sends nothing. How many such
+ * sockets a process holds at once, and an answer in progress, are bounded by connection-bounds.ts.
  */
 const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
 const FIRST_REQUEST_TIMEOUT_MS = 10_000;
@@ -55,6 +56,22 @@ async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Pro
   }
 }
 
+/** How often at most the idle socket limit's closings are logged, each line with how many since the last. */
+const IDLE_SOCKETS_LOG_EVERY_MS = 10_000;
+
+function loggingIdleSocketsClosed(logger: Logger, limit: number): () => void {
+  let closed = 0;
+  let loggedAt = -Infinity;
+  return () => {
+    closed += 1;
+    const now = Date.now();
+    if (now - loggedAt < IDLE_SOCKETS_LOG_EVERY_MS) return;
+    logger.warn({ closed, limit }, 'FANOUT_MAX_IDLE_SOCKETS connections without a request in progress: closed the ones idle longest');
+    closed = 0;
+    loggedAt = now;
+  };
+}
+
 /** RFC 7518 §3.2: an HS256 key is at least 256 bits; a shorter one lets a captured token be brute-forced offline. */
 const MIN_HS256_SECRET_BYTES = 32;
 
@@ -65,10 +82,22 @@ function warnOfAWeakSecret(config: FanoutConfig, logger: Logger): void {
   logger.warn({ bytes, minimum: MIN_HS256_SECRET_BYTES }, 'FANOUT_JWT_SECRET is shorter than 32 bytes: tokens signed with it can be guessed offline; use 32 random bytes or more');
 }
 
+function warnOfALowOpenFileLimit(config: FanoutConfig, logger: Logger): void {
+  // `fanout dev` runs on a developer's machine, whose default limit is far under the production defaults.
+  if (config.role === 'dev') return;
+  const low = lowOpenFileLimit(config, readProcessLimits());
+  if (!low) return;
+  logger.warn(
+    { openFileLimit: low.limit, needed: low.needed, maxConnections: config.maxConnections, maxIdleSockets: config.maxIdleSockets },
+    'the open-file limit is under what FANOUT_MAX_CONNECTIONS and FANOUT_MAX_IDLE_SOCKETS may hold: at full load new connections fail instead of answering 429; raise the limit (ulimit -n) or lower them',
+  );
+}
+
 /** Composes the process for its role (gateway, publisher, or both for dev): config → bus → apps → listen. */
 export async function startServer(config: FanoutConfig): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
   warnOfAWeakSecret(config, logger);
+  warnOfALowOpenFileLimit(config, logger);
   const registry = createRegistry();
   const bus = createBus(config, logger);
   // Every replica (a publisher too) refuses a revoked token from the moment it learns of the revocation.
@@ -110,8 +139,9 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   // objects); their CORS and nosniff headers come from streamHeadersFor, the same policy. So does
   // the common publish (Express's layers cost more than the rest of a one-event POST), with the
   // headers Express would give it.
+  const bounds = new ConnectionBounds(config.maxIdleSockets, loggingIdleSocketsClosed(logger, config.maxIdleSockets));
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
-    if (!admitPipelined(req, res)) {
+    if (!bounds.admit(req, res)) {
       logger.debug({ limit: MAX_UNANSWERED_REQUESTS }, 'a connection sent too many requests without reading their answers: closed');
       return;
     }
@@ -142,7 +172,10 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     s.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve(s));
   });
   // With no 'timeout' listener of the server's own, Node's HTTP server destroys a socket that times out.
-  server.on('connection', (socket: Socket) => socket.setTimeout(FIRST_REQUEST_TIMEOUT_MS));
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(FIRST_REQUEST_TIMEOUT_MS);
+    bounds.connected(socket);
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: error.message, code: error.code }, 'malformed request');
     answerMalformedRequest(error, socket);

@@ -71,13 +71,14 @@ export function runWorkers(config: FanoutConfig): void {
   for (let i = 0; i < config.workers; i++) fork();
 }
 
-/** A worker's share of the replica's connection limits (node:cluster hands connections round-robin). */
+/** A worker's share of the replica's connection and idle socket limits (node:cluster hands connections round-robin). */
 export function workerConfig(config: FanoutConfig): FanoutConfig {
   if (!cluster.isWorker || config.workers <= 1) return config;
   return {
     ...config,
     maxConnections: Math.ceil(config.maxConnections / config.workers),
     maxConnectionsPerTenant: Math.ceil(config.maxConnectionsPerTenant / config.workers),
+    maxIdleSockets: Math.ceil(config.maxIdleSockets / config.workers),
   };
 }
 

@@ -140,6 +140,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
   value: {{ .Values.config.maxConnections | int64 | quote }}
 - name: FANOUT_MAX_CONNECTIONS_PER_TENANT
   value: {{ .Values.config.maxConnectionsPerTenant | int64 | quote }}
+{{- with .Values.config.maxIdleSockets }}
+- name: FANOUT_MAX_IDLE_SOCKETS
+  value: {{ . | int64 | quote }}
+{{- end }}
 {{- with .Values.config.tenantMaxSubjects }}
 - name: FANOUT_TENANT_MAX_SUBJECTS
   value: {{ . | int64 | quote }}
