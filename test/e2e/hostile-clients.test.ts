@@ -45,7 +45,7 @@ function streamRequest(path: string, tenant: string): string {
  * Reads a whole stream, counting its domain events per subject id (without keeping ~400 MB of
  * frames), until it ends; resolves with the `end` frame's data.
  */
-function countEventsBySubject(url: string, tenant: string, timeoutMs: number): Promise<{ status: number; counts: Map<string, number>; end: unknown }> {
+function countEventsBySubject(url: string, tenant: string, timeoutMs: number, onBytes?: (bytes: number) => void): Promise<{ status: number; counts: Map<string, number>; end: unknown }> {
   return new Promise((resolve, reject) => {
     const counts = new Map<string, number>();
     let end: unknown;
@@ -63,7 +63,10 @@ function countEventsBySubject(url: string, tenant: string, timeoutMs: number): P
     }, timeoutMs);
     const req = httpGet(url, { headers: { Accept: 'text/event-stream', 'X-Tenant': tenant } }, (res) => {
       res.setEncoding('utf8');
-      res.on('data', (text: string) => parser.feed(text));
+      res.on('data', (text: string) => {
+        onBytes?.(Buffer.byteLength(text));
+        parser.feed(text);
+      });
       res.on('end', () => {
         clearTimeout(timer);
         resolve({ status: res.statusCode ?? 0, counts, end });
@@ -571,5 +574,31 @@ test('a gateway whose open-file limit is under what its connection limits may ho
   } finally {
     await over.stop();
     await within.stop();
+  }
+});
+
+test('a client replaying a history of pages too large to cache (600 events of 48 KB) reads each event from the store about once, not its whole page at each drain', async () => {
+  // 8,000 control characters pass the message's 8 KiB rule and are 48 KB of JSON escapes: a page of
+  // 500 such events is 24 MB, over what the replay cache keeps (a quarter of its 32 MiB).
+  const plan = packRunPlan(stack.tenant, 600, { message: (lineNo) => `${lineNo}${'\u0001'.repeat(8000)}`.slice(0, 8000) });
+  for (const batch of chunk(plan.events, 50)) await stack.publishOk(batch);
+  const gateway = await stack.addGateway({ FANOUT_CLIENT_BUFFER_BYTES: 256 * 1024 });
+  const admin = stack.redis.client();
+  const sentByRedis = async () => Number(/total_net_output_bytes:(\d+)/.exec(await admin.info('stats'))![1]);
+  try {
+    const before = await sentByRedis();
+    let received = 0;
+    const { status, counts, end } = await countEventsBySubject(`${gateway.url}/api/v1/stream/pack-runs/${plan.id}`, stack.tenant, 120_000, (bytes) => (received += bytes));
+    const sent = (await sentByRedis()) - before;
+    console.log(`replay of ${(received / MiB).toFixed(1)} MiB through a 256 KiB client buffer: Redis sent ${(sent / MiB).toFixed(1)} MiB (${(sent / received).toFixed(2)}×)`);
+    expect(status).toBe(200);
+    expect(end).toEqual({ reason: 'completed' });
+    expect(counts.get(plan.id)).toBe(600);
+    expect(received).toBeGreaterThan(26 * MiB);
+    // The first page is read whole once (24 MB) before it is known to be too large; then each read
+    // takes about what the client has room for. Before, every drain read the whole page again (~40×).
+    expect(sent).toBeLessThan(3 * received);
+  } finally {
+    admin.disconnect();
   }
 });

@@ -35,6 +35,16 @@ interface CachedPage {
 const PAGE_TTL_MS = 10_000;
 /** An end-of-history read serves the clients that arrive soon after it (a reconnecting herd). */
 const END_READ_TTL_MS = 1_000;
+/** Subjects remembered for pages too large to cache, at most (the longest remembered out first). */
+const MAX_LARGE_PAGE_SUBJECTS = 10_000;
+/** The fewest bytes a read of a large page's subject is sized for, when the reader has less room than that. */
+const MIN_LARGE_READ_BYTES = 64 * 1024;
+
+/** A subject whose last full page was too large to cache: its events' mean size, and until when that is believed. */
+interface LargePages {
+  bytesPerEntry: number;
+  until: number;
+}
 
 /**
  * History reads shared by every client of a replica. Pages are aligned to multiples of the page
@@ -43,12 +53,16 @@ const END_READ_TTL_MS = 1_000;
  * serves the clients that join while it is in flight or soon after, together with the live
  * batches received since it was issued, so nothing published in between is missed. A reconnecting
  * herd of one subject thus reads its history from the store about once, not once per client.
+ * A page too large to cache is not read whole again for every client: the subject's later reads
+ * start at the client's own position and take about what the client has room for, so a slow reader
+ * of large events reads each event about once, not its whole page at each drain.
  * Call `clear()` when the store may have lost data.
  */
 export class HistoryPages {
   private readonly reads = new Map<string, SharedRead>();
   private readonly cache = new Map<string, CachedPage>();
   private cachedBytes = 0;
+  private readonly largePages = new Map<string, LargePages>();
 
   constructor(
     private readonly bus: Bus,
@@ -61,10 +75,20 @@ export class HistoryPages {
    * Entries after `afterSeq`, oldest first, for a client that holds every live batch received after
    * `joinMark`. `fresh`: the end of the history must come from a read issued now, not a shared one
    * (the client dropped live batches, or found one missing, which that read and the log may lack).
+   * `roomBytes`: what the client can take now, which sizes the reads of a subject of large pages.
    */
-  async read(ref: StreamRef, afterSeq: number, joinMark: number, fresh = false): Promise<HistoryPage> {
+  async read(ref: StreamRef, afterSeq: number, joinMark: number, fresh = false, roomBytes = 0): Promise<HistoryPage> {
+    const subject = subjectKeyString(ref);
+    const large = this.largePages.get(subject);
+    if (large && large.until > Date.now()) {
+      const count = Math.min(this.pageSize, Math.max(1, Math.ceil(Math.max(roomBytes, MIN_LARGE_READ_BYTES) / large.bytesPerEntry)));
+      const entries = await this.bus.history(ref, afterSeq, count);
+      // Events as large as these still make a page too large to cache: believed a while longer.
+      if (entries.length > 0) this.rememberIfLarge(subject, entries);
+      return { entries, reachedEnd: entries.length < count, missed: [] };
+    }
     const aligned = afterSeq - (afterSeq % this.pageSize);
-    const key = `${subjectKeyString(ref)}@${aligned}`;
+    const key = `${subject}@${aligned}`;
     const after = (entries: HistoryEntry[]): HistoryEntry[] => entries.filter((e) => e.seq > afterSeq);
 
     const cached = this.cache.get(key);
@@ -97,10 +121,12 @@ export class HistoryPages {
     this.cache.clear();
     this.cachedBytes = 0;
     this.reads.clear();
+    this.largePages.clear();
   }
 
   /** Drops what is held of one subject (its history started again in the store). */
   forget(ref: StreamRef): void {
+    this.largePages.delete(subjectKeyString(ref));
     const prefix = `${subjectKeyString(ref)}@`;
     for (const [key, page] of this.cache) if (key.startsWith(prefix)) this.forgetPage(key, page);
     for (const key of this.reads.keys()) if (key.startsWith(prefix)) this.reads.delete(key);
@@ -114,7 +140,7 @@ export class HistoryPages {
       if (this.reads.get(key) !== read) return;
       if (entries && this.isExactPage(entries, aligned)) {
         this.reads.delete(key);
-        this.remember(key, entries);
+        this.remember(ref, key, entries);
       } else if (entries && entries.length < this.pageSize) {
         read.expiresAt = Date.now() + END_READ_TTL_MS;
         setTimeout(() => {
@@ -137,14 +163,32 @@ export class HistoryPages {
     this.cachedBytes -= page.bytes;
   }
 
-  private remember(key: string, entries: HistoryEntry[]): void {
+  private remember(ref: StreamRef, key: string, entries: HistoryEntry[]): void {
     const bytes = entries.reduce((sum, e) => sum + e.frame.length, 0);
-    if (bytes > this.maxCachedBytes / 4) return;
+    if (bytes > this.largestCachedPage()) {
+      this.rememberLarge(subjectKeyString(ref), bytes / entries.length);
+      return;
+    }
     this.cache.set(key, { entries, bytes, cachedAt: Date.now() });
     this.cachedBytes += bytes;
     for (const [oldKey, page] of this.cache) {
       if (this.cachedBytes <= this.maxCachedBytes) break;
       this.forgetPage(oldKey, page);
     }
+  }
+
+  private largestCachedPage(): number {
+    return this.maxCachedBytes / 4;
+  }
+
+  private rememberIfLarge(subject: string, entries: HistoryEntry[]): void {
+    const bytesPerEntry = entries.reduce((sum, e) => sum + e.frame.length, 0) / entries.length;
+    if (bytesPerEntry * this.pageSize > this.largestCachedPage()) this.rememberLarge(subject, bytesPerEntry);
+  }
+
+  private rememberLarge(subject: string, bytesPerEntry: number): void {
+    this.largePages.delete(subject);
+    this.largePages.set(subject, { bytesPerEntry, until: Date.now() + PAGE_TTL_MS });
+    if (this.largePages.size > MAX_LARGE_PAGE_SUBJECTS) this.largePages.delete(this.largePages.keys().next().value as string);
   }
 }

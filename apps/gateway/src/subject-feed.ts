@@ -151,7 +151,7 @@ export class SubjectFeed implements LiveClient {
             break;
           }
           case 'read-history': {
-            const page = await this.services.history.read(this.ref, step.afterSeq, this.joinMark, step.fresh);
+            const page = await this.services.history.read(this.ref, step.afterSeq, this.joinMark, step.fresh, this.sink.replayRoom());
             const first = page.entries[0];
             if (this.isOpen()) void this.apply(takePage(this.state, page, first && epochOfFrame(first.frame)));
             break;
