@@ -59,7 +59,8 @@ export class ConnectionBounds {
     private readonly onIdleSocketClosed: () => void = () => undefined,
   ) {
     if (!Number.isInteger(maxIdleSockets) || maxIdleSockets < 1) throw new RangeError(`the idle socket limit must be an integer ≥ 1, not ${maxIdleSockets}`);
-    const bounds = this;
+    const { idle, unanswered } = this;
+    const becameIdle = (socket: Socket) => this.becameIdle(socket);
     /**
      * After an answer given before its request's body came whole (a 401 or a 404 of a POST), Node
      * reads the rest of the body to keep the connection, for as long as the client sends: a body
@@ -67,13 +68,13 @@ export class ConnectionBounds {
      */
     this.answered = function answered(this: ServerResponse): void {
       const socket = this.req.socket;
-      const left = (bounds.unanswered.get(socket) ?? 1) - 1;
-      bounds.unanswered.set(socket, left);
+      const left = (unanswered.get(socket) ?? 1) - 1;
+      unanswered.set(socket, left);
       if (!this.req.complete) closeUnlessBodyEnds(this.req);
-      if (left === 0 && !socket.destroyed) bounds.becameIdle(socket);
+      if (left === 0 && !socket.destroyed) becameIdle(socket);
     };
     this.forget = function forget(this: Socket): void {
-      bounds.idle.delete(this);
+      idle.delete(this);
     };
   }
 
