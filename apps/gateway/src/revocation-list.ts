@@ -3,7 +3,10 @@ import { Bus, RevocationChange, RevocationStore } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal } from '@fanout/http';
 import { Logger } from '@fanout/observability';
 
-/** A replica reloads every revocation this often, so an announcement it missed heals. */
+/**
+ * A replica looks at the revocations' version this often, and reloads them all when it changed, so
+ * an announcement it missed heals.
+ */
 export const REVOCATION_RELOAD_MS = 5000;
 /** How long a request waits for the first load before it is answered 503 (the store is away at start). */
 const FIRST_LOAD_WAIT_MS = 2000;
@@ -14,8 +17,10 @@ type ExpiryIndex = Map<string, number>;
 
 /**
  * This replica's copy of the active revocations: loaded at start, kept current by the bus's
- * announcements and reloaded periodically (and after the subscription path came back), so a change
- * is known within a second and a missed one within REVOCATION_RELOAD_MS. The `onChange` listeners
+ * announcements and reloaded when their version changed (looked at periodically) and after the
+ * subscription path came back, so a change is known within a second and a missed one within
+ * REVOCATION_RELOAD_MS; 10,000 revocations cost a replica one small read per period, not a reload of
+ * them all. The `onChange` listeners
  * (the gateway ends the open streams the list now refuses) are told after each.
  */
 export class RevocationList {
@@ -24,6 +29,8 @@ export class RevocationList {
   private bySubject: ExpiryIndex = new Map();
   private byTenant: ExpiryIndex = new Map();
   private loaded = false;
+  /** The store's version of what was loaded last. */
+  private version: string | undefined;
   private firstLoad: Promise<void>;
   private markLoaded!: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -45,10 +52,10 @@ export class RevocationList {
     });
   }
 
-  /** Loads now, then every REVOCATION_RELOAD_MS. */
+  /** Loads now, then looks again every REVOCATION_RELOAD_MS. */
   start(): void {
     void this.reload();
-    this.timer = setInterval(() => void this.reload(), REVOCATION_RELOAD_MS);
+    this.timer = setInterval(() => void this.reload({ unlessUnchanged: true }), REVOCATION_RELOAD_MS);
     this.timer.unref();
   }
 
@@ -97,12 +104,17 @@ export class RevocationList {
     else this.revocations.delete(change.id);
   }
 
-  private async reload(): Promise<void> {
+  /** `unlessUnchanged`: only when the store's version is not the one loaded last. */
+  private async reload(options: { unlessUnchanged?: boolean } = {}): Promise<void> {
     if (this.changesDuringReload) return;
     const changes: RevocationChange[] = [];
     this.changesDuringReload = changes;
     try {
+      // Read before the revocations: a change between the two reads makes the next look reload again.
+      const version = await this.bus.revocationsVersion();
+      if (options.unlessUnchanged && this.loaded && version === this.version) return;
       const active = await this.bus.activeRevocations();
+      this.version = version;
       this.revocations = new Map(active.map((revocation) => [revocation.id, revocation]));
       for (const change of changes) this.applyOne(change);
       this.reindex();

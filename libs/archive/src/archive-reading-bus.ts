@@ -119,6 +119,10 @@ export class ArchiveReadingBus implements Bus {
     return this.bus.activeRevocations();
   }
 
+  revocationsVersion(): Promise<string> {
+    return this.bus.revocationsVersion();
+  }
+
   onRevocationChange(listener: RevocationListener): void {
     this.bus.onRevocationChange(listener);
   }

@@ -85,6 +85,13 @@ export interface RevocationStore {
   removeRevocation(id: string): Promise<boolean>;
   /** Every revocation that has not expired. */
   activeRevocations(): Promise<Revocation[]>;
+  /**
+   * Changes whenever a revocation is added or lifted (not when one expires), and takes no value again
+   * while a revocation it was changed for would not have expired. Read before `activeRevocations`, it
+   * tells a reload whether anything changed since the last. '' before the first change (or once every
+   * revocation it was changed for would have expired).
+   */
+  revocationsVersion(): Promise<string>;
   /** Told of every change announced from now on (a change missed while the path was down is not repeated: reload). */
   onRevocationChange(listener: RevocationListener): void;
 }

@@ -88,6 +88,8 @@ export const REVOCATION_KEYS = {
   all: 'fo:{revocations}',
   /** id → epoch ms it expires. */
   expiry: 'fo:{revocations}:exp',
+  /** `<epoch>:<count>`, changed with every change (lua/includes/revocations.lua). */
+  version: 'fo:{revocations}:v',
   channel: 'fo:{revocations}:c',
 } as const;
 

@@ -193,6 +193,10 @@ export class MemoryBus implements Bus {
     return this.revocations.activeRevocations();
   }
 
+  revocationsVersion(): Promise<string> {
+    return this.revocations.revocationsVersion();
+  }
+
   onRevocationChange(listener: RevocationListener): void {
     this.revocations.onRevocationChange(listener);
   }

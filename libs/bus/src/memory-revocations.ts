@@ -5,11 +5,13 @@ import { RevocationChange, RevocationListener, RevocationStore } from './bus';
 export class MemoryRevocations implements RevocationStore {
   private readonly active = new Map<string, Revocation>();
   private readonly listeners: RevocationListener[] = [];
+  private changes = 0;
 
   async addRevocation(revocation: Revocation, maxActive: number): Promise<boolean> {
     this.prune();
     if (this.active.size >= maxActive) return false;
     this.active.set(revocation.id, revocation);
+    this.changes += 1;
     this.announce({ kind: 'added', revocation });
     return true;
   }
@@ -17,6 +19,7 @@ export class MemoryRevocations implements RevocationStore {
   async removeRevocation(id: string): Promise<boolean> {
     this.prune();
     if (!this.active.delete(id)) return false;
+    this.changes += 1;
     this.announce({ kind: 'removed', id });
     return true;
   }
@@ -24,6 +27,10 @@ export class MemoryRevocations implements RevocationStore {
   async activeRevocations(): Promise<Revocation[]> {
     this.prune();
     return [...this.active.values()];
+  }
+
+  async revocationsVersion(): Promise<string> {
+    return this.changes === 0 ? '' : String(this.changes);
   }
 
   onRevocationChange(listener: RevocationListener): void {

@@ -131,6 +131,10 @@ export class RedisBus implements Bus {
     return this.revocations.activeRevocations();
   }
 
+  revocationsVersion(): Promise<string> {
+    return this.revocations.revocationsVersion();
+  }
+
   onRevocationChange(listener: RevocationListener): void {
     this.revocations.onRevocationChange(listener);
   }

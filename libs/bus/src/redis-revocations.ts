@@ -4,16 +4,28 @@ import { REVOCATION_KEYS } from './keys';
 import { BusLogger } from './logger';
 import { CommandConnection } from './redis-connections';
 import { RedisSubscriptionPath } from './redis-subscription-path';
+import { newEpoch } from './stored-frame';
 
 type RevocationScripts = CommandConnection & {
-  fanoutAddRevocation(all: string, expiry: string, id: string, json: string, expiresAtMs: number, maxActive: number, channel: string, announcement: string): Promise<0 | 1>;
-  fanoutRemoveRevocation(all: string, expiry: string, id: string, channel: string, announcement: string): Promise<0 | 1>;
+  fanoutAddRevocation(
+    all: string,
+    expiry: string,
+    version: string,
+    id: string,
+    json: string,
+    expiresAtMs: number,
+    maxActive: number,
+    channel: string,
+    announcement: string,
+    versionEpochCandidate: string,
+  ): Promise<0 | 1>;
+  fanoutRemoveRevocation(all: string, expiry: string, version: string, id: string, channel: string, announcement: string, versionEpochCandidate: string): Promise<0 | 1>;
 };
 
 /**
- * Revocations in Redis: a hash and an expiry index on one slot, changed by lua/add-revocation-2.lua
- * and lua/remove-revocation-2.lua, which announce each change on a sharded channel of that slot
- * (so it works alike on one Redis, Sentinel and Cluster).
+ * Revocations in Redis: a hash, an expiry index and a version on one slot, changed by
+ * lua/add-revocation-3.lua and lua/remove-revocation-3.lua, which announce each change on a sharded
+ * channel of that slot (so it works alike on one Redis, Sentinel and Cluster).
  */
 export class RedisRevocations implements RevocationStore {
   private readonly command: RevocationScripts;
@@ -31,15 +43,30 @@ export class RedisRevocations implements RevocationStore {
 
   async addRevocation(revocation: Revocation, maxActive: number): Promise<boolean> {
     const change: RevocationChange = { kind: 'added', revocation };
-    const { all, expiry, channel } = REVOCATION_KEYS;
-    const stored = await this.command.fanoutAddRevocation(all, expiry, revocation.id, JSON.stringify(revocation), Date.parse(revocation.expiresAt), maxActive, channel, JSON.stringify(change));
+    const { all, expiry, version, channel } = REVOCATION_KEYS;
+    const stored = await this.command.fanoutAddRevocation(
+      all,
+      expiry,
+      version,
+      revocation.id,
+      JSON.stringify(revocation),
+      Date.parse(revocation.expiresAt),
+      maxActive,
+      channel,
+      JSON.stringify(change),
+      newEpoch(),
+    );
     return stored === 1;
   }
 
   async removeRevocation(id: string): Promise<boolean> {
     const change: RevocationChange = { kind: 'removed', id };
-    const { all, expiry, channel } = REVOCATION_KEYS;
-    return (await this.command.fanoutRemoveRevocation(all, expiry, id, channel, JSON.stringify(change))) === 1;
+    const { all, expiry, version, channel } = REVOCATION_KEYS;
+    return (await this.command.fanoutRemoveRevocation(all, expiry, version, id, channel, JSON.stringify(change), newEpoch())) === 1;
+  }
+
+  async revocationsVersion(): Promise<string> {
+    return (await this.command.get(REVOCATION_KEYS.version)) ?? '';
   }
 
   async activeRevocations(): Promise<Revocation[]> {

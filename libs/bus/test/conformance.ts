@@ -1341,6 +1341,33 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         expect(changes.map((c) => (c.kind === 'added' ? c.revocation.id : c.id))).toEqual([brief.id, admitted.id]);
         expect(await bus.removeRevocation(admitted.id)).toBe(true);
       });
+
+      it('has a version that changes with every revocation added or lifted, and not with a refused one or a read, never repeating', async () => {
+        const bus = await open();
+        const seen = [await bus.revocationsVersion()];
+        const next = async () => {
+          const version = await bus.revocationsVersion();
+          expect(seen).not.toContain(version);
+          seen.push(version);
+        };
+        const lasting = revocation(600_000);
+        expect(await bus.addRevocation(lasting, 100_000)).toBe(true);
+        await next();
+        await bus.activeRevocations();
+        expect(await bus.revocationsVersion()).toBe(seen.at(-1));
+        const active = (await bus.activeRevocations()).length;
+        expect(await bus.addRevocation(revocation(600_000), active)).toBe(false);
+        expect(await bus.revocationsVersion()).toBe(seen.at(-1));
+        expect(await bus.removeRevocation(lasting.id)).toBe(true);
+        await next();
+        expect(await bus.removeRevocation(lasting.id)).toBe(false);
+        expect(await bus.revocationsVersion()).toBe(seen.at(-1));
+        const again = revocation(600_000);
+        expect(await bus.addRevocation(again, 100_000)).toBe(true);
+        await next();
+        expect(await bus.removeRevocation(again.id)).toBe(true);
+        await next();
+      });
     });
 
     describe('watcher counts (issue 17)', () => {

@@ -7,7 +7,7 @@ describe('the Lua scripts', () => {
 
   it('are named after what they do and how many keys they take', () => {
     expect(scripts.map((s) => [s.name, s.numberOfKeys]).sort()).toEqual([
-      ['add-revocation', 2],
+      ['add-revocation', 3],
       ['admit-subject', 1],
       ['append', 4],
       ['append-and-record', 9],
@@ -15,7 +15,7 @@ describe('the Lua scripts', () => {
       ['finish-archive', 4],
       ['record-subject', 5],
       ['release-reservation', 1],
-      ['remove-revocation', 2],
+      ['remove-revocation', 3],
       ['step-events', 3],
       ['stream-info', 2],
     ]);

@@ -203,7 +203,7 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
     await expectRecordsRepaired(await open(), client());
   });
 
-  it('revocations and watcher counts are bounded in Redis: the revocation keys live until the last revocation expires, a watcher hash WATCHER_KEY_TTL_MS, a dead replica leaves the liveness set', async () => {
+  it('revocations and watcher counts are bounded in Redis: the revocation keys live until the last revocation expires (their version until the last one would have), a watcher hash WATCHER_KEY_TTL_MS, a dead replica leaves the liveness set', async () => {
     const bus = await open();
     const c = client();
     const revocation = (expiresInMs: number) => ({
@@ -216,13 +216,15 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
     const sooner = revocation(60_000);
     expect(await bus.addRevocation(later, 100)).toBe(true);
     expect(await bus.addRevocation(sooner, 100)).toBe(true);
-    for (const key of [REVOCATION_KEYS.all, REVOCATION_KEYS.expiry]) {
+    for (const key of [REVOCATION_KEYS.all, REVOCATION_KEYS.expiry, REVOCATION_KEYS.version]) {
       expect(await c.pexpiretime(key)).toBe(Date.parse(later.expiresAt));
     }
     expect(await bus.removeRevocation(later.id)).toBe(true);
     expect(await c.pexpiretime(REVOCATION_KEYS.all)).toBe(Date.parse(sooner.expiresAt));
     expect(await bus.removeRevocation(sooner.id)).toBe(true);
     expect(await c.exists(REVOCATION_KEYS.all, REVOCATION_KEYS.expiry)).toBe(0);
+    // The version lives until the last revocation it changed for would have expired, lifted or not.
+    expect(await c.pexpiretime(REVOCATION_KEYS.version)).toBe(Date.parse(later.expiresAt));
 
     const subject = newSubject('job');
     const [alive, dying] = [unique('replica'), unique('replica')];

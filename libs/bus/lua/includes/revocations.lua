@@ -9,7 +9,8 @@ local function dropExpiredRevocations(all, expiry, now)
   redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now)
 end
 
--- Both keys expire with the last active revocation (at once when none is left).
+-- The hash and the index expire with the last active revocation (at once when none is left). The
+-- version outlives them: see bumpRevocationsVersion.
 local function keepUntilLastExpires(all, expiry)
   local last = redis.call('ZRANGE', expiry, -1, -1, 'WITHSCORES')
   if #last == 0 then
@@ -18,4 +19,21 @@ local function keepUntilLastExpires(all, expiry)
   end
   redis.call('PEXPIREAT', all, last[2])
   redis.call('PEXPIREAT', expiry, last[2])
+end
+
+-- The version is `<epoch>:<count>`: the count goes up with every change. It lives until the last
+-- revocation it was bumped for would expire (lifted or not), so a replica holding any revocation
+-- that still counts never sees a version it loaded before; one that starts again after that (it
+-- expired, or Redis lost its data) does under a new random epoch.
+local function bumpRevocationsVersion(version, epochCandidate, lastsUntilMs, now)
+  local epoch, count = epochCandidate, 0
+  local stamp = redis.call('GET', version)
+  if stamp then
+    local storedEpoch, storedCount = string.match(stamp, '^(.*):(%d+)$')
+    if storedEpoch then epoch, count = storedEpoch, tonumber(storedCount) end
+  end
+  local ttl = redis.call('PTTL', version)
+  redis.call('SET', version, epoch .. ':' .. (count + 1))
+  if ttl > 0 and now + ttl > lastsUntilMs then lastsUntilMs = now + ttl end
+  redis.call('PEXPIREAT', version, lastsUntilMs)
 end
