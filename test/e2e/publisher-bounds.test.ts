@@ -5,9 +5,10 @@
  * not stored, while the tenant's subjects go on. Real redis-server, publisher and gateway on loopback.
  */
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { runCli } from '../support/cli';
 import { millionDeepBodies } from '../support/deep-json';
+import { startFanout } from '../support/fanout-process';
 import { closeAllStreams } from '../support/sse-client';
 import { PublishResult, Stack, jobEvents, packRunEvents, postBytes, runEvents, startStack } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
@@ -192,6 +193,67 @@ describe('FANOUT_TENANT_MAX_SUBJECTS', () => {
       const lines = run.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/FANOUT_TENANT_MAX_SUBJECTS/);
+    }
+  });
+});
+
+describe('FANOUT_MAX_BODY_BYTES_IN_FLIGHT', () => {
+  test('with room for three 4 MiB bodies: ten clients sending such bodies slowly have three read and seven answered 503 at once; a small publish is a 503 until one of the three goes, then a 202', async () => {
+    const MiB = 1024 * 1024;
+    const publisher = await startFanout('publisher', { FANOUT_AUTH: 'none', REDIS_URL: stack.redis.url, FANOUT_MAX_BODY_BYTES_IN_FLIGHT: 3 * 4 * MiB });
+    const port = Number(new URL(publisher.url).port);
+    const senders: { socket: Socket; answer: () => string }[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+        socket.on('error', () => undefined);
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        // Half of a declared 4 MiB body, the rest never sent.
+        socket.write(`POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Tenant: ${stack.tenant}\r\nContent-Length: ${4 * MiB}\r\n\r\n`);
+        socket.write(Buffer.alloc(2 * MiB, 32));
+        senders.push({ socket, answer: () => text });
+        await waitFor(`sender ${i} to be read or answered`, async () => i < 3 || text.startsWith('HTTP/1.1 '), 10_000);
+      }
+      const refused = senders.filter((s) => s.answer().startsWith('HTTP/1.1 503 '));
+      expect(refused).toHaveLength(7);
+      expect(senders.slice(0, 3).map((s) => s.answer())).toEqual(['', '', '']);
+      const answer = refused[0]!.answer();
+      expect(answer).toMatch(/\r\nRetry-After: 1\r\n/i);
+      expect(answer).toMatch(/\r\nContent-Type: application\/problem\+json/i);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 503, detail: expect.stringContaining('FANOUT_MAX_BODY_BYTES_IN_FLIGHT') });
+
+      const job = jobEvents(stack.tenant);
+      const publish = () => postBytes(`${publisher.url}/api/v1/events`, JSON.stringify(job.status('pending')), { 'Content-Type': 'application/json' });
+      const full = await publish();
+      expect({ status: full.status, retryAfter: full.headers['retry-after'] }).toEqual({ status: 503, retryAfter: '1' });
+      // Through Express too (a chunked body takes the most a body may be).
+      const chunked = await fetch(`${publisher.url}/api/v1/events`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: new Blob([JSON.stringify(job.status('pending'))]).stream(),
+        duplex: 'half',
+      } as RequestInit);
+      expect(chunked.status).toBe(503);
+      await chunked.text();
+
+      senders[0]!.socket.destroy();
+      await waitFor('a publish to be taken once a reader went', async () => (await publish()).status === 202, 10_000);
+      expect(stack.publisher.exited).toBe(false);
+    } finally {
+      for (const sender of senders) sender.socket.destroy();
+      await publisher.stop();
+    }
+  });
+
+  test('a value under one largest body (4 MiB) stops the process at start with one line naming the variable', async () => {
+    for (const value of ['0', '4194303', 'lots']) {
+      const run = await runCli(['publisher'], { env: { REDIS_URL: stack.redis.url, FANOUT_AUTH: 'none', HOST: '127.0.0.1', PORT: '0', FANOUT_MAX_BODY_BYTES_IN_FLIGHT: value }, timeoutMs: 20_000 });
+      expect(run.code).not.toBe(0);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/FANOUT_MAX_BODY_BYTES_IN_FLIGHT/);
     }
   });
 });

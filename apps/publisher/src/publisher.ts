@@ -4,6 +4,7 @@ import { MAX_REQUEST_BYTES } from '@fanout/contracts';
 import { AppendOutcome, Bus, beforeDeadline } from '@fanout/bus';
 import { ApiHeaders, Authenticator, HttpProblem, Principal, jsonBodyWithin, problemErrorHandler } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
+import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './body-budget';
 import { refuseDeepJson } from './json-depth';
 import { parseEventsBody } from './parse-events';
 import { PUBLISH_PATH, isDirectPublishRequest, parseJsonBody, readDeclaredBody, refuseEmptyBody } from './direct-request';
@@ -18,6 +19,8 @@ export interface PublisherOptions {
   authenticate: Authenticator;
   /** The security and CORS headers of an answer given outside Express. */
   apiHeaders: ApiHeaders;
+  /** Bytes of request bodies read at once, at most. @default {@link DEFAULT_MAX_BODY_BYTES_IN_FLIGHT} */
+  maxBodyBytesInFlight?: number;
 }
 
 export interface Publisher {
@@ -50,6 +53,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const { bus, logger } = options;
   const metrics = createPublisherMetrics(options.registry);
   const answerError = problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error'));
+  const bodies = new BodyBudget(options.maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT);
 
   /** A request's events, stored: the 202 answer's results, or an HttpProblem thrown. */
   async function publish(principal: Principal, body: unknown): Promise<PublishResult[]> {
@@ -94,7 +98,15 @@ export function createPublisher(options: PublisherOptions): Publisher {
     (req, res, next) => {
       options.authenticate(req, 'events:write').then((principal) => {
         res.locals['principal'] = principal;
-        next(declaresJson(req.headers['content-type']) ? undefined : new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
+        if (!declaresJson(req.headers['content-type'])) return next(new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
+        let reserved: number;
+        try {
+          reserved = bodies.reserveFor(req);
+        } catch (error) {
+          return next(error);
+        }
+        res.once('close', () => bodies.release(reserved));
+        next();
       }, next);
     },
     jsonBody,
@@ -106,8 +118,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
   /** The same route on node:http: the same steps as the Express chain, for the requests it can take whole. */
   async function answerDirectly(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers = options.apiHeaders(req);
+    let reserved = 0;
     try {
       const principal = await options.authenticate(req, 'events:write');
+      reserved = bodies.reserveFor(req);
       const body = await readDeclaredBody(req);
       if (body === undefined) return;
       refuseEmptyBody(body);
@@ -124,6 +138,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
     } catch (error) {
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
       answerError(error, req as Request, res as Response, () => undefined);
+    } finally {
+      bodies.release(reserved);
     }
   }
 

@@ -27,7 +27,9 @@ import {
   DEFAULT_RETRY_JITTER_MS,
   defaultShutdownSpreadMs,
 } from '@fanout/gateway';
+import { MAX_REQUEST_BYTES } from '@fanout/contracts';
 import { AuthConfig } from '@fanout/http';
+import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '@fanout/publisher';
 import { ArchiveConfig, readArchiveConfig } from './archive-config';
 import { DEFAULT_MAX_IDLE_SOCKETS } from './connection-bounds';
 import { ConfigError, MAX_TIMER_MS, read, wholeNumber } from './env-reading';
@@ -101,6 +103,8 @@ export interface FanoutConfig {
   maxConnectionsPerTenant: number;
   /** FANOUT_MAX_IDLE_SOCKETS: connections without a request in progress, per replica. @default {@link DEFAULT_MAX_IDLE_SOCKETS} */
   maxIdleSockets: number;
+  /** FANOUT_MAX_BODY_BYTES_IN_FLIGHT: bytes of request bodies a publisher reads at once, per replica. @default {@link DEFAULT_MAX_BODY_BYTES_IN_FLIGHT} */
+  maxBodyBytesInFlight: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
   /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
@@ -312,6 +316,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     maxConnections: read(env, 'FANOUT_MAX_CONNECTIONS', positiveInt, DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
     maxIdleSockets: read(env, 'FANOUT_MAX_IDLE_SOCKETS', positiveInt, DEFAULT_MAX_IDLE_SOCKETS),
+    maxBodyBytesInFlight: read(env, 'FANOUT_MAX_BODY_BYTES_IN_FLIGHT', wholeNumber(MAX_REQUEST_BYTES), DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', wholeNumber(0), DEFAULT_TENANT_MAX_SUBJECTS),
 
     // Live revocation (issue 17)

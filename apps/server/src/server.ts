@@ -131,7 +131,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             maxRevocations: config.maxRevocations,
           },
         });
-  const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate, apiHeaders: apiHeadersFor(config.corsOrigins) });
+  const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate, apiHeaders: apiHeadersFor(config.corsOrigins), maxBodyBytesInFlight: config.maxBodyBytesInFlight });
   let draining = false;
   const app = createHttpApp({ logger, registry, corsOrigins: config.corsOrigins, gateway, publisher, isDraining: () => draining });
 

@@ -144,6 +144,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 - name: FANOUT_MAX_IDLE_SOCKETS
   value: {{ . | int64 | quote }}
 {{- end }}
+{{- with .Values.config.maxBodyBytesInFlight }}
+- name: FANOUT_MAX_BODY_BYTES_IN_FLIGHT
+  value: {{ . | int64 | quote }}
+{{- end }}
 {{- with .Values.config.tenantMaxSubjects }}
 - name: FANOUT_TENANT_MAX_SUBJECTS
   value: {{ . | int64 | quote }}

@@ -263,7 +263,10 @@ function buildPaths(): Record<string, unknown> {
           ...problemResponse("a new subject would pass its tenant's FANOUT_TENANT_MAX_SUBJECTS: that subject's events are refused, the other subjects' stored; `results` says per event what was stored", 'PublishOverQuota'),
           headers: RETRY_AFTER,
         },
-        '503': { ...problemResponse('the store did not answer within 5 s: nothing stored; retry with the same eventIds'), headers: RETRY_AFTER },
+        '503': {
+          ...problemResponse('the store did not answer within 5 s, or the publisher is reading as many bodies as FANOUT_MAX_BODY_BYTES_IN_FLIGHT allows: nothing stored; retry with the same eventIds'),
+          headers: RETRY_AFTER,
+        },
       },
     },
   };
