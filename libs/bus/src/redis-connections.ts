@@ -1,4 +1,4 @@
-import Redis, { Cluster, RedisOptions } from 'ioredis';
+import Redis, { Callback, Cluster, RedisOptions } from 'ioredis';
 import { ClusterSubscriber } from './cluster-subscriber';
 import { BusLogger } from './logger';
 
@@ -102,6 +102,40 @@ function nodeOptions(cluster: RedisClusterTarget, base: RedisOptions): RedisOpti
   };
 }
 
+/** How long a Sentinel connection ioredis ended by itself waits before it connects again. */
+const CONNECT_AGAIN_MS = 100;
+
+/**
+ * ioredis ends a Sentinel connection for good when it is dropped while it asks the sentinels for the
+ * master (a `+switch-master`, or assertOnTheMaster, during a reconnection): its connector's lookup
+ * then fails "Connection is closed." and the status becomes `end`, with no retry. Seen after a master
+ * was killed: two gateways' connections both ended, never ready again. This one connects again
+ * whenever it ends unless it was closed on purpose (`quit`, `disconnect()`).
+ */
+class SentinelConnection extends Redis {
+  private closedOnPurpose = false;
+
+  constructor(options: RedisOptions) {
+    super(options);
+    this.on('end', () => {
+      if (this.closedOnPurpose) return;
+      setTimeout(() => {
+        if (!this.closedOnPurpose && this.status === 'end') this.connect().catch(() => undefined);
+      }, CONNECT_AGAIN_MS).unref();
+    });
+  }
+
+  override disconnect(reconnect = false): void {
+    if (!reconnect) this.closedOnPurpose = true;
+    super.disconnect(reconnect);
+  }
+
+  override quit(callback?: Callback<'OK'>): Promise<'OK'> {
+    this.closedOnPurpose = true;
+    return super.quit(callback);
+  }
+}
+
 /**
  * A connection to a Sentinel-managed master, through ioredis's Sentinel support: the master's address
  * is asked of the sentinels on every connection, the node's role is checked to be master when it
@@ -110,7 +144,7 @@ function nodeOptions(cluster: RedisClusterTarget, base: RedisOptions): RedisOpti
  * too. Each drop reconnects to the master of the moment, as after a restart.
  */
 function sentinelConnection(target: RedisSentinelTarget, base: RedisOptions): Redis {
-  return new Redis({
+  return new SentinelConnection({
     ...base,
     sentinels: target.sentinels,
     name: target.masterName,
