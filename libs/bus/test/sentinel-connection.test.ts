@@ -7,7 +7,7 @@
 import Redis from 'ioredis';
 import { SentinelSetup, startSentinelSetup } from '../../../test/support/redis-sentinel';
 import { sleep, waitFor } from '../../../test/support/wait';
-import { createCommandConnection, createSubscriberConnection } from '../src/redis-connections';
+import { RedisTarget, createCommandConnection, createSubscriberConnection } from '../src/redis-connections';
 import { silentLogger } from '../src/logger';
 
 jest.setTimeout(60_000);
@@ -24,9 +24,9 @@ afterAll(async () => {
   await setup?.stop();
 });
 
-function target() {
+function target(): RedisTarget {
   const sentinels = setup.sentinelList.split(',').map((address) => ({ host: address.split(':')[0]!, port: Number(address.split(':')[1]) }));
-  return { kind: 'sentinel' as const, sentinel: { sentinels, masterName: setup.masterName } };
+  return { kind: 'sentinel', sentinel: { sentinels, masterName: setup.masterName, tls: false } };
 }
 
 const base = { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000) };
