@@ -101,7 +101,7 @@ export interface FanoutConfig {
   maxConnections: number;
   /** FANOUT_MAX_CONNECTIONS_PER_TENANT. @default {@link DEFAULT_MAX_CONNECTIONS_PER_TENANT} */
   maxConnectionsPerTenant: number;
-  /** FANOUT_MAX_IDLE_SOCKETS: connections without a request in progress, per replica. @default {@link DEFAULT_MAX_IDLE_SOCKETS} */
+  /** FANOUT_MAX_IDLE_SOCKETS: connections without a request in progress, per process. @default {@link DEFAULT_MAX_IDLE_SOCKETS} */
   maxIdleSockets: number;
   /** FANOUT_MAX_BODY_BYTES_IN_FLIGHT: bytes of request bodies a publisher reads at once, per replica. @default {@link DEFAULT_MAX_BODY_BYTES_IN_FLIGHT} */
   maxBodyBytesInFlight: number;

@@ -18,9 +18,12 @@ export const MAX_UNANSWERED_REQUESTS = 8;
 export const RESPONSE_STALL_TIMEOUT_MS = 15_000;
 
 /**
- * Connections of one process with no request in progress (FANOUT_MAX_IDLE_SOCKETS, per replica).
- * Each is closed within seconds anyway (server.ts), but a client opening them faster than that
- * would otherwise hold as many as it likes: the process's file descriptors, and its probes with them.
+ * Connections of one process with no request in progress (FANOUT_MAX_IDLE_SOCKETS, each process's
+ * own, as its open-file limit is). Each is closed within seconds anyway (server.ts), but a client
+ * opening them faster than that would otherwise hold as many as it likes: the process's file
+ * descriptors, and its probes with them. Well above the listen backlog (4096, server.ts): a process
+ * accepts a whole backlog at once and reads the requests on its next turn, so a reconnecting herd's
+ * sockets are idle together for a moment.
  */
 export const DEFAULT_MAX_IDLE_SOCKETS = 10_000;
 

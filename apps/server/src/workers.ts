@@ -72,14 +72,13 @@ export function runWorkers(config: FanoutConfig): void {
   for (let i = 0; i < config.workers; i++) fork();
 }
 
-/** A worker's share of the replica's connection, idle socket and body limits (node:cluster hands connections round-robin). */
+/** A worker's share of the replica's connection and body limits (FANOUT_MAX_IDLE_SOCKETS is each process's own) (node:cluster hands connections round-robin). */
 export function workerConfig(config: FanoutConfig): FanoutConfig {
   if (!cluster.isWorker || config.workers <= 1) return config;
   return {
     ...config,
     maxConnections: Math.ceil(config.maxConnections / config.workers),
     maxConnectionsPerTenant: Math.ceil(config.maxConnectionsPerTenant / config.workers),
-    maxIdleSockets: Math.ceil(config.maxIdleSockets / config.workers),
     // At least one largest body, which any publisher must be able to take.
     maxBodyBytesInFlight: Math.max(MAX_REQUEST_BYTES, Math.ceil(config.maxBodyBytesInFlight / config.workers)),
   };
