@@ -18,7 +18,7 @@ dropExpiredRevocations(KEYS[1], KEYS[2], now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-bumpRevocationsVersion(KEYS[3], ARGV[7], tonumber(ARGV[3]), now)
+bumpRevocationsVersion(KEYS[3], ARGV[7], tonumber(ARGV[3]))
 keepUntilLastExpires(KEYS[1], KEYS[2])
 redis.call('SPUBLISH', ARGV[5], ARGV[6])
 return 1

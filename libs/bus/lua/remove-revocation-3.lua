@@ -16,7 +16,7 @@ local expiresAtMs = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not expiresAtMs then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
-bumpRevocationsVersion(KEYS[3], ARGV[4], tonumber(expiresAtMs), now)
+bumpRevocationsVersion(KEYS[3], ARGV[4], tonumber(expiresAtMs))
 keepUntilLastExpires(KEYS[1], KEYS[2])
 redis.call('SPUBLISH', ARGV[2], ARGV[3])
 return 1

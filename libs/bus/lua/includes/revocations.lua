@@ -25,15 +25,15 @@ end
 -- revocation it was bumped for would expire (lifted or not), so a replica holding any revocation
 -- that still counts never sees a version it loaded before; one that starts again after that (it
 -- expired, or Redis lost its data) does under a new random epoch.
-local function bumpRevocationsVersion(version, epochCandidate, lastsUntilMs, now)
+local function bumpRevocationsVersion(version, epochCandidate, lastsUntilMs)
   local epoch, count = epochCandidate, 0
   local stamp = redis.call('GET', version)
   if stamp then
     local storedEpoch, storedCount = string.match(stamp, '^(.*):(%d+)$')
     if storedEpoch then epoch, count = storedEpoch, tonumber(storedCount) end
   end
-  local ttl = redis.call('PTTL', version)
+  -- Absolute, so that keeping the later of two expiries keeps it to the millisecond (SPUBLISH needs Redis 7 already).
+  local lastsUntil = redis.call('PEXPIRETIME', version)
   redis.call('SET', version, epoch .. ':' .. (count + 1))
-  if ttl > 0 and now + ttl > lastsUntilMs then lastsUntilMs = now + ttl end
-  redis.call('PEXPIREAT', version, lastsUntilMs)
+  redis.call('PEXPIREAT', version, math.max(lastsUntil, lastsUntilMs))
 end
