@@ -81,11 +81,6 @@ export class ConnectionBounds {
     };
   }
 
-  /** Connections with no request in progress now. */
-  get idleSockets(): number {
-    return this.idle.size;
-  }
-
   /** A connection just accepted: idle until its first request. */
   connected(socket: Socket): void {
     this.becameIdle(socket);
