@@ -17,11 +17,6 @@ export class BodyBudget {
     if (!Number.isInteger(maxBytes) || maxBytes < MAX_REQUEST_BYTES) throw new RangeError(`the body budget must be at least one largest body (${MAX_REQUEST_BYTES} bytes), not ${maxBytes}`);
   }
 
-  /** Bytes reserved now. */
-  get inUse(): number {
-    return this.reserved;
-  }
-
   /** Reserves what the request's body may take, or throws a 503 when that does not fit now. Returns the bytes to release. */
   reserveFor(req: IncomingMessage): number {
     const bytes = bodyBytesAtMost(req);
