@@ -72,7 +72,10 @@ export function runWorkers(config: FanoutConfig): void {
   for (let i = 0; i < config.workers; i++) fork();
 }
 
-/** A worker's share of the replica's connection and body limits (FANOUT_MAX_IDLE_SOCKETS is each process's own) (node:cluster hands connections round-robin). */
+/**
+ * A worker's share of the replica's connection and body limits (node:cluster hands connections
+ * round-robin). FANOUT_MAX_IDLE_SOCKETS is each process's own, as its open-file limit is.
+ */
 export function workerConfig(config: FanoutConfig): FanoutConfig {
   if (!cluster.isWorker || config.workers <= 1) return config;
   return {

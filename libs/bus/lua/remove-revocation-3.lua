@@ -10,8 +10,7 @@ Returns 1 lifted, 0 when no active revocation has that id.
 --- @include "redis-clock"
 --- @include "revocations"
 
-local now = nowMs()
-dropExpiredRevocations(KEYS[1], KEYS[2], now)
+dropExpiredRevocations(KEYS[1], KEYS[2], nowMs())
 local expiresAtMs = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not expiresAtMs then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
