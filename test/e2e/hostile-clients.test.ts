@@ -602,3 +602,52 @@ test('a client replaying a history of pages too large to cache (600 events of 48
     admin.disconnect();
   }
 });
+
+test('clients that never read history answers of 48 KB events hold at most FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT between them; past it a history or log request is a 503 with Retry-After; once they go, a reader gets the whole page', async () => {
+  const budget = 16 * MiB;
+  const gateway = await stack.addGateway({ ...GC_ON_SIGNAL_ENV, FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT: budget });
+  // 8,000 control characters pass the message's 8 KiB rule and are 48 KB of JSON escapes: each
+  // chunk of 100 events the answer writes is 4.8 MB.
+  const plan = packRunPlan(stack.tenant, 300, { message: (lineNo) => `${lineNo}${'\u0001'.repeat(8000)}`.slice(0, 8000) });
+  for (const batch of chunk(plan.events, 50)) await stack.publishOk(batch);
+  await untilNoSockets(gateway);
+  const liveBytes = async () => {
+    await afterFullGc(gateway);
+    return (await metric(gateway, 'nodejs_heap_size_used_bytes')) + (await metric(gateway, 'nodejs_external_memory_bytes'));
+  };
+  const before = await liveBytes();
+  const pagePath = `/api/v1/pack-runs/${plan.id}/events?limit=1000`;
+  const clients = openStalledClients(gateway.port, `GET ${pagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: ${stack.tenant}\r\n\r\n`, { count: 30 });
+  stalled.push(clients);
+  await clients.untilOpened(30, 10_000);
+  // The answers that found no room wait 5 s for it, then are refused.
+  await waitFor('most of the 30 to be refused', async () => (await metric(gateway, 'fanout_gateway_answers_refused_total')) >= 20, 30_000);
+  const reserved = await metric(gateway, 'fanout_gateway_answer_bytes');
+  const held = (await liveBytes()) - before;
+  console.log(`30 unread answers of 48 KB events: ${(reserved / MiB).toFixed(1)} MiB reserved, the gateway holds ${(held / MiB).toFixed(1)} MiB of live JS heap and buffers after a full GC`);
+  expect(reserved).toBeGreaterThan(4 * MiB);
+  expect(reserved).toBeLessThanOrEqual(budget);
+  // Each would hold a written chunk of 4.8 MB (~140 MB for the 30) without the budget.
+  expect(held).toBeLessThan(budget + 24 * MiB);
+
+  const answerOf = (path: string) =>
+    new Promise<{ status: number; retryAfter?: string; body: string }>((resolve, reject) => {
+      httpGet(`${gateway.url}${path}`, { headers: { 'X-Tenant': stack.tenant } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (part: Buffer) => parts.push(part));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: Buffer.concat(parts).toString('utf8') }));
+      }).on('error', reject);
+    });
+  const refused = await within('a page and a log refused', Promise.all([answerOf(pagePath), answerOf(`/api/v1/pack-runs/${plan.id}/log`)]), 20_000);
+  for (const answer of refused) {
+    expect({ status: answer.status, retryAfter: answer.retryAfter }).toEqual({ status: 503, retryAfter: '1' });
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 503, detail: expect.stringContaining('FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT') });
+  }
+
+  await clients.close();
+  await waitFor('the budget to be free', async () => (await metric(gateway, 'fanout_gateway_answer_bytes')) === 0, 20_000);
+  const whole = await within('the whole page', answerOf(pagePath), 60_000);
+  expect(whole.status).toBe(200);
+  const json = JSON.parse(whole.body) as { events: { seq: number }[]; next: number | null };
+  expect({ count: json.events.length, first: json.events[0]?.seq, last: json.events.at(-1)?.seq, next: json.next }).toEqual({ count: 300, first: 1, last: 300, next: null });
+});

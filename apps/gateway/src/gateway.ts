@@ -6,6 +6,7 @@ import { Bus, lastPublishedAtMs } from '@fanout/bus';
 import { Authenticator, HttpProblem, StreamHeaders } from '@fanout/http';
 import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
+import { AnswerBudget } from './answer-budget';
 import { ConnectionLimits } from './connection-limits';
 import { dashboardFiles } from './dashboard-files';
 import { HistoryPages } from './history-pages';
@@ -32,6 +33,8 @@ export interface GatewaySettings extends StreamSettings {
   maxConnectionsPerTenant: number;
   /** Active revocations at most (the store refuses one more with 409). @default {@link DEFAULT_MAX_REVOCATIONS} */
   maxRevocations: number;
+  /** Bytes of history and log answers this process reads and holds at once. @default {@link DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT} */
+  maxAnswerBytesInFlight: number;
 }
 
 export interface GatewayOptions {
@@ -66,6 +69,23 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** A full answer budget is logged at most this often, with the count of requests it refused since. */
+const REFUSED_ANSWERS_LOG_EVERY_MS = 10_000;
+
+function refusingAnswersLogged(logger: Logger, limit: number, count: () => void): () => void {
+  let refused = 0;
+  let loggedAt = -Infinity;
+  return () => {
+    count();
+    refused += 1;
+    const now = Date.now();
+    if (now - loggedAt < REFUSED_ANSWERS_LOG_EVERY_MS) return;
+    logger.warn({ refused, limit }, 'FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT held by history and log answers: refused new ones with 503');
+    refused = 0;
+    loggedAt = now;
+  };
+}
+
 /** How often a drain ends the streams that are due. */
 const DRAIN_TICK_MS = 10;
 
@@ -87,7 +107,8 @@ export const DASHBOARD_DIR = join(__dirname, '..', 'dist', 'public');
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { bus, logger, settings } = options;
-  const metrics: GatewayMetrics = createGatewayMetrics(options.registry, () => subscriptions.subjectCount);
+  const metrics: GatewayMetrics = createGatewayMetrics(options.registry, { subscriptionCount: () => subscriptions.subjectCount, answerBytes: () => answers.reservedBytes });
+  const answers = new AnswerBudget(settings.maxAnswerBytesInFlight, refusingAnswersLogged(logger, settings.maxAnswerBytesInFlight, () => metrics.answersRefused.inc()));
   const watchers = new WatcherReporter(bus, logger);
   watchers.start();
   const subscriptions = new SubscriptionManager(
@@ -131,10 +152,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     isRevoked: (principal) => revocations.refuses(principal),
     headersFor: options.streamHeaders,
   });
-  router.use(historyRoutes(bus, options.authenticate, logger));
+  router.use(historyRoutes(bus, answers, options.authenticate, logger));
   router.use(watchersRoute(bus, options.authenticate));
   router.use(revocationRoutes(bus, revocations, options.authenticate, settings.maxRevocations));
-  router.use(logRoute(bus, options.authenticate, logger));
+  router.use(logRoute(bus, answers, options.authenticate, logger));
   const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
   router.use(dashboardFiles(dashboardDir));
   // Only reached when the dashboard is not built.

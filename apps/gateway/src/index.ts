@@ -20,5 +20,6 @@ export {
   DEFAULT_RETRY_JITTER_MS,
   StreamSettings,
 } from './stream-context';
+export { DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT, MIN_ANSWER_BYTES_IN_FLIGHT } from './answer-budget';
 export { REVOCATION_RELOAD_MS, RevocationList, refusingRevoked } from './revocation-list';
 export { COMPRESSION_MODES, CompressionMode, DEFAULT_COMPRESSION } from './stream-compression';

@@ -43,6 +43,7 @@ async function serve(dashboardDir: string): Promise<string> {
       maxConnections: 10,
       maxConnectionsPerTenant: 10,
       maxRevocations: 10,
+      maxAnswerBytesInFlight: 8 << 20,
     },
     dashboardDir,
   });

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { untilWritable } from '../src/routes/until-writable';
+import { untilTaken, untilWritable } from '../src/routes/until-writable';
 
 function slowSink(): { sink: Writable; take: () => void } {
   const pending: (() => void)[] = [];
@@ -40,4 +40,25 @@ test('an answer closed while waiting resolves false; one closed or ended before 
   const ended = new Writable({ write: (_c, _e, callback) => callback() });
   ended.end();
   expect(await untilWritable(ended)).toBe(false);
+});
+
+test('an ended answer is taken once its last write is handed on, or once it closes; no listener stays behind', async () => {
+  const { sink, take } = slowSink();
+  const listeners = () => ({ close: sink.listenerCount('close'), finish: sink.listenerCount('finish') });
+  const before = listeners();
+  sink.end('0123456789');
+  let taken = false;
+  const waiting = untilTaken(sink).then(() => (taken = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(taken).toBe(false);
+  take();
+  await waiting;
+  expect(listeners()).toEqual(before);
+  await untilTaken(sink);
+
+  const cut = slowSink();
+  cut.sink.end('0123456789');
+  const waitingCut = untilTaken(cut.sink);
+  cut.sink.destroy();
+  await waitingCut;
 });

@@ -22,6 +22,8 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_TENANT,
   DEFAULT_MAX_REVOCATIONS,
+  DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT,
+  MIN_ANSWER_BYTES_IN_FLIGHT,
   DEFAULT_RETRY_MS,
   defaultConflateThresholdBytes,
   DEFAULT_RETRY_JITTER_MS,
@@ -105,6 +107,8 @@ export interface FanoutConfig {
   maxIdleSockets: number;
   /** FANOUT_MAX_BODY_BYTES_IN_FLIGHT: bytes of request bodies a publisher reads at once, per replica. @default {@link DEFAULT_MAX_BODY_BYTES_IN_FLIGHT} */
   maxBodyBytesInFlight: number;
+  /** FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT: bytes of history and log answers a gateway reads and holds at once, per replica. @default {@link DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT} */
+  maxAnswerBytesInFlight: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
   /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
@@ -317,6 +321,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     maxConnectionsPerTenant: read(env, 'FANOUT_MAX_CONNECTIONS_PER_TENANT', positiveInt, DEFAULT_MAX_CONNECTIONS_PER_TENANT),
     maxIdleSockets: read(env, 'FANOUT_MAX_IDLE_SOCKETS', positiveInt, DEFAULT_MAX_IDLE_SOCKETS),
     maxBodyBytesInFlight: read(env, 'FANOUT_MAX_BODY_BYTES_IN_FLIGHT', wholeNumber(MAX_REQUEST_BYTES), DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
+    maxAnswerBytesInFlight: read(env, 'FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT', wholeNumber(MIN_ANSWER_BYTES_IN_FLIGHT), DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT),
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', wholeNumber(0), DEFAULT_TENANT_MAX_SUBJECTS),
 
     // Live revocation (issue 17)

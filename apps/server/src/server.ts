@@ -129,6 +129,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             maxConnections: config.maxConnections,
             maxConnectionsPerTenant: config.maxConnectionsPerTenant,
             maxRevocations: config.maxRevocations,
+            maxAnswerBytesInFlight: config.maxAnswerBytesInFlight,
           },
         });
   const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate, apiHeaders: apiHeadersFor(config.corsOrigins), maxBodyBytesInFlight: config.maxBodyBytesInFlight });

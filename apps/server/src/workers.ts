@@ -1,5 +1,6 @@
 import cluster, { Worker } from 'node:cluster';
 import { MAX_REQUEST_BYTES } from '@fanout/contracts';
+import { MIN_ANSWER_BYTES_IN_FLIGHT } from '@fanout/gateway';
 import { createLogger, serveReplicaMetrics } from '@fanout/observability';
 import { FanoutConfig } from './config';
 
@@ -73,7 +74,7 @@ export function runWorkers(config: FanoutConfig): void {
 }
 
 /**
- * A worker's share of the replica's connection and body limits (node:cluster hands connections
+ * A worker's share of the replica's connection, body and answer limits (node:cluster hands connections
  * round-robin). FANOUT_MAX_IDLE_SOCKETS is each process's own, as its open-file limit is.
  */
 export function workerConfig(config: FanoutConfig): FanoutConfig {
@@ -84,6 +85,8 @@ export function workerConfig(config: FanoutConfig): FanoutConfig {
     maxConnectionsPerTenant: Math.ceil(config.maxConnectionsPerTenant / config.workers),
     // At least one largest body, which any publisher must be able to take.
     maxBodyBytesInFlight: Math.max(MAX_REQUEST_BYTES, Math.ceil(config.maxBodyBytesInFlight / config.workers)),
+    // At least one read of a history answer's chunk, which any gateway must be able to make.
+    maxAnswerBytesInFlight: Math.max(MIN_ANSWER_BYTES_IN_FLIGHT, Math.ceil(config.maxAnswerBytesInFlight / config.workers)),
   };
 }
 

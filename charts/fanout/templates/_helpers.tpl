@@ -148,6 +148,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 - name: FANOUT_MAX_BODY_BYTES_IN_FLIGHT
   value: {{ . | int64 | quote }}
 {{- end }}
+{{- with .Values.config.maxAnswerBytesInFlight }}
+- name: FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT
+  value: {{ . | int64 | quote }}
+{{- end }}
 {{- with .Values.config.tenantMaxSubjects }}
 - name: FANOUT_TENANT_MAX_SUBJECTS
   value: {{ . | int64 | quote }}

@@ -153,6 +153,7 @@ const problemResponse = (description: string, schema = 'Problem') => ({
   content: { 'application/problem+json': { schema: ref(schema) } },
 });
 const RETRY_AFTER = { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' } } };
+const ANSWER_UNAVAILABLE = 'the store is unavailable, or the gateway held FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT of history and log answers for 5 s: retry';
 
 /** Query parameters from a zod object schema, as the request sends them. */
 function queryParameters(schema: z.ZodObject): JsonSchema[] {
@@ -338,7 +339,7 @@ function buildPaths(): Record<string, unknown> {
           '400': problemResponse('invalid query parameters or subject id'),
           ...AUTH_ERRORS,
           '404': problemResponse("no such subject (another tenant's looks the same)"),
-          '503': problemResponse('the store is unavailable'),
+          '503': { ...problemResponse(ANSWER_UNAVAILABLE), headers: RETRY_AFTER },
         },
       },
     };
@@ -366,7 +367,7 @@ function buildPaths(): Record<string, unknown> {
         '400': problemResponse('invalid query parameters or subject id'),
         ...AUTH_ERRORS,
         '404': problemResponse("no such pack run (another tenant's looks the same)"),
-        '503': problemResponse('the store is unavailable'),
+        '503': { ...problemResponse(ANSWER_UNAVAILABLE), headers: RETRY_AFTER },
       },
     },
   };

@@ -52,13 +52,22 @@ export interface GatewayMetrics {
   heartbeats: Counter;
   disconnects: Counter<'reason'>;
   subscriptions: Gauge;
+  answerBytes: Gauge;
   deliveryLag: Histogram;
   busReconnects: Counter;
   /** Progress events a `?conflate=progress` stream skipped, superseded by a later one while its client was behind. */
   conflated: Counter;
+  /** History and log requests answered 503 because the process held its answer budget. */
+  answersRefused: Counter;
 }
 
-export function createGatewayMetrics(registry: Registry, subscriptionCount: () => number): GatewayMetrics {
+/** What the gateway's gauges read when scraped. */
+export interface GatewayGaugeReadings {
+  subscriptionCount(): number;
+  answerBytes(): number;
+}
+
+export function createGatewayMetrics(registry: Registry, readings: GatewayGaugeReadings): GatewayMetrics {
   const registers = [registry];
   const delivered: Record<StreamKindLabel, number> = { job: 0, 'pack-run': 0, run: 0, multi: 0, subjects: 0 };
   let replayed = 0;
@@ -96,12 +105,20 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
       'reason',
       DISCONNECT_REASONS,
     ),
+    answerBytes: new Gauge({
+      name: 'fanout_gateway_answer_bytes',
+      help: 'Bytes of history and log answers this process is reading or holds for clients that have not taken them (at most FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT)',
+      registers,
+      collect() {
+        this.set(readings.answerBytes());
+      },
+    }),
     subscriptions: new Gauge({
       name: 'fanout_gateway_subscriptions',
       help: 'Bus subscriptions held by this replica for its clients',
       registers,
       collect() {
-        this.set(subscriptionCount());
+        this.set(readings.subscriptionCount());
       },
     }),
     deliveryLag: new Histogram({
@@ -118,6 +135,11 @@ export function createGatewayMetrics(registry: Registry, subscriptionCount: () =
     conflated: new Counter({
       name: 'fanout_gateway_conflated_events_total',
       help: 'Progress events skipped by ?conflate=progress streams, superseded by a later one while their client was behind',
+      registers,
+    }),
+    answersRefused: new Counter({
+      name: 'fanout_gateway_answers_refused_total',
+      help: 'History and log requests answered 503 because this process held FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT',
       registers,
     }),
   };

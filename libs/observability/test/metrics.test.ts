@@ -3,7 +3,7 @@ import { createGatewayMetrics, createPublisherMetrics, createRegistry } from '..
 describe('metrics of a process that has served nothing yet', () => {
   test('every documented label value of the contract has a series at 0', async () => {
     const registry = createRegistry();
-    createGatewayMetrics(registry, () => 0);
+    createGatewayMetrics(registry, { subscriptionCount: () => 0, answerBytes: () => 0 });
     createPublisherMetrics(registry);
     const text = await registry.metrics();
     for (const kind of ['job', 'pack-run', 'run', 'multi', 'subjects']) {

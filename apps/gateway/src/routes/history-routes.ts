@@ -3,14 +3,16 @@ import { HistoryQuerySchema, SubjectsQuerySchema, TenantSubject } from '@fanout/
 import { Bus, HistoryEntry, dataJsonBytesOf } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
 import { Logger } from '@fanout/observability';
+import { ANSWER_ROOM_WAIT_MS, AnswerBudget } from '../answer-budget';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
 import { parseQuery } from './query';
-import { untilWritable } from './until-writable';
+import { untilTaken, untilWritable } from './until-writable';
 
 /**
  * Entries read from the store at a time for a JSON history page, and written before the next read:
- * a request holds at most this many events (each at most 64 KiB), whatever its `limit`.
+ * a request holds at most this many events (each at most 64 KiB), whatever its `limit`, and its
+ * process holds at most its answer budget for all of them.
  */
 const HISTORY_READ_CHUNK = 100;
 
@@ -39,58 +41,71 @@ function pagePart(opening: Buffer, entries: readonly HistoryEntry[]): Buffer {
  * Writes `{"events":[…],"next":…}` for `range` as the connection drains, a chunk of
  * HISTORY_READ_CHUNK entries at a time, holding none of a chunk once it is written. `nextOf` gets
  * the seqs of the page's first and last events. The first chunk is read before anything is
- * written, so a store that fails at once is still a 503.
+ * written, so a store that fails at once, or a budget with no room, is still a 503.
  */
 async function writePage(
-  bus: Bus,
+  page: { bus: Bus; budget: AnswerBudget; logger: Logger },
   subject: TenantSubject,
   range: PageRange,
   req: Request,
   res: Response,
-  logger: Logger,
   nextOf: (firstSeq: number | undefined, lastSeq: number | undefined) => number | null,
 ): Promise<void> {
+  const { bus, logger } = page;
+  const share = page.budget.shareFor(res);
   const readChunk = async (afterSeq: number, remaining: number): Promise<HistoryEntry[]> => {
     const entries = await bus.history(subject, afterSeq, Math.min(remaining, HISTORY_READ_CHUNK));
     return range.endSeq === undefined ? entries : entries.filter((e) => e.seq < range.endSeq!);
   };
-  let chunk = range.count > 0 ? await readChunk(range.afterSeq, range.count).catch(STORE_FAILED.readingHistory) : [];
-  res.status(200).type('application/json');
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
-  let firstSeq: number | undefined;
-  let lastSeq: number | undefined;
-  let remaining = range.count;
-  let opening = PAGE_OPENING;
   try {
-    for (;;) {
-      const asked = Math.min(remaining, HISTORY_READ_CHUNK);
-      remaining -= chunk.length;
-      // A short chunk is the end of the history (or of the page before `before`).
-      const ended = remaining <= 0 || chunk.length < asked;
-      if (chunk.length > 0) {
-        firstSeq ??= chunk[0]!.seq;
-        lastSeq = chunk[chunk.length - 1]!.seq;
-        res.write(pagePart(opening, chunk));
-        opening = COMMA;
-      }
-      chunk = [];
-      if (ended) break;
-      if (!(await untilWritable(res))) return;
-      chunk = await readChunk(lastSeq!, remaining);
+    if (range.count > 0 && !(await share.forRead(Math.min(range.count, HISTORY_READ_CHUNK), ANSWER_ROOM_WAIT_MS))) return;
+    let chunk = range.count > 0 ? await readChunk(range.afterSeq, range.count).catch(STORE_FAILED.readingHistory) : [];
+    res.status(200).type('application/json');
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
     }
-    res.end(`${firstSeq === undefined ? '{"events":[' : ''}],"next":${nextOf(firstSeq, lastSeq)}}`);
-  } catch (error) {
-    // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
-    logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a history page failed half way: its answer is cut short');
-    res.destroy();
+    let firstSeq: number | undefined;
+    let lastSeq: number | undefined;
+    let remaining = range.count;
+    let opening = PAGE_OPENING;
+    try {
+      for (;;) {
+        const asked = Math.min(remaining, HISTORY_READ_CHUNK);
+        remaining -= chunk.length;
+        // A short chunk is the end of the history (or of the page before `before`).
+        const ended = remaining <= 0 || chunk.length < asked;
+        if (chunk.length > 0) {
+          firstSeq ??= chunk[0]!.seq;
+          lastSeq = chunk[chunk.length - 1]!.seq;
+          const part = pagePart(opening, chunk);
+          // Until the client takes it, the part is what this answer holds.
+          share.keep(part.length);
+          res.write(part);
+          opening = COMMA;
+        } else {
+          share.keep(0);
+        }
+        chunk = [];
+        if (ended) break;
+        if (!(await untilWritable(res))) return;
+        if (!(await share.forRead(Math.min(remaining, HISTORY_READ_CHUNK)))) return;
+        chunk = await readChunk(lastSeq!, remaining);
+      }
+      res.end(`${firstSeq === undefined ? '{"events":[' : ''}],"next":${nextOf(firstSeq, lastSeq)}}`);
+      await untilTaken(res);
+    } catch (error) {
+      // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
+      logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a history page failed half way: its answer is cut short');
+      res.destroy();
+    }
+  } finally {
+    share.release();
   }
 }
 
 /** History as JSON, and the tenant's recent subjects. */
-export function historyRoutes(bus: Bus, authenticate: Authenticator, logger: Logger): Router {
+export function historyRoutes(bus: Bus, budget: AnswerBudget, authenticate: Authenticator, logger: Logger): Router {
   const router = Router({ caseSensitive: true });
 
   router.get('/api/v1/subjects', async (req, res) => {
@@ -110,12 +125,12 @@ export function historyRoutes(bus: Bus, authenticate: Authenticator, logger: Log
     const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
     if (before === undefined) {
-      await writePage(bus, subject, { afterSeq: after, count: limit }, req, res, logger, (_firstSeq, lastSeq) => (lastSeq !== undefined && lastSeq < info.lastSeq ? lastSeq : null));
+      await writePage({ bus, budget, logger }, subject, { afterSeq: after, count: limit }, req, res, (_firstSeq, lastSeq) => (lastSeq !== undefined && lastSeq < info.lastSeq ? lastSeq : null));
     } else {
       // Seqs are gapless: the page before `before` is the history after (before − 1 − limit).
       const end = Math.min(before, info.lastSeq + 1);
       const from = Math.max(end - limit, info.firstSeq);
-      await writePage(bus, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, req, res, logger, (firstSeq) =>
+      await writePage({ bus, budget, logger }, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, req, res, (firstSeq) =>
         firstSeq !== undefined && firstSeq > info.firstSeq ? firstSeq : null,
       );
     }

@@ -3,10 +3,11 @@ import { LogQuerySchema, stripAnsi } from '@fanout/contracts';
 import { Bus, HistoryEntry, dataJsonOf } from '@fanout/bus';
 import { Authenticator } from '@fanout/http';
 import { Logger } from '@fanout/observability';
+import { ANSWER_ROOM_WAIT_MS, AnswerBudget } from '../answer-budget';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
 import { parseQuery } from './query';
-import { untilWritable } from './until-writable';
+import { untilTaken, untilWritable } from './until-writable';
 
 /**
  * Entries read per page. A request holds a page's text while the client reads it: a log line is
@@ -47,9 +48,10 @@ export function trimmedNote(firstSeq: number, fromSeq = 1): string {
 /**
  * `GET /api/v1/pack-runs/{id}/log`: the pack run's retained log as text/plain, read from its
  * history a page at a time and written as the connection drains (never the whole log in hand), up
- * to the last event stored when the request arrived.
+ * to the last event stored when the request arrived. What it reads and what its client has not taken
+ * yet count against the process's answer budget.
  */
-export function logRoute(bus: Bus, authenticate: Authenticator, logger: Logger): Router {
+export function logRoute(bus: Bus, budget: AnswerBudget, authenticate: Authenticator, logger: Logger): Router {
   const router = Router({ caseSensitive: true });
 
   router.get('/api/v1/pack-runs/:id/log', async (req, res) => {
@@ -70,33 +72,42 @@ export function logRoute(bus: Bus, authenticate: Authenticator, logger: Logger):
       res.end();
       return;
     }
-    // The first page is read before anything is written, so a store that fails at once is still a 503.
-    let page = await bus.history(subject, info.firstSeq - 1, LOG_PAGE_SIZE).catch(STORE_FAILED.readingHistory);
-    let text = info.firstSeq > 1 ? trimmedNote(info.firstSeq) : '';
-    let afterSeq = info.firstSeq - 1;
+    const share = budget.shareFor(res);
     try {
-      // Bounded: every page moves afterSeq forward, up to the last seq when the request arrived.
-      while (page.length > 0) {
-        const firstSeq = page[0]!.seq;
-        if (firstSeq > afterSeq + 1) text += trimmedNote(firstSeq, afterSeq + 1);
-        afterSeq = page[page.length - 1]!.seq;
-        const pastTheEnd = afterSeq > info.lastSeq;
-        text += logText(pastTheEnd ? page.filter((entry) => entry.seq <= info.lastSeq) : page, filter);
-        // As bytes: a string would be kept whole beside its UTF-8 copy until the socket took it.
-        if (text !== '') res.write(Buffer.from(text, 'utf8'));
-        text = '';
-        if (afterSeq >= info.lastSeq || pastTheEnd) break;
-        // What was written is all this answer holds while the client reads it.
-        page = [];
-        if (!(await untilWritable(res))) return;
-        page = await bus.history(subject, afterSeq, LOG_PAGE_SIZE);
+      // The first page is read before anything is written, so a store that fails at once, or a budget with no room, is still a 503.
+      if (!(await share.forRead(LOG_PAGE_SIZE, ANSWER_ROOM_WAIT_MS))) return;
+      let page = await bus.history(subject, info.firstSeq - 1, LOG_PAGE_SIZE).catch(STORE_FAILED.readingHistory);
+      let text = info.firstSeq > 1 ? trimmedNote(info.firstSeq) : '';
+      let afterSeq = info.firstSeq - 1;
+      try {
+        // Bounded: every page moves afterSeq forward, up to the last seq when the request arrived.
+        while (page.length > 0) {
+          const firstSeq = page[0]!.seq;
+          if (firstSeq > afterSeq + 1) text += trimmedNote(firstSeq, afterSeq + 1);
+          afterSeq = page[page.length - 1]!.seq;
+          const pastTheEnd = afterSeq > info.lastSeq;
+          text += logText(pastTheEnd ? page.filter((entry) => entry.seq <= info.lastSeq) : page, filter);
+          // What is written is all this answer holds while the client reads it.
+          page = [];
+          // As bytes: a string would be kept whole beside its UTF-8 copy until the socket took it.
+          const part = Buffer.from(text, 'utf8');
+          text = '';
+          share.keep(part.length);
+          if (part.length > 0) res.write(part);
+          if (afterSeq >= info.lastSeq || pastTheEnd) break;
+          if (!(await untilWritable(res))) return;
+          if (!(await share.forRead(LOG_PAGE_SIZE))) return;
+          page = await bus.history(subject, afterSeq, LOG_PAGE_SIZE);
+        }
+        res.end(text);
+        await untilTaken(res);
+      } catch (error) {
+        // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
+        logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a pack run log failed half way: its answer is cut short');
+        res.destroy();
       }
-      if (text !== '') res.write(text);
-      res.end();
-    } catch (error) {
-      // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
-      logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a pack run log failed half way: its answer is cut short');
-      res.destroy();
+    } finally {
+      share.release();
     }
   });
 

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 
-type Answer = Pick<Writable, 'destroyed' | 'writableEnded' | 'writableNeedDrain' | 'once' | 'off'>;
+type Answer = Pick<Writable, 'destroyed' | 'writableEnded' | 'writableNeedDrain' | 'writableFinished' | 'once' | 'off'>;
 
 /**
  * Resolves true once `answer` takes writes again (at once if it does), false once it is closed.
@@ -19,5 +19,19 @@ export function untilWritable(answer: Answer): Promise<boolean> {
     const closed = (): void => settle(false);
     answer.once('drain', drained);
     answer.once('close', closed);
+  });
+}
+
+/** Resolves once an ended `answer` was all handed to the connection, or it closed. */
+export function untilTaken(answer: Answer): Promise<void> {
+  if (answer.destroyed || answer.writableFinished) return Promise.resolve();
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      answer.off('finish', settle);
+      answer.off('close', settle);
+      resolve();
+    };
+    answer.once('finish', settle);
+    answer.once('close', settle);
   });
 }
