@@ -6,7 +6,7 @@ const usesRedis = (config: FanoutConfig): boolean => Boolean(config.redisUrl || 
 
 /** The process's bus: Redis (single, Cluster or Sentinel-managed) when configured, else the embedded in-memory one. */
 export function createBus(config: FanoutConfig, logger: Logger): Bus | RedisBus {
-  const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds };
+  const history = { historyMaxLen: config.historyMaxLen, historyTtlSeconds: config.historyTtlSeconds, subjectIdleTtlSeconds: config.subjectIdleTtlSeconds };
   const quota = { tenantMaxSubjects: config.tenantMaxSubjects };
   if (!usesRedis(config)) {
     logger.info('no REDIS_URL: using the embedded in-memory bus (one process, nothing persisted)');

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   DEFAULT_HISTORY_MAX_LEN,
   DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_SUBJECT_IDLE_TTL_SECONDS,
   DEFAULT_TENANT_MAX_SUBJECTS,
   DEFAULT_WAIT_REPLICAS,
   DEFAULT_WAIT_TIMEOUT_MS,
@@ -89,6 +90,8 @@ export interface FanoutConfig {
   historyMaxLen: number;
   /** FANOUT_HISTORY_TTL_S. @default {@link DEFAULT_HISTORY_TTL_SECONDS} */
   historyTtlSeconds: number;
+  /** FANOUT_SUBJECT_IDLE_TTL_S: an unfinished subject's history lives this long after its last event; 0: until its terminal event. @default {@link DEFAULT_SUBJECT_IDLE_TTL_SECONDS} */
+  subjectIdleTtlSeconds: number;
   /** FANOUT_REDIS_WAIT_REPLICAS: replicas that must acknowledge each append (Redis WAIT); 0 = asynchronous replication. @default {@link DEFAULT_WAIT_REPLICAS} */
   redisWaitReplicas: number;
   /** FANOUT_REDIS_WAIT_TIMEOUT_MS. @default {@link DEFAULT_WAIT_TIMEOUT_MS} */
@@ -312,6 +315,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     compression: read(env, 'FANOUT_COMPRESSION', z.enum(COMPRESSION_MODES), DEFAULT_COMPRESSION),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
+    subjectIdleTtlSeconds: read(env, 'FANOUT_SUBJECT_IDLE_TTL_S', wholeNumber(0), DEFAULT_SUBJECT_IDLE_TTL_SECONDS),
     redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', wholeNumber(0, 16), DEFAULT_WAIT_REPLICAS),
     redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveMs, DEFAULT_WAIT_TIMEOUT_MS),
     shutdownGraceMs,

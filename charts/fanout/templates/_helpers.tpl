@@ -130,6 +130,8 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
   value: {{ .Values.config.historyMaxLen | int64 | quote }}
 - name: FANOUT_HISTORY_TTL_S
   value: {{ .Values.config.historyTtlSeconds | int64 | quote }}
+- name: FANOUT_SUBJECT_IDLE_TTL_S
+  value: {{ .Values.config.subjectIdleTtlSeconds | int64 | quote }}
 - name: FANOUT_SHUTDOWN_GRACE_MS
   value: {{ .Values.config.shutdownGraceMs | int64 | quote }}
 {{- if ne (toString .Values.config.shutdownSpreadMs) "" }}

@@ -8,7 +8,8 @@ Redis over maxmemory refuses it before it runs, never half way.
 KEYS: meta, stream, ids, steps (see appendEvents)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
       no deadline), onlyExisting ('1': store nothing for a subject with no history and answer
-      NEW_SUBJECT), eventCount, then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+      NEW_SUBJECT), eventCount, idleTtlSeconds (0: none), then per event: eventId, type, status,
+      attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply {outcomes, state} (state for record-subject-5.lua), NEW_SUBJECT, or the
 error `DEADLINE_PASSED <ms late>` with nothing stored.
 ]]
@@ -20,12 +21,13 @@ local reply = appendEvents({ meta = KEYS[1], stream = KEYS[2], ids = KEYS[3], st
   kind = ARGV[2],
   maxlen = tonumber(ARGV[3]),
   ttl = tonumber(ARGV[4]),
+  idleTtl = tonumber(ARGV[10]),
   epochCandidate = ARGV[5],
   publishedAt = ARGV[6],
   storeBy = tonumber(ARGV[7]),
   count = tonumber(ARGV[9]),
   argv = ARGV,
-  base = 9,
+  base = 10,
   onNewSubject = onlyExisting and function() return NEW_SUBJECT end or nil,
 })
 return reply

@@ -15,8 +15,8 @@ KEYS: meta, stream, ids, steps (the subject's: see appendEvents); recent, live, 
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for no
       deadline), activityChannel, activityEpochCandidate, member (kind:id), subjectJson
       ({"kind":…,"id":…}), maxSubjects (0: no quota), reservationMs, eventCount, publishedAtMs
-      (publishedAt in epoch ms, as isoTimeMs writes it), then per event: eventId, type, status,
-      attempt, stepIndex, jsonHead, jsonTail
+      (publishedAt in epoch ms, as isoTimeMs writes it), idleTtlSeconds (0: none), then per event:
+      eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply {outcomes, state}, {OVER_QUOTA, msUntilAnEntryLapses} when a new subject
 is refused for its tenant's quota (nothing stored), or the error `DEADLINE_PASSED <ms late>` with
 nothing stored.
@@ -49,17 +49,18 @@ local reply, statusChanges = appendEvents(subjectKeys, {
   kind = ARGV[2],
   maxlen = maxlen,
   ttl = ttl,
+  idleTtl = tonumber(ARGV[16]),
   epochCandidate = ARGV[5],
   publishedAt = publishedAt,
   storeBy = tonumber(ARGV[7]),
   count = tonumber(ARGV[14]),
   argv = ARGV,
-  base = 15,
+  base = 16,
   onNewSubject = maxSubjects > 0 and admitNewSubject or nil,
 })
 if reply.err or overQuota then return reply end
 
-local epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt = unpack(reply[2])
+local epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil = unpack(reply[2])
 if epoch == nil then
   -- The subject has no history: nothing to record, and a reservation made for it no longer counts.
   if reservedUntil ~= '' then releaseReservation(tenantKeys.live, member, reservedUntil) end
@@ -87,5 +88,7 @@ recordSubject(tenantKeys, {
   terminal = terminal == '1',
   storedAt = storedAt,
   storedAtMs = storedAt == publishedAt and ARGV[15] or nil,
+  liveUntilMs = tonumber(liveUntil),
+  idleSpanMs = idleSpanMs(tonumber(ARGV[16])),
 }, updates, updateJson)
 return reply

@@ -10,14 +10,15 @@ that started under it would.
 
 KEYS: recent, live, recorded, activity meta, activity stream (see recordSubject)
 ARGV: channel, maxlen, activityEpochCandidate, ttlMs, member, epoch, lastSeq, terminal (0|1),
-      storedAt, storedAtMs, count, then per status change in seq order: subjectSeq, dataJson
+      storedAt, storedAtMs, liveUntilMs ('' for none), idleSpanMs, count, then per status change in
+      seq order: subjectSeq, dataJson
 Returns the number of activity frames appended.
 ]]
 --- @include "record-subject"
 
-local FIELDS, BASE = 2, 11
+local FIELDS, BASE = 2, 13
 local updates = {}
-for i = 1, tonumber(ARGV[11]) do
+for i = 1, tonumber(ARGV[13]) do
   local b = BASE + (i - 1) * FIELDS
   updates[i] = { tonumber(ARGV[b + 1]), ARGV[b + 2] }
 end
@@ -32,4 +33,6 @@ return recordSubject({ recent = KEYS[1], live = KEYS[2], recorded = KEYS[3], act
   terminal = ARGV[8] == '1',
   storedAt = ARGV[9],
   storedAtMs = ARGV[10],
+  liveUntilMs = tonumber(ARGV[11]),
+  idleSpanMs = tonumber(ARGV[12]),
 }, updates)

@@ -26,7 +26,7 @@ export function appendReplyLua(): string {
 
 /** Per event: stored or duplicate with its seq, or refused: {REFUSED, rule, current, requested, expectedAttempt?}. */
 type RawOutcome = [typeof STORED | typeof DUPLICATE, number] | [typeof REFUSED, string, string, string, number?];
-type RawState = [] | [string, number, string, '0' | '1', string | number, string, string];
+type RawState = [] | [string, number, string, '0' | '1', string | number, string, string, number | ''];
 
 type RawOverQuota = [typeof OVER_QUOTA, number];
 
@@ -63,6 +63,8 @@ export interface SubjectState {
   /** publishedAt of its last stored append. */
   storedAt: string;
   terminal: boolean;
+  /** Epoch ms its unfinished history expires if no append comes (none: finished, or no idle expiry). */
+  liveUntilMs?: number;
   /** Its last status event stored before this append, if any. */
   previousStatus?: StoredStatus;
 }
@@ -79,8 +81,9 @@ export function parseAppendReply(kind: SubjectKind, events: readonly PublishedEv
   const [rawOutcomes, rawState] = raw as [RawOutcome[], RawState];
   const answered = rawOutcomes.map((r, i) => toOutcome(kind, events[i]!, r));
   if (rawState.length === 0) return { outcomes: withholdAfterRefusal(answered, 0) };
-  const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt] = rawState;
+  const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil] = rawState;
   const state: SubjectState = { epoch, lastSeq: Number(lastSeq), storedAt, terminal: terminal === '1' };
+  if (liveUntil !== undefined && liveUntil !== '') state.liveUntilMs = Number(liveUntil);
   if (statusSeq !== '') state.previousStatus = { seq: Number(statusSeq), status, at: statusAt };
   return { outcomes: withholdAfterRefusal(answered, state.lastSeq), state };
 }

@@ -25,13 +25,16 @@ import {
 } from './bus';
 import { AppendDeadlineError } from './deadline';
 import { subjectKeyString } from './keys';
-import { DEFAULT_TENANT_MAX_SUBJECTS, HistoryOptions, QuotaOptions } from './options';
+import { DEFAULT_SUBJECT_IDLE_TTL_SECONDS, DEFAULT_TENANT_MAX_SUBJECTS, HistoryOptions, QuotaOptions, idleSpanMs } from './options';
 import { finishEventJson, prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
 import { MemoryRevocations } from './memory-revocations';
 import { MemoryWatchers } from './memory-watchers';
 import { latestStateEntriesOf } from './state-entries';
 import { activityFrame, decodeBatchMessage, encodeBatchMessage, newEpoch, storedFrame } from './stored-frame';
+
+/** The longest delay setTimeout takes (2^31 − 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A retained log of frames with its epoch: a subject's history, or a tenant's activity. */
 interface StoredStream {
@@ -50,7 +53,7 @@ interface StoredSubject extends StoredStream {
   /** The retained events' ids → seq, in seq order: an id leaves with its event (see forgetTrimmedIds). */
   eventIds: Map<string, number>;
   expiry?: NodeJS.Timeout;
-  /** Epoch ms its history expires, once it is terminal. */
+  /** Epoch ms its history expires: after its terminal event, or if idle while unfinished. */
   expiresAt?: number;
 }
 
@@ -127,12 +130,10 @@ export class MemoryBus implements Bus {
     this.subjects.set(key, stored);
     this.store(key, stored, frames, publishedAt);
     forgetTrimmedIds(stored);
-    if (stored.terminal) {
-      const ttlMs = this.options.historyTtlSeconds * 1000;
-      stored.expiresAt = Date.now() + ttlMs;
-      stored.expiry = setTimeout(() => this.forget(key, subject.tenant), ttlMs);
-      stored.expiry.unref();
-    }
+    const idleMs = (this.options.subjectIdleTtlSeconds ?? DEFAULT_SUBJECT_IDLE_TTL_SECONDS) * 1000;
+    if (stored.terminal) this.expireIn(key, stored, this.options.historyTtlSeconds * 1000);
+    // As the Redis bus: renewed once a tenth of the idle time has passed, to at most a tenth more.
+    else if (idleMs > 0 && (stored.expiresAt === undefined || stored.expiresAt - Date.now() < idleMs)) this.expireIn(key, stored, idleSpanMs(idleMs / 1000));
     this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt);
     return outcomes;
   }
@@ -227,6 +228,19 @@ export class MemoryBus implements Bus {
     this.subjectCounts.clear();
     this.activities.clear();
     this.listeners.clear();
+  }
+
+  private expireIn(key: string, stored: StoredSubject, ms: number): void {
+    stored.expiresAt = Date.now() + ms;
+    this.armExpiry(key, stored, stored.expiresAt);
+  }
+
+  /** A timer lasts at most MAX_TIMER_MS (Node fires a longer one at once): a later expiry takes several. */
+  private armExpiry(key: string, stored: StoredSubject, at: number): void {
+    clearTimeout(stored.expiry);
+    const left = at - Date.now();
+    stored.expiry = setTimeout(() => (left > MAX_TIMER_MS ? this.armExpiry(key, stored, at) : this.forget(key, stored.subject.tenant)), Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    stored.expiry.unref();
   }
 
   private forget(key: string, tenant: string): void {

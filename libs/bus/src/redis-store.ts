@@ -9,7 +9,7 @@ import { AppendOutcome, Bus, HistoryEntry, StreamRef, SubjectInfo, SubjectSummar
 import { ARCHIVED_META_FIELD, activityKeys, streamKeys, subjectKeys, subjectMember, tenantIndexKeys } from './keys';
 import { BusLogger, silentLogger } from './logger';
 import { loadLuaScripts } from './lua-scripts';
-import { BusOptions, DEFAULT_TENANT_MAX_SUBJECTS } from './options';
+import { BusOptions, DEFAULT_SUBJECT_IDLE_TTL_SECONDS, DEFAULT_TENANT_MAX_SUBJECTS, idleSpanMs } from './options';
 import { prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
 import { CommandConnection } from './redis-connections';
@@ -109,6 +109,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   /** Set when Redis refused to SELECT the URL's database: nothing may be written, and the bus is never ready. */
   private databaseRefused: Error | undefined;
   private readonly historyReads = new ConcurrencyLimit(MAX_HISTORY_READS_IN_FLIGHT);
+  private readonly idleTtlSeconds: number;
 
   /** @param appendPath chosen by the connection ({@link appendPathOf}); tests may ask for the other on a single Redis. */
   constructor(
@@ -117,6 +118,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     readonly appendPath: AppendPath = appendPathOf(command),
   ) {
     this.logger = options.logger ?? silentLogger;
+    this.idleTtlSeconds = options.subjectIdleTtlSeconds ?? DEFAULT_SUBJECT_IDLE_TTL_SECONDS;
     this.command = command as ScriptedRedis;
     for (const { name, numberOfKeys, lua } of loadLuaScripts()) this.command.defineCommand(commandName(name), { numberOfKeys, lua });
     this.command.on('error', (error: Error) => {
@@ -206,6 +208,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       RESERVATION_MS,
       events.length,
       published.getTime(),
+      this.idleTtlSeconds,
     ];
     pushEventArgs(args, events);
     const raw = await this.runAppend('fanoutAppendAndRecord', args);
@@ -260,6 +263,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       storeBy,
       onlyExisting ? '1' : '0',
       events.length,
+      this.idleTtlSeconds,
     ];
     pushEventArgs(args, events);
     return args;
@@ -304,6 +308,8 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       state.terminal ? '1' : '0',
       state.storedAt,
       Date.parse(state.storedAt),
+      state.liveUntilMs ?? '',
+      idleSpanMs(this.idleTtlSeconds),
       updates.length,
     ];
     for (const u of updates) args.push(u.subjectSeq, u.json);

@@ -13,6 +13,7 @@ import { CONTRACT_MACHINES } from '../../../test/support/contract-oracle';
 export interface BusFactoryOptions {
   historyMaxLen: number;
   historyTtlSeconds: number;
+  subjectIdleTtlSeconds?: number;
   tenantMaxSubjects?: number;
 }
 export type BusFactory = (opts: BusFactoryOptions) => Promise<{ bus: Bus; cleanup(): Promise<void> }>;
@@ -1001,6 +1002,77 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         expect(await bus.history(done, 0, 10)).toEqual([]);
         expect((await bus.recentSubjects(done.tenant, undefined, 10)).map((r) => r.id)).toEqual([open1.id]);
         expect(await bus.info(open1)).toMatchObject({ lastSeq: 1 });
+      });
+    });
+
+    describe('idle expiry of unfinished subjects (subjectIdleTtlSeconds)', () => {
+      it('an unfinished subject expires subjectIdleTtlSeconds after its last append (a tenth more at most); one that keeps appending lives on, and the expired one leaves the recent subjects', async () => {
+        const bus = await open({ subjectIdleTtlSeconds: 2 });
+        const tenant = unique('tenant');
+        const idle = newSubject('job', tenant);
+        const pack = newSubject('pack-run', tenant);
+        const busy = newSubject('job', tenant);
+        const startedAt = Date.now();
+        await bus.append(idle, [status(idle, 'pending')]);
+        await bus.append(pack, [status(pack, 'running')]);
+        await bus.append(busy, [status(busy, 'pending')]);
+        let progress = 1;
+        const keepBusy = async () => {
+          progress += 1;
+          expectStored(await bus.append(busy, [jobProgress(busy, progress)]), [progress]);
+        };
+        await sleep(1_000);
+        // Its last append is now, a second later: it lives at least 2 s from here.
+        await bus.append(idle, [jobProgress(idle, 1)]);
+        await bus.append(pack, [step(pack, 0, 'running'), log(pack, 0, 1)]);
+        const lastAppendAt = Date.now();
+        await keepBusy();
+        await sleep(Math.max(0, startedAt + 2_500 - Date.now()));
+        await keepBusy();
+        // Past its first append's 2.2 s, not past its last one's 2 s: still there.
+        if (Date.now() < lastAppendAt + 1_900) {
+          expect(await bus.info(idle)).toMatchObject({ lastSeq: 2 });
+          expect(await bus.info(pack)).toMatchObject({ lastSeq: 3 });
+        }
+        await waitFor(
+          'the idle subjects to expire',
+          async () => {
+            await keepBusy();
+            return (await bus.info(idle)) === null && (await bus.info(pack)) === null;
+          },
+          10_000,
+          400,
+        );
+        expect(Date.now() - lastAppendAt).toBeGreaterThanOrEqual(2_000);
+        expect(await bus.history(idle, 0, 10)).toEqual([]);
+        expect(await bus.history(pack, 0, 10)).toEqual([]);
+        expect(await bus.info(busy)).toMatchObject({ status: 'pending', terminal: false });
+        await keepBusy();
+        expect((await bus.recentSubjects(tenant, undefined, 10)).map((r) => r.id)).toEqual([busy.id]);
+        // An expired subject starts again as a new one, from seq 1 in a new epoch.
+        expectStored(await bus.append(idle, [status(idle, 'pending')]), [1]);
+      });
+
+      it('a finished subject lives its history TTL, not the idle one', async () => {
+        const bus = await open({ subjectIdleTtlSeconds: 1, historyTtlSeconds: 3600 });
+        const s = newSubject('run');
+        await bus.append(s, [status(s, 'pending'), status(s, 'running')]);
+        await bus.append(s, [status(s, 'completed')]);
+        await sleep(2_000);
+        expect(await bus.info(s)).toMatchObject({ lastSeq: 3, terminal: true });
+      });
+
+      it("an unfinished subject that expired idle frees its place in its tenant's quota", async () => {
+        const bus = await open({ tenantMaxSubjects: 1, subjectIdleTtlSeconds: 1, historyTtlSeconds: 600 });
+        const tenant = unique('tenant');
+        const first = newSubject('job', tenant);
+        const next = newSubject('job', tenant);
+        expectStored(await bus.append(first, [status(first, 'pending')]), [1]);
+        // The retry hint is when the idle one expires (1.1 s at most), not a history TTL.
+        expectOverQuota(await bus.append(next, [status(next, 'pending')]), { min: 1, max: 2 });
+        await waitFor('the idle subject to expire', async () => (await bus.info(first)) === null, 10_000);
+        await waitFor('the new subject to be admitted', async () => 'seq' in (await bus.append(next, [status(next, 'pending')]))[0]!, 10_000, 100);
+        expect((await bus.recentSubjects(tenant, undefined, 10)).map((r) => r.id)).toEqual([next.id]);
       });
     });
 

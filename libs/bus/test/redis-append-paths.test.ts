@@ -173,14 +173,16 @@ describe('round trips per append', () => {
 describe('the commands the one script runs for one event', () => {
   // What each append costs Redis, one redis.call each (about 1 µs with its Lua wrapping): TIME once,
   // no XLEN to trim (the entries past maxlen are read by id) and no XTRIM (the XADD trims), meta's
-  // changed fields in one HSET, and the live index left alone once the subject is recorded.
+  // changed fields in one HSET, one PTTL for the idle expiry (the subject's keys and its live entry
+  // are renewed only once a tenth of FANOUT_SUBJECT_IDLE_TTL_S has passed), and the live index left
+  // alone once the subject is recorded.
   const RECORD = ['zrangebyscore', 'hget', 'zadd', 'hset'];
   it('a log event on a running step, under maxlen', async () => {
     const store = await openStore('one-script');
     const s = newSubject('pack-run');
     await store.append(s, [status(s, 'running'), step(s, 0, 'running'), log(s, 0, 1)]);
     expect(await commandsRunBy(() => store.append(s, [log(s, 0, 2)], Date.now() + 60_000))).toEqual([
-      'time', 'hmget', 'hget', 'hget', 'xadd 0-4', 'hset', 'hlen', 'xlen', 'hset', 'spublish', ...RECORD,
+      'time', 'hmget', 'hget', 'hget', 'xadd 0-4', 'hset', 'hlen', 'xlen', 'hset', 'pttl', 'spublish', ...RECORD,
     ]);
   });
 
@@ -189,7 +191,7 @@ describe('the commands the one script runs for one event', () => {
     const s = newSubject('job');
     await store.append(s, [status(s, 'pending'), jobProgress(s, 1)]);
     expect(await commandsRunBy(() => store.append(s, [status(s, 'scheduled')], Date.now() + 60_000))).toEqual([
-      'time', 'hmget', 'hget', 'xadd 0-3', 'hset', 'hlen', 'xlen', 'hset', 'spublish',
+      'time', 'hmget', 'hget', 'xadd 0-3', 'hset', 'hlen', 'xlen', 'hset', 'pttl', 'spublish',
       'zrangebyscore', 'hget', 'zadd', 'hmget', 'xadd 0-2', 'hset', 'spublish', 'hset',
     ]);
   });
@@ -199,7 +201,7 @@ describe('the commands the one script runs for one event', () => {
     const s = newSubject('pack-run');
     await store.append(s, [status(s, 'running'), step(s, 0, 'running'), log(s, 0, 1)]);
     expect(await commandsRunBy(() => store.append(s, [log(s, 0, 2)], Date.now() + 60_000))).toEqual([
-      'time', 'hmget', 'hget', 'hget', 'xrange', 'xadd MAXLEN', 'hset', 'hdel', 'hlen', 'hset', 'spublish', ...RECORD,
+      'time', 'hmget', 'hget', 'hget', 'xrange', 'xadd MAXLEN', 'hset', 'hdel', 'hlen', 'hset', 'pttl', 'spublish', ...RECORD,
     ]);
     expect((await admin.xrange(subjectKeys(s).stream, '-', '+')).map(([id]) => id)).toEqual(['0-2', '0-3', '0-4']);
     expect(await admin.hlen(subjectKeys(s).ids)).toBe(3);

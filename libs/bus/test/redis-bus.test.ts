@@ -14,6 +14,7 @@ import {
   storedFrame,
   subjectKeys,
   subjectTag,
+  tenantIndexKeys,
   watcherKey,
 } from '../src';
 import { expandIncludes } from '../src/lua-scripts';
@@ -105,9 +106,9 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
     expect(await keysOf(client(), s)).toEqual([]);
   });
 
-  it("after a terminal event every key of the subject expires in about historyTtlSeconds", async () => {
+  it("after a terminal event every key of the subject expires in about historyTtlSeconds (none before, with no idle expiry)", async () => {
     const ttl = 600;
-    const bus = await open({ historyTtlSeconds: ttl });
+    const bus = await open({ historyTtlSeconds: ttl, subjectIdleTtlSeconds: 0 });
     const c = client();
     const s = newSubject('pack-run');
     const keys = subjectKeys(s);
@@ -129,6 +130,51 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
       expect(left).toBeGreaterThan(ttl - 10);
       expect(left).toBeLessThanOrEqual(ttl);
     }
+  });
+
+  it('an unfinished subject\'s keys, the steps hash its first step creates too, expire idle: renewed to the idle TTL and a tenth more once a tenth has passed, with its live entry', async () => {
+    const idle = 600;
+    const bus = await open({ subjectIdleTtlSeconds: idle });
+    const c = client();
+    const s = newSubject('pack-run');
+    const keys = subjectKeys(s);
+    const { live } = tenantIndexKeys(s.tenant);
+    const member = `pack-run:${s.id}`;
+    const span = idle * 1100;
+    const expectExpiringWithin = async (storedKeys: string[], min: number, max: number) => {
+      for (const key of storedKeys) {
+        const left = await c.pttl(key);
+        expect({ key, within: left > min && left <= max }).toEqual({ key, within: true });
+      }
+    };
+    await bus.append(s, [status(s, 'pending', { steps: [{ index: 0, name: 'build' }] }), status(s, 'running')]);
+    expect(await keysOf(c, s)).toEqual([keys.meta, keys.stream, keys.ids].sort());
+    await expectExpiringWithin([keys.meta, keys.stream, keys.ids], span - 10_000, span);
+    expect(Number(await c.zscore(live, member))).toBe(await c.pexpiretime(keys.meta));
+
+    // The first step's new hash gets the expiry at once (all keys are renewed with it).
+    await c.pexpire(keys.meta, idle * 1000 + 5_000);
+    await bus.append(s, [step(s, 0, 'running'), log(s, 0, 1)]);
+    expect(await keysOf(c, s)).toEqual([keys.meta, keys.stream, keys.ids, keys.steps].sort());
+    await expectExpiringWithin([keys.meta, keys.stream, keys.ids, keys.steps], span - 10_000, span);
+
+    // Within the first tenth an append renews nothing.
+    const liveBefore = await c.zscore(live, member);
+    await c.pexpire(keys.meta, idle * 1000 + 5_000);
+    await bus.append(s, [log(s, 0, 2)]);
+    await expectExpiringWithin([keys.meta], idle * 1000, idle * 1000 + 5_000);
+    expect(await c.zscore(live, member)).toBe(liveBefore);
+
+    // Once a tenth has passed (PTTL under the idle TTL), the next append renews every key and the live entry.
+    for (const key of [keys.meta, keys.stream, keys.ids, keys.steps]) await c.pexpire(key, idle * 1000 - 1);
+    await bus.append(s, [log(s, 0, 3)]);
+    await expectExpiringWithin([keys.meta, keys.stream, keys.ids, keys.steps], span - 10_000, span);
+    expect(Number(await c.zscore(live, member))).toBe(await c.pexpiretime(keys.meta));
+
+    // Its terminal event gives every key the history TTL instead, and the live entry with it.
+    await bus.append(s, [step(s, 0, 'succeeded'), status(s, 'succeeded')]);
+    await expectExpiringWithin([keys.meta, keys.stream, keys.ids, keys.steps], 3_590_000, 3_600_000);
+    expect(Number(await c.zscore(live, member))).toBeGreaterThan(Date.now() + 3_590_000);
   });
 
   it('stream entries hold their eventId (field i), and ids holds exactly the retained entries\' ids', async () => {

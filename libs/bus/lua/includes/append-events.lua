@@ -8,16 +8,18 @@ Cluster); append-and-record-9.lua runs it with the tenant's record on a single R
 appendEvents(keys, a):
 keys: meta (hash), stream (entries 0-<seq>: f frame, x terminal, i eventId), ids (hash eventId -> seq
       of every retained event), steps (hash stepIndex -> status)
-a:    channel, kind, maxlen, ttl (seconds), epochCandidate, publishedAt, storeBy (epoch ms, or nil for no
-      deadline), count, and the events in argv after argv[base]: per event eventId, type, status,
+a:    channel, kind, maxlen, ttl (seconds), idleTtl (seconds; 0: none), epochCandidate, publishedAt,
+      storeBy (epoch ms, or nil for no deadline), count, and the events in argv after argv[base]: per
+      event eventId, type, status,
       attempt, stepIndex, jsonHead, jsonTail; onNewSubject (optional): called when the subject has no
       history, before anything is written, and its answer (if any) is answered instead of storing.
 Returns reply, statusChanges. reply is {outcomes, state}. outcomes, per event: {STORED, seq},
 {DUPLICATE, seq}, or {REFUSED, rule, current, requested[, expectedAttempt]}; when one is refused
 nothing is written and the caller answers the others not stored. state, for the tenant's record of
 the subject: {} when the subject has no history, else {epoch, lastSeq, storedAt, terminal (0|1),
-statusSeq, status, statusAt}, the status being the last status event stored before this call (''
-for a subject this call created). statusChanges: the status events this call stored, {seq, status}
+statusSeq, status, statusAt, liveUntil}, the status being the last status event stored before this
+call ('' for a subject this call created), liveUntil the epoch ms its unfinished history now expires
+when this call renewed that expiry, else ''. statusChanges: the status events this call stored, {seq, status}
 in seq order.
 reply is the error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after
 storeBy (by its own clock).
@@ -55,6 +57,25 @@ local function deleteIds(idsKey, ids)
   for first = 1, #ids, HDEL_AT_MOST do
     redis.call('HDEL', idsKey, unpack(ids, first, math.min(first + HDEL_AT_MOST - 1, #ids)))
   end
+end
+
+--[[
+An unfinished subject lives idleTtl after its last append, and at most a tenth more: its keys' expiry
+is renewed only once a tenth of it has passed (PTTL under idleTtl), so most appends set none, and
+whenever the append created a key (the steps hash: the first step of a pack run). Returns the epoch
+ms the subject now expires when it renewed it (for the tenant's record), else ''.
+]]
+local function idleSpanMs(idleTtl)
+  local idleMs = idleTtl * 1000
+  return idleMs + math.floor(idleMs / 10)
+end
+
+local function renewIdleExpiry(keys, idleTtl, createdSteps)
+  local metaKey = keys.meta
+  if redis.call('PTTL', metaKey) >= idleTtl * 1000 and not createdSteps then return '' end
+  local spanMs = idleSpanMs(idleTtl)
+  for _, key in ipairs({ metaKey, keys.stream, keys.ids, keys.steps }) do redis.call('PEXPIRE', key, spanMs) end
+  return redis.call('PEXPIRETIME', metaKey)
 end
 
 --[[
@@ -102,12 +123,12 @@ local function appendEvents(keys, a)
   local statusSeq, statusAt = meta[7] or '', meta[8] or ''
 
   -- What the tenant's record needs: the subject as it stands, with its last status before this call.
-  local function stateAfter(lastSeq, storedAt, terminal)
-    return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt }
+  local function stateAfter(lastSeq, storedAt, terminal, liveUntil)
+    return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt, liveUntil }
   end
   local function unchangedState()
     if not meta[1] then return {} end
-    return stateAfter(seq, meta[6] or '', meta[5] == '1')
+    return stateAfter(seq, meta[6] or '', meta[5] == '1', '')
   end
 
   -- Each step's status as read (stepRead) and as this call leaves it (stepStatus); only changes are written.
@@ -258,12 +279,19 @@ local function appendEvents(keys, a)
   setMeta('ls', lastStatusSeq, meta[7])
   setMeta('lu', lastStatusAt, meta[8])
   redis.call('HSET', unpack(metaUpdate))
+  local createdSteps = false
   for index, stepState in pairs(stepStatus) do
-    if stepState ~= stepRead[index] then redis.call('HSET', stepsKey, index, stepState) end
+    if stepState ~= stepRead[index] then
+      -- HSET answers 1 for a new field; the hash is new when it held no other.
+      if redis.call('HSET', stepsKey, index, stepState) == 1 and redis.call('HLEN', stepsKey) == 1 then createdSteps = true end
+    end
   end
+  local liveUntil = ''
   if isTerminal then
     for _, key in ipairs({ metaKey, streamKey, idsKey, stepsKey }) do redis.call('EXPIRE', key, a.ttl) end
+  elseif a.idleTtl > 0 then
+    liveUntil = renewIdleExpiry(keys, a.idleTtl, createdSteps)
   end
   publishBatch(a.channel, firstSeqText, lastSeqText, isTerminal, frames)
-  return { results, stateAfter(nextSeq, publishedAt, isTerminal) }, statusChanges
+  return { results, stateAfter(nextSeq, publishedAt, isTerminal, liveUntil) }, statusChanges
 end

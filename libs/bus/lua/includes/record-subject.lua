@@ -12,10 +12,13 @@ cannot show a subject's statuses backwards, and a subject whose history was lost
 
 recordSubject(keys, r, updates[, dataJsonOf]):
 keys:    recent (zset member -> ms of its last append), live (zset member -> ms its history expires,
-         inf until its terminal event), recorded (hash member -> 'epoch lastSeq'), activityMeta,
+         after its terminal event or idle; inf with no idle expiry until its terminal event), recorded (hash member -> 'epoch lastSeq'), activityMeta,
          activityStream
 r:       channel (the activity's), maxlen, epochCandidate (the activity's), ttlMs, member, epoch,
-         lastSeq, terminal (boolean), storedAt, storedAtMs (nil: read from storedAt, only if needed)
+         lastSeq, terminal (boolean), storedAt, storedAtMs (nil: read from storedAt, only if needed),
+         liveUntilMs (nil, unless the append renewed the unfinished subject's idle expiry: then when
+         its history expires if idle), idleSpanMs (0: no idle expiry; else the longest an unfinished
+         subject's history lives after its last append)
 updates: per status change in seq order, {subjectSeq, dataJson}, or {subjectSeq, ...} with
          dataJsonOf(update) answering its dataJson: called only for the changes it appends
 Returns the number of activity frames appended.
@@ -77,10 +80,18 @@ local function recordSubject(keys, r, updates, dataJsonOf)
     return #frames
   end
 
-  -- A subject recorded in this epoch is live (+inf) already unless this record is its terminal one:
-  -- the live entry goes only with the recorded one (the prune, recentSubjects), and after a recorded
-  -- terminal event no append stores anything more.
-  if r.terminal or recordedUpTo == 0 then redis.call('ZADD', liveKey, r.terminal and (now + r.ttlMs) or '+inf', r.member) end
+  -- A subject recorded in this epoch is live already (+inf, or until it expires idle) unless this
+  -- record is its terminal one or renews its idle expiry: the live entry goes only with the recorded
+  -- one (the prune, recentSubjects), and after a recorded terminal event no append stores anything more.
+  -- A first record without the expiry (the record of its renewal failed) counts the subject until the
+  -- latest it can expire, never less.
+  if r.terminal then
+    redis.call('ZADD', liveKey, now + r.ttlMs, r.member)
+  elseif r.liveUntilMs then
+    redis.call('ZADD', liveKey, r.liveUntilMs, r.member)
+  elseif recordedUpTo == 0 then
+    redis.call('ZADD', liveKey, r.idleSpanMs > 0 and (now + r.idleSpanMs) or '+inf', r.member)
+  end
   redis.call('ZADD', recentKey, 'GT', r.storedAtMs or isoTimeMs(r.storedAt), r.member)
   local appended = appendActivity()
   -- Last: a call that failed before this is redone whole by the next one.
