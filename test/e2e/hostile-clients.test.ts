@@ -651,3 +651,44 @@ test('clients that never read history answers of 48 KB events hold at most FANOU
   const json = JSON.parse(whole.body) as { events: { seq: number }[]; next: number | null };
   expect({ count: json.events.length, first: json.events[0]?.seq, last: json.events.at(-1)?.seq, next: json.next }).toEqual({ count: 300, first: 1, last: 300, next: null });
 });
+
+test('40 non-reading ?subjects= streams, each holding frames of its own up to a 4 MiB client buffer: FANOUT_MAX_UNSENT_BYTES bounds them together, dropping those furthest behind as slow consumers', async () => {
+  const budget = 16 * MiB;
+  const gateway = await stack.addGateway({ ...GC_ON_SIGNAL_ENV, FANOUT_MAX_UNSENT_BYTES: budget, FANOUT_CLIENT_BUFFER_BYTES: 4 * MiB, FANOUT_HEARTBEAT_MS: 120_000 });
+  // 10 running pack runs of 150 events of 8 KB: a stream over all of them replays 12 MB (more than
+  // its socket and its buffer take), each frame with its own cursor, and stays open.
+  const plans = Array.from({ length: 10 }, () => packRunPlan(stack.tenant, 150, { terminal: false, message: (lineNo) => `${lineNo} ${LINE}`.slice(0, 8000) }));
+  for (const plan of plans) for (const batch of chunk(plan.events, 100)) await stack.publishOk(batch);
+  await untilNoSockets(gateway);
+  const liveBytes = async () => {
+    await afterFullGc(gateway);
+    return (await metric(gateway, 'nodejs_heap_size_used_bytes')) + (await metric(gateway, 'nodejs_external_memory_bytes'));
+  };
+  const before = await liveBytes();
+  const path = `/api/v1/stream?subjects=${plans.map((p) => `pack-run:${p.id}`).join(',')}`;
+  const clients = openStalledClients(gateway.port, streamRequest(path, stack.tenant), { count: 40, intervalMs: 20 });
+  stalled.push(clients);
+  await clients.untilOpened(40, 10_000);
+  // Each stream writes what its socket and its buffer (4 MiB) take, or is dropped: until nothing more is written.
+  let delivered = -1;
+  await waitFor(
+    'the streams to write no more',
+    async () => {
+      const now = await metric(gateway, 'fanout_gateway_events_delivered_total', { kind: 'multi' });
+      const stable = now === delivered && now > 0;
+      delivered = now;
+      return stable;
+    },
+    30_000,
+    1_000,
+  );
+  const held = (await liveBytes()) - before;
+  const dropped = await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'slow_consumer' });
+  console.log(`40 non-reading ?subjects= streams: the gateway holds ${(held / MiB).toFixed(1)} MiB of live JS heap and buffers after a full GC; ${dropped} dropped as slow consumers`);
+  // Without the budget (measured with 1 GiB) the gateway held 97.9 MiB: ~2 MiB of unsent frames for
+  // each stream (its socket took the rest) beside the 12 MB of history pages cached for them. Within
+  // it, those furthest behind go (30.1 MiB held, 28 dropped).
+  expect(held).toBeLessThan(budget + 24 * MiB);
+  expect(dropped).toBeGreaterThanOrEqual(10);
+  expect(gateway.tail(100_000)).toContain('FANOUT_MAX_UNSENT_BYTES passed');
+}, 120_000);

@@ -20,6 +20,7 @@ import { createStreamHandler, isStreamRequest } from './stream-handler';
 import { StreamServices, StreamSettings } from './stream-context';
 import { StreamSession } from './stream-session';
 import { SubscriptionManager } from './subscription-manager';
+import { UnsentBudget } from './unsent-budget';
 import { WatcherReporter } from './watcher-reporter';
 
 export const DEFAULT_MAX_CONNECTIONS = 50_000;
@@ -35,6 +36,8 @@ export interface GatewaySettings extends StreamSettings {
   maxRevocations: number;
   /** Bytes of history and log answers this process reads and holds at once. @default {@link DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT} */
   maxAnswerBytesInFlight: number;
+  /** Unsent bytes over all this process's streams; past it those furthest behind are dropped. @default {@link DEFAULT_MAX_UNSENT_BYTES} */
+  maxUnsentBytes: number;
 }
 
 export interface GatewayOptions {
@@ -86,6 +89,10 @@ function refusingAnswersLogged(logger: Logger, limit: number, count: () => void)
   };
 }
 
+function loggingBudgetDrops(logger: Logger, limit: number): (dropped: number, totalBefore: number) => void {
+  return (dropped, unsentBytes) => logger.warn({ dropped, unsentBytes, limit }, 'FANOUT_MAX_UNSENT_BYTES passed: dropped the streams furthest behind as slow consumers (they resume)');
+}
+
 /** How often a drain ends the streams that are due. */
 const DRAIN_TICK_MS = 10;
 
@@ -130,7 +137,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics.busReconnects.inc();
     subscriptions.recoverAll();
   });
-  const services = { bus, history, subscriptions, scheduler, metrics, settings, logger } satisfies StreamServices;
+  const unsentBudget = new UnsentBudget(settings.maxUnsentBytes, loggingBudgetDrops(logger, settings.maxUnsentBytes));
+  const services = { bus, history, subscriptions, scheduler, metrics, settings, unsentBudget, logger } satisfies StreamServices;
   const openStreams = new Set<StreamSession>();
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerTenant);
   const { revocations } = options;

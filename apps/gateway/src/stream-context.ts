@@ -2,6 +2,7 @@ import { GatewayMetrics, Logger } from '@fanout/observability';
 import { SweepScheduler } from '@fanout/sse';
 import type { CompressionMode } from './stream-compression';
 import type { FeedServices } from './subject-feed';
+import type { UnsentBudget } from './unsent-budget';
 
 /** The stream settings fanout runs with unless they are configured. */
 export const DEFAULT_RETRY_MS = 2000;
@@ -53,6 +54,8 @@ export interface SessionServices {
   scheduler: Pick<SweepScheduler, 'add' | 'delete'>;
   metrics: Pick<GatewayMetrics, 'connections' | 'disconnects' | 'heartbeats' | 'countDelivered' | 'conflated'>;
   settings: Pick<StreamSettings, 'retryMs' | 'retryJitterMs' | 'heartbeatMs' | 'idleTimeoutMs' | 'clientBufferBytes' | 'conflateThresholdBytes' | 'compression'>;
+  /** Unsent bytes over all the process's streams. */
+  unsentBudget: Pick<UnsentBudget, 'report' | 'forget'>;
   logger: Logger;
 }
 

@@ -3,6 +3,7 @@ import { eventTypeOf, seqOfFrame, splitFrames } from '@fanout/bus';
 import { Principal } from '@fanout/http';
 import { DisconnectReason, StreamKindLabel } from '@fanout/observability';
 import { CloseListener, SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
+import { Backlogged, COUNTED_FROM_BYTES } from './unsent-budget';
 import { ConflationQueue, Skipped } from './conflation-queue';
 import { DeliveryOptions } from './delivery-options';
 import { FeedSink, SubjectFeed } from './subject-feed';
@@ -25,9 +26,11 @@ const CONFLATABLE: ReadonlySet<string> = new Set(CONFLATABLE_EVENT_TYPES);
  * limit) has what is written next held in a `ConflationQueue` until the socket drains, where a
  * progress event replaces the one of its subject still held; the limit then counts what is held too.
  */
-export abstract class StreamSession implements Sweepable, FeedSink, CloseListener {
+export abstract class StreamSession implements Sweepable, FeedSink, CloseListener, Backlogged {
   private started = false;
   private closed = false;
+  /** Whether the process's unsent budget counts this stream (it is behind by COUNTED_FROM_BYTES or more). */
+  private counted = false;
   private lastEventAt = Date.now();
   /** Unsent bytes right after the last heartbeat: none taken since then means a stalled reader. */
   private unsentAtHeartbeat = Number.POSITIVE_INFINITY;
@@ -150,7 +153,8 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     else this.conn.write(frames);
     this.lastEventAt = Date.now();
     this.services.metrics.countDelivered(this.kindLabel, count, replayed);
-    if (!replayed) this.checkBuffer();
+    if (replayed) this.countUnsent(this.unsentBytes());
+    else this.checkBuffer();
   }
 
   protected writeControl(frame: Buffer): void {
@@ -160,7 +164,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   }
 
   /** Unsent bytes of the connection, with what conflation holds back. */
-  private unsentBytes(): number {
+  unsentBytes(): number {
     return this.conn.unsentBytes + (this.held?.bytes ?? 0);
   }
 
@@ -195,7 +199,25 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   }
 
   private checkBuffer(): void {
-    if (!this.closed && this.unsentBytes() > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
+    if (this.closed) return;
+    const unsent = this.unsentBytes();
+    if (unsent > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
+    else this.countUnsent(unsent);
+  }
+
+  /** Tells the process's unsent budget, when this stream is (or was) behind enough to count. */
+  private countUnsent(unsent: number): void {
+    if (!this.closed && (this.counted || unsent >= COUNTED_FROM_BYTES)) this.counted = this.services.unsentBudget.report(this, unsent);
+  }
+
+  /**
+   * The process's unsent budget is over: this stream is among those furthest behind. One that ended
+   * already (its socket flushing its last bytes) loses them: its client resumes.
+   */
+  dropForTheBudget(): void {
+    this.counted = false;
+    if (!this.closed) this.dropSlowConsumer();
+    else this.conn.destroy();
   }
 
   private dropSlowConsumer(): void {
@@ -215,7 +237,12 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     }
   }
 
+  /** Once its socket is gone: until then an ended stream's unsent bytes still count. */
   private release(): void {
+    if (this.counted) {
+      this.counted = false;
+      this.services.unsentBudget.forget(this);
+    }
     this.releaseListener?.(this);
     this.releaseListener = undefined;
   }

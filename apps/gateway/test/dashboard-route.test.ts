@@ -44,6 +44,7 @@ async function serve(dashboardDir: string): Promise<string> {
       maxConnectionsPerTenant: 10,
       maxRevocations: 10,
       maxAnswerBytesInFlight: 8 << 20,
+      maxUnsentBytes: 16 << 20,
     },
     dashboardDir,
   });

@@ -25,6 +25,8 @@ import {
   DEFAULT_MAX_REVOCATIONS,
   DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT,
   MIN_ANSWER_BYTES_IN_FLIGHT,
+  DEFAULT_MAX_UNSENT_BYTES,
+  MIN_MAX_UNSENT_BYTES,
   DEFAULT_RETRY_MS,
   defaultConflateThresholdBytes,
   DEFAULT_RETRY_JITTER_MS,
@@ -112,6 +114,8 @@ export interface FanoutConfig {
   maxBodyBytesInFlight: number;
   /** FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT: bytes of history and log answers a gateway reads and holds at once, per replica. @default {@link DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT} */
   maxAnswerBytesInFlight: number;
+  /** FANOUT_MAX_UNSENT_BYTES: unsent bytes over all of a gateway's streams, per replica. @default {@link DEFAULT_MAX_UNSENT_BYTES} */
+  maxUnsentBytes: number;
   /** FANOUT_TENANT_MAX_SUBJECTS: subjects one tenant may hold in the store; 0 = no limit. @default {@link DEFAULT_TENANT_MAX_SUBJECTS} */
   tenantMaxSubjects: number;
   /** FANOUT_ARCHIVE_S3_BUCKET and the other FANOUT_ARCHIVE_* settings; unset: no archive. */
@@ -290,6 +294,10 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   if (shutdownSpreadMs > 0 && shutdownSpreadMs >= shutdownGraceMs) {
     throw new ConfigError('FANOUT_SHUTDOWN_SPREAD_MS', `must be below FANOUT_SHUTDOWN_GRACE_MS (${shutdownGraceMs}), which must leave the last streams time to close`);
   }
+  const maxUnsentBytes = read(env, 'FANOUT_MAX_UNSENT_BYTES', wholeNumber(MIN_MAX_UNSENT_BYTES), DEFAULT_MAX_UNSENT_BYTES);
+  if (maxUnsentBytes < clientBufferBytes) {
+    throw new ConfigError('FANOUT_MAX_UNSENT_BYTES', `must be at least FANOUT_CLIENT_BUFFER_BYTES (${clientBufferBytes}), what one stream may hold`);
+  }
   const archive = readArchiveConfig(env);
   if (archive && !redisUrl && !redisClusterNodes && !redisSentinel) {
     throw new ConfigError('FANOUT_ARCHIVE_S3_BUCKET', 'the archive needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory bus keeps nothing to archive');
@@ -326,6 +334,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     maxIdleSockets: read(env, 'FANOUT_MAX_IDLE_SOCKETS', positiveInt, DEFAULT_MAX_IDLE_SOCKETS),
     maxBodyBytesInFlight: read(env, 'FANOUT_MAX_BODY_BYTES_IN_FLIGHT', wholeNumber(MAX_REQUEST_BYTES), DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
     maxAnswerBytesInFlight: read(env, 'FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT', wholeNumber(MIN_ANSWER_BYTES_IN_FLIGHT), DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT),
+    maxUnsentBytes,
     tenantMaxSubjects: read(env, 'FANOUT_TENANT_MAX_SUBJECTS', wholeNumber(0), DEFAULT_TENANT_MAX_SUBJECTS),
 
     // Live revocation (issue 17)

@@ -130,6 +130,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
             maxConnectionsPerTenant: config.maxConnectionsPerTenant,
             maxRevocations: config.maxRevocations,
             maxAnswerBytesInFlight: config.maxAnswerBytesInFlight,
+            maxUnsentBytes: config.maxUnsentBytes,
           },
         });
   const publisher = config.role === 'gateway' ? undefined : createPublisher({ bus, logger, registry, authenticate, apiHeaders: apiHeadersFor(config.corsOrigins), maxBodyBytesInFlight: config.maxBodyBytesInFlight });

@@ -1,6 +1,6 @@
 import cluster, { Worker } from 'node:cluster';
 import { MAX_REQUEST_BYTES } from '@fanout/contracts';
-import { MIN_ANSWER_BYTES_IN_FLIGHT } from '@fanout/gateway';
+import { MIN_ANSWER_BYTES_IN_FLIGHT, MIN_MAX_UNSENT_BYTES } from '@fanout/gateway';
 import { createLogger, serveReplicaMetrics } from '@fanout/observability';
 import { FanoutConfig } from './config';
 
@@ -87,6 +87,7 @@ export function workerConfig(config: FanoutConfig): FanoutConfig {
     maxBodyBytesInFlight: Math.max(MAX_REQUEST_BYTES, Math.ceil(config.maxBodyBytesInFlight / config.workers)),
     // At least one read of a history answer's chunk, which any gateway must be able to make.
     maxAnswerBytesInFlight: Math.max(MIN_ANSWER_BYTES_IN_FLIGHT, Math.ceil(config.maxAnswerBytesInFlight / config.workers)),
+    maxUnsentBytes: Math.max(MIN_MAX_UNSENT_BYTES, config.clientBufferBytes, Math.ceil(config.maxUnsentBytes / config.workers)),
   };
 }
 

@@ -120,6 +120,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
 {{- end }}
 - name: FANOUT_CLIENT_BUFFER_BYTES
   value: {{ .Values.config.clientBufferBytes | int64 | quote }}
+{{- with .Values.config.maxUnsentBytes }}
+- name: FANOUT_MAX_UNSENT_BYTES
+  value: {{ . | int64 | quote }}
+{{- end }}
 {{- if ne (toString .Values.config.conflateThresholdBytes) "" }}
 - name: FANOUT_CONFLATE_THRESHOLD_BYTES
   value: {{ .Values.config.conflateThresholdBytes | int64 | quote }}
