@@ -243,11 +243,16 @@ export class MemoryBus implements Bus {
     stored.expiry.unref();
   }
 
+  /** A subject's history expired; with the tenant's last one, its activity goes too (as Redis expires the tenant's keys). */
   private forget(key: string, tenant: string): void {
     this.subjects.delete(key);
     const left = (this.subjectCounts.get(tenant) ?? 1) - 1;
-    if (left > 0) this.subjectCounts.set(tenant, left);
-    else this.subjectCounts.delete(tenant);
+    if (left > 0) {
+      this.subjectCounts.set(tenant, left);
+      return;
+    }
+    this.subjectCounts.delete(tenant);
+    this.activities.delete(subjectKeyString(activityOf(tenant)));
   }
 
   private msUntilASubjectExpires(tenant: string): number | undefined {

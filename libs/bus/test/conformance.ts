@@ -1053,6 +1053,23 @@ export function runBusConformance(name: string, factory: BusFactory): void {
         expectStored(await bus.append(idle, [status(idle, 'pending')]), [1]);
       });
 
+      it("a tenant whose subjects all expired keeps nothing: its activity goes with the last of them", async () => {
+        const bus = await open({ subjectIdleTtlSeconds: 1, historyTtlSeconds: 2 });
+        const tenant = unique('tenant');
+        const idle = newSubject('job', tenant);
+        const ended = newSubject('run', tenant);
+        await bus.append(idle, [status(idle, 'pending')]);
+        await bus.append(ended, [status(ended, 'pending'), status(ended, 'canceled')]);
+        expect(await bus.info(activityOf(tenant))).toMatchObject({ lastSeq: 3 });
+        await waitFor('the idle subject to expire', async () => (await bus.info(idle)) === null, 10_000);
+        // The finished one lives on (2 s), and the activity with it.
+        if ((await bus.info(ended)) !== null) expect(await bus.info(activityOf(tenant))).toMatchObject({ lastSeq: 3 });
+        await waitFor('the finished subject to expire', async () => (await bus.info(ended)) === null, 10_000);
+        await waitFor('the activity to go with it', async () => (await bus.info(activityOf(tenant))) === null, 5_000);
+        expect(await bus.history(activityOf(tenant), 0, 10)).toEqual([]);
+        expect(await bus.recentSubjects(tenant, undefined, 10)).toEqual([]);
+      });
+
       it('a finished subject lives its history TTL, not the idle one', async () => {
         const bus = await open({ subjectIdleTtlSeconds: 1, historyTtlSeconds: 3600 });
         const s = newSubject('run');

@@ -193,6 +193,8 @@ describe('the commands the one script runs for one event', () => {
     expect(await commandsRunBy(() => store.append(s, [status(s, 'scheduled')], Date.now() + 60_000))).toEqual([
       'time', 'hmget', 'hget', 'xadd 0-3', 'hset', 'hlen', 'xlen', 'hset', 'pttl', 'spublish',
       'zrangebyscore', 'hget', 'zadd', 'hmget', 'xadd 0-2', 'hset', 'spublish', 'hset',
+      // The activity changed: the tenant's keys are set to expire with its last subject.
+      'zrange', 'pexpireat', 'pexpireat', 'pexpireat', 'pexpireat', 'pexpireat',
     ]);
   });
 

@@ -14,6 +14,8 @@ import {
   storedFrame,
   subjectKeys,
   subjectTag,
+  activityKeys,
+  activityOf,
   tenantIndexKeys,
   watcherKey,
 } from '../src';
@@ -175,6 +177,35 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
     await bus.append(s, [step(s, 0, 'succeeded'), status(s, 'succeeded')]);
     await expectExpiringWithin([keys.meta, keys.stream, keys.ids, keys.steps], 3_590_000, 3_600_000);
     expect(Number(await c.zscore(live, member))).toBeGreaterThan(Date.now() + 3_590_000);
+  });
+
+  it("a tenant's keys expire with the last of its subjects: at the highest live score, or never while one has no end", async () => {
+    const c = client();
+    const tenantKeysOf = (tenant: string) => {
+      const index = tenantIndexKeys(tenant);
+      const activity = activityKeys(activityOf(tenant));
+      return [index.recent, index.live, index.recorded, activity.meta, activity.stream];
+    };
+    const expiriesOf = async (keys: string[]) => Promise.all(keys.map((key) => c.pexpiretime(key)));
+
+    const withIdle = await open({ subjectIdleTtlSeconds: 600, historyTtlSeconds: 3600 });
+    const running = newSubject('job');
+    await withIdle.append(running, [status(running, 'pending')]);
+    const runningUntil = await c.pexpiretime(subjectKeys(running).meta);
+    expect(await expiriesOf(tenantKeysOf(running.tenant))).toEqual(Array(5).fill(runningUntil));
+    const ended = newSubject('run', running.tenant);
+    await withIdle.append(ended, [status(ended, 'pending'), status(ended, 'canceled')]);
+    const endedUntil = Number(await c.zscore(tenantIndexKeys(running.tenant).live, `run:${ended.id}`));
+    expect(endedUntil).toBeGreaterThan(runningUntil);
+    expect(await expiriesOf(tenantKeysOf(running.tenant))).toEqual(Array(5).fill(endedUntil));
+
+    const withoutIdle = await open({ subjectIdleTtlSeconds: 0, historyTtlSeconds: 3600 });
+    const forever = newSubject('job');
+    const done = newSubject('job', forever.tenant);
+    await withoutIdle.append(done, [status(done, 'pending'), status(done, 'canceled')]);
+    expect((await expiriesOf(tenantKeysOf(forever.tenant))).every((at) => at > Date.now())).toBe(true);
+    await withoutIdle.append(forever, [status(forever, 'pending')]);
+    expect(await expiriesOf(tenantKeysOf(forever.tenant))).toEqual(Array(5).fill(-1));
   });
 
   it('stream entries hold their eventId (field i), and ids holds exactly the retained entries\' ids', async () => {

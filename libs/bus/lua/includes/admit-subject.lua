@@ -25,5 +25,7 @@ local function admitSubject(liveKey, member, maxSubjects, reservationMs)
   end
   local reservedUntil = now + reservationMs
   redis.call('ZADD', liveKey, reservedUntil, member)
+  -- The index lives at least as long as the reservation (GT leaves one with no expiry as it is).
+  redis.call('PEXPIREAT', liveKey, reservedUntil, 'GT')
   return { 1, string.format('%d', reservedUntil) }
 end

@@ -8,7 +8,8 @@ Idempotent: the tenant keeps what it recorded of each subject (its epoch and las
 that brings nothing newer changes nothing. So an append whose record failed is recorded by its
 retry, or by the subject's next append, never twice and never out of order: racing publishers
 cannot show a subject's statuses backwards, and a subject whose history was lost and started again
-(a new epoch) is recorded again. Each call also drops a few subjects whose history has expired.
+(a new epoch) is recorded again. Each call also drops a few subjects whose history has expired, and
+the tenant's keys expire with the last of its subjects (keepTenantKeys).
 
 recordSubject(keys, r, updates[, dataJsonOf]):
 keys:    recent (zset member -> ms of its last append), live (zset member -> ms its history expires,
@@ -30,6 +31,22 @@ Returns the number of activity frames appended.
 local PRUNE_AT_MOST = 32
 
 local function updateDataJson(update) return update[2] end
+
+--[[
+A tenant's keys live as long as its longest-lived subject may: until the highest score of its live
+index (the last of its subjects to lapse), or for ever while one has no end (+inf). Set whenever the
+live index or the activity changed, so a key this call created has it too.
+]]
+local function keepTenantKeys(keys)
+  local last = redis.call('ZRANGE', keys.live, -1, -1, 'WITHSCORES')[2]
+  for _, key in ipairs({ keys.recent, keys.live, keys.recorded, keys.activityMeta, keys.activityStream }) do
+    if last == nil or last == 'inf' then
+      redis.call('PERSIST', key)
+    else
+      redis.call('PEXPIREAT', key, string.format('%d', tonumber(last)))
+    end
+  end
+end
 
 local function recordSubject(keys, r, updates, dataJsonOf)
   local recentKey, liveKey, recordedKey = keys.recent, keys.live, keys.recorded
@@ -85,16 +102,20 @@ local function recordSubject(keys, r, updates, dataJsonOf)
   -- one (the prune, recentSubjects), and after a recorded terminal event no append stores anything more.
   -- A first record without the expiry (the record of its renewal failed) counts the subject until the
   -- latest it can expire, never less.
+  local liveChanged = true
   if r.terminal then
     redis.call('ZADD', liveKey, now + r.ttlMs, r.member)
   elseif r.liveUntilMs then
     redis.call('ZADD', liveKey, r.liveUntilMs, r.member)
   elseif recordedUpTo == 0 then
     redis.call('ZADD', liveKey, r.idleSpanMs > 0 and (now + r.idleSpanMs) or '+inf', r.member)
+  else
+    liveChanged = false
   end
   redis.call('ZADD', recentKey, 'GT', r.storedAtMs or isoTimeMs(r.storedAt), r.member)
   local appended = appendActivity()
   -- Last: a call that failed before this is redone whole by the next one.
   redis.call('HSET', recordedKey, r.member, r.epoch .. ' ' .. r.lastSeq)
+  if liveChanged or appended > 0 then keepTenantKeys(keys) end
   return appended
 end
