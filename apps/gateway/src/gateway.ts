@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Router } from 'express';
 import { Bus, lastPublishedAtMs } from '@fanout/bus';
 import { Authenticator, HttpProblem, StreamHeaders } from '@fanout/http';
-import { GatewayMetrics, Logger, Registry, createGatewayMetrics } from '@fanout/observability';
+import { GatewayMetrics, Logger, Registry, createGatewayMetrics, throttledWarning } from '@fanout/observability';
 import { SweepScheduler, sweepPeriodFor } from '@fanout/sse';
 import { AnswerBudget } from './answer-budget';
 import { ConnectionLimits } from './connection-limits';
@@ -72,25 +72,19 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** A full answer budget is logged at most this often, with the count of requests it refused since. */
-const REFUSED_ANSWERS_LOG_EVERY_MS = 10_000;
+/** A process budget's refusals and drops are logged at most this often, each line with how many since the last. */
+const BUDGET_WARNING_EVERY_MS = 10_000;
 
 function refusingAnswersLogged(logger: Logger, limit: number, count: () => void): () => void {
-  let refused = 0;
-  let loggedAt = -Infinity;
+  const warn = throttledWarning(logger, BUDGET_WARNING_EVERY_MS, 'FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT held by history and log answers: refused new ones with 503', 'refused', { limit });
   return () => {
     count();
-    refused += 1;
-    const now = Date.now();
-    if (now - loggedAt < REFUSED_ANSWERS_LOG_EVERY_MS) return;
-    logger.warn({ refused, limit }, 'FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT held by history and log answers: refused new ones with 503');
-    refused = 0;
-    loggedAt = now;
+    warn();
   };
 }
 
-function loggingBudgetDrops(logger: Logger, limit: number): (dropped: number, totalBefore: number) => void {
-  return (dropped, unsentBytes) => logger.warn({ dropped, unsentBytes, limit }, 'FANOUT_MAX_UNSENT_BYTES passed: dropped the streams furthest behind as slow consumers (they resume)');
+function loggingBudgetDrops(logger: Logger, limit: number): (dropped: number) => void {
+  return throttledWarning(logger, BUDGET_WARNING_EVERY_MS, 'FANOUT_MAX_UNSENT_BYTES passed: dropped the streams furthest behind as slow consumers (they resume)', 'dropped', { limit });
 }
 
 /** How often a drain ends the streams that are due. */

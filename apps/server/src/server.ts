@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import { Bus } from '@fanout/bus';
 import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, RevocationList, createGateway, refusingRevoked } from '@fanout/gateway';
 import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
-import { Logger, createLogger, createRegistry, redactUrl } from '@fanout/observability';
+import { Logger, createLogger, createRegistry, redactUrl, throttledWarning } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { startArchive } from './archive';
 import { createBus, describeBus } from './bus';
@@ -60,16 +60,7 @@ async function untilStoreAnswers(bus: Bus, logger: Logger, limitMs: number): Pro
 const IDLE_SOCKETS_LOG_EVERY_MS = 10_000;
 
 function loggingIdleSocketsClosed(logger: Logger, limit: number): () => void {
-  let closed = 0;
-  let loggedAt = -Infinity;
-  return () => {
-    closed += 1;
-    const now = Date.now();
-    if (now - loggedAt < IDLE_SOCKETS_LOG_EVERY_MS) return;
-    logger.warn({ closed, limit }, 'FANOUT_MAX_IDLE_SOCKETS connections without a request in progress: closed the ones idle longest');
-    closed = 0;
-    loggedAt = now;
-  };
+  return throttledWarning(logger, IDLE_SOCKETS_LOG_EVERY_MS, 'FANOUT_MAX_IDLE_SOCKETS connections without a request in progress: closed the ones idle longest', 'closed', { limit });
 }
 
 /** RFC 7518 §3.2: an HS256 key is at least 256 bits; a shorter one lets a captured token be brute-forced offline. */
