@@ -603,13 +603,18 @@ test('a client replaying a history of pages too large to cache (600 events of 48
   }
 });
 
-test('clients that never read history answers of 48 KB events hold at most FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT between them; past it a history or log request is a 503 with Retry-After; once they go, a reader gets the whole page', async () => {
+test("clients of one tenant that never read history answers of 48 KB events hold at most its share of FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT; past it its history and log requests are 503s with Retry-After while another tenant's are served; once they go, a reader gets the whole page", async () => {
   const budget = 16 * MiB;
+  // A tenant holds at most a quarter of the budget, and at least one largest read (100 × 65 KiB).
+  const tenantShare = 100 * (64 * 1024 + 1024);
   const gateway = await stack.addGateway({ ...GC_ON_SIGNAL_ENV, FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT: budget });
   // 8,000 control characters pass the message's 8 KiB rule and are 48 KB of JSON escapes: each
   // chunk of 100 events the answer writes is 4.8 MB.
   const plan = packRunPlan(stack.tenant, 300, { message: (lineNo) => `${lineNo}${'\u0001'.repeat(8000)}`.slice(0, 8000) });
   for (const batch of chunk(plan.events, 50)) await stack.publishOk(batch);
+  const otherTenant = `${stack.tenant}-other`;
+  const other = packRunPlan(otherTenant, 30);
+  await stack.publishOk(other.events);
   await untilNoSockets(gateway);
   const liveBytes = async () => {
     await afterFullGc(gateway);
@@ -626,23 +631,29 @@ test('clients that never read history answers of 48 KB events hold at most FANOU
   const held = (await liveBytes()) - before;
   console.log(`30 unread answers of 48 KB events: ${(reserved / MiB).toFixed(1)} MiB reserved, the gateway holds ${(held / MiB).toFixed(1)} MiB of live JS heap and buffers after a full GC`);
   expect(reserved).toBeGreaterThan(4 * MiB);
-  expect(reserved).toBeLessThanOrEqual(budget);
+  expect(reserved).toBeLessThanOrEqual(tenantShare);
   // Each would hold a written chunk of 4.8 MB (~140 MB for the 30) without the budget.
   expect(held).toBeLessThan(budget + 24 * MiB);
 
-  const answerOf = (path: string) =>
+  const answerOf = (path: string, tenant = stack.tenant) =>
     new Promise<{ status: number; retryAfter?: string; body: string }>((resolve, reject) => {
-      httpGet(`${gateway.url}${path}`, { headers: { 'X-Tenant': stack.tenant } }, (res) => {
+      httpGet(`${gateway.url}${path}`, { headers: { 'X-Tenant': tenant } }, (res) => {
         const parts: Buffer[] = [];
         res.on('data', (part: Buffer) => parts.push(part));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: Buffer.concat(parts).toString('utf8') }));
       }).on('error', reject);
     });
-  const refused = await within('a page and a log refused', Promise.all([answerOf(pagePath), answerOf(`/api/v1/pack-runs/${plan.id}/log`)]), 20_000);
-  for (const answer of refused) {
+  const [refusedPage, refusedLog, otherPage] = await within(
+    'a page and a log refused, and the other tenant served',
+    Promise.all([answerOf(pagePath), answerOf(`/api/v1/pack-runs/${plan.id}/log`), answerOf(`/api/v1/pack-runs/${other.id}/events?limit=1000`, otherTenant)]),
+    20_000,
+  );
+  for (const answer of [refusedPage!, refusedLog!]) {
     expect({ status: answer.status, retryAfter: answer.retryAfter }).toEqual({ status: 503, retryAfter: '1' });
     expect(JSON.parse(answer.body)).toMatchObject({ status: 503, detail: expect.stringContaining('FANOUT_MAX_ANSWER_BYTES_IN_FLIGHT') });
   }
+  expect(otherPage!.status).toBe(200);
+  expect((JSON.parse(otherPage!.body) as { events: unknown[] }).events).toHaveLength(30);
 
   await clients.close();
   await waitFor('the budget to be free', async () => (await metric(gateway, 'fanout_gateway_answer_bytes')) === 0, 20_000);

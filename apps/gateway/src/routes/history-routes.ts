@@ -52,7 +52,7 @@ async function writePage(
   nextOf: (firstSeq: number | undefined, lastSeq: number | undefined) => number | null,
 ): Promise<void> {
   const { bus, logger } = page;
-  const share = page.budget.shareFor(res);
+  const share = page.budget.shareFor(res, subject.tenant);
   const readChunk = async (afterSeq: number, remaining: number): Promise<HistoryEntry[]> => {
     const entries = await bus.history(subject, afterSeq, Math.min(remaining, HISTORY_READ_CHUNK));
     return range.endSeq === undefined ? entries : entries.filter((e) => e.seq < range.endSeq!);

@@ -72,7 +72,7 @@ export function logRoute(bus: Bus, budget: AnswerBudget, authenticate: Authentic
       res.end();
       return;
     }
-    const share = budget.shareFor(res);
+    const share = budget.shareFor(res, subject.tenant);
     try {
       // The first page is read before anything is written, so a store that fails at once, or a budget with no room, is still a 503.
       if (!(await share.forRead(LOG_PAGE_SIZE, ANSWER_ROOM_WAIT_MS))) return;
