@@ -130,10 +130,10 @@ export class MemoryBus implements Bus {
     this.subjects.set(key, stored);
     this.store(key, stored, frames, publishedAt);
     forgetTrimmedIds(stored);
-    const idleMs = (this.options.subjectIdleTtlSeconds ?? DEFAULT_SUBJECT_IDLE_TTL_SECONDS) * 1000;
+    const idleSeconds = this.options.subjectIdleTtlSeconds ?? DEFAULT_SUBJECT_IDLE_TTL_SECONDS;
     if (stored.terminal) this.expireIn(key, stored, this.options.historyTtlSeconds * 1000);
     // As the Redis bus: renewed once a tenth of the idle time has passed, to at most a tenth more.
-    else if (idleMs > 0 && (stored.expiresAt === undefined || stored.expiresAt - Date.now() < idleMs)) this.expireIn(key, stored, idleSpanMs(idleMs / 1000));
+    else if (idleSeconds > 0 && (stored.expiresAt === undefined || stored.expiresAt - Date.now() < idleSeconds * 1000)) this.expireIn(key, stored, idleSpanMs(idleSeconds));
     this.recordActivity(subject.tenant, activityUpdates(subject, events, outcomes, publishedAt), publishedAt);
     return outcomes;
   }
