@@ -703,3 +703,29 @@ test('40 non-reading ?subjects= streams, each holding frames of its own up to a 
   expect(dropped).toBeGreaterThanOrEqual(10);
   expect(gateway.tail(100_000)).toContain('FANOUT_MAX_UNSENT_BYTES passed');
 }, 120_000);
+
+test('100 clients that read, sent batches of 800 KB together, are not taken for stalled by FANOUT_MAX_UNSENT_BYTES: each burst leaves 80 MB unsent by the sockets\' count, one batch in memory, and the readers take it', async () => {
+  const gateway = await stack.addGateway({ FANOUT_MAX_UNSENT_BYTES: 16 * MiB });
+  const plan = packRunPlan(stack.tenant, 505, { terminal: false, message: (lineNo) => `${lineNo} ${LINE}`.slice(0, 8000) });
+  const [head, ...batches] = [plan.events.slice(0, 3), ...chunk(plan.events.slice(3), 100)];
+  await stack.publishOk(head!);
+  const readers: Socket[] = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      const socket = connect(gateway.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      socket.write(streamRequest(`/api/v1/stream/pack-runs/${plan.id}`, stack.tenant));
+      readers.push(socket);
+    }
+    await waitFor('100 streams', async () => (await metric(gateway, 'fanout_gateway_connections', { kind: 'pack-run' })) === 100, 20_000);
+    for (const batch of batches) await stack.publishOk(batch);
+    await waitFor('every event delivered to every reader', async () => (await metric(gateway, 'fanout_gateway_events_delivered_total', { kind: 'pack-run' })) === 100 * plan.events.length, 60_000);
+    // Two stall checks later, still nobody dropped.
+    await sleep(2_500);
+    expect(await metric(gateway, 'fanout_gateway_disconnects_total', { reason: 'slow_consumer' })).toBe(0);
+    expect(await metric(gateway, 'fanout_gateway_connections', { kind: 'pack-run' })).toBe(100);
+  } finally {
+    for (const socket of readers) socket.destroy();
+  }
+}, 120_000);

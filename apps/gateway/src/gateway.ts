@@ -190,6 +190,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close() {
       readiness.stop();
       scheduler.stop();
+      unsentBudget.stop();
       await watchers.stop();
     },
   };

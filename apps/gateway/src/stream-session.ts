@@ -2,7 +2,7 @@ import { CONFLATABLE_EVENT_TYPES, EndReason, GapReason } from '@fanout/contracts
 import { eventTypeOf, seqOfFrame, splitFrames } from '@fanout/bus';
 import { Principal } from '@fanout/http';
 import { DisconnectReason, StreamKindLabel } from '@fanout/observability';
-import { CloseListener, SseConnection, Sweepable, heartbeatFrame } from '@fanout/sse';
+import { CloseListener, SseConnection, Sweepable, UncorkListener, heartbeatFrame } from '@fanout/sse';
 import { Backlogged, COUNTED_FROM_BYTES } from './unsent-budget';
 import { ConflationQueue, Skipped } from './conflation-queue';
 import { DeliveryOptions } from './delivery-options';
@@ -26,7 +26,7 @@ const CONFLATABLE: ReadonlySet<string> = new Set(CONFLATABLE_EVENT_TYPES);
  * limit) has what is written next held in a `ConflationQueue` until the socket drains, where a
  * progress event replaces the one of its subject still held; the limit then counts what is held too.
  */
-export abstract class StreamSession implements Sweepable, FeedSink, CloseListener, Backlogged {
+export abstract class StreamSession implements Sweepable, FeedSink, CloseListener, UncorkListener, Backlogged {
   private started = false;
   private closed = false;
   /** Whether the process's unsent budget counts this stream (it is behind by COUNTED_FROM_BYTES or more). */
@@ -47,6 +47,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     protected readonly delivery: DeliveryOptions,
   ) {
     conn.onClose(this);
+    conn.onUncorked(this);
     if (delivery.conflate) this.held = new ConflationQueue((subject, skipped) => this.conflatedFrame(subject, skipped));
   }
 
@@ -153,8 +154,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     else this.conn.write(frames);
     this.lastEventAt = Date.now();
     this.services.metrics.countDelivered(this.kindLabel, count, replayed);
-    if (replayed) this.countUnsent(this.unsentBytes());
-    else this.checkBuffer();
+    if (!replayed) this.checkBuffer();
   }
 
   protected writeControl(frame: Buffer): void {
@@ -199,15 +199,18 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   }
 
   private checkBuffer(): void {
-    if (this.closed) return;
-    const unsent = this.unsentBytes();
-    if (unsent > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
-    else this.countUnsent(unsent);
+    if (!this.closed && this.unsentBytes() > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
   }
 
-  /** Tells the process's unsent budget, when this stream is (or was) behind enough to count. */
-  private countUnsent(unsent: number): void {
-    if (!this.closed && (this.counted || unsent >= COUNTED_FROM_BYTES)) this.counted = this.services.unsentBudget.report(this, unsent);
+  /**
+   * The turn's writes were handed to the socket: tells the process's unsent budget what is still
+   * unsent, when this stream is (or was) behind enough to count. Not before: while a turn's writes are
+   * corked every socket holds them, though one Buffer written to many sockets is held once.
+   */
+  uncorked(): void {
+    if (this.closed) return;
+    const unsent = this.unsentBytes();
+    if (this.counted || unsent >= COUNTED_FROM_BYTES) this.counted = this.services.unsentBudget.report(this, unsent);
   }
 
   /**

@@ -1,9 +1,11 @@
 export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024 * 1024;
 /** The least budget (and it may not be under FANOUT_CLIENT_BUFFER_BYTES, what one stream may hold). */
 export const MIN_MAX_UNSENT_BYTES = 16 * 1024 * 1024;
-/** A stream counts once this much of it is unsent: below, the kernel takes its writes as they come. */
+/** A stream is behind once this much of it is unsent after a turn's writes: below, the kernel takes its writes as they come. */
 export const COUNTED_FROM_BYTES = 64 * 1024;
-/** Dropping stops once the total is back under this share of the budget, so one drop does not follow another write by write. */
+/** How often the streams behind are read again; one behind at two reads in a row (a second or more) counts. */
+export const STALL_CHECK_MS = 1_000;
+/** Dropping stops once the total is back under this share of the budget, so one drop does not follow another check by check. */
 const RELIEVED_SHARE = 0.9;
 
 /** A stream as the budget sees it. */
@@ -15,79 +17,89 @@ export interface Backlogged {
 }
 
 /**
- * Unsent bytes over all the streams of a process. Each stream has its own limit
+ * Unsent bytes over the streams of a process that stay behind. Each stream has its own limit
  * (FANOUT_CLIENT_BUFFER_BYTES), but many streams that do not read (one tenant may open
- * FANOUT_MAX_CONNECTIONS_PER_TENANT of them) could hold that limit each. A stream reports its unsent
- * bytes after each write once they pass COUNTED_FROM_BYTES; when the reported total passes the budget,
- * every counted stream's bytes are read again and those furthest behind are dropped until the total
- * is back under 90 % of it.
+ * FANOUT_MAX_CONNECTIONS_PER_TENANT of them) could hold that limit each.
  *
- * The total counts a Buffer written to many sockets once per socket, where memory holds it once: it
- * is an upper bound of what the streams hold.
+ * A stream reports itself once a turn's writes were handed to its socket and COUNTED_FROM_BYTES or more
+ * are still unsent. Every STALL_CHECK_MS the reported streams are read again: those caught up leave,
+ * and those behind at two checks in a row count. When what they hold passes the budget, those
+ * furthest behind are dropped until it is back under 90 % of it. A client that reads is not behind
+ * for a second, so fan-out bursts (one Buffer written to many sockets, held once) do not count; the
+ * bound is reached within about two checks of the streams that stopped reading.
  */
 export class UnsentBudget {
-  private readonly reported = new Map<Backlogged, number>();
-  private total = 0;
+  /** Streams reported behind, and whether they were behind at the last check too. */
+  private readonly behind = new Map<Backlogged, boolean>();
+  private timer: NodeJS.Timeout | undefined;
+  private stalled = 0;
 
   constructor(
     readonly maxBytes: number,
-    private readonly onDropped: (dropped: number, totalBefore: number) => void = () => undefined,
+    private readonly onDropped: (dropped: number, stalledBytes: number) => void = () => undefined,
   ) {
     if (!Number.isInteger(maxBytes) || maxBytes < MIN_MAX_UNSENT_BYTES) throw new RangeError(`the unsent bytes budget must be at least ${MIN_MAX_UNSENT_BYTES} bytes, not ${maxBytes}`);
   }
 
-  get countedBytes(): number {
-    return this.total;
+  /** What the streams behind at the last two checks held at the last one. */
+  get stalledBytes(): number {
+    return this.stalled;
   }
 
-  /**
-   * Called after a write that leaves `unsent` bytes of the stream unsent, once they reach
-   * COUNTED_FROM_BYTES and until a report under it. Returns whether the stream is counted now.
-   */
+  /** Called once a turn's writes were handed to the stream's socket: `unsent` is what it has not taken. Returns whether the stream is watched now. */
   report(stream: Backlogged, unsent: number): boolean {
-    const before = this.reported.get(stream);
     if (unsent < COUNTED_FROM_BYTES) {
-      if (before !== undefined) this.forget(stream);
+      this.behind.delete(stream);
       return false;
     }
-    this.reported.set(stream, unsent);
-    this.total += unsent - (before ?? 0);
-    if (this.total > this.maxBytes) this.relieve();
-    return this.reported.has(stream);
+    if (!this.behind.has(stream)) this.behind.set(stream, false);
+    this.timer ??= setInterval(() => this.check(), STALL_CHECK_MS).unref();
+    return true;
   }
 
   /** The stream ended. */
   forget(stream: Backlogged): void {
-    const before = this.reported.get(stream);
-    if (before === undefined) return;
-    this.reported.delete(stream);
-    this.total -= before;
+    this.behind.delete(stream);
   }
 
-  /** Reads every counted stream again (their clients took some since), then drops the furthest behind while over. */
-  private relieve(): void {
-    const counted: [Backlogged, number][] = [];
-    this.total = 0;
-    for (const stream of this.reported.keys()) {
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.behind.clear();
+  }
+
+  /** Reads every stream behind again; drops those furthest behind while the stalled ones hold more than the budget. */
+  check(): void {
+    const stalled: [Backlogged, number][] = [];
+    let total = 0;
+    for (const [stream, wasBehind] of this.behind) {
       const unsent = stream.unsentBytes();
       if (unsent < COUNTED_FROM_BYTES) {
-        this.reported.delete(stream);
+        this.behind.delete(stream);
         continue;
       }
-      this.reported.set(stream, unsent);
-      this.total += unsent;
-      counted.push([stream, unsent]);
+      this.behind.set(stream, true);
+      if (!wasBehind) continue;
+      stalled.push([stream, unsent]);
+      total += unsent;
     }
-    if (this.total <= this.maxBytes) return;
-    const totalBefore = this.total;
-    counted.sort((a, b) => b[1] - a[1]);
+    this.stalled = total;
+    if (this.behind.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    if (total <= this.maxBytes) return;
+    const stalledBefore = total;
+    stalled.sort((a, b) => b[1] - a[1]);
     let dropped = 0;
-    for (const [stream] of counted) {
-      if (this.total <= this.maxBytes * RELIEVED_SHARE) break;
-      this.forget(stream);
+    for (const [stream, unsent] of stalled) {
+      if (total <= this.maxBytes * RELIEVED_SHARE) break;
+      this.behind.delete(stream);
       stream.dropForTheBudget();
+      total -= unsent;
       dropped += 1;
     }
-    this.onDropped(dropped, totalBefore);
+    this.stalled = total;
+    this.onDropped(dropped, stalledBefore);
   }
 }

@@ -36,6 +36,7 @@ function recordingConnection(written: Written): SseConnection {
     needsDrain: false,
     lastWriteAt: 0,
     onClose: () => undefined,
+    onUncorked: () => undefined,
     onDrain: () => undefined,
     start: () => undefined,
     drained: () => Promise.resolve(),

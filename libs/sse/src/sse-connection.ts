@@ -8,6 +8,11 @@ export interface CloseListener {
   connectionClosed(): void;
 }
 
+/** Told after the writes of a turn were handed to the socket: what is unsent then is really behind. */
+export interface UncorkListener {
+  uncorked(): void;
+}
+
 /**
  * How long an ended stream's socket may take to flush what is unsent (the `end` frame included)
  * before it is destroyed: a peer that stopped reading must not keep a socket and its buffer.
@@ -41,6 +46,7 @@ export class SseConnection {
   private drainWait: Promise<void> | undefined;
 
   private closeListener: CloseListener | undefined;
+  private uncorkListener: UncorkListener | undefined;
 
   /**
    * `headers` are added to the stream's own (CORS, nosniff); they are not copied per connection.
@@ -164,5 +170,11 @@ export class SseConnection {
     if (!this.corked) return;
     this.corked = false;
     this.socket?.uncork();
+    this.uncorkListener?.uncorked();
+  }
+
+  /** The one listener told after each uncork (an object, not a closure: a connection should hold as little as possible). */
+  onUncorked(listener: UncorkListener): void {
+    this.uncorkListener = listener;
   }
 }
