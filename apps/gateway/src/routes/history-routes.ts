@@ -6,6 +6,7 @@ import { Logger } from '@fanout/observability';
 import { ANSWER_ROOM_WAIT_MS, AnswerBudget } from '../answer-budget';
 import { STORE_FAILED } from '../store-errors';
 import { subjectFromPath, unknownSubject } from '../subject-params';
+import { cutShort } from './cut-short';
 import { parseQuery } from './query';
 import { untilTaken, untilWritable } from './until-writable';
 
@@ -95,9 +96,7 @@ async function writePage(
       res.end(`${firstSeq === undefined ? '{"events":[' : ''}],"next":${nextOf(firstSeq, lastSeq)}}`);
       await untilTaken(res);
     } catch (error) {
-      // The answer has begun: the client sees an incomplete body (no last chunk), not a false end.
-      logger.warn({ err: (error as Error).message, subject: subject.id }, 'reading a history page failed half way: its answer is cut short');
-      res.destroy();
+      cutShort(res, logger, error, subject.id, 'a history page');
     }
   } finally {
     share.release();
