@@ -23,10 +23,15 @@ export interface Backlogged {
  *
  * A stream reports itself once a turn's writes were handed to its socket and COUNTED_FROM_BYTES or more
  * are still unsent. Every STALL_CHECK_MS the reported streams are read again: those caught up leave,
- * and those behind at two checks in a row count. When what they hold passes the budget, those
- * furthest behind are dropped until it is back under 90 % of it. A client that reads is not behind
- * for a second, so fan-out bursts (one Buffer written to many sockets, held once) do not count; the
- * bound is reached within about two checks of the streams that stopped reading.
+ * and those behind at two checks in a row count. A client that reads is not behind for a second, so
+ * fan-out bursts do not count; the bound is reached within about two checks of the streams that
+ * stopped reading.
+ *
+ * A frame is one Buffer written to every stream of its subject, so streams behind on the same frames
+ * hold them once while each counts them. What the stalled streams hold is therefore the lesser of
+ * their count and the bytes of all the process's Buffers. When that passes the budget, those furthest
+ * behind are dropped until what they counted covers the excess over 90 % of it (if they shared
+ * frames, the next check drops more).
  */
 export class UnsentBudget {
   /** Streams reported behind, and whether they were behind at the last check too. */
@@ -37,11 +42,12 @@ export class UnsentBudget {
   constructor(
     readonly maxBytes: number,
     private readonly onDropped: (dropped: number, stalledBytes: number) => void = () => undefined,
+    private readonly bufferBytes: () => number = () => process.memoryUsage().arrayBuffers,
   ) {
     if (!Number.isInteger(maxBytes) || maxBytes < MIN_MAX_UNSENT_BYTES) throw new RangeError(`the unsent bytes budget must be at least ${MIN_MAX_UNSENT_BYTES} bytes, not ${maxBytes}`);
   }
 
-  /** What the streams behind at the last two checks held at the last one. */
+  /** What the streams behind at the last two checks counted at the last one (shared frames once per stream). */
   get stalledBytes(): number {
     return this.stalled;
   }
@@ -89,14 +95,18 @@ export class UnsentBudget {
       this.timer = undefined;
     }
     if (total <= this.maxBytes) return;
+    const held = Math.min(total, this.bufferBytes());
+    if (held <= this.maxBytes) return;
     const stalledBefore = total;
     stalled.sort((a, b) => b[1] - a[1]);
+    let toFree = held - this.maxBytes * RELIEVED_SHARE;
     let dropped = 0;
     for (const [stream, unsent] of stalled) {
-      if (total <= this.maxBytes * RELIEVED_SHARE) break;
+      if (toFree <= 0) break;
       this.behind.delete(stream);
       stream.dropForTheBudget();
       total -= unsent;
+      toFree -= unsent;
       dropped += 1;
     }
     this.stalled = total;

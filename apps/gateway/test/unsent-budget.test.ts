@@ -20,8 +20,9 @@ class FakeStream implements Backlogged {
 }
 
 let budgets: UnsentBudget[] = [];
-function budgetOf(maxBytes: number, onDropped?: (dropped: number, stalled: number) => void): UnsentBudget {
-  const budget = new UnsentBudget(maxBytes, onDropped);
+/** `bufferBytes` is what the process holds in Buffers: by default as much as the streams count (none shared). */
+function budgetOf(maxBytes: number, onDropped?: (dropped: number, stalled: number) => void, bufferBytes = () => Infinity): UnsentBudget {
+  const budget = new UnsentBudget(maxBytes, onDropped, bufferBytes);
   budgets.push(budget);
   return budget;
 }
@@ -88,4 +89,23 @@ test('streams that catch up within a check never count, however much a burst lef
   }
   expect(readers.some((r) => r.dropped)).toBe(false);
   expect(budget.stalledBytes).toBe(0);
+});
+
+test('streams behind on the same frames count them each, but are dropped only for what the process holds in Buffers: while that is within the budget none goes, past it the furthest behind go until their count covers the excess', () => {
+  let buffers = 6 * MiB;
+  const drops: [number, number][] = [];
+  const budget = budgetOf(16 * MiB, (dropped, stalled) => drops.push([dropped, stalled]), () => buffers);
+  // 40 readers of one subject, each 3 MiB behind on the same frames: 120 MiB by their count, 6 in memory.
+  const readers = Array.from({ length: 40 }, (_, i) => new FakeStream(`r${i}`, 3 * MiB - i * 1024));
+  for (const reader of readers) budget.report(reader, reader.unsent);
+  jest.advanceTimersByTime(5 * STALL_CHECK_MS);
+  expect(budget.stalledBytes).toBe(readers.reduce((sum, r) => sum + r.unsent, 0));
+  expect(readers.some((r) => r.dropped)).toBe(false);
+  expect(drops).toEqual([]);
+  // The process now holds 20 MiB of Buffers: 20 − 14.4 = 5.6 MiB to free, the two furthest behind.
+  buffers = 20 * MiB;
+  jest.advanceTimersByTime(STALL_CHECK_MS);
+  expect(readers.filter((r) => r.dropped).map((r) => r.name)).toEqual(['r0', 'r1']);
+  expect(drops).toHaveLength(1);
+  expect(drops[0]![0]).toBe(2);
 });
