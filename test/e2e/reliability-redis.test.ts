@@ -417,7 +417,7 @@ test('publisher with Redis stalled (SIGSTOP, connections open but silent): 503 w
   // The store check is bounded well inside the append's budget: readiness is told first.
   expect(readiness).toEqual({
     status: 503,
-    type: 'application/problem+json; charset=utf-8',
+    type: 'application/problem+json',
     body: { title: 'Service Unavailable', status: 503, detail: 'not ready: the store does not answer' },
   });
   expect(answered).toEqual(['readyz', 'publish']);

@@ -4,7 +4,7 @@ import { HttpProblem } from '@fanout/http';
 
 export const PUBLISH_PATH = '/api/v1/events';
 
-const PLAIN_JSON = /^application\/json(?:\s*;\s*charset="?utf-8"?)?\s*$/i;
+const PLAIN_JSON = /^application\/json(?:\s*;\s*charset="?utf-?8"?)?\s*$/i;
 
 /**
  * Whether a request is the common case of `POST /api/v1/events`, which the publisher answers

@@ -34,19 +34,7 @@ export function nestsDeeperThan(json: Uint8Array, limit: number): boolean {
   return false;
 }
 
-/** body-parser's `verify`: refuses a body nested deeper than MAX_JSON_DEPTH, before it is parsed. */
-export function refuseDeepJson(body: Buffer, charset: string): void {
-  if (nestsDeeperThan(charset === 'utf-8' ? body : utf8Of(body, charset), MAX_JSON_DEPTH)) {
-    throw new HttpProblem(400, `the JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  }
-}
-
-function utf8Of(body: Buffer, charset: string): Buffer {
-  let text: string;
-  try {
-    text = new TextDecoder(charset).decode(body);
-  } catch {
-    throw new HttpProblem(415, `unsupported charset "${charset}"`);
-  }
-  return Buffer.from(text, 'utf8');
+/** Refuses UTF-8 JSON text nested deeper than MAX_JSON_DEPTH, before it is parsed. */
+export function refuseDeepJson(utf8Json: Uint8Array): void {
+  if (nestsDeeperThan(utf8Json, MAX_JSON_DEPTH)) throw new HttpProblem(400, `the JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
 }

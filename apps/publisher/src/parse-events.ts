@@ -59,8 +59,27 @@ function issueErrors(issue: z.core.$ZodIssue, prefix: readonly (string | number)
   const at = (...path: PropertyKey[]) => [...prefix, ...path].map(String).join('.');
   // One error per unknown field, at its own path (zod reports them together, at their object's).
   if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: at(...issue.path, key), message: `unknown field "${key}"` }));
-  if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path: at(...issue.path), message: `required (${issue.expected})` }];
-  return [{ path: at(...issue.path), message: issue.message }];
+  const required = requiredMessage(issue);
+  return [{ path: at(...issue.path), message: required ?? issue.message }];
+}
+
+/** `required (…)` for an issue about a field that is missing, saying what it takes; undefined for any other issue. */
+function requiredMessage(issue: z.core.$ZodIssue): string | undefined {
+  const oneOf = (values: readonly unknown[]) => `one of ${values.map((v) => JSON.stringify(v)).join('|')}`;
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `required (${issue.expected})` : undefined;
+    case 'invalid_value':
+      return issue.input === undefined ? `required (${oneOf(issue.values)})` : undefined;
+    case 'invalid_union': {
+      // A discriminated union reports its object as the input, and the discriminator as the path.
+      const { discriminator, options } = issue as { discriminator?: string; options?: readonly unknown[] };
+      if (discriminator === undefined || options === undefined || typeof issue.input !== 'object' || issue.input === null) return undefined;
+      return (issue.input as Record<string, unknown>)[discriminator] === undefined ? `required (${oneOf(options)})` : undefined;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** The events of `{"events": [...]}`: an array of 1 to 500, and no other field. */

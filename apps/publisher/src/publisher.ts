@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Request, Response, Router } from 'express';
 import { MAX_REQUEST_BYTES } from '@fanout/contracts';
 import { AppendOutcome, Bus, beforeDeadline } from '@fanout/bus';
-import { ApiHeaders, Authenticator, HttpProblem, Principal, jsonBodyWithin, problemErrorHandler } from '@fanout/http';
+import { ApiHeaders, Authenticator, HttpProblem, Principal, jsonBodyWithin, problemErrorHandler, utf8TextOf } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
 import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './body-budget';
 import { refuseDeepJson } from './json-depth';
@@ -88,9 +88,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const jsonBody = jsonBodyWithin(MAX_REQUEST_BYTES, {
     type: () => true,
     strict: false,
-    verify: (_req, _res, body, charset) => {
-      refuseEmptyBody(body);
-      refuseDeepJson(body, charset);
+    verify: (_req, _res, utf8Body) => {
+      refuseEmptyBody(utf8Body);
+      refuseDeepJson(utf8Body);
     },
   });
   router.post(
@@ -125,7 +125,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const body = await readDeclaredBody(req);
       if (body === undefined) return;
       refuseEmptyBody(body);
-      refuseDeepJson(body, 'utf-8');
+      refuseDeepJson(utf8TextOf(body, 'utf-8'));
       let parsed: unknown;
       try {
         parsed = parseJsonBody(body);

@@ -28,6 +28,17 @@ test('a missing field says it is required', () => {
     { path: 'tenant', message: 'required (string)' },
     { path: 'data.percent', message: 'required (number)' },
   ]);
+  // Fields that take one of a list of values, and the type, say so too; a wrong value keeps its own message.
+  const { type: _type, ...withoutType } = progress;
+  expect(errorsOf({ ...progress, type: 'job.status', subject: { id: 'j1' }, data: {} })).toEqual([
+    { path: 'subject.kind', message: 'required (one of "job"|"pack-run"|"run")' },
+    { path: 'data.status', message: 'required (one of "pending"|"scheduled"|"throttled"|"leased"|"running"|"succeeded"|"failed"|"canceled"|"timed_out")' },
+  ]);
+  expect(errorsOf(withoutType)).toEqual([
+    { path: 'type', message: 'required (one of "job.status"|"job.progress"|"pack_run.status"|"pack_run.step"|"pack_run.log"|"run.status"|"run.progress")' },
+  ]);
+  expect(errorsOf({ ...progress, type: 'job.exploded' })[0]!.message).not.toMatch(/^required/);
+  expect(errorsOf({ ...progress, type: 'job.status', data: { status: 'exploded' } })[0]!.message).not.toMatch(/^required/);
 });
 
 test('an event with a missing or unknown type has its other fields judged too', () => {

@@ -17,7 +17,7 @@ import { millionDeepBodies, nestedJson } from '../../../test/support/deep-json';
 type Json = Record<string, any>;
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
-const PROBLEM = /^application\/problem\+json\b/;
+const PROBLEM = /^application\/problem\+json$/;
 const TENANT = 'routes-test';
 const running: RunningServer[] = [];
 
@@ -93,8 +93,8 @@ async function storedCount(kind: 'jobs' | 'pack-runs', id: string): Promise<numb
   return (answer.body as Json).events.length as number;
 }
 
-/** A POST with no body at all, neither Content-Length nor Transfer-Encoding (as `curl -X POST` sends it). */
-function postWithoutBody(server: RunningServer, contentType: string): Promise<Response> {
+/** A POST to /api/v1/events with these header lines and body bytes, on its own connection, read whole off a raw socket. */
+function rawPost(server: RunningServer, headerLines: string, body: Buffer = Buffer.alloc(0)): Promise<Response> {
   const { hostname, port, host } = new URL(server.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -108,8 +108,23 @@ function postWithoutBody(server: RunningServer, contentType: string): Promise<Re
       const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
       resolve({ status: Number(statusLine.split(' ')[1]), headers, text: raw.slice(split + 4) } as unknown as Response);
     });
-    socket.write(`POST /api/v1/events HTTP/1.1\r\nHost: ${host}\r\nContent-Type: ${contentType}\r\nConnection: close\r\n\r\n`);
+    socket.write(Buffer.concat([Buffer.from(`POST /api/v1/events HTTP/1.1\r\nHost: ${host}\r\n${headerLines}Connection: close\r\n\r\n`), body]));
   });
+}
+
+/** A POST with no body at all, neither Content-Length nor Transfer-Encoding (as `curl -X POST` sends it). */
+function postWithoutBody(server: RunningServer, contentType: string): Promise<Response> {
+  return rawPost(server, `Content-Type: ${contentType}\r\n`);
+}
+
+/** A POST of `body` with its `Content-Length` (the publisher's direct path, for a JSON type in UTF-8). */
+function postDeclared(server: RunningServer, contentType: string, body: Buffer): Promise<Response> {
+  return rawPost(server, `Content-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n`, body);
+}
+
+/** A POST of `body` with `Transfer-Encoding: chunked` (the publisher's Express path). */
+function postChunked(server: RunningServer, contentType: string, body: Buffer): Promise<Response> {
+  return rawPost(server, `Content-Type: ${contentType}\r\nTransfer-Encoding: chunked\r\n`, Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]));
 }
 
 describe('probes, metrics and the OpenAPI document', () => {
@@ -130,7 +145,7 @@ describe('probes, metrics and the OpenAPI document', () => {
       const ready = await request(server.server).get('/readyz');
       expect({ status: ready.status, type: ready.headers['content-type'], body: ready.body }).toEqual({
         status: 503,
-        type: 'application/problem+json; charset=utf-8',
+        type: 'application/problem+json',
         body: { title: 'Service Unavailable', status: 503, detail: 'not ready: draining' },
       });
       expect((await request(server.server).get('/healthz')).status).toBe(200);
@@ -365,6 +380,24 @@ describe('the publisher’s refusals', () => {
     for (const body of ['null', '3', '[]', '[1,2]']) {
       expect(expectProblem(await postRaw(body), 400).detail).toMatch(/one event or \{"events": \[\.\.\.\]\}/);
     }
+  });
+
+  test('a body that is not UTF-8 is a 400 and stores nothing, declared or chunked: two eventIds that differ only in bad bytes are never read as one; `charset=utf8` is UTF-8', async () => {
+    const job = jobEvents();
+    const withEventId = (eventId: Buffer) => {
+      const [before, after] = JSON.stringify({ ...job.status('pending'), eventId: 'EVENT-ID' }).split('EVENT-ID') as [string, string];
+      return Buffer.concat([Buffer.from(before), eventId, Buffer.from(after)]);
+    };
+    for (const bad of [Buffer.from([0xff]), Buffer.from([0xfe]), Buffer.from('e\u0301', 'utf8').subarray(0, 2), Buffer.from([0xed, 0xa0, 0x80])]) {
+      expect(expectProblem(await postDeclared(dev, 'application/json', withEventId(bad)), 400).detail).toMatch(/not valid UTF-8/);
+      expect(expectProblem(await postChunked(dev, 'application/json; charset=utf-8', withEventId(bad)), 400).detail).toMatch(/not valid UTF-8/);
+    }
+    expect(await storedCount('jobs', job.id)).toBe(0);
+    const good = withEventId(Buffer.from('é-1'));
+    const first = await postDeclared(dev, 'application/json; charset=utf8', good);
+    expect({ status: first.status, body: JSON.parse(first.text) }).toEqual({ status: 202, body: { results: [{ eventId: 'é-1', seq: 1, duplicate: false }] } });
+    const again = await postChunked(dev, 'application/json; charset="UTF8"', good);
+    expect({ status: again.status, body: JSON.parse(again.text) }).toEqual({ status: 202, body: { results: [{ eventId: 'é-1', seq: 1, duplicate: true }] } });
   });
 
   test('413 for an event over 64 KiB (before the schema, alone or in a batch) and for a body over 4 MiB', async () => {

@@ -1,5 +1,6 @@
 import express, { RequestHandler, Response } from 'express';
 import { HttpProblem, sendProblem } from './problem';
+import { utf8TextOf, withUtf8Spelled } from './json-text';
 
 type JsonOptions = NonNullable<Parameters<typeof express.json>[0]>;
 
@@ -16,11 +17,23 @@ export const MAX_DISCARDED_BODY_BYTES = 64 * 1024 * 1024;
  * Content-Encoding is undone). body-parser reads an oversized body to its end before it answers; a
  * client that never ends its body would keep it reading for ever. Here a body declared over
  * MAX_DISCARDED_BODY_BYTES, or one that passes it as it arrives, is answered 413 at once.
+ * A body whose bytes are not text in its charset is a 400 (utf8TextOf); `options.verify` gets it
+ * as UTF-8.
  */
 export function jsonBodyWithin(limit: number, options: Omit<JsonOptions, 'limit'> = {}): RequestHandler {
-  const parse = express.json({ ...options, limit });
+  const { verify } = options;
+  const parse = express.json({
+    ...options,
+    limit,
+    verify: (req, res, body, charset) => {
+      const utf8 = utf8TextOf(body, charset);
+      verify?.(req, res, utf8, 'utf-8');
+    },
+  });
   return (req, res, next) => {
     if (Number(req.headers['content-length']) > MAX_DISCARDED_BODY_BYTES) return refuseOversized(res, limit);
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined) req.headers['content-type'] = withUtf8Spelled(contentType);
     // body-parser has its reader on the request once `parse` returns, so counting takes no chunk from it.
     parse(req, res, next);
     let received = 0;

@@ -42,7 +42,7 @@ export function sendProblem(res: ServerResponse, problem: HttpProblem, headers: 
   res.writeHead(problem.status, {
     ...headers,
     ...problem.headers,
-    'Content-Type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'Content-Type': PROBLEM_CONTENT_TYPE,
     'Content-Length': Buffer.byteLength(body),
   });
   res.end(body);
