@@ -1,10 +1,10 @@
 import express, { Express } from 'express';
 import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
 import { Gateway } from '@fanout/gateway';
-import { HttpProblem, corsFor, notFoundHandler, problemErrorHandler, securityHeaders, sendProblem } from '@fanout/http';
+import { HttpProblem, notFoundHandler, problemErrorHandler, securityHeaders, sendProblem } from '@fanout/http';
 import { Logger, Registry, redactUrl, replicaMetrics } from '@fanout/observability';
 import { Publisher } from '@fanout/publisher';
-import { methodNotAllowed } from './method-not-allowed';
+import { corsOnServedPaths, methodNotAllowed } from './method-not-allowed';
 
 export interface HttpAppParts {
   logger: Logger;
@@ -34,7 +34,8 @@ export function createHttpApp({ logger, registry, corsOrigins, gateway, publishe
     if (logger.isLevelEnabled('debug')) logger.debug({ method: req.method, url: redactUrl(req.originalUrl) }, 'request');
     next();
   });
-  app.use(corsFor(corsOrigins));
+  const serves = { gateway: gateway !== undefined, publisher: publisher !== undefined };
+  app.use(corsOnServedPaths(corsOrigins, serves));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -53,7 +54,7 @@ export function createHttpApp({ logger, registry, corsOrigins, gateway, publishe
   });
   if (publisher) app.use(publisher.router);
   if (gateway) app.use(gateway.router);
-  app.use(methodNotAllowed({ gateway: gateway !== undefined, publisher: publisher !== undefined }));
+  app.use(methodNotAllowed(serves));
   app.use(notFoundHandler);
   app.use(problemErrorHandler((error) => logger.error({ err: error }, 'unexpected error')));
   return app;

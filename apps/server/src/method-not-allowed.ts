@@ -1,6 +1,6 @@
 import { RequestHandler } from 'express';
 import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
-import { HttpProblem, sendProblem } from '@fanout/http';
+import { HttpProblem, corsFor, sendProblem } from '@fanout/http';
 
 interface KnownRoute {
   pattern: RegExp;
@@ -44,5 +44,22 @@ export function methodNotAllowed(serves: { gateway: boolean; publisher: boolean 
     // As every other answer of a stream route that is not a stream.
     if (req.path.startsWith(STREAM_PREFIX)) res.setHeader('Connection', 'close');
     sendProblem(res, new HttpProblem(405, `${req.method} is not a method of ${req.path}: use ${route.allow}`, {}, { Allow: route.allow }));
+  };
+}
+
+/**
+ * CORS (`corsFor`) for every request, but OPTIONS only on a path this process serves: there it is
+ * answered 204 with `Allow` (and, for an allowed origin's preflight, the CORS headers); on any other
+ * path it goes on to the 404.
+ */
+export function corsOnServedPaths(origins: readonly string[], serves: { gateway: boolean; publisher: boolean }): RequestHandler {
+  const cors = corsFor(origins);
+  const routes = knownRoutes(serves);
+  return (req, res, next) => {
+    if (req.method !== 'OPTIONS') return cors(req, res, next);
+    const route = routes.find((r) => r.pattern.test(req.path));
+    if (!route) return next();
+    res.setHeader('Allow', `${route.allow}, OPTIONS`);
+    cors(req, res, next);
   };
 }

@@ -271,6 +271,22 @@ describe('405 and 404', () => {
     expectProblem(await request(dev.server).get(`/api/v1/jobs/${job.id}/EVENTS`).set('X-Tenant', TENANT), 404);
     expect(await storedCount('jobs', job.id)).toBe(1);
   });
+
+  test('OPTIONS on a served path is a 204 with Allow (the CORS preflight answer); on any other path, or a role that does not serve it, a 404', async () => {
+    for (const [server, path, allow] of [
+      [dev, '/api/v1/events', 'POST, OPTIONS'],
+      [dev, '/api/v1/stream/jobs/j1', 'GET, OPTIONS'],
+      [dev, '/api/v1/admin/revocations/r1', 'DELETE, OPTIONS'],
+      [publisherOnly, '/api/v1/events', 'POST, OPTIONS'],
+      [gatewayOnly, '/api/v1/jobs/j1/events', 'GET, HEAD, OPTIONS'],
+    ] as const) {
+      const answer = await request(server.server).options(path);
+      expect({ path, status: answer.status, allow: answer.headers['allow'] }).toEqual({ path, status: 204, allow });
+    }
+    expectProblem(await request(dev.server).options('/api/v1/nothing-here'), 404);
+    expectProblem(await request(gatewayOnly.server).options('/api/v1/events'), 404);
+    expectProblem(await request(publisherOnly.server).options('/api/v1/stream/jobs/j1'), 404);
+  });
 });
 
 describe('the JSON history and subjects routes', () => {
