@@ -1,20 +1,39 @@
-import { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import cors from 'cors';
 import { RequestHandler } from 'express';
 import helmet from 'helmet';
 
 /**
  * CORS for the allowed origins: plain requests for EventSource and history reads, preflight for
- * publishing (JSON bodies, Authorization). No origin is allowed unless configured.
+ * publishing (JSON bodies, Authorization). No origin is allowed unless configured, and a request
+ * from no allowed origin gets no CORS header at all (an OPTIONS is still answered 204).
  */
 export function corsFor(origins: readonly string[]): RequestHandler {
-  return cors({
-    origin: origins.includes('*') ? true : [...origins],
+  const anyOrigin = origins.includes('*');
+  const allowed = new Set(origins);
+  const handler = cors({
+    origin: anyOrigin ? true : [...origins],
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'X-Tenant'],
     exposedHeaders: [...EXPOSED_HEADERS],
     maxAge: 600,
   });
+  return (req, res, next) => {
+    const { origin } = req.headers;
+    if (origin !== undefined && (anyOrigin || allowed.has(origin))) return handler(req, res, next);
+    // The answer differs by Origin once any is allowed: a shared cache must keep them apart.
+    if (origins.length > 0) varyByOrigin(res);
+    if (req.method !== 'OPTIONS') return next();
+    res.statusCode = 204;
+    res.setHeader('Content-Length', '0');
+    res.end();
+  };
+}
+
+function varyByOrigin(res: Pick<ServerResponse, 'getHeader' | 'setHeader'>): void {
+  const vary = res.getHeader('Vary');
+  if (vary === undefined) res.setHeader('Vary', 'Origin');
+  else if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(String(vary))) res.setHeader('Vary', `${String(vary)}, Origin`);
 }
 
 /** Answer headers a cross-origin page may read: beyond the CORS-safelisted ones, those the API documents. */
