@@ -150,6 +150,32 @@ test('slow client: one raw socket stops reading while ~50 MB of pack_run.log go 
 
 const dataOf = (frame: { data: string }): Json => JSON.parse(frame.data) as Json;
 
+test('clients that read get batches larger than their buffer limit (500 log lines of ~2.4 KB, 1.2 MB each) on their one connection: one write goes to a client within the limit, so none is dropped', async () => {
+  const gateway = await stack.addGateway({});
+  const LINE = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(70);
+  const plan = packRunPlan(stack.tenant, 1500, { terminal: false, message: (lineNo) => `${lineNo} ${LINE}` });
+  const [head, ...batches] = [plan.events.slice(0, 3), ...[3, 503, 1003].map((from) => plan.events.slice(from, from + 500))];
+  const path = `/api/v1/stream/pack-runs/${plan.id}`;
+  await stack.publishOk(head!);
+  const readers = await Promise.all(Array.from({ length: 3 }, () => openStream(`${gateway.url}${path}`, { headers: { 'X-Tenant': stack.tenant } })));
+  try {
+    for (const reader of readers) await reader.waitForEvents(3);
+    for (const batch of batches) {
+      expect(batch.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0)).toBeGreaterThan(1.1 * MiB);
+      await stack.publishOk(batch);
+    }
+    for (const reader of readers) {
+      await reader.waitForEvents(plan.events.length, 30_000);
+      expectContiguous(reader.eventData().map((e) => e.seq as number), 1, plan.events.length, 'a reading client');
+    }
+    expect(await gateway.metric('fanout_gateway_disconnects_total', { reason: 'slow_consumer' })).toBe(0);
+    expect(await gateway.metric('fanout_gateway_connections', { kind: 'pack-run' })).toBe(3);
+  } finally {
+    for (const reader of readers) reader.close();
+    await stack.stopProcess(gateway);
+  }
+});
+
 interface Answer {
   status: number;
   contentType: string | undefined;

@@ -146,21 +146,21 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   }
 
   /**
-   * Writes domain-event frames and counts them. Live frames past the buffer limit drop the client;
-   * replayed ones were sized to the room the connection had (`replayRoom`).
+   * Writes domain-event frames and counts them. Live frames that find the client over the buffer
+   * limit drop it instead; replayed ones were sized to the room the connection had (`replayRoom`).
    */
   protected writeEvents(frames: Buffer, count: number, replayed: boolean, subject = 0): void {
+    if (!replayed && this.droppedForItsBacklog()) return;
     if (this.held) this.writeConflating(frames, subject);
     else this.conn.write(frames);
     this.lastEventAt = Date.now();
     this.services.metrics.countDelivered(this.kindLabel, count, replayed);
-    if (!replayed) this.checkBuffer();
   }
 
   protected writeControl(frame: Buffer): void {
+    if (this.droppedForItsBacklog()) return;
     if (this.held && !this.held.isEmpty) this.held.push(frame);
     else this.conn.write(frame);
-    this.checkBuffer();
   }
 
   /** Unsent bytes of the connection, with what conflation holds back. */
@@ -198,8 +198,18 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     if (skipped > 0) this.services.metrics.conflated.inc(skipped);
   }
 
-  private checkBuffer(): void {
-    if (!this.closed && this.unsentBytes() > this.services.settings.clientBufferBytes) this.dropSlowConsumer();
+  /**
+   * Drops the client when what it has not taken is over the buffer limit before one more write.
+   * Checked before, not after: one write (a frame, or all the frames of a batch published
+   * together, which can be larger than the limit) goes to a client that was within it, so one that
+   * reads is not dropped for the size of a batch; one that does not is dropped at the next write,
+   * holding at most the limit plus one write.
+   */
+  private droppedForItsBacklog(): boolean {
+    if (this.closed) return true;
+    if (this.unsentBytes() <= this.services.settings.clientBufferBytes) return false;
+    this.dropSlowConsumer();
+    return true;
   }
 
   /**
