@@ -306,6 +306,8 @@ describe('the JSON history and subjects routes', () => {
       ['/api/v1/subjects?kind=widget', 400, /kind/],
       ['/api/v1/subjects?limit=abc', 400, /limit/],
       ['/api/v1/subjects?limit=0', 400, /limit/],
+      [`/api/v1/jobs/${job.id}/events?limit=5&limit=6`, 400, /^limit$/],
+      ['/api/v1/subjects?kind=job&kind=run', 400, /^kind$/],
     ];
     for (const [path, status, errorPath] of cases) {
       const problem = expectProblem(await get(path), status);
@@ -320,6 +322,12 @@ describe('the JSON history and subjects routes', () => {
     const subjects = await get('/api/v1/subjects?kind=job&limit=1');
     expect(subjects.status).toBe(200);
     expect((subjects.body as Json).subjects).toHaveLength(1);
+    // An empty parameter counts as none, as on the stream routes.
+    for (const query of ['after=', 'limit=', 'before=', 'after=&before=', 'after=&limit=&before=']) {
+      const empty = await get(`/api/v1/jobs/${job.id}/events?${query}`);
+      expect({ query, status: empty.status, seqs: (empty.body as Json).events?.map((e: Json) => e.seq) }).toEqual({ query, status: 200, seqs: [1, 2] });
+    }
+    expect((await get('/api/v1/subjects?kind=&limit=')).status).toBe(200);
   });
 
   test('pages that span several store reads (100 events each) are whole and exact, forwards and backwards; HEAD answers no body', async () => {

@@ -118,7 +118,7 @@ export function historyRoutes(bus: Bus, budget: AnswerBudget, authenticate: Auth
     const principal = await authenticate(req, 'stream:read');
     const subject = subjectFromPath(req.params.segment, req.params.id, principal.tenant);
     const { after, before, limit } = parseQuery(HistoryQuerySchema, req.query);
-    if (before !== undefined && req.query['after'] !== undefined) {
+    if (before !== undefined && req.query['after'] !== undefined && req.query['after'] !== '') {
       throw new HttpProblem(400, 'invalid query parameters', { errors: [{ path: 'before', message: 'give after or before, not both' }] });
     }
     const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);

@@ -1,10 +1,19 @@
 import { z } from 'zod';
 import { HttpProblem } from '@fanout/http';
 
-/** A route's query parsed by its schema, or a 400 problem with every error. */
-export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
-  const parsed = schema.safeParse(query);
-  if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+/**
+ * A route's query parsed by its schema, or a 400 problem with every error. An empty parameter
+ * (`?limit=`) counts as none, as on the stream routes; one given more than once is an error of its own.
+ */
+export function parseQuery<T>(schema: z.ZodType<T>, query: Record<string, unknown>): T {
+  const given: Record<string, unknown> = {};
+  const errors: { path: string; message: string }[] = [];
+  for (const [name, value] of Object.entries(query)) {
+    if (Array.isArray(value)) errors.push({ path: name, message: 'given more than once: give it once' });
+    else if (value !== '') given[name] = value;
+  }
+  const parsed = schema.safeParse(given);
+  if (parsed.success && errors.length === 0) return parsed.data;
+  for (const issue of parsed.error?.issues ?? []) errors.push({ path: issue.path.join('.'), message: issue.message });
   throw new HttpProblem(400, 'invalid query parameters', { errors });
 }
