@@ -15,7 +15,7 @@ function refusalOf(error: NodeJS.ErrnoException): Refusal {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, title: 'Request Timeout', detail: 'the request did not arrive whole in time (headers within 10 s, the whole request within 30 s)' };
     default:
-      return { status: 400, title: 'Bad Request', detail: 'the request is not valid HTTP/1.1' };
+      return { status: 400, title: 'Bad Request', detail: 'the request is not valid HTTP/1.x' };
   }
 }
 
