@@ -37,7 +37,7 @@ import { AuthConfig } from '@fanout/http';
 import { DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from '@fanout/publisher';
 import { ArchiveConfig, readArchiveConfig } from './archive-config';
 import { DEFAULT_MAX_IDLE_SOCKETS } from './connection-bounds';
-import { ConfigError, MAX_TIMER_MS, read, wholeNumber } from './env-reading';
+import { ConfigError, MAX_TIMER_MS, read, recordingReads, wholeNumber } from './env-reading';
 
 export { ConfigError };
 
@@ -58,6 +58,8 @@ const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
  */
 export interface FanoutConfig {
   role: Role;
+  /** FANOUT_* variables of the environment that this configuration did not read: misspelt, or of no effect here (warned of at start). */
+  unreadVariables: string[];
   /** PORT. @default {@link DEFAULT_PORTS} of the role */
   port: number;
   /** HOST. @default {@link DEFAULT_HOSTS} of the role */
@@ -217,8 +219,12 @@ function readSentinel(env: NodeJS.ProcessEnv, other: { redisUrl?: string; redisC
   };
 }
 
+/** FANOUT_* variables that are not server settings: those of fanout's clients (`fanout emit|tail|run-pack`), what run-pack gives each step, and the test suite's. */
+const NOT_SERVER_SETTINGS = /^FANOUT_(URL|PUBLISHER_URL|GATEWAY_URL|TOKEN|TENANT|PACK_RUN_ID|STEP_INDEX|STEP_NAME|TEST_[A-Z0-9_]*)$/;
+
 /** Parses and checks the environment once, at start. */
-export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
+export function loadConfig(role: Role, givenEnv: NodeJS.ProcessEnv): FanoutConfig {
+  const { env, names: readNames } = recordingReads(givenEnv);
   const host = read(env, 'HOST', z.string().min(1), DEFAULT_HOSTS[role]);
   const redisUrl = read<string | undefined>(
     env,
@@ -255,7 +261,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
   const workers = read(
     env,
     'FANOUT_WORKERS',
-    z.union([z.literal('auto').transform(() => availableParallelism()), wholeNumber(1, 256)]),
+    z.union([z.literal('auto').transform(() => availableParallelism()), wholeNumber(1, 256)], { error: 'must be a whole number from 1 to 256, or auto' }),
     DEFAULT_WORKERS,
   );
   if (workers > 1 && role === 'dev') throw new ConfigError('FANOUT_WORKERS', 'must be 1 for fanout dev (its in-memory bus lives in one process)');
@@ -303,7 +309,7 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     throw new ConfigError('FANOUT_ARCHIVE_S3_BUCKET', 'the archive needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory bus keeps nothing to archive');
   }
 
-  return {
+  const config: Omit<FanoutConfig, 'unreadVariables'> = {
     role,
     host,
     archive,
@@ -340,4 +346,6 @@ export function loadConfig(role: Role, env: NodeJS.ProcessEnv): FanoutConfig {
     // Live revocation (issue 17)
     maxRevocations: read(env, 'FANOUT_MAX_REVOCATIONS', wholeNumber(1, 100_000), DEFAULT_MAX_REVOCATIONS),
   };
+  // Once everything was read: a setting read conditionally counts only when its condition held.
+  return { ...config, unreadVariables: Object.keys(givenEnv).filter((name) => name.startsWith('FANOUT_') && givenEnv[name] !== '' && !NOT_SERVER_SETTINGS.test(name) && !readNames.has(name)) };
 }

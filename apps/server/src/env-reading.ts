@@ -11,6 +11,18 @@ export class ConfigError extends Error {
   }
 }
 
+/** `env` as a reader sees it, and the names it has read so far. */
+export function recordingReads(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; names: Set<string> } {
+  const names = new Set<string>();
+  const recorded = new Proxy(env, {
+    get(target, name, receiver) {
+      if (typeof name === 'string') names.add(name);
+      return Reflect.get(target, name, receiver) as unknown;
+    },
+  });
+  return { env: recorded, names };
+}
+
 /** A variable of the environment parsed by `schema`, or `fallback` when unset or empty; else a ConfigError naming it. */
 export function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodType<T>, fallback: T): T {
   const raw = env[variable];

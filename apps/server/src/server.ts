@@ -84,11 +84,20 @@ function warnOfALowOpenFileLimit(config: FanoutConfig, logger: Logger): void {
   );
 }
 
+function warnOfUnreadVariables(config: FanoutConfig, logger: Logger): void {
+  if (config.unreadVariables.length === 0) return;
+  logger.warn(
+    { variables: config.unreadVariables },
+    `set but not read by fanout ${config.role}: misspelt, or of no effect with this configuration (docs/configuration.md lists every setting)`,
+  );
+}
+
 /** Composes the process for its role (gateway, publisher, or both for dev): config → bus → apps → listen. */
 export async function startServer(config: FanoutConfig): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
   warnOfAWeakSecret(config, logger);
   warnOfALowOpenFileLimit(config, logger);
+  warnOfUnreadVariables(config, logger);
   const registry = createRegistry();
   const bus = createBus(config, logger);
   // Every replica (a publisher too) refuses a revoked token from the moment it learns of the revocation.

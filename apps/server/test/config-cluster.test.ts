@@ -49,5 +49,6 @@ describe('FANOUT_WORKERS', () => {
   it('refuses 0, a fraction, a word, and more than 1 for dev', () => {
     for (const value of ['0', '1.5', 'many', '-2']) expect(configError({ REDIS_URL: 'redis://a:1', FANOUT_WORKERS: value }).variable).toBe('FANOUT_WORKERS');
     expect(configError({ FANOUT_WORKERS: '2' }, 'dev').message).toMatch(/^FANOUT_WORKERS: must be 1 for fanout dev/);
+    expect(configError({ REDIS_URL: 'redis://a:1', FANOUT_WORKERS: 'many' }).message).toBe('FANOUT_WORKERS: must be a whole number from 1 to 256, or auto (got "many")');
   });
 });
