@@ -328,6 +328,8 @@ describe('the JSON history and subjects routes', () => {
       expect({ query, status: empty.status, seqs: (empty.body as Json).events?.map((e: Json) => e.seq) }).toEqual({ query, status: 200, seqs: [1, 2] });
     }
     expect((await get('/api/v1/subjects?kind=&limit=')).status).toBe(200);
+    // A parameter that is not the route's is not judged, repeated or not.
+    expect((await get(`/api/v1/jobs/${job.id}/events?x=1&x=2&limit=1`)).status).toBe(200);
   });
 
   test('pages that span several store reads (100 events each) are whole and exact, forwards and backwards; HEAD answers no body', async () => {

@@ -3,14 +3,16 @@ import { HttpProblem } from '@fanout/http';
 
 /**
  * A route's query parsed by its schema, or a 400 problem with every error. An empty parameter
- * (`?limit=`) counts as none, as on the stream routes; one given more than once is an error of its own.
+ * (`?limit=`) counts as none, as on the stream routes; one of the schema's given more than once is an
+ * error of its own (others, such as a repeated `access_token`, are not the schema's to judge).
  */
-export function parseQuery<T>(schema: z.ZodType<T>, query: Record<string, unknown>): T {
+export function parseQuery<S extends z.ZodObject>(schema: S, query: Record<string, unknown>): z.infer<S> {
   const given: Record<string, unknown> = {};
   const errors: { path: string; message: string }[] = [];
   for (const [name, value] of Object.entries(query)) {
+    if (!Object.hasOwn(schema.shape, name) || value === '') continue;
     if (Array.isArray(value)) errors.push({ path: name, message: 'given more than once: give it once' });
-    else if (value !== '') given[name] = value;
+    else given[name] = value;
   }
   const parsed = schema.safeParse(given);
   if (parsed.success && errors.length === 0) return parsed.data;
