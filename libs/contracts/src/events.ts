@@ -45,14 +45,6 @@ export const PackRunStatusData = z.strictObject({
   steps: z
     .array(z.strictObject({ index: z.number().int().min(0), name }))
     .max(MAX_PACK_STEPS)
-    .superRefine((steps, ctx) => {
-      const firstAt = new Map<number, number>();
-      steps.forEach((step, i) => {
-        const first = firstAt.get(step.index);
-        if (first === undefined) firstAt.set(step.index, i);
-        else ctx.addIssue({ code: 'custom', path: [i, 'index'], message: `step index ${step.index} is listed twice (first at steps.${first})` });
-      });
-    })
     .optional(),
 });
 export const PackRunStepData = z.strictObject({
