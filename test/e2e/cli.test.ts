@@ -259,6 +259,34 @@ describe('fanout run-pack and fanout tail', () => {
     expect(stream.named('pack_run.status').map((f) => JSON.parse(f.data).data.status)).toEqual(['running', 'canceled']);
   });
 
+  it('SIGHUP cancels like SIGINT; a second signal kills a step that ignores SIGTERM, its whole group, at once, and exits 130 without publishing', async () => {
+    const id = uniqueId('pack');
+    const pack = join(scratch, 'stubborn.yaml');
+    writeFileSync(
+      pack,
+      ['name: stubborn', 'steps:', '  - name: ignores-term', '    run: |', "      trap '' TERM", '      sleep 60 &', '      echo "child $!"', '      echo "shell $$"', '      wait'].join('\n'),
+    );
+    const runner = startCli(['run-pack', pack, '--id', id], { env });
+    const child = Number(/child (\d+)/.exec(await runner.waitForLine(/child \d+/))![1]);
+    const shell = Number(/shell (\d+)/.exec(await runner.waitForLine(/shell \d+/))![1]);
+    await waitFor('the log line to be stored', async () => (await allEvents('pack-run', id)).some((e) => e.type === 'pack_run.log'));
+    runner.kill('SIGHUP');
+    await waitFor('the cancel to start', () => runner.stderr.includes('SIGHUP: canceling'), 5000);
+    runner.kill('SIGINT');
+    expect(await runner.exited).toBe(130);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Well before the 3 s between SIGTERM and SIGKILL of a cancel.
+    await waitFor('the step and its child to be gone', () => !alive(shell) && !alive(child), 1500);
+    expect((await allEvents('pack-run', id)).at(-1)!.type).toBe('pack_run.log');
+  });
+
   it('tail of an unknown subject exits 1 with the 404; a bad pack file is a usage error', async () => {
     const tail = await runCli(['tail', 'job', uniqueId('nobody')], { env });
     expect(tail.code).toBe(1);

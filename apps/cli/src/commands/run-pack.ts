@@ -21,10 +21,13 @@ pack_run.log (batched through @fanout/producer), and the result. Watch it with \
 
 A pack (YAML): name, version?, description?, shell? (default sh), timeout? (per step, default 10m),
 env?, workingDirectory? (relative to the pack file), and steps: [{name, run, timeout?, env?,
-workingDirectory?}]. A failed step skips the rest. Ctrl-C (or SIGTERM) cancels: the running step's
-process group is ended, the step is published failed and the run canceled.
+workingDirectory?}]. A failed step skips the rest. Ctrl-C (or SIGTERM, or SIGHUP) cancels: the
+running step's process group is ended, the step is published failed and the run canceled. A second
+one kills the step's process group at once and exits without publishing.
 
 Exit status: 0 succeeded, 1 failed (or publishing failed), 2 usage or pack file error, 130 canceled.`;
+
+const CANCELING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function defaultRunId(packName: string): string {
   const slug = packName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'pack';
@@ -83,8 +86,9 @@ export async function runPackCommand(args: string[]): Promise<number> {
     },
   };
 
-  out(`${style.bold(pack.name)}${pack.version ? ` ${pack.version}` : ''}: pack run ${style.bold(id)} (tenant ${endpoint.tenant}, ${pack.steps.length} steps) → ${endpoint.url}`);
-  out(style.dim(`  watch: fanout tail pack-run ${id}`));
+  const steps = `${pack.steps.length} step${pack.steps.length === 1 ? '' : 's'}`;
+  out(`${style.bold(pack.name)}${pack.version ? ` ${pack.version}` : ''}: pack run ${style.bold(id)} (tenant ${endpoint.tenant}, ${steps}) → ${endpoint.url}`);
+  out(style.dim(`  watch: fanout tail pack-run ${id} --tenant ${endpoint.tenant}`));
 
   const sink = new EventSink({
     endpoint,
@@ -96,14 +100,15 @@ export async function runPackCommand(args: string[]): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
-      process.stderr.write(`fanout run-pack: ${signal} again: exiting without publishing the cancellation\n`);
+      process.stderr.write(`fanout run-pack: ${signal} again: killing the step and exiting without publishing the cancellation\n`);
+      run.kill();
       process.exit(130);
     }
     process.stderr.write(`fanout run-pack: ${signal}: canceling (again to exit at once)\n`);
     run.cancel();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP too: a closed terminal or a dropped ssh session cancels the run like Ctrl-C.
+  for (const signal of CANCELING_SIGNALS) process.on(signal, onSignal);
   try {
     const result = await run.done;
     return result === 'succeeded' ? 0 : result === 'canceled' ? 130 : 1;
@@ -111,8 +116,7 @@ export async function runPackCommand(args: string[]): Promise<number> {
     process.stderr.write(`fanout run-pack: publishing failed, the run was stopped: ${(error as Error).message}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of CANCELING_SIGNALS) process.off(signal, onSignal);
     await sink.close().catch(() => undefined); // a failure was reported above
   }
 }

@@ -39,6 +39,8 @@ export interface PackRun {
   done: Promise<PackResult>;
   /** Cancels the run: the running step's process group is ended, later steps skipped, the run `canceled`. */
   cancel(): void;
+  /** Kills the running step's process group at once (SIGKILL): the runner is exiting without publishing. */
+  kill(): void;
 }
 
 /**
@@ -151,6 +153,10 @@ export function startPackRun(options: PackRunOptions): PackRun {
       if (canceled) return;
       canceled = true;
       current?.cancel();
+    },
+    kill() {
+      canceled = true;
+      current?.kill();
     },
   };
 }

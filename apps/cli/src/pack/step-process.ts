@@ -20,6 +20,8 @@ export interface RunningStep {
   done: Promise<StepOutcome>;
   /** Ends the step's whole process group: SIGTERM, then SIGKILL after the grace period. */
   cancel(): void;
+  /** Kills the step's whole process group at once (SIGKILL), for a runner that is exiting now. */
+  kill(): void;
   /** Stops reading its output (the pipes fill and the step blocks on writing) until resume(). */
   pause(): void;
   resume(): void;
@@ -129,6 +131,10 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
       if (exited) return;
       canceled = true;
       terminate();
+    },
+    kill() {
+      canceled = true;
+      signalGroup('SIGKILL');
     },
     pause() {
       child.stdout.pause();
