@@ -119,15 +119,32 @@ export function checkEvent(event: unknown, bytes = Buffer.byteLength(JSON.string
   throw new ValidationError(lines.join('\n'), eventId, errors);
 }
 
+function publisherUrl(url: unknown): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) throw new RangeError(`url must be the publisher's http(s) URL, not ${JSON.stringify(url)}`);
+  return (url as string).replace(/\/+$/, '');
+}
+
+function positive(name: string, value: number, { integer = false, zero = false } = {}): number {
+  const ok = Number.isFinite(value) && (zero ? value >= 0 : value > 0) && (!integer || Number.isInteger(value));
+  if (!ok) throw new RangeError(`${name} must be ${integer ? 'a whole number' : 'a number'} ${zero ? '≥ 0' : '> 0'}, not ${value}`);
+  return value;
+}
+
 export function createProducer(options: ProducerOptions): Producer {
-  const endpoint = `${options.url.replace(/\/+$/, '')}/api/v1/events`;
+  const endpoint = `${publisherUrl(options.url)}/api/v1/events`;
   const maxBatch = options.maxBatch ?? MAX_BATCH_EVENTS;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_EVENTS) throw new RangeError(`maxBatch must be 1 to ${MAX_BATCH_EVENTS}, not ${maxBatch}`);
-  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  const lingerMs = positive('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS, { zero: true });
   const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
   if (!(maxQueued >= 1)) throw new RangeError(`maxQueued must be at least 1, not ${maxQueued}`);
-  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const maxInFlight = positive('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, { integer: true });
+  const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   const retry = { initialDelayMs: 50, maxDelayMs: 2000, multiplier: 2, maxElapsedMs: Infinity, ...options.retry };
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
@@ -288,8 +305,11 @@ export function createProducer(options: ProducerOptions): Producer {
     if (complete['tenant'] === undefined && defaultTenant !== undefined) complete['tenant'] = defaultTenant;
     const json = JSON.stringify(complete);
     const bytes = Buffer.byteLength(json, 'utf8');
-    // With a token and no tenant, the server takes the token's: the schema is checked with it.
-    const parsed = checkEvent(complete['tenant'] === undefined ? { ...complete, tenant: headerTenant } : complete, bytes);
+    // With a token and no tenant, the server takes the token's: the schema and the size are checked with
+    // it, as the server measures the event once it has added it.
+    const withoutTenant = complete['tenant'] === undefined;
+    const measured = withoutTenant ? bytes + Buffer.byteLength(`,"tenant":${JSON.stringify(headerTenant)}`, 'utf8') : bytes;
+    const parsed = checkEvent(withoutTenant ? { ...complete, tenant: headerTenant } : complete, measured);
     const { subject } = parsed;
     const tenant = (complete['tenant'] as string | undefined) ?? headerTenant;
     const entry = {
