@@ -291,8 +291,8 @@ export function createProducer(options: ProducerOptions): Producer {
       }
       const wait = Math.random() * delay;
       if (Date.now() - started + wait >= retry.maxElapsedMs) {
-        const error = new ProducerUnavailableError(`${reason} (gave up after ${attempt} attempts; the events may be stored: publish them again with the same eventIds to know)`, 0, undefined);
-        return batch.map(() => ({ kind: 'rejected', error }));
+        const message = `${reason} (gave up after ${attempt} attempts; the events may be stored: publish them again with the same eventIds to know)`;
+        return batch.map((entry) => ({ kind: 'rejected', error: new ProducerUnavailableError(message, 0, entry.eventId) }));
       }
       options.onRetry?.(reason, attempt);
       await sleep(wait);

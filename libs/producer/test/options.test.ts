@@ -1,6 +1,6 @@
 /** What createProducer and publish refuse before anything is sent (no server: a fetch that records its calls). */
 import { MAX_EVENT_BYTES } from '@fanout/contracts';
-import { ValidationError, createProducer } from '../src';
+import { ProducerUnavailableError, ValidationError, createProducer } from '../src';
 
 const calls: unknown[] = [];
 const recordingFetch = (async (...args: unknown[]) => {
@@ -45,5 +45,21 @@ test("with a token and no tenant, an event is measured as the server measures it
   // One byte less is sent (this fetch's answer is no publisher's: the publish fails after).
   await producer.publish(fits).catch(() => undefined);
   expect(calls).toHaveLength(1);
+  await producer.close().catch(() => undefined);
+});
+
+test('events given up on (retry.maxElapsedMs) reject each with its own ProducerUnavailableError, naming its eventId', async () => {
+  const unreachable = (async () => {
+    throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') });
+  }) as typeof fetch;
+  const producer = createProducer({ url: 'http://127.0.0.1:1', tenant: 't', fetch: unreachable, lingerMs: 0, retry: { initialDelayMs: 10, maxElapsedMs: 100 } });
+  const job = (eventId: string, status: 'pending' | 'scheduled') => ({ eventId, subject: { kind: 'job' as const, id: 'j1' }, type: 'job.status' as const, data: { status } });
+  const outcomes = await Promise.allSettled([producer.publish(job('e1', 'pending')), producer.publish(job('e2', 'scheduled'))]);
+  const errors = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as ProducerUnavailableError) : undefined));
+  expect(errors.map((e) => [e?.name, e?.status, e?.eventId])).toEqual([
+    ['ProducerUnavailableError', 0, 'e1'],
+    ['ProducerUnavailableError', 0, 'e2'],
+  ]);
+  expect(errors[0]!.message).toMatch(/ECONNREFUSED.*gave up after \d+ attempts/);
   await producer.close().catch(() => undefined);
 });
