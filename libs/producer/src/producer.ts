@@ -130,7 +130,7 @@ function publisherUrl(url: unknown): string {
   return (url as string).replace(/\/+$/, '');
 }
 
-function positive(name: string, value: number, { integer = false, zero = false } = {}): number {
+function numberOption(name: string, value: number, { integer = false, zero = false } = {}): number {
   const ok = Number.isFinite(value) && (zero ? value >= 0 : value > 0) && (!integer || Number.isInteger(value));
   if (!ok) throw new RangeError(`${name} must be ${integer ? 'a whole number' : 'a number'} ${zero ? '≥ 0' : '> 0'}, not ${value}`);
   return value;
@@ -140,11 +140,11 @@ export function createProducer(options: ProducerOptions): Producer {
   const endpoint = `${publisherUrl(options.url)}/api/v1/events`;
   const maxBatch = options.maxBatch ?? MAX_BATCH_EVENTS;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_EVENTS) throw new RangeError(`maxBatch must be 1 to ${MAX_BATCH_EVENTS}, not ${maxBatch}`);
-  const lingerMs = positive('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS, { zero: true });
+  const lingerMs = numberOption('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS, { zero: true });
   const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
   if (!(maxQueued >= 1)) throw new RangeError(`maxQueued must be at least 1, not ${maxQueued}`);
-  const maxInFlight = positive('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, { integer: true });
-  const requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  const maxInFlight = numberOption('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, { integer: true });
+  const requestTimeoutMs = numberOption('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
   const retry = { initialDelayMs: 50, maxDelayMs: 2000, multiplier: 2, maxElapsedMs: Infinity, ...options.retry };
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
