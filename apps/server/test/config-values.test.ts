@@ -70,3 +70,15 @@ describe('FANOUT_CORS_ORIGINS', () => {
     expect(refusal({ FANOUT_CORS_ORIGINS: 'https://user:hunter2@a.example' }).message).not.toContain('hunter2');
   });
 });
+
+describe('FANOUT_AUTH=none and HOST', () => {
+  it.each(['127.0.0.1', '127.8.9.10', 'localhost', 'LocalHost', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])('%s is loopback: none is taken', (host) => {
+    expect(configOf({ HOST: host }).host).toBe(host);
+  });
+
+  it.each(['0.0.0.0', '::', '10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', 'example.com'])('%s is not loopback: none is refused naming FANOUT_AUTH', (host) => {
+    const error = refusal({ HOST: host });
+    expect(error.variable).toBe('FANOUT_AUTH');
+    expect(error.message).toContain(`HOST is ${host}`);
+  });
+});
