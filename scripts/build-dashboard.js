@@ -3,10 +3,11 @@
 // Bundles the dashboard (apps/gateway/dashboard: TypeScript, type-checked by `tsc -b`) for browsers
 // with esbuild into apps/gateway/dist/public, which the gateway serves at GET /: one minified script
 // with its source map, the page and its stylesheet; nothing comes from another origin. Run by
-// `npm run build`, `npm start` and the Dockerfile.
+// `npm run build`, `npm start` and the Dockerfile. Each file is replaced whole (written beside it, then
+// renamed over it), so a server already serving the dashboard never sends a missing or half-written one.
 const { build } = require('esbuild');
-const { copyFileSync, mkdirSync, rmSync } = require('node:fs');
-const { join } = require('node:path');
+const { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { basename, join } = require('node:path');
 
 const root = join(__dirname, '..');
 const source = join(root, 'apps/gateway/dashboard');
@@ -17,9 +18,7 @@ const out = join(root, 'apps/gateway/dist/public');
 const libraries = { '@fanout/client': 'libs/client/src/index.ts', '@fanout/contracts': 'libs/contracts/src/index.ts' };
 
 async function main() {
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  await build({
+  const bundled = await build({
     entryPoints: [join(source, 'src/main.ts')],
     outfile: join(out, 'dashboard.js'),
     tsconfig: join(source, 'tsconfig.json'),
@@ -31,8 +30,17 @@ async function main() {
     format: 'esm',
     target: 'es2022',
     logLevel: 'warning',
+    write: false,
   });
-  for (const file of ['index.html', 'dashboard.css']) copyFileSync(join(source, file), join(out, file));
+  const files = new Map(bundled.outputFiles.map((file) => [basename(file.path), file.contents]));
+  for (const file of ['index.html', 'dashboard.css']) files.set(file, readFileSync(join(source, file)));
+  mkdirSync(out, { recursive: true });
+  for (const [name, contents] of files) {
+    const partial = join(out, `.${name}.${process.pid}.partial`);
+    writeFileSync(partial, contents);
+    renameSync(partial, join(out, name));
+  }
+  for (const name of readdirSync(out)) if (!files.has(name)) rmSync(join(out, name), { recursive: true, force: true });
 }
 
 main().catch((error) => {

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 'use strict';
-// `npm start`: build what is out of date (tsc -b is incremental) and bundle the dashboard, then run `fanout dev`.
-const { spawnSync, spawn } = require('node:child_process');
+// `npm start`: build what is out of date (tsc -b is incremental) and bundle the dashboard, then run
+// `fanout dev` in this same process. package.json's script execs this file, so npm's own process is
+// this one's parent: the SIGTERM or SIGINT that npm forwards reaches the server, which drains and exits,
+// and no process is left behind when npm is stopped.
+const { spawnSync } = require('node:child_process');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -10,6 +13,6 @@ for (const step of [[require.resolve('typescript/bin/tsc'), '-b'], [join(__dirna
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-const child = spawn(process.execPath, [join(root, 'apps/cli/bin/fanout.js'), 'dev', ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const cli = join(root, 'apps/cli/bin/fanout.js');
+process.argv = [process.argv[0], cli, 'dev', ...process.argv.slice(2)];
+require(cli);
