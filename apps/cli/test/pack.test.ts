@@ -2,6 +2,7 @@ import { LineSplitter, splitByBytes } from '../src/pack/line-splitter';
 import { PackFileError, parsePack } from '../src/pack/pack-file';
 import { parseEventsText } from '../src/commands/emit';
 import { resolveEndpoint, tenantOfToken } from '../src/client/endpoint';
+import { startStep } from '../src/pack/step-process';
 
 describe('LineSplitter', () => {
   it('splits across chunks, keeps multi-byte characters whole, strips \\r and flushes the last partial line', () => {
@@ -72,5 +73,23 @@ describe('emit input and endpoints', () => {
     expect(resolveEndpoint('publisher', { token }, {})).toMatchObject({ tenant: 'acme', token });
     expect(resolveEndpoint('publisher', { token, tenant: 't2' }, {})).toMatchObject({ tenant: 't2' });
     expect(() => resolveEndpoint('publisher', { url: 'ftp://x' }, {})).toThrow(/http/);
+  });
+});
+
+describe('startStep', () => {
+  const step = { index: 0, name: 'x', run: 'echo hi', timeoutMs: 10_000, env: {} };
+
+  it('names a missing working directory, not the shell, when the step cannot start', async () => {
+    const lines: string[] = [];
+    const running = startStep({ ...step, cwd: '/nonexistent/fanout-test-dir' }, { shell: 'sh', env: process.env, onLine: (_, line) => lines.push(line) });
+    expect((await running.done).exitCode).toBe(127);
+    expect(lines).toEqual(["the step's working directory /nonexistent/fanout-test-dir does not exist (or is not a directory)"]);
+  });
+
+  it('names the shell when it is the shell that is missing', async () => {
+    const lines: string[] = [];
+    const running = startStep({ ...step, cwd: '/' }, { shell: 'no-such-shell-fanout', env: process.env, onLine: (_, line) => lines.push(line) });
+    expect((await running.done).exitCode).toBe(127);
+    expect(lines).toEqual(['no-such-shell-fanout: spawn no-such-shell-fanout ENOENT']);
   });
 });

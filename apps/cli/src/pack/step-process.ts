@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { LineSplitter } from './line-splitter';
 import { PackStep } from './pack-file';
@@ -96,7 +97,7 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
       signalGroup('SIGKILL');
       splitters.stdout.end();
       splitters.stderr.end();
-      if (spawnError) options.onLine('stderr', `${options.shell}: ${spawnError.message}`);
+      if (spawnError) options.onLine('stderr', whyNotStarted(spawnError, options.shell, step.cwd));
       const exitCode = timedOut ? TIMEOUT_EXIT_CODE : code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 127);
       resolve({ exitCode, signal: signal ?? undefined, timedOut, canceled, durationMs: Math.round(performance.now() - started) });
     };
@@ -145,4 +146,12 @@ export function startStep(step: PackStep, options: StepProcessOptions): RunningS
       child.stderr.resume();
     },
   };
+}
+
+/** Node reports a missing working directory as the shell's ENOENT (`spawn sh ENOENT`): say which is missing. */
+function whyNotStarted(error: Error, shell: string, cwd: string): string {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
+    return `the step's working directory ${cwd} does not exist (or is not a directory)`;
+  }
+  return `${shell}: ${error.message}`;
 }
