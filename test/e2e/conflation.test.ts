@@ -83,6 +83,8 @@ test('a conflating client that stopped reading gets every status in order, the l
   const job = jobEvents(stack.tenant);
   await stack.publishOk(job.status('pending'));
   const url = stack.streamUrl('job', job.id, 0, { conflate: 'progress' });
+  const delivered = async (): Promise<number> => (await stack.gateways[0]!.metric('fanout_gateway_events_delivered_total', { kind: 'job' })) ?? 0;
+  const deliveredBefore = await delivered();
   const stream = await openPaused(url, stack.tenant);
   const droppedBefore = await slowConsumers();
 
@@ -125,6 +127,8 @@ test('a conflating client that stopped reading gets every status in order, the l
   expect(received.size + skipped.size).toBe(10_000);
   expect(skipped.size).toBeGreaterThan(0);
   expect(await stack.gateways[0]!.metric('fanout_gateway_conflated_events_total')).toBe(skipped.size);
+  // Delivered counts what was written: the events received, not those skipped.
+  expect((await delivered()) - deliveredBefore).toBe(domain.length);
   // Each notice comes right before the progress event that superseded what it names.
   stream.frames.forEach((f, i) => {
     if (f.event !== 'conflated') return;

@@ -7,6 +7,8 @@ export interface Skipped {
 
 interface Held {
   frame: Buffer;
+  /** For a domain event, whether it came from history (replay) or live; undefined for a control frame. */
+  replayed: boolean | undefined;
   /** The progress event's seq (0 for any other frame). */
   seq: number;
   /** The progress event's subject (index in the stream) and its skipped predecessors; undefined for any other frame. */
@@ -40,14 +42,17 @@ export class ConflationQueue {
     return this.held.size === 0;
   }
 
-  /** A frame that is never skipped (a status, step or log event, a control frame). */
-  push(frame: Buffer): void {
-    this.held.set(`f${this.nextKey++}`, { frame, seq: 0, subject: undefined, skipped: undefined });
+  /**
+   * A frame that is never skipped: a status, step or log event (`replayed` says where it came from),
+   * or a control frame (`replayed` undefined).
+   */
+  push(frame: Buffer, replayed?: boolean): void {
+    this.held.set(`f${this.nextKey++}`, { frame, replayed, seq: 0, subject: undefined, skipped: undefined });
     this.heldBytes += frame.length;
   }
 
   /** A progress event of `subject` with `seq`: replaces the one of that subject still held. */
-  pushProgress(frame: Buffer, subject: number, seq: number): void {
+  pushProgress(frame: Buffer, subject: number, seq: number, replayed: boolean): void {
     const previous = this.held.get(subject);
     let skipped: Skipped | undefined;
     if (previous) {
@@ -56,26 +61,31 @@ export class ConflationQueue {
       this.held.delete(subject);
       this.heldBytes -= previous.frame.length;
     }
-    this.held.set(subject, { frame, seq, subject, skipped });
+    this.held.set(subject, { frame, replayed, seq, subject, skipped });
     this.heldBytes += frame.length;
   }
 
   /**
    * Everything held, in order, with each `conflated` frame before the progress event that replaced
-   * what it names, and how many events were skipped; the queue is empty after.
+   * what it names; how many events were skipped, and how many of those written are live and
+   * replayed domain events. The queue is empty after.
    */
-  take(): { frames: Buffer; skipped: number } {
+  take(): { frames: Buffer; skipped: number; live: number; replayed: number } {
     const parts: Buffer[] = [];
     let skipped = 0;
+    let live = 0;
+    let replayed = 0;
     for (const entry of this.held.values()) {
       if (entry.skipped && entry.subject !== undefined) {
         parts.push(this.notice(entry.subject, entry.skipped));
         skipped += entry.skipped.count;
       }
       parts.push(entry.frame);
+      if (entry.replayed === true) replayed += 1;
+      else if (entry.replayed === false) live += 1;
     }
     this.held.clear();
     this.heldBytes = 0;
-    return { frames: parts.length === 1 ? parts[0]! : Buffer.concat(parts), skipped };
+    return { frames: parts.length === 1 ? parts[0]! : Buffer.concat(parts), skipped, live, replayed };
   }
 }

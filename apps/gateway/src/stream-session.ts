@@ -151,9 +151,12 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
    */
   protected writeEvents(frames: Buffer, count: number, replayed: boolean, subject = 0): void {
     if (!replayed && this.droppedForItsBacklog()) return;
-    if (this.held) this.writeConflating(frames, subject);
-    else this.conn.write(frames);
     this.lastEventAt = Date.now();
+    if (this.held) {
+      this.writeConflating(frames, count, replayed, subject);
+      return;
+    }
+    this.conn.write(frames);
     this.services.metrics.countDelivered(this.kindLabel, count, replayed);
   }
 
@@ -171,19 +174,24 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   /**
    * Writes frames while the client keeps up, and holds them from the one that finds it behind on (a
    * batch larger than the threshold is held in part): once something is held, everything after it
-   * is, so order is kept.
+   * is, so order is kept. An event counts as delivered when it is written, so a skipped one never does.
    */
-  private writeConflating(frames: Buffer, subject: number): void {
+  private writeConflating(frames: Buffer, count: number, replayed: boolean, subject: number): void {
     const held = this.held!;
     if (held.isEmpty && this.conn.unsentBytes + frames.length <= this.services.settings.conflateThresholdBytes) {
       this.conn.write(frames);
+      this.services.metrics.countDelivered(this.kindLabel, count, replayed);
       return;
     }
+    let written = 0;
     for (const frame of splitFrames(frames)) {
-      if (held.isEmpty && !this.isBehind()) this.conn.write(frame);
-      else if (CONFLATABLE.has(eventTypeOf(frame))) held.pushProgress(frame, subject, seqOfFrame(frame));
-      else held.push(frame);
+      if (held.isEmpty && !this.isBehind()) {
+        this.conn.write(frame);
+        written += 1;
+      } else if (CONFLATABLE.has(eventTypeOf(frame))) held.pushProgress(frame, subject, seqOfFrame(frame), replayed);
+      else held.push(frame, replayed);
     }
+    if (written > 0) this.services.metrics.countDelivered(this.kindLabel, written, replayed);
   }
 
   /** Past the conflation threshold with a 'drain' due (which writes what is held). */
@@ -193,9 +201,11 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
 
   private writeHeld(): void {
     if (!this.held || this.held.isEmpty || !this.conn.isOpen) return;
-    const { frames, skipped } = this.held.take();
+    const { frames, skipped, live, replayed } = this.held.take();
     this.conn.write(frames);
     if (skipped > 0) this.services.metrics.conflated.inc(skipped);
+    if (live > 0) this.services.metrics.countDelivered(this.kindLabel, live, false);
+    if (replayed > 0) this.services.metrics.countDelivered(this.kindLabel, replayed, true);
   }
 
   /**
