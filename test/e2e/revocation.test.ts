@@ -133,6 +133,15 @@ test('a revocation by jti ends its streams on both replicas within 1 s; the tena
     expect((await call('GET', `${gateway.url}/api/v1/jobs/${job.id}/events`, other)).status).toBe(200);
   }
   await waitFor('the publisher to refuse the revoked token', async () => (await call('POST', `${stack.publisher.url}/api/v1/events`, victim, job.progress(5))).status === 401, 5000);
+  // Revoked is a 401 whatever the token's scopes: one of the same jti without the route's scope is refused as revoked, not 403.
+  const revokedReader = await token({ jti: victimJti, scope: 'stream:read' });
+  const asWriter = await call('POST', `${stack.publisher.url}/api/v1/events`, revokedReader, job.progress(5));
+  expect([asWriter.status, asWriter.json.detail]).toEqual([401, 'the token was revoked']);
+  const revokedWriter = await token({ jti: victimJti, scope: 'events:write' });
+  for (const path of [`/api/v1/jobs/${job.id}/events`, '/api/v1/admin/revocations']) {
+    const asReader = await call('GET', `${g0.url}${path}`, revokedWriter);
+    expect([path, asReader.status, asReader.json.detail]).toEqual([path, 401, 'the token was revoked']);
+  }
 
   // A gateway started after the revocation loads it from the store.
   const late = await stack.addGateway();

@@ -44,7 +44,7 @@ export interface GatewayOptions {
   bus: Bus;
   logger: Logger;
   registry: Registry;
-  /** Authenticates every request; it must refuse what `revocations` refuses (see refusingRevoked). */
+  /** Authenticates every request; it must refuse what `revocations` refuses (see refuseRevoked). */
   authenticate: Authenticator;
   /** This replica's copy of the active revocations (shared with the publisher of a dev process). */
   revocations: RevocationList;

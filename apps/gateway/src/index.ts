@@ -22,5 +22,5 @@ export {
 } from './stream-context';
 export { DEFAULT_MAX_ANSWER_BYTES_IN_FLIGHT, MIN_ANSWER_BYTES_IN_FLIGHT } from './answer-budget';
 export { DEFAULT_MAX_UNSENT_BYTES, MIN_MAX_UNSENT_BYTES } from './unsent-budget';
-export { REVOCATION_RELOAD_MS, RevocationList, refusingRevoked } from './revocation-list';
+export { REVOCATION_RELOAD_MS, RevocationList, refuseRevoked } from './revocation-list';
 export { COMPRESSION_MODES, CompressionMode, DEFAULT_COMPRESSION } from './stream-compression';

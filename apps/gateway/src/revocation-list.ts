@@ -1,6 +1,6 @@
 import { Revocation } from '@fanout/contracts';
 import { Bus, RevocationChange, RevocationStore } from '@fanout/bus';
-import { Authenticator, HttpProblem, Principal } from '@fanout/http';
+import { HttpProblem, Principal, PrincipalCheck } from '@fanout/http';
 import { Logger } from '@fanout/observability';
 
 /**
@@ -161,14 +161,12 @@ export class RevocationList {
   }
 }
 
-/** `authenticate`, then a 401 for a principal an active revocation names (once the revocations are loaded). */
-export function refusingRevoked(authenticate: Authenticator, revocations: RevocationList): Authenticator {
-  return async (req, scope) => {
-    const principal = await authenticate(req, scope);
+/** A 401 for a principal an active revocation names (once the revocations are loaded), for createAuthenticator. */
+export function refuseRevoked(revocations: RevocationList): PrincipalCheck {
+  return async (principal) => {
     // Only at start: no extra turn per request once loaded.
     if (!revocations.isLoaded) await revocations.untilLoaded();
     if (revocations.refuses(principal)) throw revokedProblem();
-    return principal;
   };
 }
 

@@ -1,7 +1,7 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { Socket } from 'node:net';
 import { Bus } from '@fanout/bus';
-import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, RevocationList, createGateway, refusingRevoked } from '@fanout/gateway';
+import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, RevocationList, createGateway, refuseRevoked } from '@fanout/gateway';
 import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
 import { Logger, createLogger, createRegistry, redactUrl, throttledWarning } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
@@ -103,7 +103,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   // Every replica (a publisher too) refuses a revoked token from the moment it learns of the revocation.
   const revocations = new RevocationList(bus, logger);
   revocations.start();
-  const authenticate = refusingRevoked(createAuthenticator(config.auth), revocations);
+  const authenticate = createAuthenticator(config.auth, refuseRevoked(revocations));
   const archive = startArchive(config, bus, logger, registry);
 
   const gateway =

@@ -35,8 +35,17 @@ const DEFAULT_TENANT = 'default';
 /** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3). */
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
-export function createAuthenticator(config: AuthConfig): Authenticator {
-  if (config.mode === 'none') return async (req) => ({ tenant: tenantFromHeader(req), fromToken: false });
+/** Refuses a principal (throws an HttpProblem) before its scope is looked at: a revoked token is a 401 whatever its scopes. */
+export type PrincipalCheck = (principal: Principal) => Promise<void>;
+
+export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = async () => {}): Authenticator {
+  if (config.mode === 'none') {
+    return async (req) => {
+      const principal = { tenant: tenantFromHeader(req), fromToken: false };
+      await check(principal);
+      return principal;
+    };
+  }
 
   const secret = config.secret ? new TextEncoder().encode(config.secret) : undefined;
   // A token with an unknown `kid` refetches the key set (keys rotate without a restart), at most every 100 ms.
@@ -65,15 +74,17 @@ export function createAuthenticator(config: AuthConfig): Authenticator {
     if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) {
       throw new HttpProblem(401, 'the token has no valid tenant claim', {}, CHALLENGE);
     }
-    const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
-    if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
-    return {
+    const principal: Principal = {
       tenant,
       fromToken: true,
       expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
       tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
       subject: typeof payload.sub === 'string' ? payload.sub : undefined,
     };
+    await check(principal);
+    const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
+    if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
+    return principal;
   };
 }
 
