@@ -432,3 +432,34 @@ test('publisher with Redis stalled (SIGSTOP, connections open but silent): 503 w
   });
   console.log(`publisher stall: 503 after ${publishing.elapsedMs} ms`);
 });
+
+test('admin revocations with Redis stalled (SIGSTOP): a 503 changes nothing when Redis resumes, for a revocation added or lifted alike', async () => {
+  const gateway = stack.gateways[0]!;
+  const revocations = `${gateway.url}/api/v1/admin/revocations`;
+  const headers = { 'X-Tenant': stack.tenant, 'Content-Type': 'application/json' };
+  const body = (tenant: string) => JSON.stringify({ tenant, expiresAt: new Date(Date.now() + 600_000).toISOString() });
+  const listed = async (): Promise<string[]> => ((await (await fetch(revocations, { headers })).json()) as { revocations: { tenant?: string }[] }).revocations.map((r) => r.tenant!);
+  const stalled = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    redis.signal('SIGSTOP');
+    try {
+      return await within(what, call(), 30_000);
+    } finally {
+      redis.signal('SIGCONT');
+    }
+  };
+  const resumed = () => waitFor(`${gateway.url}/readyz 200 after the stall`, async () => (await readyStatus(gateway.url)) === 200, 20_000, 100);
+
+  const added = await stalled('the POST to be answered', async () => fetch(revocations, { method: 'POST', headers, body: body('stalled-add') }));
+  expect(added.status).toBe(503);
+  await resumed();
+  expect(await listed()).not.toContain('stalled-add');
+
+  const kept = await fetch(revocations, { method: 'POST', headers, body: body('stalled-lift') });
+  expect(kept.status).toBe(201);
+  const { id } = (await kept.json()) as { id: string };
+  const lifted = await stalled('the DELETE to be answered', async () => fetch(`${revocations}/${id}`, { method: 'DELETE', headers }));
+  expect(lifted.status).toBe(503);
+  await resumed();
+  expect(await listed()).toContain('stalled-lift');
+  expect((await fetch(`${revocations}/${id}`, { method: 'DELETE', headers })).status).toBe(204);
+});

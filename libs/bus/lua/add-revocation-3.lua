@@ -7,13 +7,17 @@ bounded by maxActive and by time. The version changes with it, so a replica that
 announcement reloads.
 
 KEYS: all (hash id -> revocation JSON), expiry (zset id -> ms it expires), version (see bumpRevocationsVersion)
-ARGV: id, revocation JSON, expiresAtMs, maxActive, channel, announcement JSON, versionEpochCandidate
-Returns 1 stored, 0 refused (maxActive active).
+ARGV: id, revocation JSON, expiresAtMs, maxActive, channel, announcement JSON, versionEpochCandidate,
+      storeBy (epoch ms: the caller has given up by then)
+Returns 1 stored, 0 refused (maxActive active), or the error `DEADLINE_PASSED <ms late>`, with nothing
+changed, when Redis runs it after storeBy (by its own clock): the admin was answered 503 by then.
 ]]
+--- @include "append-reply"
 --- @include "redis-clock"
 --- @include "revocations"
 
 local now = nowMs()
+if now > tonumber(ARGV[8]) then return redis.error_reply(DEADLINE_PASSED .. ' ' .. (now - tonumber(ARGV[8]))) end
 dropExpiredRevocations(KEYS[1], KEYS[2], now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])

@@ -82,7 +82,7 @@ export class RedisBus implements Bus {
     this.store = new RedisStore(command, { ...options, archiveQueue: options.archive ? this.archiveQueue : undefined });
     const subscriber = createSubscriberConnection(target, { ...CONNECTION_BASE, autoResubscribe: false, enableOfflineQueue: true }, logger);
     this.subscriptions = new RedisSubscriptionPath(subscriber, this.store, logger);
-    this.revocations = new RedisRevocations(command, this.subscriptions, logger);
+    this.revocations = new RedisRevocations(command, this.subscriptions, logger, options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     this.watchers = new RedisWatchers(command);
     if (target.kind === 'sentinel') this.masterCheck = () => assertOnTheMaster(command as Redis, subscriber as Redis);
   }

@@ -3,6 +3,7 @@ import { RevocationChange, RevocationListener, RevocationStore } from './bus';
 import { REVOCATION_KEYS } from './keys';
 import { BusLogger } from './logger';
 import { CommandConnection } from './redis-connections';
+import { STORE_CUTOFF_MARGIN_MS } from './redis-store';
 import { RedisSubscriptionPath } from './redis-subscription-path';
 import { newEpoch } from './stored-frame';
 
@@ -18,8 +19,9 @@ type RevocationScripts = CommandConnection & {
     channel: string,
     announcement: string,
     versionEpochCandidate: string,
+    storeBy: number,
   ): Promise<0 | 1>;
-  fanoutRemoveRevocation(all: string, expiry: string, version: string, id: string, channel: string, announcement: string, versionEpochCandidate: string): Promise<0 | 1>;
+  fanoutRemoveRevocation(all: string, expiry: string, version: string, id: string, channel: string, announcement: string, versionEpochCandidate: string, storeBy: number): Promise<0 | 1>;
 };
 
 /**
@@ -31,11 +33,15 @@ export class RedisRevocations implements RevocationStore {
   private readonly command: RevocationScripts;
   private readonly listeners: RevocationListener[] = [];
 
-  /** The scripts are defined on `command` by RedisStore. */
+  /**
+   * The scripts are defined on `command` by RedisStore. A change Redis gets to only after the
+   * command's timeout (a stalled Redis) changes nothing: its caller was answered 503 by then.
+   */
   constructor(
     command: CommandConnection,
     subscriptions: Pick<RedisSubscriptionPath, 'subscribeControl'>,
     private readonly logger: BusLogger,
+    private readonly commandTimeoutMs: number,
   ) {
     this.command = command as RevocationScripts;
     subscriptions.subscribeControl(REVOCATION_KEYS.channel, (message) => this.announced(message));
@@ -55,6 +61,7 @@ export class RedisRevocations implements RevocationStore {
       channel,
       JSON.stringify(change),
       newEpoch(),
+      this.storeBy(),
     );
     return stored === 1;
   }
@@ -62,7 +69,11 @@ export class RedisRevocations implements RevocationStore {
   async removeRevocation(id: string): Promise<boolean> {
     const change: RevocationChange = { kind: 'removed', id };
     const { all, expiry, version, channel } = REVOCATION_KEYS;
-    return (await this.command.fanoutRemoveRevocation(all, expiry, version, id, channel, JSON.stringify(change), newEpoch())) === 1;
+    return (await this.command.fanoutRemoveRevocation(all, expiry, version, id, channel, JSON.stringify(change), newEpoch(), this.storeBy())) === 1;
+  }
+
+  private storeBy(): number {
+    return Date.now() + this.commandTimeoutMs - STORE_CUTOFF_MARGIN_MS;
   }
 
   async revocationsVersion(): Promise<string> {

@@ -60,7 +60,7 @@ export class ReplicationTimeoutError extends Error {
  * for its reply (and, in Redis Cluster, the record after it) to arrive in time, and for the hosts'
  * clocks to differ.
  */
-const STORE_CUTOFF_MARGIN_MS = 500;
+export const STORE_CUTOFF_MARGIN_MS = 500;
 
 /** Entries one XRANGE of a history read asks for (each at most an event of 64 KiB and its frame). */
 const HISTORY_COMMAND_COUNT = 100;
