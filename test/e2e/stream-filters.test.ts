@@ -139,6 +139,17 @@ test('types must name event types, and the activity stream takes neither types n
     const s = await openStream(`${stack.gateways[0]!.url}/api/v1/stream/subjects?${query}`, { headers: { 'X-Tenant': stack.tenant } });
     expect(s.status).toBe(400);
   }
+  // An empty parameter counts as none, on the activity stream too; one that takes one value, given twice, is a 400 naming it.
+  for (const query of ['types=', 'conflate=', 'types=&conflate=']) {
+    const s = await openStream(`${stack.gateways[0]!.url}/api/v1/stream/subjects?${query}`, { headers: { 'X-Tenant': stack.tenant } });
+    expect({ query, status: s.status }).toEqual({ query, status: 200 });
+    s.close();
+  }
+  for (const query of ['tail=3&tail=4', 'conflate=progress&conflate=progress']) {
+    const s = await openStream(`${stack.streamUrl('job', job.id)}?${query}`, { headers: { 'X-Tenant': stack.tenant } });
+    expect({ query, status: s.status }).toEqual({ query, status: 400 });
+    expect(JSON.parse(await s.body()).errors[0]).toEqual({ path: query.split('=')[0], message: 'given more than once: give it once' });
+  }
 });
 
 test('@fanout/client with types gets only those events and reports no gap for the seqs the filter skips', async () => {

@@ -190,6 +190,9 @@ describe('GET /api/v1/pack-runs/{id}/log', () => {
     expect(download.headers['content-disposition']).toBe(`attachment; filename="pack-run-${p.id}.log"`);
     expect((await text(`${url}?ansi=bold`)).status).toBe(400);
     expect((await text(`${url}?step=-1`)).status).toBe(400);
+    // A space is not step 0 (Number(' ') is 0), nor is a hexadecimal step 1.
+    expect((await text(`${url}?step=%20`)).status).toBe(400);
+    expect((await text(`${url}?step=0x1`)).status).toBe(400);
     expect((await text(gatewayUrl(`/api/v1/pack-runs/other-${p.id}/log`))).status).toBe(404);
     expect((await text(url, { 'X-Tenant': `other-${stack.tenant}` })).status).toBe(404);
   });

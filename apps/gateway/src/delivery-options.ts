@@ -9,10 +9,11 @@ export interface DeliveryOptions {
 
 export const DELIVER_EVERYTHING: DeliveryOptions = { types: undefined, conflate: false };
 
-/** `?types=a,b` (repeated parameters add up): undefined when absent, else a set of known event types, else a 400. */
+/** `?types=a,b` (repeated parameters add up): undefined when absent (or empty), else a set of known event types, else a 400. */
 export function parseTypes(values: readonly string[]): ReadonlySet<string> | undefined {
-  if (values.length === 0) return undefined;
-  const names = values.join(',').split(',');
+  const given = values.filter((value) => value !== '');
+  if (given.length === 0) return undefined;
+  const names = given.join(',').split(',');
   const unknown = names.filter((name) => !(EVENT_TYPE_NAMES as readonly string[]).includes(name));
   if (unknown.length > 0 || names.length > EVENT_TYPE_NAMES.length * 4) {
     const shown = JSON.stringify((unknown[0] ?? names.join(',')).slice(0, 64));
@@ -32,9 +33,9 @@ export function parseConflate(value: string | null): boolean {
   });
 }
 
-/** The activity stream carries only `subject.updated`: it takes neither parameter. */
+/** The activity stream carries only `subject.updated`: it takes neither parameter (empty counts as none, as everywhere). */
 export function refuseSubjectStreamOptions(query: URLSearchParams): void {
   for (const name of ['types', 'conflate']) {
-    if (query.has(name)) throw new HttpProblem(400, `${name} applies to subject streams, not to the activity stream`, { errors: [{ path: name, message: 'not taken here' }] });
+    if (query.getAll(name).some((value) => value !== '')) throw new HttpProblem(400, `${name} applies to subject streams, not to the activity stream`, { errors: [{ path: name, message: 'not taken here' }] });
   }
 }

@@ -208,6 +208,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const { segments } = request;
     if (segments.length > 2) throw new HttpProblem(404, `no route for GET ${STREAM_PREFIX}/${segments.join('/')}`);
     const principal = await authenticate(request.req, 'stream:read');
+    refuseRepeated(request.query);
     if (segments.length === 0) return streamMany(request, principal);
     if (segments.length === 1 && segments[0] === 'subjects') return streamActivity(request, principal);
     if (segments.length === 2) return streamSubject(request, principal);
@@ -252,6 +253,22 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
 
 /** Events read per page when checking whether a filtered stream has anything left to send. */
 const FILTER_SCAN_PAGE = 100;
+
+/**
+ * Stream options that take one value (`subjects` and `types` add up when repeated). `lastEventId` is
+ * not judged: EventSource polyfills append it to a URL that may hold one already, and the header wins.
+ */
+const SINGLE_VALUED = ['tail', 'conflate'] as const;
+
+/** A single-valued parameter given twice with values is a 400, as on the history routes, rather than one of them silently winning. */
+function refuseRepeated(query: URLSearchParams): void {
+  if (query === NO_QUERY) return;
+  for (const name of SINGLE_VALUED) {
+    if (query.getAll(name).filter((value) => value !== '').length > 1) {
+      throw new HttpProblem(400, 'invalid query parameters', { errors: [{ path: name, message: 'given more than once: give it once' }] });
+    }
+  }
+}
 
 function deliveryOf(query: URLSearchParams): DeliveryOptions {
   return { types: parseTypes(query.getAll('types')), conflate: parseConflate(query.get('conflate')) };

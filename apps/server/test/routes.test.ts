@@ -308,6 +308,12 @@ describe('the JSON history and subjects routes', () => {
       ['/api/v1/subjects?limit=0', 400, /limit/],
       [`/api/v1/jobs/${job.id}/events?limit=5&limit=6`, 400, /^limit$/],
       ['/api/v1/subjects?kind=job&kind=run', 400, /^kind$/],
+      // Numbers are decimal digits: not what Number() would also read (a space would read as 0).
+      [`/api/v1/jobs/${job.id}/events?before=0x10`, 400, /^before$/],
+      [`/api/v1/jobs/${job.id}/events?after=1e0`, 400, /^after$/],
+      [`/api/v1/jobs/${job.id}/events?after=%20`, 400, /^after$/],
+      [`/api/v1/jobs/${job.id}/events?limit=+5`, 400, /^limit$/],
+      ['/api/v1/subjects?limit=0b1', 400, /^limit$/],
     ];
     for (const [path, status, errorPath] of cases) {
       const problem = expectProblem(await get(path), status);

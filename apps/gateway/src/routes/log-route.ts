@@ -41,8 +41,12 @@ export function logText(entries: readonly HistoryEntry[], filter: LogLineFilter)
   return text;
 }
 
-/** The first line of a log whose retained history starts after seq 1 (or loses events while it is read). */
-export function trimmedNote(firstSeq: number, fromSeq = 1): string {
+/**
+ * The first line of a log whose retained history starts after seq 1, or the line where it lost
+ * events while it was read: everything up to `lastSeq` (the answer's end), when none of it is left.
+ */
+export function trimmedNote(firstSeq: number, fromSeq = 1, lastSeq = Infinity): string {
+  if (firstSeq > lastSeq) return `[fanout] history trimmed: events ${fromSeq}..${lastSeq} of this pack run are no longer retained; that is the end of this log\n`;
   return `[fanout] history trimmed: events ${fromSeq}..${firstSeq - 1} of this pack run are no longer retained; the log below starts at seq ${firstSeq}\n`;
 }
 
@@ -84,7 +88,7 @@ export function logRoute(bus: Bus, budget: AnswerBudget, authenticate: Authentic
         // Bounded: every page moves afterSeq forward, up to the last seq when the request arrived.
         while (page.length > 0) {
           const firstSeq = page[0]!.seq;
-          if (firstSeq > afterSeq + 1) text += trimmedNote(firstSeq, afterSeq + 1);
+          if (firstSeq > afterSeq + 1) text += trimmedNote(firstSeq, afterSeq + 1, info.lastSeq);
           afterSeq = page[page.length - 1]!.seq;
           const pastTheEnd = afterSeq > info.lastSeq;
           text += logText(pastTheEnd ? page.filter((entry) => entry.seq <= info.lastSeq) : page, filter);
