@@ -202,10 +202,16 @@ test('the admin routes need the admin scope and a valid body: 401, 403, 400, 413
     ['not a date', { jti: 'a', expiresAt: 'tomorrow' }],
     ['an unknown field', { jti: 'a', expiresAt: inTenMinutes(), reason: 'x' }],
     ['a bad tenant', { tenant: 'a:b', expiresAt: inTenMinutes() }],
+    // JSON, but not an object: the schema's refusal, not "not valid JSON".
+    ['null', null],
+    ['true', true],
+    ['a number', 5],
+    ['a string', 'jti'],
+    ['an array', [{ jti: 'a', expiresAt: inTenMinutes() }]],
   ];
   for (const [what, body] of invalid) {
     const answer = await revoke(g0, body);
-    expect([what, answer.status]).toEqual([what, 400]);
+    expect([what, answer.status, answer.json.detail]).toEqual([what, 400, 'invalid revocation']);
     expect(answer.json.errors.length).toBeGreaterThan(0);
   }
   const notJson = await fetch(url, { method: 'POST', headers: { ...bearer(await adminToken()), 'Content-Type': 'text/plain' }, body: 'jti=a' });

@@ -24,7 +24,7 @@ export function revocationRoutes(store: RevocationStore, revocations: Revocation
     next();
   };
 
-  router.post(PATH, adminSendingJson, jsonBodyWithin(BODY_LIMIT_BYTES, { type: () => true }), async (req, res) => {
+  router.post(PATH, adminSendingJson, jsonBodyWithin(BODY_LIMIT_BYTES, { type: () => true, strict: false }), async (req, res) => {
     const parsed = RevocationRequestSchema.safeParse(req.body);
     if (!parsed.success) {
       const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
