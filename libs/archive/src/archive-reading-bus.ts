@@ -20,8 +20,16 @@ import { ArchivedSubjects } from './archived-subjects';
 
 /** Entries of an archived subject with seq > afterSeq, oldest first, at most `limit`. */
 export function archivedHistory(archived: ArchivedSubject, afterSeq: number, limit: number): HistoryEntry[] {
-  const from = Math.max(0, afterSeq + 1 - archived.info.firstSeq);
-  return archived.entries.slice(from, from + Math.max(0, limit));
+  // Binary search: the entries are in seq order, not always consecutive (a hole where a store lost seqs).
+  const entries = archived.entries;
+  let from = 0;
+  let to = entries.length;
+  while (from < to) {
+    const middle = (from + to) >>> 1;
+    if (entries[middle]!.seq <= afterSeq) from = middle + 1;
+    else to = middle;
+  }
+  return entries.slice(from, from + Math.max(0, limit));
 }
 
 /**

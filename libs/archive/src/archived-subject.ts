@@ -11,7 +11,7 @@ export interface ArchivedSubject {
   kind: SubjectKind;
   id: string;
   info: SubjectInfo;
-  /** Seqs info.firstSeq..info.lastSeq, consecutive. */
+  /** Seqs info.firstSeq..info.lastSeq in order: consecutive, but for seqs a store lost (a hole). */
   entries: HistoryEntry[];
 }
 
@@ -71,7 +71,8 @@ export function decodeArchivedSubject(bytes: Buffer, what: string): ArchivedSubj
     at += length;
   }
   if (at !== bytes.length) fail('bytes follow its last entry');
-  const expected = header.info.lastSeq - header.info.firstSeq + 1;
-  if (entries.length !== expected || entries.some((e, i) => e.seq !== header.info.firstSeq + i)) fail('its entries are not the consecutive seqs its header names');
+  const { firstSeq, lastSeq } = header.info;
+  const inOrder = entries.every((e, i) => (i === 0 ? e.seq === firstSeq : e.seq > entries[i - 1]!.seq));
+  if (!inOrder || (entries.length > 0 ? entries[entries.length - 1]!.seq !== lastSeq : firstSeq <= lastSeq)) fail('its entries are not the seqs its header names, in order');
   return { tenant: header.tenant, kind: header.kind, id: header.id, info: header.info, entries };
 }

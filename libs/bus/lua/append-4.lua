@@ -8,8 +8,8 @@ Redis over maxmemory refuses it before it runs, never half way.
 KEYS: meta, stream, ids, steps (see appendEvents)
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for
       no deadline), onlyExisting ('1': store nothing for a subject with no history and answer
-      NEW_SUBJECT), eventCount, idleTtlSeconds (0: none), then per event: eventId, type, status,
-      attempt, stepIndex, jsonHead, jsonTail
+      NEW_SUBJECT), eventCount, idleTtlSeconds (0: none), known (see appendEvents), then per event:
+      eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply {outcomes, state} (state for record-subject-5.lua), NEW_SUBJECT, or the
 error `DEADLINE_PASSED <ms late>` with nothing stored.
 ]]
@@ -25,9 +25,10 @@ local reply = appendEvents({ meta = KEYS[1], stream = KEYS[2], ids = KEYS[3], st
   epochCandidate = ARGV[5],
   publishedAt = ARGV[6],
   storeBy = tonumber(ARGV[7]),
+  known = ARGV[11],
   count = tonumber(ARGV[9]),
   argv = ARGV,
-  base = 10,
+  base = 11,
   onNewSubject = onlyExisting and function() return NEW_SUBJECT end or nil,
 })
 return reply

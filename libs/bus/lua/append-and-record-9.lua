@@ -15,8 +15,8 @@ KEYS: meta, stream, ids, steps (the subject's: see appendEvents); recent, live, 
 ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (epoch ms, or '' for no
       deadline), activityChannel, activityEpochCandidate, member (kind:id), subjectJson
       ({"kind":…,"id":…}), maxSubjects (0: no quota), reservationMs, eventCount, publishedAtMs
-      (publishedAt in epoch ms, as isoTimeMs writes it), idleTtlSeconds (0: none), then per event:
-      eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
+      (publishedAt in epoch ms, as isoTimeMs writes it), idleTtlSeconds (0: none), known (see
+      appendEvents), then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply {outcomes, state}, {OVER_QUOTA, msUntilAnEntryLapses} when a new subject
 is refused for its tenant's quota (nothing stored), or the error `DEADLINE_PASSED <ms late>` with
 nothing stored.
@@ -53,9 +53,10 @@ local reply, statusChanges = appendEvents(subjectKeys, {
   epochCandidate = ARGV[5],
   publishedAt = publishedAt,
   storeBy = tonumber(ARGV[7]),
+  known = ARGV[17],
   count = tonumber(ARGV[14]),
   argv = ARGV,
-  base = 16,
+  base = 17,
   onNewSubject = maxSubjects > 0 and admitNewSubject or nil,
 })
 if reply.err or overQuota then return reply end

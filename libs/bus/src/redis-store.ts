@@ -15,6 +15,7 @@ import { quotaRetryAfterSeconds } from './quota';
 import { CommandConnection } from './redis-connections';
 import { readLatestStateEntries } from './state-entries';
 import { newEpoch } from './stored-frame';
+import { StoredTails } from './stored-tails';
 
 /** The scripts of lua/, each defined as the command `fanout` + its name in PascalCase. */
 type ScriptedRedis = CommandConnection & {
@@ -109,6 +110,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   /** Set when Redis refused to SELECT the URL's database: nothing may be written, and the bus is never ready. */
   private databaseRefused: Error | undefined;
   private readonly historyReads = new ConcurrencyLimit(MAX_HISTORY_READS_IN_FLIGHT);
+  private readonly storedTails = new StoredTails();
   private readonly idleTtlSeconds: number;
 
   /** @param appendPath chosen by the connection ({@link appendPathOf}); tests may ask for the other on a single Redis. */
@@ -209,12 +211,15 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       events.length,
       published.getTime(),
       this.idleTtlSeconds,
+      this.storedTails.knownOf(keys.meta),
     ];
     pushEventArgs(args, events);
     const raw = await this.runAppend('fanoutAppendAndRecord', args);
     const overQuota = overQuotaReply(raw);
     if (overQuota) return quotaRefusals(events, maxSubjects, this.retryAfterSeconds(overQuota.msUntilAnEntryLapses));
-    return parseAppendReply(subject.kind, events, raw).outcomes;
+    const { outcomes, state } = parseAppendReply(subject.kind, events, raw);
+    if (state) this.storedTails.remember(keys.meta, state.epoch, state.lastSeq);
+    return outcomes;
   }
 
   /**
@@ -240,6 +245,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       if (reservedUntil) await this.releaseReservation(subject, reservedUntil);
       return outcomes;
     }
+    this.storedTails.remember(subjectKeys(subject).meta, state.epoch, state.lastSeq);
     const previous = state.previousStatus;
     const updates = activityUpdates(subject, events, outcomes, publishedAt);
     if (previous) updates.unshift(activityUpdate(subject, previous.status, previous.seq, previous.at));
@@ -264,6 +270,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       onlyExisting ? '1' : '0',
       events.length,
       this.idleTtlSeconds,
+      this.storedTails.knownOf(keys.meta),
     ];
     pushEventArgs(args, events);
     return args;

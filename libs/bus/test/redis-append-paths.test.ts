@@ -203,7 +203,7 @@ describe('the commands the one script runs for one event', () => {
     const s = newSubject('pack-run');
     await store.append(s, [status(s, 'running'), step(s, 0, 'running'), log(s, 0, 1)]);
     expect(await commandsRunBy(() => store.append(s, [log(s, 0, 2)], Date.now() + 60_000))).toEqual([
-      'time', 'hmget', 'hget', 'hget', 'xrange', 'xadd MAXLEN', 'hset', 'hdel', 'hlen', 'hset', 'pttl', 'spublish', ...RECORD,
+      'time', 'hmget', 'hget', 'hget', 'xrange', 'xadd MINID', 'hset', 'hdel', 'hlen', 'hset', 'pttl', 'spublish', ...RECORD,
     ]);
     expect((await admin.xrange(subjectKeys(s).stream, '-', '+')).map(([id]) => id)).toEqual(['0-2', '0-3', '0-4']);
     expect(await admin.hlen(subjectKeys(s).ids)).toBe(3);

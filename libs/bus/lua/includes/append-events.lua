@@ -9,7 +9,8 @@ appendEvents(keys, a):
 keys: meta (hash), stream (entries 0-<seq>: f frame, x terminal, i eventId), ids (hash eventId -> seq
       of every retained event), steps (hash stepIndex -> status)
 a:    channel, kind, maxlen, ttl (seconds), idleTtl (seconds; 0: none), epochCandidate, publishedAt,
-      storeBy (epoch ms, or nil for no deadline), count, and the events in argv after argv[base]: per
+      storeBy (epoch ms, or nil for no deadline), known ('' or '<epoch>:<seq>': the last seq the
+      caller saw stored in that epoch), count, and the events in argv after argv[base]: per
       event eventId, type, status,
       attempt, stepIndex, jsonHead, jsonTail; onNewSubject (optional): called when the subject has no
       history, before anything is written, and its answer (if any) is answered instead of storing.
@@ -30,13 +31,13 @@ storeBy (by its own clock).
 --- @include "stream-batch"
 
 --[[
-The trim keeps the stream at exactly maxlen entries, and the idempotency index with it: the eventId
-of each entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained
-events' ids only, and a subject's memory is bounded by its history, not by every event it ever
-stored. The stream holds consecutive seqs (each append adds the next ones, a trim removes the
-oldest), so after an append up to lastSeq the entries past maxlen are those of seqs up to
-lastSeq - maxlen: the stored ones are read by id before the append (no XLEN, and no read at all
-while lastSeq <= maxlen), and the append's last XADD trims them (MAXLEN), with no XTRIM.
+The trim keeps the stream at the seqs after lastSeq - maxlen (exactly maxlen entries, unless a store
+that lost events left a hole: see lostTail), and the idempotency index with it: the eventId of each
+entry that leaves the history (its `i` field) leaves `ids`. So `ids` holds the retained events' ids
+only, and a subject's memory is bounded by its history, not by every event it ever stored. After an
+append up to lastSeq the entries that leave are those of seqs up to lastSeq - maxlen: the stored
+ones are read by id before the append (no XLEN, and no read at all while lastSeq <= maxlen), and
+the append's last XADD trims them (MINID, by seq as they were read), with no XTRIM.
 storedIdsUpTo returns the eventIds of the stored entries of seqs up to lastLeaving.
 ]]
 local function storedIdsUpTo(streamKey, lastLeaving)
@@ -118,6 +119,13 @@ local function appendEvents(keys, a)
   end
   local epoch = meta[1] or a.epochCandidate
   local seq = tonumber(meta[2]) or 0
+  -- lostTail: the store lost events it had stored and answered (Redis restarted from an older
+  -- snapshot, or a replica was promoted before it had them), and the caller saw a later seq of this
+  -- epoch stored. New events follow that seq, so none gets a seq that clients may hold for another
+  -- event: the seqs lost are a hole in the history, which readers are told of as a gap.
+  local storedSeq = seq
+  local knownEpoch, knownSeq = string.match(a.known or '', '^(%x+):(%d+)$')
+  if meta[1] and knownEpoch == meta[1] and tonumber(knownSeq) > seq then seq = tonumber(knownSeq) end
   local status = meta[3] or nil
   local attempt = tonumber(meta[4]) or 0
   local statusSeq, statusAt = meta[7] or '', meta[8] or ''
@@ -128,7 +136,7 @@ local function appendEvents(keys, a)
   end
   local function unchangedState()
     if not meta[1] then return {} end
-    return stateAfter(seq, meta[6] or '', meta[5] == '1', '')
+    return stateAfter(storedSeq, meta[6] or '', meta[5] == '1', '')
   end
 
   -- Each step's status as read (stepRead) and as this call leaves it (stepStatus); only changes are written.
@@ -236,6 +244,7 @@ local function appendEvents(keys, a)
   local leaving = storedIdsUpTo(streamKey, lastLeaving)
   -- Trimming when stored entries leave, or this batch's own first ones (a batch longer than maxlen).
   local trims = #leaving > 0 or seq + 1 <= lastLeaving
+  local trimFrom = trims and '0-' .. string.format('%d', lastLeaving + 1) or nil
   local frames, statusChanges = {}, {}
   local firstSeq, firstSeqText, lastSeqText, isTerminal = nil, nil, nil, false
   local lastStatusSeq, lastStatusAt = statusSeq, statusAt
@@ -248,7 +257,7 @@ local function appendEvents(keys, a)
       -- and the seq is written once, for the frame, the entry id, ids and the batch's header.
       local seqText = string.format('%d', p.seq)
       local frame = storedEventFrame(epoch, p.seq, seqText, etype, argv[b + 6], p.attempt and string.format('%d', p.attempt) or '', argv[b + 7], publishedAt)
-      addStreamEntry(streamKey, seqText, frame, p.terminal, eventId, trims and p.seq == nextSeq and maxlen or nil)
+      addStreamEntry(streamKey, seqText, frame, p.terminal, eventId, trimFrom and p.seq == nextSeq and 'MINID' or nil, trimFrom)
       redis.call('HSET', idsKey, eventId, seqText)
       if p.seq <= lastLeaving then leaving[#leaving + 1] = eventId end
       frames[#frames + 1] = frame

@@ -89,7 +89,7 @@ local function recordSubject(keys, r, updates, dataJsonOf)
     for i = first, #updates do
       seq = seq + 1
       local frame = activityFrame(epoch, seq, (dataJsonOf or updateDataJson)(updates[i]))
-      addStreamEntry(keys.activityStream, seq, frame, false, nil, seq == lastSeq and trimTo or nil)
+      addStreamEntry(keys.activityStream, seq, frame, false, nil, seq == lastSeq and trimTo and 'MAXLEN' or nil, trimTo)
       frames[#frames + 1] = frame
     end
     redis.call('HSET', keys.activityMeta, 'e', epoch, 's', seq, 'st', 'active', 'x', '0', 'u', r.storedAt)

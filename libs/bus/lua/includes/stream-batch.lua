@@ -4,13 +4,14 @@ Frames of consecutive seqs, stored and published together: each is the stream en
 trim knows which ids leave the idempotency index), and all of them go out as one pub/sub message.
 ]]
 --- @include "stored-frame"
--- seq: a number, or its text (string.format('%d')). With maxlen, the XADD then trims the stream to
--- exactly maxlen entries (as XTRIM MAXLEN would).
-local function addStreamEntry(streamKey, seq, frame, terminal, eventId, maxlen)
+-- seq: a number, or its text (string.format('%d')). With trimBy ('MAXLEN' or 'MINID') and trimTo,
+-- the XADD then trims the stream exactly (as XTRIM would): to trimTo entries, or to the entries from
+-- the id trimTo on.
+local function addStreamEntry(streamKey, seq, frame, terminal, eventId, trimBy, trimTo)
   local id, x = '0-' .. seq, terminal and '1' or '0'
-  if maxlen then
-    if eventId then return redis.call('XADD', streamKey, 'MAXLEN', maxlen, id, 'f', frame, 'x', x, 'i', eventId) end
-    return redis.call('XADD', streamKey, 'MAXLEN', maxlen, id, 'f', frame, 'x', x)
+  if trimBy then
+    if eventId then return redis.call('XADD', streamKey, trimBy, trimTo, id, 'f', frame, 'x', x, 'i', eventId) end
+    return redis.call('XADD', streamKey, trimBy, trimTo, id, 'f', frame, 'x', x)
   end
   if eventId then return redis.call('XADD', streamKey, id, 'f', frame, 'x', x, 'i', eventId) end
   return redis.call('XADD', streamKey, id, 'f', frame, 'x', x)

@@ -1,0 +1,73 @@
+/**
+ * A store that loses the last events it stored and answered 202: Redis restarted from a snapshot
+ * older than its last writes (as after a kill with RDB persistence, or a replica promoted before it
+ * had them). The publisher knows the seqs it saw stored, so new events are numbered after the lost
+ * ones instead of reusing seqs that clients hold for other events: a client that had them goes on
+ * with nothing skipped, and one that did not is told of the hole with a gap. Real redis-server
+ * (restarted on its own data directory), publisher and gateway.
+ */
+import { RedisServer, startRedis } from '../support/redis-server';
+import { closeAllStreams, openStream } from '../support/sse-client';
+import { Stack, jobEvents, startStack } from '../support/stack';
+import { waitFor } from '../support/wait';
+
+let redis: RedisServer;
+let stack: Stack;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  stack = await startStack({ gateways: 1, redis });
+}, 60_000);
+
+afterAll(async () => {
+  closeAllStreams();
+  await stack?.stop();
+  await redis?.stop();
+});
+
+const ready = async (url: string): Promise<boolean> => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200;
+const seqsOf = (data: { seq: number }[]) => data.map((event) => event.seq);
+
+test('after Redis came back from an older snapshot, new events follow the lost seqs: open streams skip nothing, and a reader without the lost events gets a gap', async () => {
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk([job.status('pending'), job.status('scheduled')]);
+  expect(await redis.client().save()).toBe('OK');
+
+  const open = await stack.open('job', job.id);
+  const lost = await stack.publishOk([job.status('leased'), job.status('running'), job.progress(10)]);
+  expect(lost.map((r) => r.seq)).toEqual([3, 4, 5]);
+  await open.waitForEvents(5);
+  const epoch = open.events()[0]!.id!.split('-')[0]!;
+
+  await redis.kill('SIGKILL');
+  await redis.start();
+  for (const p of stack.processes()) await waitFor(`${p.url}/readyz 200 after the restart`, () => ready(p.url), 30_000, 100);
+  // The snapshot's history: the events after it are gone.
+  expect(seqsOf((await stack.history('job', job.id)).json.events)).toEqual([1, 2]);
+
+  const after = await stack.publishOk([job.status('leased'), job.progress(50)]);
+  expect(after.map((r) => r.seq)).toEqual([6, 7]);
+  expect(seqsOf((await stack.history('job', job.id)).json.events)).toEqual([1, 2, 6, 7]);
+
+  // The stream open across the loss had 3..5 live: it goes on at 6, nothing skipped, nothing twice.
+  await open.waitForEvents(7);
+  expect(seqsOf(open.eventData())).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  expect(open.eventData()[6]).toMatchObject({ type: 'job.progress', data: { percent: 50 } });
+  expect(open.named('gap')).toEqual([]);
+
+  // A new reader, and one resuming inside the lost seqs, are told of the hole before what follows it.
+  const gapOf = (frames: { data: string }[]) => frames.map((f) => JSON.parse(f.data));
+  const fresh = await stack.open('job', job.id);
+  await fresh.waitForEvents(4);
+  expect(seqsOf(fresh.eventData())).toEqual([1, 2, 6, 7]);
+  expect(gapOf(fresh.named('gap'))).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: 6 }]);
+  const inside = await openStream(stack.streamUrl('job', job.id), { headers: { 'X-Tenant': stack.tenant }, lastEventId: `${epoch}-0000000003` });
+  await inside.waitForEvents(2);
+  expect(seqsOf(inside.eventData())).toEqual([6, 7]);
+  expect(gapOf(inside.named('gap'))).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: 6 }]);
+  // One that had every lost event resumes after them with no gap.
+  const resumed = await openStream(stack.streamUrl('job', job.id), { headers: { 'X-Tenant': stack.tenant }, lastEventId: `${epoch}-0000000005` });
+  await resumed.waitForEvents(2);
+  expect(seqsOf(resumed.eventData())).toEqual([6, 7]);
+  expect(resumed.named('gap')).toEqual([]);
+}, 90_000);
