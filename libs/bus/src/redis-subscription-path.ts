@@ -8,6 +8,13 @@ import { decodeBatchMessage } from './stored-frame';
 export type ControlListener = (message: Buffer) => void;
 
 /**
+ * How long canaries may go unanswered over a subscription connection that looks up while the store
+ * takes their publishes, before the connection is dropped and made again (a socket silenced by the
+ * network keeps looking up until TCP gives up on it, which takes minutes).
+ */
+export const SILENT_PATH_RESET_MS = 5000;
+
+/**
  * The store as the subscription path uses it: the readiness canary is published through it, and a
  * recovery waits for it, since every client catches up by reading history from it.
  */
@@ -35,11 +42,14 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
   /** The path was lost since it was last up: the next `ready` is a recovery. */
   private recovering = false;
   private closed = false;
+  /** When the first of the canaries published but not received in a row failed (undefined: the last one came back). */
+  private silentSince: number | undefined;
 
   constructor(
     private readonly subscriber: SubscriberConnection,
     private readonly store: StoreLink,
     private readonly logger: BusLogger,
+    private readonly silentPathResetMs = SILENT_PATH_RESET_MS,
   ) {
     subscriber.on('error', (error: Error) => this.logger.warn({ err: error.message }, 'redis subscriber connection error'));
     subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message));
@@ -89,15 +99,36 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
       this.canaryWaiters.set(token, () => --missing === 0 && resolve());
       timer = setTimeout(() => reject(new Error(`canary not received within ${timeoutMs} ms`)), timeoutMs);
     });
+    let published = false;
     try {
       if (!this.up) throw new Error('the subscription connection is down');
       // Both at once: a store that stalls past the timeout must fail the probe, not leave the
       // timer's rejection unhandled while the publish is still waiting.
-      await Promise.all([Promise.all(channels.map((channel) => this.store.publish(channel, token))), received]);
+      const publishing = Promise.all(channels.map((channel) => this.store.publish(channel, token))).then(() => void (published = true));
+      await Promise.all([publishing, received]);
+      this.silentSince = undefined;
+    } catch (error) {
+      if (published && this.up) this.noteSilentPath();
+      throw error;
     } finally {
       clearTimeout(timer);
       this.canaryWaiters.delete(token);
     }
+  }
+
+  /**
+   * The store took the canary and the connection looks up, yet the canary did not come back. Past
+   * `silentPathResetMs` of that the connection is dropped: it reconnects, and the recovery that
+   * follows has every client catch up from history. A store that does not answer (frozen, down) is
+   * not this: a new connection would not help it.
+   */
+  private noteSilentPath(): void {
+    this.silentSince ??= Date.now();
+    const silentForMs = Date.now() - this.silentSince;
+    if (silentForMs < this.silentPathResetMs) return;
+    this.silentSince = undefined;
+    this.logger.warn({ silentForMs }, 'the subscription connection delivers nothing while the store answers: reconnecting it');
+    this.subscriber.disconnect(true);
   }
 
   async close(): Promise<void> {

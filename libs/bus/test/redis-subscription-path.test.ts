@@ -79,3 +79,51 @@ test('after a loss, no live batch reaches a listener until the recovery is annou
   await waitFor('a batch after the recovery', () => batches.length === 2, 10_000);
   expect(batches.map((b) => b.firstSeq)).toEqual([1, 4]);
 });
+
+test('a subscription connection that delivers nothing while the store takes the canaries is made again, and recovers; a store that does not answer is no reason to', async () => {
+  const command = connect();
+  const subscriber = connect({ autoResubscribe: false });
+  const path = new RedisSubscriptionPath(subscriber, controlledStore(command), silentLogger, 500);
+  paths.push(path);
+  const subject = newSubject('job');
+  const { channel } = streamKeys(subject);
+  const batches: LiveBatch[] = [];
+  const events: Parameters<ConnectionListener>[0][] = [];
+  path.onConnection((event) => events.push(event));
+  await path.subscribe(subject, (batch) => batches.push(batch));
+  await waitFor('the path to pass a probe', () => path.probe(1000).then(() => true), 10_000, 5);
+
+  // The socket stays open but nothing it receives is read: a path silenced by the network.
+  const silenced = subscriber.stream;
+  silenced.pause();
+  try {
+    await command.spublish(channel, encodeBatchMessage(1, 1, false, 'one'));
+    await waitFor('the path to be made again, and to recover', async () => {
+      await path.probe(200).catch(() => undefined);
+      return events.length === 2;
+    }, 20_000, 50);
+  } finally {
+    // Read again, should it still be the connection (closing it waits for the reply to QUIT).
+    silenced.resume();
+  }
+  expect(events).toEqual(['down', 'up']);
+  expect(subscriber.stream).not.toBe(silenced);
+  await command.spublish(channel, encodeBatchMessage(2, 2, false, 'two'));
+  await waitFor('a batch over the new connection', () => batches.some((b) => b.firstSeq === 2), 10_000);
+
+  // Canaries the store stops taking (it is stalled, or down) leave the connection alone.
+  let stalled = false;
+  const stalling: StoreLink = {
+    publish: async (to, message) => (stalled ? new Promise(() => undefined) : void (await command.spublish(to, message))),
+    untilReady: async () => undefined,
+  };
+  const stalledPath = new RedisSubscriptionPath(connect({ autoResubscribe: false }), stalling, silentLogger, 200);
+  paths.push(stalledPath);
+  const stalledEvents: string[] = [];
+  stalledPath.onConnection((event) => stalledEvents.push(event));
+  await waitFor('the second path to pass a probe', () => stalledPath.probe(1000).then(() => true), 10_000, 5);
+  stalled = true;
+  const until = Date.now() + 1500;
+  while (Date.now() < until) await stalledPath.probe(100).catch(() => undefined);
+  expect(stalledEvents).toEqual([]);
+});
