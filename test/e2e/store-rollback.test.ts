@@ -3,7 +3,8 @@
  * older than its last writes (as after a kill with RDB persistence, or a replica promoted before it
  * had them). The publisher knows the seqs it saw stored, so new events are numbered after the lost
  * ones instead of reusing seqs that clients hold for other events: a client that had them goes on
- * with nothing skipped, and one that did not is told of the hole with a gap. Real redis-server
+ * with nothing skipped, and one that did not is told of the hole with a gap; the tenant's activity
+ * stream alike. Real redis-server
  * (restarted on its own data directory), publisher and gateway.
  */
 import { RedisServer, startRedis } from '../support/redis-server';
@@ -34,9 +35,12 @@ test('after Redis came back from an older snapshot, new events follow the lost s
   expect(await redis.client().save()).toBe('OK');
 
   const open = await stack.open('job', job.id);
+  const activity = await openStream(`${stack.gateways[0]!.url}/api/v1/stream/subjects`, { headers: { 'X-Tenant': stack.tenant } });
+  await activity.waitForEvents(2);
   const lost = await stack.publishOk([job.status('leased'), job.status('running'), job.progress(10)]);
   expect(lost.map((r) => r.seq)).toEqual([3, 4, 5]);
   await open.waitForEvents(5);
+  await activity.waitForEvents(4);
   const epoch = open.events()[0]!.id!.split('-')[0]!;
 
   await redis.kill('SIGKILL');
@@ -54,6 +58,11 @@ test('after Redis came back from an older snapshot, new events follow the lost s
   expect(seqsOf(open.eventData())).toEqual([1, 2, 3, 4, 5, 6, 7]);
   expect(open.eventData()[6]).toMatchObject({ type: 'job.progress', data: { percent: 50 } });
   expect(open.named('gap')).toEqual([]);
+  // The tenant's activity stream, open across the loss too, gets the new status after the lost ones.
+  await activity.waitForEvents(5);
+  const activitySeqs = activity.events().map((f) => Number(f.id!.split('-')[1]));
+  expect(activitySeqs).toEqual([1, 2, 3, 4, 5]);
+  expect(activity.eventData().map((d) => [d.status, d.seq])).toEqual([['pending', 1], ['scheduled', 2], ['leased', 3], ['running', 4], ['leased', 6]]);
 
   // A new reader, and one resuming inside the lost seqs, are told of the hole before what follows it.
   const gapOf = (frames: { data: string }[]) => frames.map((f) => JSON.parse(f.data));

@@ -16,8 +16,9 @@ ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (e
       deadline), activityChannel, activityEpochCandidate, member (kind:id), subjectJson
       ({"kind":…,"id":…}), maxSubjects (0: no quota), reservationMs, eventCount, publishedAtMs
       (publishedAt in epoch ms, as isoTimeMs writes it), idleTtlSeconds (0: none), known (see
-      appendEvents), then per event: eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
-Returns appendEvents' reply {outcomes, state}, {OVER_QUOTA, msUntilAnEntryLapses} when a new subject
+      appendEvents), activityKnown (see recordSubject), then per event: eventId, type, status,
+      attempt, stepIndex, jsonHead, jsonTail
+Returns appendEvents' reply with the record's answer added, {outcomes, state, activity}, {OVER_QUOTA, msUntilAnEntryLapses} when a new subject
 is refused for its tenant's quota (nothing stored), or the error `DEADLINE_PASSED <ms late>` with
 nothing stored.
 ]]
@@ -56,7 +57,7 @@ local reply, statusChanges = appendEvents(subjectKeys, {
   known = ARGV[17],
   count = tonumber(ARGV[14]),
   argv = ARGV,
-  base = 17,
+  base = 18,
   onNewSubject = maxSubjects > 0 and admitNewSubject or nil,
 })
 if reply.err or overQuota then return reply end
@@ -78,7 +79,7 @@ end
 local function updateJson(update)
   return activityUpdateJson(subjectJson, update[2], update[1], update[3])
 end
-recordSubject(tenantKeys, {
+reply[3] = recordSubject(tenantKeys, {
   channel = ARGV[8],
   maxlen = maxlen,
   epochCandidate = ARGV[9],
@@ -91,5 +92,6 @@ recordSubject(tenantKeys, {
   storedAtMs = storedAt == publishedAt and ARGV[15] or nil,
   liveUntilMs = tonumber(liveUntil),
   idleSpanMs = idleSpanMs(tonumber(ARGV[16])),
+  activityKnown = ARGV[18],
 }, updates, updateJson)
 return reply

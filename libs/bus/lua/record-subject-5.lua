@@ -10,13 +10,13 @@ that started under it would.
 
 KEYS: recent, live, recorded, activity meta, activity stream (see recordSubject)
 ARGV: channel, maxlen, activityEpochCandidate, ttlMs, member, epoch, lastSeq, terminal (0|1),
-      storedAt, storedAtMs, liveUntilMs ('' for none), idleSpanMs, count, then per status change in
-      seq order: subjectSeq, dataJson
-Returns the number of activity frames appended.
+      storedAt, storedAtMs, liveUntilMs ('' for none), idleSpanMs, count, activityKnown, then per
+      status change in seq order: subjectSeq, dataJson
+Returns recordSubject's answer: the activity's '<epoch>:<lastSeq>' when it appended to it, else ''.
 ]]
 --- @include "record-subject"
 
-local FIELDS, BASE = 2, 13
+local FIELDS, BASE = 2, 14
 local updates = {}
 for i = 1, tonumber(ARGV[13]) do
   local b = BASE + (i - 1) * FIELDS
@@ -35,4 +35,5 @@ return recordSubject({ recent = KEYS[1], live = KEYS[2], recorded = KEYS[3], act
   storedAtMs = ARGV[10],
   liveUntilMs = tonumber(ARGV[11]),
   idleSpanMs = tonumber(ARGV[12]),
+  activityKnown = ARGV[14],
 }, updates)

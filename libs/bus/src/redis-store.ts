@@ -21,7 +21,7 @@ import { StoredTails } from './stored-tails';
 type ScriptedRedis = CommandConnection & {
   fanoutAppend(...args: (string | number)[]): Promise<RawAppendReply>;
   fanoutAppendAndRecord(...args: (string | number)[]): Promise<RawAppendReply>;
-  fanoutRecordSubject(...args: (string | number)[]): Promise<number>;
+  fanoutRecordSubject(...args: (string | number)[]): Promise<string>;
   fanoutAdmitSubject(live: string, member: string, maxSubjects: number, reservationMs: number): Promise<[0 | 1, string | number]>;
   fanoutReleaseReservation(live: string, member: string, reservedUntil: string): Promise<number>;
   fanoutStreamInfo(meta: string, stream: string): Promise<(string | number | null)[]>;
@@ -212,6 +212,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       published.getTime(),
       this.idleTtlSeconds,
       this.storedTails.knownOf(keys.meta),
+      this.storedTails.knownOf(activity.meta),
     ];
     pushEventArgs(args, events);
     const raw = await this.runAppend('fanoutAppendAndRecord', args);
@@ -219,6 +220,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     if (overQuota) return quotaRefusals(events, maxSubjects, this.retryAfterSeconds(overQuota.msUntilAnEntryLapses));
     const { outcomes, state } = parseAppendReply(subject.kind, events, raw);
     if (state) this.storedTails.remember(keys.meta, state.epoch, state.lastSeq);
+    this.rememberActivity(activity.meta, (raw as unknown[])[2]);
     return outcomes;
   }
 
@@ -318,9 +320,16 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       state.liveUntilMs ?? '',
       idleSpanMs(this.idleTtlSeconds),
       updates.length,
+      this.storedTails.knownOf(activity.meta),
     ];
     for (const u of updates) args.push(u.subjectSeq, u.json);
-    await this.command.fanoutRecordSubject(...args);
+    this.rememberActivity(activity.meta, await this.command.fanoutRecordSubject(...args));
+  }
+
+  /** The activity's `<epoch>:<lastSeq>` a record answered when it appended to it (else ''). */
+  private rememberActivity(metaKey: string, answer: unknown): void {
+    const known = typeof answer === 'string' ? /^([0-9a-f]+):(\d+)$/.exec(answer) : null;
+    if (known) this.storedTails.remember(metaKey, known[1]!, Number(known[2]));
   }
 
   /**

@@ -1,9 +1,9 @@
-/** Subjects whose last stored seq a process remembers: those it appended to most recently. */
+/** Subjects (and activity streams) whose last stored seq a process remembers: those it appended to most recently. */
 export const MAX_REMEMBERED_TAILS = 32_768;
 
 /**
- * The last seq this process saw stored for each subject it appended to lately, with its epoch, as
- * the append script's `known` argument. Should Redis lose the last events it stored and answered
+ * The last seq this process saw stored for each subject it appended to lately (and for each tenant's
+ * activity stream it recorded to), with its epoch, as the scripts' `known` arguments. Should Redis lose the last events it stored and answered
  * (a restart from an older snapshot, a replica promoted before it had them), the next append of the
  * subject from this process tells the script, which numbers new events after what was lost rather
  * than give clients' seqs to other events (append-events.lua, lostTail). Bounded: the least recently

@@ -19,10 +19,11 @@ r:       channel (the activity's), maxlen, epochCandidate (the activity's), ttlM
          lastSeq, terminal (boolean), storedAt, storedAtMs (nil: read from storedAt, only if needed),
          liveUntilMs (nil, unless the append renewed the unfinished subject's idle expiry: then when
          its history expires if idle), idleSpanMs (0: no idle expiry; else the longest an unfinished
-         subject's history lives after its last append)
+         subject's history lives after its last append), activityKnown ('' or '<epoch>:<seq>': the
+         activity's last seq the caller saw stored in that epoch; see appendEvents' lostTail)
 updates: per status change in seq order, {subjectSeq, dataJson}, or {subjectSeq, ...} with
          dataJsonOf(update) answering its dataJson: called only for the changes it appends
-Returns the number of activity frames appended.
+Returns the activity's '<epoch>:<lastSeq>' when this call appended to it, else ''.
 ]]
 --- @include "redis-clock"
 --- @include "stream-batch"
@@ -65,7 +66,7 @@ local function recordSubject(keys, r, updates, dataJsonOf)
     local epoch, seq = string.match(recorded, '^(%S+) (%d+)$')
     if epoch == r.epoch then recordedUpTo = tonumber(seq) end
   end
-  if r.lastSeq <= recordedUpTo then return 0 end
+  if r.lastSeq <= recordedUpTo then return '' end
 
   -- Appends the changes not recorded yet (subjectSeq past recordedUpTo) to the activity, as one batch.
   local function appendActivity()
@@ -76,14 +77,17 @@ local function recordSubject(keys, r, updates, dataJsonOf)
         break
       end
     end
-    if not first then return 0 end
+    if not first then return '' end
     local meta = redis.call('HMGET', keys.activityMeta, 'e', 's')
     local epoch = meta[1] or r.epochCandidate
     local seq = tonumber(meta[2]) or 0
+    -- A store that lost the activity's last frames (as appendEvents' lostTail): new ones follow them.
+    local knownEpoch, knownSeq = string.match(r.activityKnown or '', '^(%x+):(%d+)$')
+    if meta[1] and knownEpoch == meta[1] and tonumber(knownSeq) > seq then seq = tonumber(knownSeq) end
     local firstSeq = seq + 1
     local frames = {}
-    -- The activity holds consecutive seqs: only past maxlen can it hold more than maxlen, and the
-    -- last XADD then trims it (MAXLEN).
+    -- Only past maxlen can the activity hold more than maxlen frames, and the last XADD then trims
+    -- it (MAXLEN: by count, which a hole left by lost seqs does not upset).
     local lastSeq = seq + #updates - first + 1
     local trimTo = lastSeq > r.maxlen and r.maxlen or nil
     for i = first, #updates do
@@ -94,7 +98,7 @@ local function recordSubject(keys, r, updates, dataJsonOf)
     end
     redis.call('HSET', keys.activityMeta, 'e', epoch, 's', seq, 'st', 'active', 'x', '0', 'u', r.storedAt)
     publishBatch(r.channel, firstSeq, seq, false, frames)
-    return #frames
+    return epoch .. ':' .. string.format('%d', seq)
   end
 
   -- A subject recorded in this epoch is live already (+inf, or until it expires idle) unless this
@@ -116,6 +120,6 @@ local function recordSubject(keys, r, updates, dataJsonOf)
   local appended = appendActivity()
   -- Last: a call that failed before this is redone whole by the next one.
   redis.call('HSET', recordedKey, r.member, r.epoch .. ' ' .. r.lastSeq)
-  if liveChanged or appended > 0 then keepTenantKeys(keys) end
+  if liveChanged or appended ~= '' then keepTenantKeys(keys) end
   return appended
 end
