@@ -45,18 +45,23 @@ function controlledStore(command: Redis): StoreLink & { hold(): void; release():
   };
 }
 
-test('after a loss, no live batch reaches a listener until the recovery is announced (the store is back for its catch-up)', async () => {
-  const command = connect();
-  const store = controlledStore(command);
-  const path = new RedisSubscriptionPath(connect({ autoResubscribe: false }), store, silentLogger);
+/** A path on `subscriber` with one job subscribed, once a probe went round: its channel, and what its listeners got. */
+async function subscribedPath(subscriber: Redis, store: StoreLink, silentPathResetMs?: number) {
+  const path = new RedisSubscriptionPath(subscriber, store, silentLogger, silentPathResetMs);
   paths.push(path);
   const subject = newSubject('job');
-  const { channel } = streamKeys(subject);
   const batches: LiveBatch[] = [];
   const events: Parameters<ConnectionListener>[0][] = [];
   path.onConnection((event) => events.push(event));
   await path.subscribe(subject, (batch) => batches.push(batch));
   await waitFor('the path to pass a probe', () => path.probe(1000).then(() => true), 10_000, 5);
+  return { path, channel: streamKeys(subject).channel, batches, events };
+}
+
+test('after a loss, no live batch reaches a listener until the recovery is announced (the store is back for its catch-up)', async () => {
+  const command = connect();
+  const store = controlledStore(command);
+  const { path, channel, batches, events } = await subscribedPath(connect({ autoResubscribe: false }), store);
 
   await command.spublish(channel, encodeBatchMessage(1, 1, false, 'one'));
   await waitFor('the first batch', () => batches.length === 1, 10_000);
@@ -83,15 +88,7 @@ test('after a loss, no live batch reaches a listener until the recovery is annou
 test('a subscription connection that delivers nothing while the store takes the canaries is made again, and recovers; a store that does not answer is no reason to', async () => {
   const command = connect();
   const subscriber = connect({ autoResubscribe: false });
-  const path = new RedisSubscriptionPath(subscriber, controlledStore(command), silentLogger, 500);
-  paths.push(path);
-  const subject = newSubject('job');
-  const { channel } = streamKeys(subject);
-  const batches: LiveBatch[] = [];
-  const events: Parameters<ConnectionListener>[0][] = [];
-  path.onConnection((event) => events.push(event));
-  await path.subscribe(subject, (batch) => batches.push(batch));
-  await waitFor('the path to pass a probe', () => path.probe(1000).then(() => true), 10_000, 5);
+  const { path, channel, batches, events } = await subscribedPath(subscriber, controlledStore(command), 500);
 
   // The socket stays open but nothing it receives is read: a path silenced by the network.
   const silenced = subscriber.stream;
@@ -117,11 +114,7 @@ test('a subscription connection that delivers nothing while the store takes the 
     publish: async (to, message) => (stalled ? new Promise(() => undefined) : void (await command.spublish(to, message))),
     untilReady: async () => undefined,
   };
-  const stalledPath = new RedisSubscriptionPath(connect({ autoResubscribe: false }), stalling, silentLogger, 200);
-  paths.push(stalledPath);
-  const stalledEvents: string[] = [];
-  stalledPath.onConnection((event) => stalledEvents.push(event));
-  await waitFor('the second path to pass a probe', () => stalledPath.probe(1000).then(() => true), 10_000, 5);
+  const { path: stalledPath, events: stalledEvents } = await subscribedPath(connect({ autoResubscribe: false }), stalling, 200);
   stalled = true;
   const until = Date.now() + 1500;
   while (Date.now() < until) await stalledPath.probe(100).catch(() => undefined);
