@@ -74,6 +74,15 @@ test('after Redis came back from an older snapshot, new events follow the lost s
   await inside.waitForEvents(2);
   expect(seqsOf(inside.eventData())).toEqual([6, 7]);
   expect(gapOf(inside.named('gap'))).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: 6 }]);
+  // One resuming before the hole gets the gap where the hole is, between the events around it.
+  const before = await openStream(stack.streamUrl('job', job.id), { headers: { 'X-Tenant': stack.tenant }, lastEventId: `${epoch}-0000000001` });
+  await before.waitForEvents(3);
+  expect(before.frames.filter((f) => f.event !== undefined && f.event !== 'retry').map((f) => (f.event === 'gap' ? `gap ${JSON.parse(f.data).firstAvailableSeq}` : JSON.parse(f.data).seq))).toEqual([2, 'gap 6', 6, 7]);
+  // A new multi-subject stream too.
+  const many = await openStream(`${stack.gateways[0]!.url}/api/v1/stream?subjects=job:${job.id}`, { headers: { 'X-Tenant': stack.tenant } });
+  await many.waitForEvents(4);
+  expect(seqsOf(many.eventData())).toEqual([1, 2, 6, 7]);
+  expect(many.named('gap')).toHaveLength(1);
   // One that had every lost event resumes after them with no gap.
   const resumed = await openStream(stack.streamUrl('job', job.id), { headers: { 'X-Tenant': stack.tenant }, lastEventId: `${epoch}-0000000005` });
   await resumed.waitForEvents(2);

@@ -264,11 +264,20 @@ export function takePage(state: FeedState, page: HistoryPage, epoch: string | un
     state.held = [...page.missed, ...state.held];
     for (const batch of page.missed) state.heldBytes += batch.frames.length;
   }
-  if (!page.reachedEnd) state.mustReadHistory = true;
-  state.page = page.entries;
+  // A hole inside the page (seqs a store lost: append-events.lua, lostTail) ends the page there: the
+  // rest is read again, and that read starts past the position, which tells the gap.
+  const hole = holeIn(page.entries);
+  if (!page.reachedEnd || hole < page.entries.length) state.mustReadHistory = true;
+  state.page = hole < page.entries.length ? page.entries.slice(0, hole) : page.entries;
   state.pageNext = 0;
   const first = page.entries[0];
   return first && first.seq > state.sentSeq + 1 ? [gapAction(state, { reason: 'history_trimmed', firstAvailableSeq: first.seq })] : NOTHING;
+}
+
+/** The index of the first entry whose seq does not follow the one before it, else the length. */
+function holeIn(entries: readonly HistoryEntry[]): number {
+  for (let i = 1; i < entries.length; i += 1) if (entries[i]!.seq !== entries[i - 1]!.seq + 1) return i;
+  return entries.length;
 }
 
 /**

@@ -203,6 +203,14 @@ describe('a history page', () => {
     { name: 'empty, at the end, is taken as it is', state: { sentSeq: 2 }, page: page([]), epoch: undefined, actions: [], after: { epoch: E1, page: [], mustReadHistory: false } },
     { name: 'starting past the position tells history_trimmed', state: { sentSeq: 2 }, page: page(entries(6, 7)), epoch: E1, actions: [historyTrimmed(6)], after: { sentSeq: 5, page: entries(6, 7) } },
     {
+      name: 'with a hole (seqs a store lost) ends at the hole, and the rest is read again (whose first seq then tells the gap)',
+      state: { sentSeq: 2 },
+      page: page([...entries(3, 5), ...entries(9, 10)]),
+      epoch: E1,
+      actions: [],
+      after: { sentSeq: 2, page: entries(3, 5), mustReadHistory: true },
+    },
+    {
       name: 'of an epoch not seen yet asks the store for its epoch, and reads again (the page may be an old one, cached)',
       state: { sentSeq: 4 },
       page: page(entries(5, 6, { epoch: E2 })),
@@ -251,6 +259,17 @@ describe('a history page', () => {
     expect(takeStoreEpoch(state, storeEpoch)).toEqual(actions);
     expect(state).toMatchObject(after);
     expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'read-history', afterSeq: after.sentSeq, fresh: false });
+  });
+
+  test('with a hole: what precedes it is replayed, then the read after it tells the gap before the rest', () => {
+    const state = replaying({ sentSeq: 2 });
+    takePage(state, page([...entries(3, 5), ...entries(9, 10)]), E1);
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toMatchObject({ type: 'replay', from: 0, to: 3 });
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'wait-for-drain' });
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'read-history', afterSeq: 5, fresh: false });
+    expect(takePage(state, page(entries(9, 10)), E1)).toEqual([historyTrimmed(9)]);
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toMatchObject({ type: 'replay', from: 0, to: 2 });
+    expect(state.sentSeq).toBe(10);
   });
 
   test('is ignored once the feed stopped', () => {
