@@ -7,6 +7,7 @@
  * stream alike. Real redis-server
  * (restarted on its own data directory), publisher and gateway.
  */
+import { startFanout } from '../support/fanout-process';
 import { RedisServer, startRedis } from '../support/redis-server';
 import { closeAllStreams, openStream } from '../support/sse-client';
 import { Stack, jobEvents, startStack } from '../support/stack';
@@ -88,4 +89,36 @@ test('after Redis came back from an older snapshot, new events follow the lost s
   await resumed.waitForEvents(2);
   expect(seqsOf(resumed.eventData())).toEqual([6, 7]);
   expect(resumed.named('gap')).toEqual([]);
+}, 90_000);
+
+test('after a snapshot restore, another publisher gives the lost seqs to new events: streams that hold them are told history_lost and given the history again', async () => {
+  const other = await startFanout('publisher', { FANOUT_AUTH: 'none', REDIS_URL: redis.url });
+  try {
+    const job = jobEvents(stack.tenant);
+    await stack.publishOk([job.status('pending'), job.status('scheduled')]);
+    expect(await redis.client().save()).toBe('OK');
+    const open = await stack.open('job', job.id);
+    await stack.publishOk([job.status('leased'), job.status('running'), job.progress(10)]);
+    await open.waitForEvents(5);
+
+    await redis.kill('SIGKILL');
+    await redis.start();
+    for (const p of [...stack.processes(), other]) await waitFor(`${p.url}/readyz 200 after the restart`, () => ready(p.url), 30_000, 100);
+
+    // The other publisher stored none of 3..5: it gives 3 and 4 to new events.
+    const post = await fetch(`${other.url}/api/v1/events`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ events: [job.status('leased'), job.progress(50)] }) });
+    expect(post.status).toBe(202);
+    expect(((await post.json()) as { results: { seq: number }[] }).results.map((r) => r.seq)).toEqual([3, 4]);
+
+    // The open stream had other events at 3 and 4: it is told, and given the history as it now is.
+    await open.waitForFrames((frames) => frames.filter((f) => f.event === 'job.progress' && JSON.parse(f.data).data.percent === 50).length === 1, 20_000);
+    const shown = open.frames.filter((f) => f.event !== 'retry').map((f) => (f.event === 'gap' ? `gap ${JSON.parse(f.data).reason}` : `${JSON.parse(f.data).seq} ${f.event}`));
+    expect(shown).toEqual([
+      '1 job.status', '2 job.status', '3 job.status', '4 job.status', '5 job.progress',
+      'gap history_lost',
+      '1 job.status', '2 job.status', '3 job.status', '4 job.progress',
+    ]);
+  } finally {
+    await other.stop();
+  }
 }, 90_000);

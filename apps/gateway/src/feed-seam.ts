@@ -53,6 +53,11 @@ export interface FeedState {
   mustVerifyEpoch: boolean;
   /** History reads in a row that answered with a past epoch. */
   staleReads: number;
+  /**
+   * The store gave seqs from this one on, in the epoch streamed, to other events than it had (it lost
+   * its last events: takeReusedSeqs): a client that has any of them starts over at the next verify-epoch step.
+   */
+  reusedFrom: number | undefined;
   /** The page being written, from `pageNext` on; undefined between pages. */
   page: readonly HistoryEntry[] | undefined;
   pageNext: number;
@@ -131,6 +136,7 @@ export function newFeedState(sentSeq: number, epoch: string | undefined, maxHeld
     missingBefore: 0,
     mustVerifyEpoch: false,
     staleReads: 0,
+    reusedFrom: undefined,
     page: undefined,
     pageNext: 0,
     prefix: before && before.length > 0 ? before : undefined,
@@ -227,15 +233,33 @@ export function nextCatchUpStep(state: FeedState, room: ReplayRoom): CatchUpStep
 }
 
 /**
+ * The subscription saw the store publish seqs from `firstSeq` on again, in the epoch streamed: it
+ * lost its last events and gave their seqs to others (append-events.lua, lostTail, when the
+ * publisher that stored them did not number the new ones). A client that has any of those seqs
+ * holds other events under them: it is told history_lost and given the history again from its
+ * start, after the store's epoch is read (between reads, so no page of before is taken after it).
+ */
+export function takeReusedSeqs(state: FeedState, firstSeq: number): readonly FeedAction[] {
+  if (state.phase === 'stopped' || state.sentSeq < firstSeq) return NOTHING;
+  state.reusedFrom = firstSeq;
+  state.mustVerifyEpoch = true;
+  return state.phase === 'live' ? beginCatchUp(state) : NOTHING;
+}
+
+/**
  * The store's epoch for the subject (undefined: it has none): another one than streamed means it
- * started again; the epoch in question, if not the store's, is a past one.
+ * started again; the epoch in question, if not the store's, is a past one. The same one, when the
+ * store reused seqs the client has (takeReusedSeqs), means starting again too.
  */
 export function takeStoreEpoch(state: FeedState, storeEpoch: string | undefined): readonly FeedAction[] {
   const questioned = state.epochInQuestion;
   state.epochInQuestion = undefined;
+  const reusedFrom = state.reusedFrom;
+  state.reusedFrom = undefined;
   if (state.phase !== 'replaying' || storeEpoch === undefined || state.epoch === undefined) return NOTHING;
   if (questioned !== undefined && questioned !== storeEpoch) (state.pastEpochs ??= []).push(questioned);
-  return storeEpoch === state.epoch ? NOTHING : startOver(state, storeEpoch);
+  if (storeEpoch !== state.epoch) return startOver(state, storeEpoch);
+  return reusedFrom !== undefined && state.sentSeq >= reusedFrom ? startOver(state, storeEpoch) : NOTHING;
 }
 
 /**
@@ -341,9 +365,9 @@ function questionEpoch(state: FeedState, epoch: string): void {
   state.mustVerifyEpoch = true;
 }
 
-/** The subject's history was lost and began again as `epoch`: say so, then stream it from its start. */
+/** The subject's history was lost (and began again as `epoch`, or went on reusing seqs): say so, then stream it from its start. */
 function startOver(state: FeedState, epoch: string): readonly FeedAction[] {
-  if (state.epoch !== undefined) (state.pastEpochs ??= []).push(state.epoch);
+  if (state.epoch !== undefined && state.epoch !== epoch) (state.pastEpochs ??= []).push(state.epoch);
   state.epoch = epoch;
   state.sentSeq = 0;
   state.missingBefore = 0;

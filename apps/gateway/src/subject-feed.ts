@@ -11,6 +11,7 @@ import {
   takeLiveBatch,
   takePage,
   takeRecovery,
+  takeReusedSeqs,
   takeStoreEpoch,
 } from './feed-seam';
 import { HistoryPages } from './history-pages';
@@ -99,6 +100,10 @@ export class SubjectFeed implements LiveClient {
 
   onRecovered(): void {
     void this.apply(takeRecovery(this.state));
+  }
+
+  onSeqsReused(firstSeq: number): void {
+    void this.apply(takeReusedSeqs(this.state, firstSeq));
   }
 
   private isOpen(): boolean {

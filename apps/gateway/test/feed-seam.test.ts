@@ -14,6 +14,7 @@ import {
   takeLiveBatch,
   takePage,
   takeRecovery,
+  takeReusedSeqs,
   takeStoreEpoch,
 } from '../src/feed-seam';
 import { HistoryPage } from '../src/history-pages';
@@ -145,6 +146,29 @@ describe('a recovery of the bus path', () => {
     expect(takeStoreEpoch(state, E2)).toEqual([FORGET, historyLost]);
     expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'read-history', afterSeq: 0, fresh: false });
     expect(state).toMatchObject({ epoch: E2, pastEpochs: [E1] });
+  });
+
+  test.each([
+    { name: 'live, holding reused seqs: history_lost after the epoch is read, then its history again from seq 1', phase: 'live' as const, sentSeq: 20, reusedFrom: 16, first: [CATCH_UP], then: [FORGET, historyLost], afterSeq: 0 },
+    { name: 'replaying, holding reused seqs: the same, at its next step', phase: 'replaying' as const, sentSeq: 20, reusedFrom: 16, first: [], then: [FORGET, historyLost], afterSeq: 0 },
+    { name: 'holding none of the reused seqs (it joined after the loss): nothing', phase: 'live' as const, sentSeq: 12, reusedFrom: 16, first: [], then: undefined, afterSeq: 12 },
+  ])('seqs the store published again, $name', ({ phase, sentSeq, reusedFrom, first, then, afterSeq }) => {
+    const state = feedState({ phase, sentSeq });
+    expect(takeReusedSeqs(state, reusedFrom)).toEqual(first);
+    if (then) {
+      expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'verify-epoch' });
+      expect(takeStoreEpoch(state, E1)).toEqual(then);
+    }
+    expect(state).toMatchObject({ epoch: E1, sentSeq: afterSeq, reusedFrom: undefined, pastEpochs: undefined });
+  });
+
+  test('seqs published again while the feed waits to replay: the replay starts over from seq 1 after the epoch is read', () => {
+    const state = feedState({ phase: 'waiting', sentSeq: 18 });
+    expect(takeReusedSeqs(state, 16)).toEqual([]);
+    startReplay(state);
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'verify-epoch' });
+    expect(takeStoreEpoch(state, E1)).toEqual([FORGET, historyLost]);
+    expect(nextCatchUpStep(state, AMPLE_ROOM)).toEqual({ type: 'read-history', afterSeq: 0, fresh: false });
   });
 
   test('a late live batch of an epoch already gone changes nothing once the store answers with the current one', () => {
