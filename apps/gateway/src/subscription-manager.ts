@@ -1,5 +1,5 @@
 import { TenantSubject } from '@fanout/contracts';
-import { Bus, LiveBatch, StreamRef, splitFrames, subjectKeyString } from '@fanout/bus';
+import { Bus, LiveBatch, StreamRef, subjectKeyString } from '@fanout/bus';
 
 /**
  * A local client of a subject: told of every live batch, when the bus path came back after a loss,
@@ -28,12 +28,16 @@ interface Entry {
   /** Batches at or before this mark may be missing from `recent`. */
   recentFloor: number;
   /**
-   * The latest batches received before the last recovery, until the first batch after it. A store
-   * loses events only with a loss of the bus path (Redis restarted, or failed over): should that
-   * first batch give one of their seqs other bytes, the store is publishing seqs again, having lost
-   * the events it first gave them to (seqsReusedBy).
+   * The epoch and last seq of the latest live batch, kept across recoveries. A store loses events
+   * only with a loss of the bus path (Redis restarted, or failed over), and the first batch after
+   * the recovery was published after it, over the new connection: if it is of that epoch, at or
+   * before that seq, the store is publishing those seqs again, having lost the events it first gave
+   * them to.
    */
-  beforeRecovery: LoggedBatch[] | undefined;
+  liveEpoch: string | undefined;
+  liveSeq: number;
+  /** The next batch is the first since a recovery. */
+  firstSinceRecovery: boolean;
 }
 
 export type BatchObserver = (batch: LiveBatch) => void;
@@ -42,26 +46,6 @@ export type WatcherObserver = (subject: TenantSubject, count: number) => void;
 
 const RECENT_BATCHES = 64;
 const RECENT_BYTES = 1024 * 1024;
-/** The latest batches before a recovery that the first batch after it is compared with. */
-const COMPARED_AFTER_RECOVERY = 16;
-
-/** `batch` gives a seq of one of `before` (of its epoch) other bytes: the store numbered other events with it. */
-function seqsReusedBy(batch: LiveBatch, before: readonly LoggedBatch[]): boolean {
-  let frames: Buffer[] | undefined;
-  for (const { batch: old } of before) {
-    const from = Math.max(old.firstSeq, batch.firstSeq);
-    const to = Math.min(old.lastSeq, batch.lastSeq);
-    if (from > to || old.epoch !== batch.epoch) continue;
-    frames ??= splitFrames(batch.frames);
-    const oldFrames = splitFrames(old.frames);
-    for (let seq = from; seq <= to; seq += 1) {
-      const now = frames[seq - batch.firstSeq];
-      const then = oldFrames[seq - old.firstSeq];
-      if (now && then && !now.equals(then)) return true;
-    }
-  }
-  return false;
-}
 
 /**
  * One bus subscription per subject per replica, shared by its local clients and dropped when the
@@ -95,7 +79,7 @@ export class SubscriptionManager {
     const key = subjectKeyString(ref);
     let entry = this.entries.get(key);
     if (!entry) {
-      const created: Entry = { ref, clients: new Set(), subscribed: Promise.resolve(), recent: [], recentBytes: 0, recentFloor: 0, beforeRecovery: undefined };
+      const created: Entry = { ref, clients: new Set(), subscribed: Promise.resolve(), recent: [], recentBytes: 0, recentFloor: 0, liveEpoch: undefined, liveSeq: 0, firstSinceRecovery: false };
       created.subscribed = this.bus.subscribe(ref, (batch) => this.dispatch(created, batch)).then(() => {
         created.confirmedMark = ++this.lastMark;
       });
@@ -141,10 +125,10 @@ export class SubscriptionManager {
   recoverAll(): void {
     for (const entry of this.entries.values()) {
       // Batches published during the loss never arrived: the log no longer vouches for the past.
-      if (entry.recent.length > 0) entry.beforeRecovery = entry.recent.slice(-COMPARED_AFTER_RECOVERY);
       entry.recent = [];
       entry.recentBytes = 0;
       entry.recentFloor = ++this.lastMark;
+      entry.firstSinceRecovery = true;
       for (const client of entry.clients) client.onRecovered();
     }
   }
@@ -154,8 +138,10 @@ export class SubscriptionManager {
   }
 
   private dispatch(entry: Entry, batch: LiveBatch): void {
-    const reused = entry.beforeRecovery !== undefined && seqsReusedBy(batch, entry.beforeRecovery);
-    entry.beforeRecovery = undefined;
+    const reused = entry.firstSinceRecovery && batch.epoch !== undefined && batch.epoch === entry.liveEpoch && batch.firstSeq <= entry.liveSeq;
+    entry.firstSinceRecovery = false;
+    entry.liveEpoch = batch.epoch;
+    entry.liveSeq = batch.lastSeq;
     if (reused) {
       // The log holds the events those seqs had before: it no longer vouches for the past.
       entry.recent = [];

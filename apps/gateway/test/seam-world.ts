@@ -148,6 +148,8 @@ export class SimulatedReplica {
   readonly subscriptions: SubscriptionManager;
   private readonly bus: Pick<Bus, 'history' | 'info' | 'subscribe' | 'unsubscribe'>;
   private listener: ((batch: LiveBatch) => void) | undefined;
+  /** The bus path's connection: a recovery makes a new one. */
+  private connection = 0;
 
   constructor(
     private readonly scheduler: TaskScheduler,
@@ -198,14 +200,19 @@ export class SimulatedReplica {
       void this.scheduler.schedule(Promise.resolve(), `recovery after dropping ${batch.firstSeq}-${batch.lastSeq}`).then(() => this.recover());
       return batch;
     }
+    // A batch still on its way when the bus path is lost never arrives: a recovery is a new connection.
+    const connection = this.connection;
     for (let copies = fate === 'duplicate' ? 2 : 1; copies > 0; copies -= 1) {
-      void this.scheduler.schedule(Promise.resolve(), `live ${batch.firstSeq}-${batch.lastSeq}`).then(() => this.listener?.(batch));
+      void this.scheduler.schedule(Promise.resolve(), `live ${batch.firstSeq}-${batch.lastSeq}`).then(() => {
+        if (connection === this.connection) this.listener?.(batch);
+      });
     }
     return batch;
   }
 
   /** The bus path came back after a loss, as the gateway handles it. */
   recover(): void {
+    this.connection += 1;
     this.history.clear();
     this.subscriptions.recoverAll();
   }

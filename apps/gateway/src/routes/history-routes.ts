@@ -126,11 +126,13 @@ export function historyRoutes(bus: Bus, budget: AnswerBudget, authenticate: Auth
     if (before === undefined) {
       await writePage({ bus, budget, logger }, subject, { afterSeq: after, count: limit }, req, res, (_firstSeq, lastSeq) => (lastSeq !== undefined && lastSeq < info.lastSeq ? lastSeq : null));
     } else {
-      // Seqs are gapless: the page before `before` is the history after (before − 1 − limit).
+      // The page before `before` is the history after (before − 1 − limit): the seqs from − 1 … end − 1.
+      // Seqs are gapless but for a hole where a store lost some, which makes the page shorter (even
+      // empty): `next` is `from` all the same, so paging on reaches every event before it.
       const end = Math.min(before, info.lastSeq + 1);
       const from = Math.max(end - limit, info.firstSeq);
-      await writePage({ bus, budget, logger }, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, req, res, (firstSeq) =>
-        firstSeq !== undefined && firstSeq > info.firstSeq ? firstSeq : null,
+      await writePage({ bus, budget, logger }, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, req, res, () =>
+        from > info.firstSeq ? from : null,
       );
     }
   });
