@@ -163,11 +163,11 @@ export class RevocationList {
 
 /** A 401 for a principal an active revocation names (once the revocations are loaded), for createAuthenticator. */
 export function refuseRevoked(revocations: RevocationList): PrincipalCheck {
-  return async (principal) => {
-    // Only at start: no extra turn per request once loaded.
-    if (!revocations.isLoaded) await revocations.untilLoaded();
+  const refuse = (principal: Principal): void => {
     if (revocations.refuses(principal)) throw revokedProblem();
   };
+  // Only at start does it wait: no extra turn per request once the revocations are loaded.
+  return (principal) => (revocations.isLoaded ? refuse(principal) : revocations.untilLoaded().then(() => refuse(principal)));
 }
 
 export function revokedProblem(): HttpProblem {

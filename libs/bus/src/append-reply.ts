@@ -30,7 +30,7 @@ type RawState = [] | [string, number, string, '0' | '1', string | number, string
 
 type RawOverQuota = [typeof OVER_QUOTA, number];
 
-export type RawAppendReply = typeof NEW_SUBJECT | RawOverQuota | [RawOutcome[], RawState];
+export type RawAppendReply = typeof NEW_SUBJECT | RawOverQuota | [RawOutcome[], RawState, string?];
 
 export function isNewSubjectReply(raw: RawAppendReply): raw is typeof NEW_SUBJECT {
   return raw === NEW_SUBJECT;
@@ -73,19 +73,21 @@ export interface AppendReply {
   outcomes: AppendOutcome[];
   /** Undefined when the subject has no history (nothing stored, now or before). */
   state?: SubjectState;
+  /** append-and-record-9.lua's record: the activity's `<epoch>:<lastSeq>` when it appended to it, else ''. */
+  activity?: string;
 }
 
 export function parseAppendReply(kind: SubjectKind, events: readonly PublishedEvent[], raw: RawAppendReply): AppendReply {
   if (isNewSubjectReply(raw)) throw new Error('the append answered for a new subject although asked to store');
   if (overQuotaReply(raw)) throw new Error('the append answered over quota: its caller answers that before parsing');
-  const [rawOutcomes, rawState] = raw as [RawOutcome[], RawState];
+  const [rawOutcomes, rawState, activity] = raw as [RawOutcome[], RawState, string?];
   const answered = rawOutcomes.map((r, i) => toOutcome(kind, events[i]!, r));
   if (rawState.length === 0) return { outcomes: withholdAfterRefusal(answered, 0) };
   const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil] = rawState;
   const state: SubjectState = { epoch, lastSeq: Number(lastSeq), storedAt, terminal: terminal === '1' };
   if (liveUntil !== undefined && liveUntil !== '') state.liveUntilMs = Number(liveUntil);
   if (statusSeq !== '') state.previousStatus = { seq: Number(statusSeq), status, at: statusAt };
-  return { outcomes: withholdAfterRefusal(answered, state.lastSeq), state };
+  return { outcomes: withholdAfterRefusal(answered, state.lastSeq), state, ...(activity ? { activity } : {}) };
 }
 
 function toOutcome(kind: SubjectKind, event: PublishedEvent, raw: RawOutcome): AppendOutcome {

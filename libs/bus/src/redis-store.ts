@@ -218,9 +218,9 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     const raw = await this.runAppend('fanoutAppendAndRecord', args);
     const overQuota = overQuotaReply(raw);
     if (overQuota) return quotaRefusals(events, maxSubjects, this.retryAfterSeconds(overQuota.msUntilAnEntryLapses));
-    const { outcomes, state } = parseAppendReply(subject.kind, events, raw);
+    const { outcomes, state, activity: activityTail } = parseAppendReply(subject.kind, events, raw);
     if (state) this.storedTails.remember(keys.meta, state.epoch, state.lastSeq);
-    this.rememberActivity(activity.meta, (raw as unknown[])[2]);
+    this.rememberActivity(activity.meta, activityTail);
     return outcomes;
   }
 
@@ -327,8 +327,8 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   }
 
   /** The activity's `<epoch>:<lastSeq>` a record answered when it appended to it (else ''). */
-  private rememberActivity(metaKey: string, answer: unknown): void {
-    const known = typeof answer === 'string' ? /^([0-9a-f]+):(\d+)$/.exec(answer) : null;
+  private rememberActivity(metaKey: string, answer: string | undefined): void {
+    const known = answer ? /^([0-9a-f]+):(\d+)$/.exec(answer) : null;
     if (known) this.storedTails.remember(metaKey, known[1]!, Number(known[2]));
   }
 

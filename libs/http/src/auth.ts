@@ -35,14 +35,18 @@ const DEFAULT_TENANT = 'default';
 /** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3). */
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
-/** Refuses a principal (throws an HttpProblem) before its scope is looked at: a revoked token is a 401 whatever its scopes. */
-export type PrincipalCheck = (principal: Principal) => Promise<void>;
+/**
+ * Refuses a principal (throws an HttpProblem) before its scope is looked at: a revoked token is a 401
+ * whatever its scopes. A promise only when it must wait, so that a check that need not costs no turn.
+ */
+export type PrincipalCheck = (principal: Principal) => Promise<void> | void;
 
-export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = async () => {}): Authenticator {
+export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = () => undefined): Authenticator {
   if (config.mode === 'none') {
     return async (req) => {
       const principal = { tenant: tenantFromHeader(req), fromToken: false };
-      await check(principal);
+      const waiting = check(principal);
+      if (waiting) await waiting;
       return principal;
     };
   }
@@ -81,7 +85,8 @@ export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = 
       tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
       subject: typeof payload.sub === 'string' ? payload.sub : undefined,
     };
-    await check(principal);
+    const waiting = check(principal);
+    if (waiting) await waiting;
     const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
     if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
     return principal;
