@@ -128,6 +128,39 @@ test('?tail= on a multi-subject stream: each subject\'s latest status first, the
   expect(stream.named('gap')).toEqual([]);
 });
 
+test('?tail=N with ?types= starts at the last N events of those types, on one subject and on many', async () => {
+  const job = jobEvents(stack.tenant, uniqueId('tail-types'));
+  const other = jobEvents(stack.tenant, uniqueId('tail-types'));
+  // Seqs: 1 pending, 2 progress, 3 scheduled, 4 and 5 progress: the last status is older than the last 2 events.
+  for (const j of [job, other]) await stack.publishOk([j.status('pending'), j.progress(10), j.status('scheduled'), j.progress(20), j.progress(30)]);
+  const cases: [string, string, number[]][] = [
+    ['1', 'job.status', [3]],
+    ['2', 'job.status', [1, 3]],
+    ['5', 'job.status', [1, 3]],
+    ['2', 'job.progress', [4, 5]],
+    ['2', 'job.status,job.progress', [4, 5]],
+  ];
+  for (const [tail, types, seqs] of cases) {
+    const stream = await stack.open('job', job.id, { query: { tail, types } });
+    await stream.waitForEvents(seqs.length);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([tail, types, seqsOf(stream)]).toEqual([tail, types, seqs]);
+    expect(stream.named('gap')).toEqual([]);
+    stream.close();
+  }
+  const keys = [`job:${job.id}`, `job:${other.id}`];
+  const many = await openStream(gatewayUrl(`/api/v1/stream?subjects=${keys.join(',')}&tail=1&types=job.status`), { headers: { 'X-Tenant': stack.tenant } });
+  await many.waitForEvents(2);
+  await stack.publishOk(job.status('leased'));
+  await many.waitForEvents(3);
+  expect(many.events().map((f) => [subjectKeyOf(f), dataOf(f).seq])).toEqual([
+    [keys[0], 3],
+    [keys[1], 3],
+    [keys[0], 6],
+  ]);
+  many.close();
+});
+
 test('?tail= on the activity stream: its last N subject.updated frames, then live', async () => {
   const jobs = range(1, 4).map(() => jobEvents(stack.tenant, uniqueId('tail-activity')));
   for (const job of jobs) await stack.publishOk(job.status('scheduled'));
@@ -257,6 +290,12 @@ test('a trimmed history is noted in the log\'s first line and header, and ?tail=
     expect(tailed.named('gap').map((f) => JSON.parse(f.data))).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: firstSeq }]);
     expect(seqsOf(tailed)).toEqual(range(firstSeq, 202));
     tailed.close();
+    // Fewer lines retained than the filtered tail asks for: the same gap, then every retained line.
+    const filtered = await small.open('pack-run', p.id, { query: { tail: '1000', types: 'pack_run.log' } });
+    await filtered.waitForEvents(202 - firstSeq + 1, 10_000);
+    expect(filtered.named('gap').map((f) => JSON.parse(f.data))).toEqual([{ reason: 'history_trimmed', firstAvailableSeq: firstSeq }]);
+    expect(seqsOf(filtered)).toEqual(range(firstSeq, 202));
+    filtered.close();
   } finally {
     await small.stop();
   }

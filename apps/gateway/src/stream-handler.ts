@@ -135,7 +135,7 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
       const info = await services.bus.info(subject).catch(STORE_FAILED.readingSubject);
       if (!info) throw unknownSubject(subject);
       // With a resume position the id wins over ?tail=.
-      const plan = position === undefined && tail !== undefined ? planTail(tail, info) : planResume(position, info);
+      const plan = position === undefined && tail !== undefined ? await planTailOf(subject, info, tail, delivery) : planResume(position, info);
       if (plan.kind === 'done' || (await nothingMoreMatches(subject, info, plan.afterSeq, delivery))) return noContent(request);
       const prefix = position === undefined && tail !== undefined ? await stateBeforeTail(subject, plan) : undefined;
       const session = admit(principal, request, slot, (conn) => new SingleStream(services, subject, conn, plan.afterSeq, info.epoch, principal, prefix, delivery));
@@ -153,14 +153,18 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     if (text !== undefined && !positions) throw malformedResume(text);
     return withSlot(principal, async (slot) => {
       const infos = await Promise.all(subjects.map((s) => services.bus.info(s))).catch(STORE_FAILED.readingSubjects);
-      const entries: MultiEntry[] = subjects.map((subject, i) => {
-        const info = infos[i];
-        if (!info) throw unknownSubject(subject);
-        const plan = positions === undefined && tail !== undefined ? planTail(tail, info) : planResume(positions?.[i], info);
-        return plan.kind === 'done'
-          ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
-          : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
+      subjects.forEach((subject, i) => {
+        if (!infos[i]) throw unknownSubject(subject);
       });
+      const entries: MultiEntry[] = await Promise.all(
+        subjects.map(async (subject, i) => {
+          const info = infos[i]!;
+          const plan = positions === undefined && tail !== undefined ? await planTailOf(subject, info, tail, delivery) : planResume(positions?.[i], info);
+          return plan.kind === 'done'
+            ? { subject, epoch: info.epoch, afterSeq: info.lastSeq, done: true }
+            : { subject, epoch: info.epoch, afterSeq: plan.afterSeq, done: false, gap: plan.gap };
+        }),
+      );
       await Promise.all(
         entries.map(async (entry, i) => {
           if (!entry.done && (await nothingMoreMatches(entry.subject, infos[i]!, entry.afterSeq, delivery))) entry.done = true;
@@ -173,6 +177,29 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
       const session = admit(principal, request, slot, (conn) => new MultiStream(services, entries, conn, principal, delivery));
       await session.start().catch(STORE_FAILED.subscribing);
     });
+  };
+
+  /**
+   * Where a stream started at `?tail=N` begins. With `?types=` the tail is the subject's last N events
+   * of those types, found by reading its retained history backwards a page at a time, once, at
+   * connect (at most the whole retained history); a history holding fewer starts at its beginning,
+   * as a tail longer than the history does.
+   */
+  const planTailOf = async (subject: TenantSubject, info: SubjectInfo, tail: number, delivery: DeliveryOptions): Promise<StreamPlan> => {
+    const types = delivery.types;
+    if (!types) return planTail(tail, info);
+    let found = 0;
+    for (let end = info.lastSeq; end >= info.firstSeq; ) {
+      const after = Math.max(info.firstSeq, end - FILTER_SCAN_PAGE + 1) - 1;
+      const page = await services.bus.history(subject, after, end - after).catch(STORE_FAILED.readingHistory);
+      for (let i = page.length - 1; i >= 0; i--) {
+        const entry = page[i]!;
+        // A hole in the history leaves fewer entries up to `end`, so the page may run on past it: those were counted.
+        if (entry.seq <= end && types.has(eventTypeOf(entry.frame)) && ++found === tail) return { kind: 'stream', afterSeq: entry.seq - 1 };
+      }
+      end = after;
+    }
+    return planTail(info.lastSeq, info);
   };
 
   /**
