@@ -78,6 +78,18 @@ test('a duplicate eventId answers the original seq with duplicate:true, stores n
   await expectStored('job', job.id, 5);
 });
 
+test('an eventId with a lone surrogate escape is a 400, so ids that Redis would read alike are never taken for one', async () => {
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk({ ...job.status('pending'), eventId: 'k\ufffd' });
+  for (const eventId of ['k\ud800', 'k\udfff']) {
+    const refused = await stack.publish({ ...job.status('scheduled'), eventId });
+    expect(expectProblem(refused, 400).errors).toEqual([{ path: 'eventId', message: expect.stringContaining('well-formed Unicode') }]);
+  }
+  const pair = await stack.publish({ ...job.status('scheduled'), eventId: 'k\ud83d\ude00' });
+  expect(pair.json).toEqual({ results: [{ eventId: 'k\ud83d\ude00', seq: 2, duplicate: false }] });
+  await expectStored('job', job.id, 2);
+});
+
 test('409 problem+json naming the current and requested status; nothing stored', async () => {
   const job = jobEvents(stack.tenant);
   await stack.publishOk(job.status('pending'));

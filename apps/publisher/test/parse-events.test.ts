@@ -53,6 +53,18 @@ test('an event with a missing or unknown type has its other fields judged too', 
   }
   // With its other fields right, the type is the one error.
   expect(errorsOf({ ...progress, type: 'job.exploded' }).map((e) => e.path)).toEqual(['type']);
+  // Unknown fields are errors whatever the type.
+  expect(errorsOf({ ...withoutType, pad: 1 }).map((e) => e.path)).toEqual(['type', 'pad']);
+  expect(errorsOf({ ...progress, type: 'job.exploded', pad: 1 })).toEqual([expect.objectContaining({ path: 'type' }), { path: 'pad', message: 'unknown field "pad"' }]);
+  expect(errorsOf({ events: [{ pad: 1 }] }).map((e) => e.path)).toEqual(['events.0.type', 'events.0.eventId', 'events.0.tenant', 'events.0.subject', 'events.0.occurredAt', 'events.0.pad']);
+});
+
+test('an eventId holding a lone surrogate (a JSON \\ud800 escape) is refused: Redis would read it as U+FFFD', () => {
+  for (const eventId of ['k\ud800', 'k\udfff', '\ude00\ud83d']) {
+    expect(errorsOf(JSON.parse(JSON.stringify({ ...progress, eventId })))).toEqual([{ path: 'eventId', message: expect.stringContaining('well-formed Unicode') }]);
+  }
+  // A surrogate pair is one character, and U+FFFD itself is text.
+  for (const eventId of ['k\ud83d\ude00', 'k\ufffd']) expect(parseEventsBody({ ...progress, eventId }, undefined).events[0]!.eventId).toBe(eventId);
 });
 
 test('an event that is not an object is a 400 at its index, in a batch of any shape', () => {

@@ -93,8 +93,18 @@ export function isStatusEventType(type: string): boolean {
   return (STATUS_EVENT_TYPES as readonly string[]).includes(type);
 }
 
+/**
+ * A lone UTF-16 surrogate: JSON's `\ud800` escape, which is no text. Sent to Redis it becomes
+ * U+FFFD, so two such eventIds would be taken for one.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 const envelopeFields = {
-  eventId: z.string().min(1).max(128),
+  eventId: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((id) => !LONE_SURROGATE.test(id), 'must be well-formed Unicode: no lone surrogate (\\ud800 to \\udfff)'),
   tenant: TenantSchema.describe("the subject's tenant; with FANOUT_AUTH=jwt a published event may omit it (the token's tenant claim is taken)"),
   subject: SubjectSchema,
   occurredAt: z.iso.datetime({ offset: true }),
@@ -104,8 +114,9 @@ const envelopeFields = {
 /**
  * The fields every event has, with `type` one of the event types and `data` not judged: what can be
  * said of an event whose `type` names no event type (its `data` has no schema to be judged by).
+ * Any other field is unknown.
  */
-export const EventEnvelopeSchema = z.object({ ...envelopeFields, type: z.enum(EVENT_TYPE_NAMES as [EventType, ...EventType[]]) });
+export const EventEnvelopeSchema = z.strictObject({ ...envelopeFields, type: z.enum(EVENT_TYPE_NAMES as [EventType, ...EventType[]]), data: z.unknown().optional() });
 
 function envelope<T extends EventType>(type: T) {
   // Typed per event type (indexing with a type parameter would give every type's data).
