@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request, { Response } from 'supertest';
 import { OPENAPI_PATH, buildOpenApiDocument } from '@fanout/contracts';
 import { Role, loadConfig } from '../src/config';
@@ -401,6 +402,29 @@ describe('the publisher’s refusals', () => {
     expectProblem(await publish({ events: [] }), 400);
     expect(expectProblem(await request(dev.server).post('/api/v1/events').set('X-Tenant', 'a b').send(other.status('pending')), 400).detail).toMatch(/X-Tenant/);
     expect(await storedCount('jobs', other.id)).toBe(0);
+  });
+
+  test('a body sent gzip, deflate or br is stored; another coding is a 415, one that does not inflate a 400; the 4 MiB limit counts inflated bytes', async () => {
+    const job = jobEvents();
+    const codings: [string, (b: Buffer) => Buffer][] = [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+      ['br', brotliCompressSync],
+    ];
+    const raw = (coding: string, body: Buffer) =>
+      rawPost(dev, `Content-Type: application/json\r\nContent-Encoding: ${coding}\r\nContent-Length: ${body.length}\r\n`, body);
+    let seq = 0;
+    for (const [coding, compress] of codings) {
+      const sent = seq === 0 ? job.status('pending') : job.progress(seq);
+      const answer = await raw(coding, compress(Buffer.from(JSON.stringify(sent))));
+      expect([coding, answer.status, answer.text]).toEqual([coding, 202, JSON.stringify({ results: [{ eventId: sent.eventId, seq: ++seq, duplicate: false }] })]);
+    }
+    expectProblem(await raw('compress', Buffer.from(JSON.stringify(job.progress(9)))), 415);
+    expectProblem(await raw('gzip', Buffer.from('not gzip at all')), 400);
+    const inflatesOver4MiB = gzipSync(Buffer.from(JSON.stringify({ events: [job.progress(9)], pad: 'x'.repeat(5 * 1024 * 1024) })));
+    expect(inflatesOver4MiB.length).toBeLessThan(64 * 1024);
+    expectProblem(await raw('gzip', inflatesOver4MiB), 413);
+    expect(await storedCount('jobs', job.id)).toBe(3);
   });
 
   test('400 problem+json for bad JSON, an empty body (with Content-Length: 0 or none at all) and JSON that is no event', async () => {
