@@ -578,6 +578,8 @@ describe('CORS and security headers', () => {
     const allowed = await openStream(streamUrl(gateway, 'job', jobA.id), { headers: { ...bearer(token), Origin: ALLOWED_ORIGIN } });
     expect(allowed.status).toBe(200);
     expect(allowed.headers['access-control-allow-origin']).toBe(ALLOWED_ORIGIN);
+    // A listed origin may open it `withCredentials` (cookies for a proxy in front).
+    expect(allowed.headers['access-control-allow-credentials']).toBe('true');
     allowed.close();
     const plainEventSource = await openStream(withQuery(streamUrl(gateway, 'job', jobA.id), { access_token: token }), { headers: { Origin: 'https://other-allowed.example.test' } });
     expect(plainEventSource.headers['access-control-allow-origin']).toBe('https://other-allowed.example.test');
@@ -585,6 +587,11 @@ describe('CORS and security headers', () => {
     const refused = await openStream(streamUrl(gateway, 'job', jobA.id), { headers: { ...bearer(token), Origin: OTHER_ORIGIN } });
     expect(corsHeadersOf(refused.headers)).toEqual([]);
     refused.close();
+    // Every stream answer varies by Origin, one without an Origin and a refusal too: a shared cache must keep them apart.
+    const noOrigin = await openStream(streamUrl(gateway, 'job', jobA.id), { headers: bearer(token) });
+    const noToken = await get(streamUrl(gateway, 'job', jobA.id));
+    for (const answer of [refused, noOrigin, noToken]) expect(String(answer.headers['vary']).split(/\s*,\s*/)).toContain('Origin');
+    noOrigin.close();
 
     // An error answer to an allowed origin is readable by its page too.
     const unauthorized = await get(streamUrl(gateway, 'job', jobA.id), { Origin: ALLOWED_ORIGIN });
@@ -599,6 +606,7 @@ describe('CORS and security headers', () => {
     const ok = await preflight(ALLOWED_ORIGIN);
     expect(ok.status).toBeLessThan(300);
     expect(ok.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(ok.headers.get('access-control-allow-credentials')).toBe('true');
     expect(ok.headers.get('access-control-allow-methods')).toMatch(/\bPOST\b/);
     // The admin API's DELETE (a revocation) may be called from a browser too.
     expect(ok.headers.get('access-control-allow-methods')).toMatch(/\bDELETE\b/);

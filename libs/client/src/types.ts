@@ -66,7 +66,7 @@ export interface StreamOptions {
    * (such as the `eventsource` package) can send it; a browser's EventSource cannot.
    */
   tenant?: string;
-  /** Sent with cookies across origins (EventSource's `withCredentials`). */
+  /** Sent with cookies across origins (EventSource's `withCredentials`): the gateway must list the page's origin by name in `FANOUT_CORS_ORIGINS` (`*` allows no credentials). */
   withCredentials?: boolean;
   onState: (state: ConnectionState) => void;
   onError?: (error: ClientError) => void;

@@ -6,22 +6,27 @@ import helmet from 'helmet';
 /**
  * CORS for the allowed origins: plain requests for EventSource and history reads, preflight for
  * publishing (JSON bodies, Authorization). No origin is allowed unless configured, and a request
- * from no allowed origin gets no CORS header at all (an OPTIONS is still answered 204).
+ * from no allowed origin gets no CORS header at all (an OPTIONS is still answered 204). An origin
+ * listed by name may send credentials (an EventSource `withCredentials`, for cookies a proxy in
+ * front checks); `*` allows any origin without them, so no page of any site can send a user's cookies.
  */
 export function corsFor(origins: readonly string[]): RequestHandler {
   const anyOrigin = origins.includes('*');
-  const allowed = new Set(origins);
-  // Only allowed origins reach it: it reflects the request's origin.
-  const handler = cors({
+  const listed = new Set(origins);
+  // Only allowed origins reach them: they reflect the request's origin.
+  const options = {
     origin: true,
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'X-Tenant'],
     exposedHeaders: [...EXPOSED_HEADERS],
     maxAge: 600,
-  });
+  };
+  const withCredentials = cors({ ...options, credentials: true });
+  const withoutCredentials = cors(options);
   return (req, res, next) => {
     const { origin } = req.headers;
-    if (origin !== undefined && (anyOrigin || allowed.has(origin))) return handler(req, res, next);
+    if (origin !== undefined && listed.has(origin)) return withCredentials(req, res, next);
+    if (origin !== undefined && anyOrigin) return withoutCredentials(req, res, next);
     // The answer differs by Origin once any is allowed: a shared cache must keep them apart.
     if (origins.length > 0) varyByOrigin(res);
     if (req.method !== 'OPTIONS') return next();
@@ -49,15 +54,17 @@ export type StreamHeaders = (origin: string | undefined) => Readonly<Record<stri
  * origin, so an open stream holds no header objects of its own.
  */
 export function streamHeadersFor(origins: readonly string[]): StreamHeaders {
-  const base = { 'X-Content-Type-Options': 'nosniff' };
+  // The answer differs by Origin once any is allowed: a shared cache must keep them apart.
+  const base: Readonly<Record<string, string>> = origins.length > 0 ? { 'X-Content-Type-Options': 'nosniff', Vary: 'Origin' } : { 'X-Content-Type-Options': 'nosniff' };
   const anyOrigin = origins.includes('*');
   const allowed = new Map<string, Readonly<Record<string, string>>>();
   for (const origin of origins) {
+    if (origin === '*') continue;
     allowed.set(origin, {
       ...base,
       'Access-Control-Allow-Origin': origin,
+      'Access-Control-Allow-Credentials': 'true',
       'Access-Control-Expose-Headers': EXPOSED_HEADERS.join(','),
-      Vary: 'Origin',
     });
   }
   return (origin) => {
@@ -65,7 +72,7 @@ export function streamHeadersFor(origins: readonly string[]): StreamHeaders {
     const known = allowed.get(origin);
     if (known || !anyOrigin) return known ?? base;
     // `*` reflects the origin, as corsFor does.
-    return { ...base, 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSED_HEADERS.join(','), Vary: 'Origin' };
+    return { ...base, 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSED_HEADERS.join(',') };
   };
 }
 
