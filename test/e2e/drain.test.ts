@@ -1,9 +1,11 @@
 /**
  * SIGTERM drains a replica: its streams end with `end {"reason":"shutdown"}`, and while it drains it
- * still answers: /readyz 503 (so a load balancer takes it out) and new streams 503 with Retry-After
- * (so a proxy retries elsewhere), not a refused connection; then it exits 0 within
- * FANOUT_SHUTDOWN_GRACE_MS. Real redis-server and processes on loopback.
+ * still answers: /readyz 503 (so a load balancer takes it out), an EventSource's new stream a 200
+ * that ends at once with `end shutdown` (a 503 would stop it for good), other new stream requests
+ * 503 with Retry-After (so a proxy retries elsewhere), not a refused connection; then it exits 0
+ * within FANOUT_SHUTDOWN_GRACE_MS. Real redis-server and processes on loopback.
  */
+import { EventSource } from 'eventsource';
 import { FanoutProcess } from '../support/fanout-process';
 import { closeAllStreams } from '../support/sse-client';
 import { Stack, jobEvents, startStack } from '../support/stack';
@@ -36,7 +38,7 @@ test('a draining gateway answers /readyz 503 and new streams 503 with Retry-Afte
 
   const ready = await fetch(`${gateway.url}/readyz`);
   expect(ready.status).toBe(503);
-  const refused = await fetch(stack.streamUrl('job', job.id, gateway), { headers: { 'X-Tenant': stack.tenant, Accept: 'text/event-stream' } });
+  const refused = await fetch(stack.streamUrl('job', job.id, gateway), { headers: { 'X-Tenant': stack.tenant } });
   expect(refused.status).toBe(503);
   expect(refused.headers.get('retry-after')).toBe('1');
   expect(refused.headers.get('content-type')).toContain('application/problem+json');
@@ -44,6 +46,37 @@ test('a draining gateway answers /readyz 503 and new streams 503 with Retry-Afte
 
   expect(await exited).toBe(0);
   expect(Date.now() - signalledAt).toBeLessThan(GRACE_MS + 2000); // a hang guard around the grace period
+});
+
+test('an EventSource that comes to a draining gateway gets a stream that ends with end shutdown, and keeps reconnecting', async () => {
+  const gateway: FanoutProcess = await stack.addGateway({ FANOUT_SHUTDOWN_GRACE_MS: GRACE_MS, FANOUT_RETRY_MS: 300 });
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const held = await stack.open('job', job.id, { gateway });
+  await held.waitForEvents(1, 10_000);
+  const exited = gateway.stop('SIGTERM');
+  await held.waitForFrame('end', 10_000);
+
+  const answer = await fetch(stack.streamUrl('job', job.id, gateway), { headers: { 'X-Tenant': stack.tenant, Accept: 'text/event-stream' } });
+  expect({ status: answer.status, type: answer.headers.get('content-type'), cache: answer.headers.get('cache-control') }).toEqual({
+    status: 200,
+    type: 'text/event-stream',
+    cache: 'no-cache, no-transform',
+  });
+  expect(await answer.text()).toMatch(/^retry: \d+\n\nevent: end\ndata: \{"reason":"shutdown"\}\n\n$/);
+
+  const source = new EventSource(stack.streamUrl('job', job.id, gateway), { fetch: (url, init) => fetch(url, { ...init, headers: { ...init?.headers, 'X-Tenant': stack.tenant } }) });
+  try {
+    let ends = 0;
+    source.addEventListener('end', () => ends++);
+    const deadline = Date.now() + 10_000;
+    while (ends < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    // Two ends: it came back after the first; and it is still trying (a 503 would have closed it for good).
+    expect({ ends, closed: source.readyState === EventSource.CLOSED }).toEqual({ ends: 2, closed: false });
+  } finally {
+    source.close();
+  }
+  expect(await exited).toBe(0);
 });
 
 test('with no grace (FANOUT_SHUTDOWN_GRACE_MS=0) every stream still gets end {"reason":"shutdown"} before the gateway exits', async () => {

@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import { SUBJECT_ID_PATTERN, SUBJECT_KINDS, SubjectKind, TenantSubject } from '@fanout/contracts';
 import { Bus, EventPosition, SubjectInfo, activityOf, eventTypeOf, parseEventId } from '@fanout/bus';
 import { Authenticator, HttpProblem, Principal, StreamHeaders, sendProblem } from '@fanout/http';
-import { SseConnection } from '@fanout/sse';
+import { SSE_HEADERS, SseConnection, endFrame, retryFrame } from '@fanout/sse';
 import { ConnectionLimits } from './connection-limits';
 import { DeliveryOptions, parseConflate, parseTypes, refuseSubjectStreamOptions } from './delivery-options';
 import { decodeCursor } from './multi-cursor';
@@ -13,7 +13,7 @@ import { revokedProblem } from './revocation-list';
 import { SingleStream } from './single-stream';
 import { STORE_FAILED } from './store-errors';
 import { streamEncodingFor } from './stream-compression';
-import { StreamServices } from './stream-context';
+import { StreamServices, jitteredRetryMs } from './stream-context';
 import { StreamSession } from './stream-session';
 import { subjectFromPath, unknownSubject } from './subject-params';
 
@@ -228,8 +228,19 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     return true;
   };
 
+  /**
+   * A draining replica's answer to an EventSource: a stream that ends at once with `end shutdown`,
+   * so it reconnects after its `retry:` (to another replica once the load balancer has taken this
+   * one out). A 503 would stop a browser's EventSource for good: it reconnects only after a 200.
+   */
+  const endAtOnce = ({ req, res }: StreamRequest): void => {
+    res.writeHead(200, { ...options.headersFor(req.headers.origin), ...SSE_HEADERS, Connection: 'close' });
+    res.end(Buffer.concat([retryFrame(jitteredRetryMs(services.settings)), endFrame('shutdown')]));
+  };
+
   const route = async (request: StreamRequest): Promise<void> => {
     if (options.isDraining()) {
+      if (acceptsEventStream(request.req)) return endAtOnce(request);
       throw new HttpProblem(503, 'this replica is shutting down: reconnect to another', {}, { 'Retry-After': '1' });
     }
     const { segments } = request;
@@ -351,4 +362,9 @@ function parseSubjectList(text: string, tenant: string): TenantSubject[] {
     subjects.push({ tenant, kind: kind as SubjectKind, id });
   }
   return subjects;
+}
+
+/** Whether the request is an EventSource's (it always sends `Accept: text/event-stream`). */
+function acceptsEventStream(req: IncomingMessage): boolean {
+  return /\btext\/event-stream\b/i.test(req.headers.accept ?? '');
 }
