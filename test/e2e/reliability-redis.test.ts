@@ -6,6 +6,7 @@
  * flight on SIGTERM. Real redis-server and processes on loopback; timeouts are hang guards only.
  */
 import { request as httpRequest } from 'node:http';
+import { EventSource } from 'eventsource';
 import Redis from 'ioredis';
 import { FanoutProcess, startFanout } from '../support/fanout-process';
 import { RedisServer, startRedis } from '../support/redis-server';
@@ -19,6 +20,8 @@ jest.setTimeout(120_000);
 let redis: RedisServer;
 let stack: Stack;
 let admin: Redis;
+/** FANOUT_RETRY_MS: the stack's gateways run with its default. */
+const RETRY_MS = 2000;
 
 beforeAll(async () => {
   redis = await startRedis({ appendonly: true });
@@ -260,6 +263,8 @@ test('publisher: 503 problem+json with nothing stored while Redis is down; concu
   const batch = [fresh.status('pending'), fresh.status('scheduled'), fresh.status('leased'), fresh.status('running'), fresh.progress(10), fresh.progress(20)];
   const racer = jobEvents(stack.tenant);
   const racerBatch = [racer.status('pending'), racer.status('scheduled'), racer.progress(1)];
+  let source: EventSource | undefined;
+  let eventSourceGot: string[] = [];
 
   await redis.kill('SIGTERM');
   let restarted = false;
@@ -273,9 +278,22 @@ test('publisher: 503 problem+json with nothing stored while Redis is down; concu
       expect(answer.json).toMatchObject({ title: expect.any(String), status: 503, detail: expect.stringMatching(/retry/i) });
     }
     // Reads on the gateway are 503 problem+json too, and every process says it is not ready.
-    const stream = await stack.open('job', existing.id);
+    const stream = await stack.open('job', existing.id, { headers: { Accept: '*/*' } });
     expect(stream.status).toBe(503);
     expect(stream.headers['content-type']).toMatch(/^application\/problem\+json\b/);
+    // Except to an EventSource, which gives up for good on any status but 200: a stream of a retry
+    // hint (1 to 5 times FANOUT_RETRY_MS) and why, which ends, so it comes back later.
+    const eventSource = await stack.open('job', existing.id);
+    expect({ status: eventSource.status, type: eventSource.headers['content-type'] }).toEqual({ status: 200, type: 'text/event-stream' });
+    const retryLater = await eventSource.body();
+    expect(retryLater).toMatch(/^retry: \d+\n\n: the store is unavailable \(reading the subject\)[^\n]*\n\n$/);
+    const hint = Number(/^retry: (\d+)/.exec(retryLater)![1]);
+    expect(hint >= RETRY_MS && hint <= 5 * RETRY_MS).toBe(true);
+    // A real EventSource that opens now gets the job's events once Redis is back.
+    source = new EventSource(stack.streamUrl('job', existing.id), { fetch: (url, init) => fetch(url, { ...init, headers: { ...init?.headers, 'X-Tenant': stack.tenant } }) });
+    const received: string[] = [];
+    source.addEventListener('job.status', (event) => received.push(JSON.parse(event.data).data.status));
+    eventSourceGot = received;
     const history = await stack.history('job', existing.id);
     expect(history.status).toBe(503);
     for (const p of [...stack.gateways, stack.publisher]) {
@@ -317,7 +335,11 @@ test('publisher: 503 problem+json with nothing stored while Redis is down; concu
     expect(freshHistory.json.events.map((e: { eventId: string; seq: number }) => [e.eventId, e.seq])).toEqual(batch.map((e, i) => [e.eventId, i + 1]));
     const accepted = await stack.publisher.metric('fanout_publisher_events_total', { result: 'duplicate' });
     expect(accepted).toBeGreaterThanOrEqual(19 * batch.length + 9 * racerBatch.length);
+
+    await waitFor('the EventSource opened while Redis was down to get the job', () => eventSourceGot.length >= 2, 30_000);
+    expect({ statuses: eventSourceGot, closed: source?.readyState === EventSource.CLOSED }).toEqual({ statuses: ['pending', 'scheduled'], closed: false });
   } finally {
+    source?.close();
     if (!restarted) await redis.start();
   }
 });

@@ -238,6 +238,18 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     res.end(Buffer.concat([retryFrame(jitteredRetryMs(services.settings)), endFrame('shutdown')]));
   };
 
+  /**
+   * An EventSource's answer when the store failed (a 503 to any other client): a stream of a
+   * `retry:` hint and a comment saying why, which ends, so it comes back after the hint. The hint is
+   * 1 to 5 times the usual one, so the clients of a store that is down spread out.
+   */
+  const retryLater = ({ req, res }: StreamRequest, problem: HttpProblem): void => {
+    const retryMs = services.settings.retryMs;
+    const hint = jitteredRetryMs({ retryMs: 3 * retryMs, retryJitterMs: 2 * retryMs });
+    res.writeHead(200, { ...options.headersFor(req.headers.origin), ...SSE_HEADERS, Connection: 'close' });
+    res.end(`retry: ${hint}\n\n: ${problem.detail.replace(/[\r\n]+/g, ' ')}\n\n`);
+  };
+
   const route = async (request: StreamRequest): Promise<void> => {
     if (options.isDraining()) {
       if (acceptsEventStream(request.req)) return endAtOnce(request);
@@ -261,9 +273,12 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
     const path = queryAt < 0 ? target : target.slice(0, queryAt);
     const query = queryAt < 0 ? NO_QUERY : new URLSearchParams(target.slice(queryAt + 1));
     const segments = path.slice(STREAM_PREFIX.length).split('/').filter(Boolean);
-    route({ req, res, segments, query }).catch((error: Error) => {
+    const request = { req, res, segments, query };
+    route(request).catch((error: Error) => {
       // A refused stream closes its connection: nothing of it is left to hold a socket.
       const headers = { ...options.headersFor(req.headers.origin), Connection: 'close' };
+      // A browser's EventSource gives up for good on any status but 200: for a failure that passes, it gets a stream to come back from.
+      if (error instanceof HttpProblem && error.status === 503 && acceptsEventStream(req) && !res.headersSent) return retryLater(request, error);
       if (error instanceof HttpProblem) return sendProblem(res, error, headers);
       services.logger.error({ err: error }, 'unexpected error on a stream route');
       sendProblem(res, new HttpProblem(500, 'an unexpected error occurred; it has been logged'), headers);
