@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, PublishedEvent, PublishedEventSchema } from '@fanout/contracts';
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, PublishedEvent, PublishedEventSchema, TENANT_PATTERN } from '@fanout/contracts';
 import type { z } from 'zod';
 import { EventOutcome, SentEvent, StoredResult, readAnswer } from './answer';
 import { ProducerClosedError, ProducerError, ProducerUnavailableError, ValidationError } from './errors';
@@ -136,21 +136,38 @@ function numberOption(name: string, value: number, { integer = false, zero = fal
   return value;
 }
 
+/** The retry policy with its defaults for what is not given (an option given as `undefined` too). */
+function retryPolicy(given: RetryPolicy = {}): Required<RetryPolicy> {
+  const maxElapsedMs = given.maxElapsedMs ?? Infinity;
+  if (!(maxElapsedMs > 0)) throw new RangeError(`retry.maxElapsedMs must be a number > 0 (or Infinity), not ${maxElapsedMs}`);
+  const multiplier = given.multiplier ?? 2;
+  if (!(Number.isFinite(multiplier) && multiplier >= 1)) throw new RangeError(`retry.multiplier must be a number ≥ 1, not ${multiplier}`);
+  return {
+    initialDelayMs: numberOption('retry.initialDelayMs', given.initialDelayMs ?? 50),
+    maxDelayMs: numberOption('retry.maxDelayMs', given.maxDelayMs ?? 2000),
+    multiplier,
+    maxElapsedMs,
+  };
+}
+
 export function createProducer(options: ProducerOptions): Producer {
+  if (typeof options !== 'object' || options === null) throw new RangeError('createProducer needs its options, at least { url }');
   const endpoint = `${publisherUrl(options.url)}/api/v1/events`;
   const maxBatch = options.maxBatch ?? MAX_BATCH_EVENTS;
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_EVENTS) throw new RangeError(`maxBatch must be 1 to ${MAX_BATCH_EVENTS}, not ${maxBatch}`);
   const lingerMs = numberOption('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS, { zero: true });
-  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
-  if (!(maxQueued >= 1)) throw new RangeError(`maxQueued must be at least 1, not ${maxQueued}`);
+  const maxQueued = numberOption('maxQueued', options.maxQueued ?? DEFAULT_MAX_QUEUED, { integer: true });
   const maxInFlight = numberOption('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, { integer: true });
   const requestTimeoutMs = numberOption('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  const retry = { initialDelayMs: 50, maxDelayMs: 2000, multiplier: 2, maxElapsedMs: Infinity, ...options.retry };
+  const retry = retryPolicy(options.retry);
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') throw new RangeError(`fetch must be a function, not ${typeof fetchImpl}`);
+  if (options.tenant !== undefined && !TENANT_PATTERN.test(options.tenant)) throw new RangeError(`tenant must match ${TENANT_PATTERN}, not ${JSON.stringify(options.tenant)}`);
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
   const defaultTenant = options.tenant ?? (options.token ? undefined : 'default');
-  const headerTenant = options.tenant ?? (options.token ? tenantOfToken(options.token) : undefined) ?? 'default';
+  const tokenTenant = options.token ? tenantOfToken(options.token) : undefined;
+  const headerTenant = options.tenant ?? tokenTenant ?? 'default';
   headers['X-Tenant'] = headerTenant;
 
   const subjects = new Map<string, SubjectQueue>();
@@ -312,6 +329,10 @@ export function createProducer(options: ProducerOptions): Producer {
     const parsed = checkEvent(withoutTenant ? { ...complete, tenant: headerTenant } : complete, measured);
     const { subject } = parsed;
     const tenant = (complete['tenant'] as string | undefined) ?? headerTenant;
+    // The publisher refuses a whole request for one such event (403): refused here, it is refused alone.
+    if (tokenTenant !== undefined && tenant !== tokenTenant) {
+      throw new ProducerError(`403 Forbidden: the token may publish for tenant ${tokenTenant} only, not ${tenant}; nothing was sent`, 403, parsed.eventId);
+    }
     const entry = {
       eventId: parsed.eventId,
       subjectKey: `${tenant}\u0000${subject.kind}\u0000${subject.id}`,

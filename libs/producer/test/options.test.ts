@@ -20,9 +20,49 @@ test.each([
   [{ url: 'http://127.0.0.1:1', maxInFlight: 1.5 }, /maxInFlight/],
   [{ url: 'http://127.0.0.1:1', requestTimeoutMs: -1 }, /requestTimeoutMs must be a number > 0, not -1/],
   [{ url: 'http://127.0.0.1:1', lingerMs: -5 }, /lingerMs must be a number ≥ 0/],
+  [{ url: 'http://127.0.0.1:1', maxQueued: 1.5 }, /maxQueued must be a whole number > 0, not 1.5/],
+  [{ url: 'http://127.0.0.1:1', retry: { initialDelayMs: Number.NaN } }, /retry.initialDelayMs must be a number > 0, not NaN/],
+  [{ url: 'http://127.0.0.1:1', retry: { initialDelayMs: -1 } }, /retry.initialDelayMs/],
+  [{ url: 'http://127.0.0.1:1', retry: { maxDelayMs: Infinity } }, /retry.maxDelayMs/],
+  [{ url: 'http://127.0.0.1:1', retry: { multiplier: 0.5 } }, /retry.multiplier must be a number ≥ 1, not 0.5/],
+  [{ url: 'http://127.0.0.1:1', retry: { maxElapsedMs: -1 } }, /retry.maxElapsedMs must be a number > 0/],
+  [{ url: 'http://127.0.0.1:1', retry: { maxElapsedMs: Number.NaN } }, /retry.maxElapsedMs/],
+  [{ url: 'http://127.0.0.1:1', tenant: 'bad tenant' }, /tenant must match/],
+  [{ url: 'http://127.0.0.1:1', fetch: 'x' as unknown as typeof fetch }, /fetch must be a function/],
 ])('createProducer(%j) is a RangeError saying what it takes', (options, message) => {
   expect(() => createProducer({ fetch: recordingFetch, ...options })).toThrow(RangeError);
   expect(() => createProducer({ fetch: recordingFetch, ...options })).toThrow(message);
+});
+
+test('createProducer without options is a RangeError; a retry option given as undefined takes its default (no retry storm)', async () => {
+  expect(() => (createProducer as (options?: unknown) => unknown)()).toThrow(/createProducer needs its options/);
+  let attempts = 0;
+  const unreachable = (async () => {
+    attempts += 1;
+    throw new TypeError('fetch failed');
+  }) as typeof fetch;
+  const producer = createProducer({ url: 'http://127.0.0.1:1', tenant: 't', fetch: unreachable, lingerMs: 0, retry: { initialDelayMs: undefined, maxDelayMs: undefined, maxElapsedMs: 300 } });
+  const job = { eventId: 'e1', subject: { kind: 'job' as const, id: 'j1' }, type: 'job.status' as const, data: { status: 'pending' as const } };
+  await expect(producer.publish(job)).rejects.toBeInstanceOf(ProducerUnavailableError);
+  // 50 ms doubling with full jitter over 300 ms: a handful of attempts, where NaN delays made hundreds and never gave up.
+  expect(attempts).toBeLessThan(30);
+  await producer.close().catch(() => undefined);
+});
+
+test("an event for another tenant than the token's is refused alone (403, nothing sent), not with the events batched beside it", async () => {
+  calls.length = 0;
+  const producer = createProducer({ url: 'http://127.0.0.1:1', token: tokenFor('acme'), fetch: recordingFetch, lingerMs: 50 });
+  const job = (id: string, tenant?: string) => ({ eventId: `e-${id}`, ...(tenant ? { tenant } : {}), subject: { kind: 'job' as const, id }, type: 'job.status' as const, data: { status: 'pending' as const } });
+  const foreign = producer.publish(job('b', 'other'));
+  await expect(foreign).rejects.toMatchObject({ name: 'ProducerError', status: 403, eventId: 'e-b', message: expect.stringContaining('tenant acme only, not other') });
+  const own = [producer.publish(job('a')), producer.publish(job('c', 'acme'))];
+  await producer.flush().catch(() => undefined);
+  await Promise.allSettled(own);
+  expect(calls).toHaveLength(1);
+  const sent = JSON.parse(String((calls[0] as [string, { body: string }])[1].body)) as { events: { eventId: string }[] };
+  expect(sent.events.map((e) => e.eventId)).toEqual(['e-a', 'e-c']);
+  await producer.close().catch(() => undefined);
+  calls.length = 0;
 });
 
 test("with a token and no tenant, an event is measured as the server measures it, the token's tenant added: one over 64 KiB then is refused before anything is sent", async () => {
