@@ -440,3 +440,35 @@ describe('@fanout/client against a crafted SSE server', () => {
     expect(rec.events.map(({ event }) => event.seq)).toEqual([1, 2]);
   });
 });
+
+test('stop() while reconnecting to a gateway that does not answer leaves no timer behind: a Node process exits at once', async () => {
+  const { execFile } = await import('node:child_process');
+  // A port with nothing listening: every connection is refused.
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const script = `
+    const { EventSource } = require('eventsource');
+    const { subscribe } = require('@fanout/client');
+    let errors = 0;
+    // Counts the EventSource's errors; acts once the client's own handler (added later) has run.
+    class Counting extends EventSource {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('error', () => {
+          if (++errors !== 2) return;
+          setImmediate(() => {
+            stop();
+            setImmediate(() => console.log(JSON.stringify(process.getActiveResourcesInfo().filter((r) => r === 'Timeout'))));
+          });
+        });
+      }
+    }
+    const stop = subscribe({ baseUrl: 'http://127.0.0.1:${port}', subjects: ['job:j1'], EventSource: Counting, reconnectDelayMs: 50, onEvent: () => {}, onState: () => {} });
+  `;
+  const output = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['-e', script], { cwd: __dirname, timeout: 60_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+  );
+  expect(output.trim()).toBe('[]');
+});

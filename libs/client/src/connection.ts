@@ -197,8 +197,14 @@ export class Connection<F> {
   }
 
   private dropSource(): void {
-    this.source?.close();
+    const source = this.source;
+    if (!source) return;
+    source.close();
     this.source = undefined;
+    // Closed from its own error event, an EventSource (the `eventsource` package) may arm its reconnect
+    // timer after the handler returns; closing again once it has clears that timer, which would keep a
+    // Node process alive for the retry interval after the subscription ended.
+    queueMicrotask(() => source.close());
   }
 
   private finish(): void {
