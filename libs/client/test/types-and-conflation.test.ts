@@ -46,6 +46,19 @@ test('types and conflate go in the URL', () => {
   stop();
 });
 
+test('a tail, types or conflate the gateway would refuse is a TypeError from subscribe, before any connection', () => {
+  for (const [options, message] of [
+    [{ tail: 0 }, /tail must be a whole number from 1 to 10000, not 0/],
+    [{ tail: 1.5 }, /tail/],
+    [{ tail: 10_001 }, /tail/],
+    [{ types: ['job.status', 'nope'] }, /"nope" is not an event type/],
+    [{ conflate: 'everything' }, /conflate takes 'progress' only/],
+  ] as [Partial<SubscribeOptions>, RegExp][]) {
+    expect(() => run(options as Partial<SubscribeOptions>)).toThrow(message);
+  }
+  expect(FakeEventSource.opened).toHaveLength(0);
+});
+
 test('with conflate, a conflated frame reaches onConflated and the seqs it names are no gap', () => {
   const { seen, source, stop } = run({ conflate: 'progress' });
   source.frame('job.progress', progress(1, 10), 'ep-0000000001');
