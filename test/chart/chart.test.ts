@@ -250,7 +250,8 @@ describe('charts/fanout', () => {
       const redis = env.find((e) => e.name === 'REDIS_URL')!;
       expect(redis.valueFrom.secretKeyRef).toEqual({ name: values.redis.existingSecret, key: values.redis.secretKey });
       const jwt = env.find((e) => e.name === 'FANOUT_JWT_SECRET')!;
-      expect(jwt.valueFrom.secretKeyRef).toEqual({ name: values.auth.jwt.existingSecret, key: values.auth.jwt.secretKey });
+      // Optional with a JWKS URL: a missing Secret does not stop the pods.
+      expect(jwt.valueFrom.secretKeyRef).toEqual({ name: values.auth.jwt.existingSecret, key: values.auth.jwt.secretKey, ...(values.auth.jwt.jwksUrl ? { optional: true } : {}) });
       for (const redisUrl of ['redis://:pw@redis-master:6379/0', 'redis+cluster://:pw@redis-0.redis:6379,redis-1.redis:6379']) {
         const plain: Record<string, string> = {};
         for (const e of env) {
@@ -351,9 +352,10 @@ describe('charts/fanout', () => {
       });
     }
 
-    it('NOTES.txt renders and names the Secrets to create', () => {
+    it('NOTES.txt renders and names the Secrets to create (the JWT one only without a JWKS URL, where it is optional)', () => {
       expect(notes).toContain(`create secret generic ${values.redis.existingSecret}`);
-      expect(notes).toContain(`create secret generic ${values.auth.jwt.existingSecret}`);
+      if (values.auth.jwt.jwksUrl) expect(notes).not.toContain(`create secret generic ${values.auth.jwt.existingSecret}`);
+      else expect(notes).toContain(`create secret generic ${values.auth.jwt.existingSecret}`);
       expect(notes).not.toMatch(/<no value>|\{\{/);
     });
   });

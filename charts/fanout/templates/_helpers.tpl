@@ -89,6 +89,10 @@ A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabl
     secretKeyRef:
       name: {{ .Values.auth.jwt.existingSecret }}
       key: {{ .Values.auth.jwt.secretKey }}
+      {{- if .Values.auth.jwt.jwksUrl }}
+      # With a JWKS URL the secret is optional: when the Secret exists, HS256 tokens are taken too.
+      optional: true
+      {{- end }}
 {{- end }}
 {{- with .Values.auth.jwt.jwksUrl }}
 - name: FANOUT_JWKS_URL

@@ -1,5 +1,5 @@
 import { IncomingMessage } from 'node:http';
-import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
+import { JWTPayload, JWTVerifyGetKey, createRemoteJWKSet, jwtVerify } from 'jose';
 import { TENANT_PATTERN } from '@fanout/contracts';
 import { HttpProblem } from './problem';
 
@@ -54,10 +54,12 @@ export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = 
   const secret = config.secret ? new TextEncoder().encode(config.secret) : undefined;
   // A token with an unknown `kid` refetches the key set (keys rotate without a restart), at most every 100 ms.
   const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 100 }) : undefined;
+  // With both, each token is checked by its own algorithm (which `algorithms` bounds): HS256 with the secret, RS256/ES256 with the key set.
+  const keyFor: JWTVerifyGetKey = (header, token) => (header.alg === 'HS256' || !jwks ? secret! : jwks(header, token));
   const verifyOptions = {
     issuer: config.issuer,
     audience: config.audience,
-    algorithms: secret ? ['HS256'] : ['RS256', 'ES256'],
+    algorithms: [...(secret ? ['HS256'] : []), ...(jwks ? ['RS256', 'ES256'] : [])],
     // The contract's claims include `exp`: a token that never expires would hold a stream forever.
     requiredClaims: ['exp'],
   };
@@ -66,7 +68,7 @@ export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = 
     if (!token) throw new HttpProblem(401, 'a token is required: Authorization: Bearer <jwt>, or ?access_token=', {}, CHALLENGE);
     let payload: JWTPayload;
     try {
-      payload = secret ? (await jwtVerify(token, secret, verifyOptions)).payload : (await jwtVerify(token, jwks!, verifyOptions)).payload;
+      payload = (await jwtVerify(token, keyFor, verifyOptions)).payload;
     } catch (error) {
       if (isKeySetUnreachable(error)) {
         throw new HttpProblem(503, `the signing keys could not be fetched: ${(error as Error).message}`, {}, { 'Retry-After': '1' });

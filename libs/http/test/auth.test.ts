@@ -4,8 +4,9 @@
  * JWKS rotation, tenant isolation, expiry mid-stream) is test/e2e/auth.test.ts.
  */
 import { createHmac } from 'node:crypto';
-import { IncomingMessage } from 'node:http';
-import { SignJWT, generateKeyPair } from 'jose';
+import { IncomingMessage, Server, createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { AuthConfig, HttpProblem, createAuthenticator } from '@fanout/http';
 
 const SECRET = 'unit-test-secret-0123456789abcdef';
@@ -198,5 +199,38 @@ describe('createAuthenticator (none)', () => {
     await expect(authenticate(fakeRequest({ 'X-Tenant': 'acme' }), 'events:write')).resolves.toEqual({ tenant: 'acme', fromToken: false });
     await expect(authenticate(fakeRequest(), 'stream:read')).resolves.toEqual({ tenant: 'default', fromToken: false });
     expect((await problemOf(authenticate(fakeRequest({ 'X-Tenant': 'a b' }), 'stream:read'))).status).toBe(400);
+  });
+});
+
+describe('createAuthenticator (jwt) with both a secret and a JWKS URL', () => {
+  let server: Server;
+  let jwksUrl: string;
+  let rsa: Awaited<ReturnType<typeof generateKeyPair>>;
+
+  beforeAll(async () => {
+    rsa = await generateKeyPair('RS256', { extractable: true });
+    const keys = [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' }];
+    server = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ keys })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test('each token is checked by its algorithm: HS256 with the secret, RS256 with the key set; a token right for neither is a 401', async () => {
+    const authenticate = createAuthenticator({ mode: 'jwt', secret: SECRET, jwksUrl });
+    const claims = { tenant: 'acme', scope: 'stream:read' };
+    const asBearer = (token: string) => fakeRequest({ Authorization: `Bearer ${token}` });
+    await expect(authenticate(asBearer(await mint(claims)), 'stream:read')).resolves.toMatchObject({ tenant: 'acme' });
+    const rs256 = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).setExpirationTime(now() + 300).sign(rsa.privateKey);
+    await expect(authenticate(asBearer(rs256), 'stream:read')).resolves.toMatchObject({ tenant: 'acme' });
+
+    const otherSecret = await mint(claims, { key: new TextEncoder().encode('another-secret-0123456789abcdefgh') });
+    const stranger = await generateKeyPair('RS256');
+    const otherKey = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).setExpirationTime(now() + 300).sign(stranger.privateKey);
+    const hs512 = await mint(claims, { alg: 'HS512' });
+    for (const token of [otherSecret, otherKey, hs512]) expect((await problemOf(authenticate(asBearer(token), 'stream:read'))).status).toBe(401);
   });
 });
