@@ -55,3 +55,12 @@ test('every alert has a case where it fires and one where it stays quiet', () =>
 test('promtool test rules passes', () => {
   expect(promtool(['test', 'rules', 'fanout-rules.test.yml'])).toContain('SUCCESS');
 });
+
+test("docker-compose's Prometheus gives every fanout target a pod label of its own, since the rules sum by pod", () => {
+  const config = parse(readFileSync(join(DIR, '..', 'prometheus.yml'), 'utf8')) as Json;
+  const targets = (config.scrape_configs as Json[]).flatMap((job) => (job.static_configs as Json[]).flatMap((group) => (group.targets as string[]).map((target) => ({ target, pod: group.labels?.pod }))));
+  expect(targets.length).toBeGreaterThanOrEqual(3);
+  for (const { target, pod } of targets) expect({ target, pod: typeof pod }).toEqual({ target, pod: 'string' });
+  expect(new Set(targets.map((t) => t.pod)).size).toBe(targets.length);
+  expect((rules.groups as Json[]).flatMap((g) => g.rules as Json[]).some((r) => /by \(pod\)/.test(r.expr))).toBe(true);
+});

@@ -14,17 +14,21 @@ const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 const compose = parse(read('docker-compose.yml'), { merge: true }) as Json;
 const services = compose.services as Record<string, Json>;
 
-/** Compose interpolation of `${VAR}`, `${VAR:-default}` and `${VAR-default}` from `env`. */
+/** Compose interpolation of `${VAR}`, `${VAR:-default}`, `${VAR-default}` and `${VAR:?error}` (which refuses to start) from `env`. */
 function interpolate(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (_all, name: string, op: string | undefined, fallback: string | undefined) => {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (_all, name: string, op: string | undefined, fallback: string | undefined) => {
     const set = env[name];
     if (op === ':-') return set ? set : (fallback ?? '');
     if (op === '-') return set !== undefined ? set : (fallback ?? '');
+    if (op === ':?' && !set) throw new Error(`required variable ${name} is missing a value: ${fallback ?? ''}`);
     return set ?? '';
   });
 }
 
-function environmentOf(service: Json, env: Record<string, string> = {}): Record<string, string> {
+/** What the operator's shell gives `docker compose up`: the secret the file requires. */
+const HOST_ENV = { FANOUT_JWT_SECRET: 'x'.repeat(64) };
+
+function environmentOf(service: Json, env: Record<string, string> = HOST_ENV): Record<string, string> {
   const raw = service.environment ?? {};
   const entries: [string, unknown][] = Array.isArray(raw) ? raw.map((line: string) => line.split(/=(.*)/s).slice(0, 2) as [string, string]) : Object.entries(raw);
   return Object.fromEntries(entries.map(([key, value]) => [key, interpolate(String(value), env)]));
@@ -50,15 +54,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it.each([
-    ['with FANOUT_JWT_SECRET unset (the default applies)', {}],
-    ['with FANOUT_JWT_SECRET set', { FANOUT_JWT_SECRET: 'x'.repeat(64) }],
-  ])("every fanout service's environment passes loadConfig for its role, %s", (_what, hostEnv) => {
+  it('with FANOUT_JWT_SECRET unset, compose refuses to start every fanout service, naming it (no publicly known secret)', () => {
+    for (const [, service] of fanoutServices) expect(() => environmentOf(service, {})).toThrow(/FANOUT_JWT_SECRET/);
+    expect(fanoutServices.length).toBe(3);
+  });
+
+  it("every fanout service's environment passes loadConfig for its role", () => {
     expect(CONFIG_VARIABLES.size).toBeGreaterThan(10);
     for (const [name, service] of fanoutServices) {
       const role = roleOf(service);
       expect(ROLES).toContain(role);
-      const env = environmentOf(service, hostEnv);
+      const env = environmentOf(service);
       const unknown = Object.keys(env).filter((key) => !CONFIG_VARIABLES.has(key));
       expect(`${name}: ${unknown.join(', ')}`).toBe(`${name}: `);
       const config = loadConfig(role, env);
