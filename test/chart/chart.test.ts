@@ -177,6 +177,17 @@ describe('charts/fanout', () => {
     expect(() => helm(['template', 'fo', CHART, '-f', valuesFile('wrong', v)])).toThrow(/replicas/);
   });
 
+  it.each([
+    ['a retry jitter above the retry', (v: Json) => (v.config.retryMs = 500), /config.retryJitterMs \(1000\) must be at most config.retryMs \(500\)/],
+    ['a shutdown spread as long as the grace', (v: Json) => (v.config.shutdownSpreadMs = v.config.shutdownGraceMs), /config.shutdownSpreadMs \(10000\) must be below config.shutdownGraceMs/],
+    ['a stream buffer over the unsent bound', (v: Json) => (v.config.clientBufferBytes = v.config.maxUnsentBytes + 1), /config.maxUnsentBytes \(268435456\) must be at least config.clientBufferBytes \(268435457\)/],
+  ])('helm refuses to render values the pods would exit on at start: %s', (_what, change, message) => {
+    const v = clone(defaults);
+    change(v);
+    expect(validate(v)).toBe(true);
+    expect(() => helm(['template', 'fo', CHART, '-f', valuesFile('refused', v)])).toThrow(message);
+  });
+
   it('the schema check finds a wrong type, a missing required field and an unknown field', () => {
     const deployment = (spec: Json): Json => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec });
     const podSpec = (container: Json) => ({ selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', ...container }] } } });

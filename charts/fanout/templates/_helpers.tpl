@@ -42,10 +42,28 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/*
+The checks across values that the schema cannot make, as the server makes them at start: values
+that would make every pod exit at once fail the render instead, naming the values.
+*/}}
+{{- define "fanout.checkValues" -}}
+{{- $c := .Values.config -}}
+{{- if and (ne (toString $c.retryJitterMs) "") (gt (int64 $c.retryJitterMs) (int64 $c.retryMs)) -}}
+{{- fail (printf "config.retryJitterMs (%d) must be at most config.retryMs (%d)" (int64 $c.retryJitterMs) (int64 $c.retryMs)) -}}
+{{- end -}}
+{{- if and (ne (toString $c.shutdownSpreadMs) "") (gt (int64 $c.shutdownSpreadMs) 0) (ge (int64 $c.shutdownSpreadMs) (int64 $c.shutdownGraceMs)) -}}
+{{- fail (printf "config.shutdownSpreadMs (%d) must be below config.shutdownGraceMs (%d), which must leave the last streams time to close" (int64 $c.shutdownSpreadMs) (int64 $c.shutdownGraceMs)) -}}
+{{- end -}}
+{{- if and $c.maxUnsentBytes (lt (int64 $c.maxUnsentBytes) (int64 $c.clientBufferBytes)) -}}
+{{- fail (printf "config.maxUnsentBytes (%d) must be at least config.clientBufferBytes (%d), what one stream may hold" (int64 $c.maxUnsentBytes) (int64 $c.clientBufferBytes)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 The environment both roles share: Redis and the JWT secret from Secrets, the FANOUT_* settings.
 A redis+cluster:// URL in the Secret selects Redis Cluster; redis.sentinel.enabled a Sentinel-managed master.
 */}}
 {{- define "fanout.env" -}}
+{{- include "fanout.checkValues" . }}
 {{- $sentinel := .Values.redis.sentinel | default dict }}
 {{- if $sentinel.enabled }}
 - name: REDIS_SENTINELS
