@@ -248,6 +248,9 @@ describe('charts/fanout', () => {
       expect(port.containerPort).toBe(values[role].port);
       expect(container!.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
       expect(container!.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      // The "restricted" Pod Security Standard's requirements.
+      expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(container!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
       expect(container!.lifecycle.preStop.exec.command).toEqual(['sleep', String(values[role].preStopSleepSeconds)]);
       expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
       if (values[role].autoscaling.enabled) expect(deployment.spec.replicas).toBeUndefined();
