@@ -370,6 +370,7 @@ describe('charts/fanout', () => {
       expect(notes).toContain(`create secret generic ${values.redis.existingSecret}`);
       if (values.auth.jwt.jwksUrl) expect(notes).not.toContain(`create secret generic ${values.auth.jwt.existingSecret}`);
       else expect(notes).toContain(`create secret generic ${values.auth.jwt.existingSecret}`);
+      if (values.archive.bucket && values.archive.existingSecret) expect(notes).toContain(`create secret generic ${values.archive.existingSecret}`);
       expect(notes).not.toMatch(/<no value>|\{\{/);
     });
   });
