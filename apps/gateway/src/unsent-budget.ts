@@ -7,6 +7,8 @@ export const COUNTED_FROM_BYTES = 64 * 1024;
 export const STALL_CHECK_MS = 1_000;
 /** Dropping stops once the total is back under this share of the budget, so one drop does not follow another check by check. */
 const RELIEVED_SHARE = 0.9;
+/** The least time between two checks made at once (when the streams behind count more than the budget): each reads the process's memory. */
+const EARLY_CHECK_MS = 100;
 
 /** A stream as the budget sees it. */
 export interface Backlogged {
@@ -32,11 +34,19 @@ export interface Backlogged {
  * their count and the bytes of all the process's Buffers. When that passes the budget, those furthest
  * behind are dropped until what they counted covers the excess over 90 % of it (if they shared
  * frames, the next check drops more).
+ *
+ * A burst can fill many streams faster than two checks a second apart: once the streams behind count
+ * more than the budget, a check is made at once (at most every EARLY_CHECK_MS), in which every stream
+ * behind counts, read or not; it drops only when the process's Buffers hold more than the budget too.
  */
 export class UnsentBudget {
-  /** Streams reported behind, and whether they were behind at the last check too. */
-  private readonly behind = new Map<Backlogged, boolean>();
+  /** Streams reported behind: whether they were behind at the last check too, and what they counted last. */
+  private readonly behind = new Map<Backlogged, { stalled: boolean; unsent: number }>();
+  /** What the streams behind counted when last reported or read. */
+  private counted = 0;
   private timer: NodeJS.Timeout | undefined;
+  private early: NodeJS.Immediate | undefined;
+  private earlyAt = 0;
   private stalled = 0;
 
   constructor(
@@ -54,42 +64,75 @@ export class UnsentBudget {
 
   /** Called once a turn's writes were handed to the stream's socket: `unsent` is what it has not taken. Returns whether the stream is watched now. */
   report(stream: Backlogged, unsent: number): boolean {
+    const watched = this.behind.get(stream);
     if (unsent < COUNTED_FROM_BYTES) {
-      this.behind.delete(stream);
+      this.forget(stream);
       return false;
     }
-    if (!this.behind.has(stream)) this.behind.set(stream, false);
+    if (watched) {
+      this.counted += unsent - watched.unsent;
+      watched.unsent = unsent;
+    } else {
+      this.behind.set(stream, { stalled: false, unsent });
+      this.counted += unsent;
+    }
     this.timer ??= setInterval(() => this.check(), STALL_CHECK_MS).unref();
+    if (this.counted > this.maxBytes) this.checkSoon();
     return true;
   }
 
   /** The stream ended. */
   forget(stream: Backlogged): void {
+    const watched = this.behind.get(stream);
+    if (!watched) return;
+    this.counted -= watched.unsent;
     this.behind.delete(stream);
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearImmediate(this.early);
     this.timer = undefined;
+    this.early = undefined;
     this.behind.clear();
+    this.counted = 0;
   }
 
-  /** Reads every stream behind again; drops those furthest behind while the stalled ones hold more than the budget. */
-  check(): void {
+  private checkSoon(): void {
+    if (this.early || Date.now() - this.earlyAt < EARLY_CHECK_MS) return;
+    this.early = setImmediate(() => {
+      this.early = undefined;
+      this.earlyAt = Date.now();
+      this.check(true);
+    });
+  }
+
+  /**
+   * Reads every stream behind again; drops those furthest behind while they hold more than the budget.
+   * The checks a second apart count the streams behind at two in a row; one made at once (`early`) counts every stream behind.
+   */
+  check(early = false): void {
     const stalled: [Backlogged, number][] = [];
     let total = 0;
-    for (const [stream, wasBehind] of this.behind) {
+    let counted = 0;
+    for (const [stream, watched] of this.behind) {
       const unsent = stream.unsentBytes();
       if (unsent < COUNTED_FROM_BYTES) {
         this.behind.delete(stream);
         continue;
       }
-      this.behind.set(stream, true);
-      if (!wasBehind) continue;
+      watched.unsent = unsent;
+      counted += unsent;
+      if (!early) {
+        const wasBehind = watched.stalled;
+        watched.stalled = true;
+        if (!wasBehind) continue;
+      }
       stalled.push([stream, unsent]);
       total += unsent;
     }
-    this.stalled = total;
+    this.counted = counted;
+    if (!early) this.stalled = total;
     if (this.behind.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -103,13 +146,13 @@ export class UnsentBudget {
     let dropped = 0;
     for (const [stream, unsent] of stalled) {
       if (toFree <= 0) break;
-      this.behind.delete(stream);
+      this.forget(stream);
       stream.dropForTheBudget();
       total -= unsent;
       toFree -= unsent;
       dropped += 1;
     }
-    this.stalled = total;
+    if (!early) this.stalled = total;
     this.onDropped(dropped, stalledBefore);
   }
 }

@@ -109,3 +109,25 @@ test('streams behind on the same frames count them each, but are dropped only fo
   expect(drops).toHaveLength(1);
   expect(drops[0]![0]).toBe(2);
 });
+
+test('a burst that puts the streams behind past the budget between two checks is checked at once: the furthest behind go, read or not, when the process holds the bytes', () => {
+  const drops: [number, number][] = [];
+  let buffers = 6 * MiB;
+  const budget = budgetOf(16 * MiB, (dropped, stalled) => drops.push([dropped, stalled]), () => buffers);
+  // 40 streams 1 MiB behind each on the same frames: 40 MiB by their count, 6 in memory. Nothing goes.
+  const shared = Array.from({ length: 40 }, (_, i) => new FakeStream(`s${i}`, MiB - i * 1024));
+  for (const stream of shared) budget.report(stream, stream.unsent);
+  jest.advanceTimersByTime(0);
+  expect(shared.some((s) => s.dropped)).toBe(false);
+  // The same, each on frames of its own (a multi-subject stream's): the process holds them all.
+  buffers = 40 * MiB;
+  jest.advanceTimersByTime(100);
+  for (const stream of shared) budget.report(stream, stream.unsent);
+  jest.advanceTimersByTime(0);
+  // Well before a check a second apart: 40 − 14.4 MiB to free, the furthest behind first.
+  const dropped = shared.filter((s) => s.dropped).map((s) => s.name);
+  expect(dropped).toEqual(shared.slice(0, dropped.length).map((s) => s.name));
+  expect(dropped.length).toBeGreaterThanOrEqual(25);
+  expect(drops).toHaveLength(1);
+  expect(budget.stalledBytes).toBe(0);
+});
