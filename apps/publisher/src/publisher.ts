@@ -4,7 +4,7 @@ import { MAX_REQUEST_BYTES } from '@fanout/contracts';
 import { AppendOutcome, Bus, beforeDeadline } from '@fanout/bus';
 import { ApiHeaders, Authenticator, HttpProblem, Principal, jsonBodyWithin, problemErrorHandler, utf8TextOf } from '@fanout/http';
 import { Logger, Registry, createPublisherMetrics } from '@fanout/observability';
-import { BodyBudget, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './body-budget';
+import { BodyBudget, BodyReservation, DEFAULT_MAX_BODY_BYTES_IN_FLIGHT } from './body-budget';
 import { refuseDeepJson } from './json-depth';
 import { parseEventsBody } from './parse-events';
 import { PUBLISH_PATH, isDirectPublishRequest, parseJsonBody, readDeclaredBody, refuseEmptyBody } from './direct-request';
@@ -99,9 +99,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
       options.authenticate(req, 'events:write').then((principal) => {
         res.locals['principal'] = principal;
         if (!declaresJson(req.headers['content-type'])) return next(new HttpProblem(415, 'the body must be JSON (Content-Type: application/json)'));
-        let reserved: number;
+        let reserved: BodyReservation;
         try {
-          reserved = bodies.reserveFor(req);
+          reserved = bodies.reserveFor(req, principal.fromToken ? principal.tenant : undefined);
         } catch (error) {
           return next(error);
         }
@@ -118,10 +118,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
   /** The same route on node:http: the same steps as the Express chain, for the requests it can take whole. */
   async function answerDirectly(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers = options.apiHeaders(req);
-    let reserved = 0;
+    let reserved: BodyReservation | undefined;
     try {
       const principal = await options.authenticate(req, 'events:write');
-      reserved = bodies.reserveFor(req);
+      reserved = bodies.reserveFor(req, principal.fromToken ? principal.tenant : undefined);
       const body = await readDeclaredBody(req);
       if (body === undefined) return;
       refuseEmptyBody(body);
