@@ -21,6 +21,8 @@ export interface S3ArchiveSettings {
   region: string;
   /** Bucket in the path (`endpoint/bucket/key`), as most S3-compatible servers want. */
   forcePathStyle: boolean;
+  /** How long a request may go without a byte moving before it fails. @default 30000 */
+  idleTimeoutMs?: number;
 }
 
 /** The object key of a subject: the tenant first, so no reader can name another tenant's object. */
@@ -48,7 +50,9 @@ export class S3ArchiveStore implements ArchiveStore {
       endpoint: settings.endpoint,
       forcePathStyle: settings.forcePathStyle,
       // A store that stops answering fails the call (the archiver retries it after its lease) rather than holding it forever.
-      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
+      // Without throwOnRequestTimeout the SDK only logs that the timeout passed, and the call waits for
+      // ever: an S3 that stops answering would hold the archiver, and every read of the subject.
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: settings.idleTimeoutMs ?? IDLE_TIMEOUT_MS, throwOnRequestTimeout: true },
     });
   }
 

@@ -87,6 +87,33 @@ describe('the archiver', () => {
     expect(await s3.exists(archiveObjectKey('', subject))).toBe(true);
   });
 
+  it('a write that S3 stops answering fails after the idle timeout and is counted; the archiver goes on with the next subjects', async () => {
+    const stalling = new S3ArchiveStore({ bucket: s3.bucket, prefix: '', endpoint: s3.url, region: 'us-east-1', forcePathStyle: true, idleTimeoutMs: 500 });
+    const subjects = [await finishedRun('run-stalled-write-1'), await finishedRun('run-stalled-write-2')];
+    const counts = { archived: 0, failed: 0 };
+    const worker = new Archiver({
+      source: bus,
+      queue: bus.archiveQueue,
+      store: stalling,
+      logger: silentLogger,
+      metrics: { archived: () => (counts.archived += 1), failed: () => (counts.failed += 1) },
+      // The lease is long: a subject is tried again only after it, so both failures are first tries.
+      settings: { leaseMs: 60_000, pollMs: 50, keepSeconds: 0, historyTtlSeconds: 3600 },
+    });
+    s3.holdPuts(true);
+    worker.start();
+    try {
+      await waitFor('both held writes to fail and be counted', () => counts.failed === 2, 20_000);
+      expect(counts.archived).toBe(0);
+      for (const subject of subjects) expect(await redis.client().zscore(ARCHIVE_PENDING_KEY, archiveMember(subject))).not.toBeNull();
+    } finally {
+      await worker.stop(1000);
+      s3.dropHeld();
+      s3.holdPuts(false);
+      stalling.close();
+    }
+  });
+
   it('stops: a write that hangs is not waited for past waitMs, and nothing is claimed after', async () => {
     await finishedRun('run-hanging-write');
     const counts = { archived: 0, failed: 0 };
