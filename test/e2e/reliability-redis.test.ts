@@ -485,3 +485,22 @@ test('admin revocations with Redis stalled (SIGSTOP): a 503 changes nothing when
   expect(await listed()).toContain('stalled-lift');
   expect((await fetch(`${revocations}/${id}`, { method: 'DELETE', headers })).status).toBe(204);
 });
+
+test('SIGTERM with Redis stalled (SIGSTOP): a gateway and a publisher still exit 0 within FANOUT_SHUTDOWN_GRACE_MS, not once Redis answers their QUIT', async () => {
+  const graceMs = 4000;
+  const env = { FANOUT_AUTH: 'none', HOST: '127.0.0.1', REDIS_URL: redis.url, FANOUT_SHUTDOWN_GRACE_MS: String(graceMs) };
+  const [gateway, publisher] = await Promise.all([startFanout('gateway', env), startFanout('publisher', env)]);
+  for (const p of [gateway, publisher]) await waitFor(`${p.url}/readyz 200`, async () => (await readyStatus(p.url)) === 200, 20_000, 100);
+  redis.signal('SIGSTOP');
+  try {
+    const stoppedAt = Date.now();
+    const codes = await within('both to exit with Redis stalled', Promise.all([gateway.stop('SIGTERM'), publisher.stop('SIGTERM')]), 60_000);
+    const tookMs = Date.now() - stoppedAt;
+    expect(codes).toEqual([0, 0]);
+    // A hang guard around the grace: before, each waited for Redis to answer QUIT, for as long as it was stalled.
+    expect(tookMs).toBeLessThan(graceMs + 3000);
+  } finally {
+    redis.signal('SIGCONT');
+  }
+  await waitFor('Redis to answer again', () => admin.ping().then(() => true, () => false), 10_000, 100);
+});

@@ -215,3 +215,19 @@ export function canaryChannelsOf(subscriber: SubscriberConnection, id: string): 
 export function isCanaryChannel(channel: string): boolean {
   return channel.startsWith(`${CANARY_PREFIX}:`);
 }
+
+/** How long closing a connection waits for the store to answer its QUIT. */
+export const QUIT_WAIT_MS = 1000;
+
+/**
+ * Closes a connection: QUIT (the store finishes what it was sent), then the socket. At once when QUIT
+ * fails (a connection that is down), and after `waitMs` when the store does not answer (a frozen
+ * Redis), so that a process told to stop stops within its grace.
+ */
+export async function closeConnection(connection: CommandConnection | SubscriberConnection, waitMs = QUIT_WAIT_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+  await Promise.race([connection.quit().then(() => undefined, () => undefined), waited]);
+  clearTimeout(timer);
+  connection.disconnect();
+}

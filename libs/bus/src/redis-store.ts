@@ -12,7 +12,7 @@ import { loadLuaScripts } from './lua-scripts';
 import { BusOptions, DEFAULT_SUBJECT_IDLE_TTL_SECONDS, DEFAULT_TENANT_MAX_SUBJECTS, idleSpanMs } from './options';
 import { prepareEvent } from './prepared-event';
 import { quotaRetryAfterSeconds } from './quota';
-import { CommandConnection } from './redis-connections';
+import { CommandConnection, closeConnection } from './redis-connections';
 import { readLatestStateEntries } from './state-entries';
 import { newEpoch } from './stored-frame';
 import { StoredTails } from './stored-tails';
@@ -453,10 +453,8 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
     });
   }
 
-  async close(): Promise<void> {
-    // QUIT fails on a connection that is down; disconnect() closes it either way.
-    await this.command.quit().catch(() => undefined);
-    this.command.disconnect();
+  close(): Promise<void> {
+    return closeConnection(this.command);
   }
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BatchListener, Bus, ConnectionListener, StreamRef } from './bus';
 import { streamKeys } from './keys';
 import { BusLogger } from './logger';
-import { SubscriberConnection, canaryChannelsOf, isCanaryChannel } from './redis-connections';
+import { SubscriberConnection, canaryChannelsOf, closeConnection, isCanaryChannel } from './redis-connections';
 import { decodeBatchMessage } from './stored-frame';
 
 export type ControlListener = (message: Buffer) => void;
@@ -135,9 +135,7 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
     this.closed = true;
     this.listeners.clear();
     this.controlListeners.clear();
-    // QUIT fails on a connection that is down; disconnect() closes it either way.
-    await this.subscriber.quit().catch(() => undefined);
-    this.subscriber.disconnect();
+    await closeConnection(this.subscriber);
   }
 
   private dispatch(channel: string, message: Buffer): void {
