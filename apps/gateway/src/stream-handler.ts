@@ -233,9 +233,8 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
    * so it reconnects after its `retry:` (to another replica once the load balancer has taken this
    * one out). A 503 would stop a browser's EventSource for good: it reconnects only after a 200.
    */
-  const endAtOnce = ({ req, res }: StreamRequest): void => {
-    res.writeHead(200, { ...options.headersFor(req.headers.origin), ...SSE_HEADERS, Connection: 'close' });
-    res.end(Buffer.concat([retryFrame(jitteredRetryMs(services.settings)), endFrame('shutdown')]));
+  const endAtOnce = (request: StreamRequest): void => {
+    answerEndingStream(request, Buffer.concat([retryFrame(jitteredRetryMs(services.settings)), endFrame('shutdown')]));
   };
 
   /**
@@ -243,11 +242,16 @@ export function createStreamHandler(options: StreamHandlerOptions): (req: Incomi
    * `retry:` hint and a comment saying why, which ends, so it comes back after the hint. The hint is
    * 1 to 5 times the usual one, so the clients of a store that is down spread out.
    */
-  const retryLater = ({ req, res }: StreamRequest, problem: HttpProblem): void => {
+  const retryLater = (request: StreamRequest, problem: HttpProblem): void => {
     const retryMs = services.settings.retryMs;
     const hint = jitteredRetryMs({ retryMs: 3 * retryMs, retryJitterMs: 2 * retryMs });
+    answerEndingStream(request, `retry: ${hint}\n\n: ${problem.detail.replace(/[\r\n]+/g, ' ')}\n\n`);
+  };
+
+  /** A 200 stream of `body` that ends there, for an EventSource to come back from after its `retry:`. */
+  const answerEndingStream = ({ req, res }: StreamRequest, body: Buffer | string): void => {
     res.writeHead(200, { ...options.headersFor(req.headers.origin), ...SSE_HEADERS, Connection: 'close' });
-    res.end(`retry: ${hint}\n\n: ${problem.detail.replace(/[\r\n]+/g, ' ')}\n\n`);
+    res.end(body);
   };
 
   const route = async (request: StreamRequest): Promise<void> => {
