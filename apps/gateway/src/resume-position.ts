@@ -1,4 +1,4 @@
-import { GapReason } from '@fanout/contracts';
+import { GapReason, MAX_STREAM_TAIL } from '@fanout/contracts';
 import { EventPosition, SubjectInfo } from '@fanout/bus';
 import { HttpProblem } from '@fanout/http';
 
@@ -7,16 +7,14 @@ export type Gap = { reason: GapReason; firstAvailableSeq: number };
 export type ResumePlan = { kind: 'done' } | StreamPlan;
 export type StreamPlan = { kind: 'stream'; afterSeq: number; gap?: Gap };
 
-/** The most events `?tail=` starts back from the end. */
-export const MAX_TAIL = 10_000;
 
-/** `?tail=`: undefined when absent (or empty), else an integer 1..MAX_TAIL, else a 400. */
+/** `?tail=`: undefined when absent (or empty), else an integer 1..MAX_STREAM_TAIL, else a 400. */
 export function parseTail(text: string | null | undefined): number | undefined {
   if (text === null || text === undefined || text === '') return undefined;
   const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= MAX_TAIL)) {
-    throw new HttpProblem(400, `invalid tail ${JSON.stringify(text.slice(0, 32))}: expected an integer from 1 to ${MAX_TAIL}`, {
-      errors: [{ path: 'tail', message: `an integer from 1 to ${MAX_TAIL}` }],
+  if (!(n >= 1 && n <= MAX_STREAM_TAIL)) {
+    throw new HttpProblem(400, `invalid tail ${JSON.stringify(text.slice(0, 32))}: expected an integer from 1 to ${MAX_STREAM_TAIL}`, {
+      errors: [{ path: 'tail', message: `an integer from 1 to ${MAX_STREAM_TAIL}` }],
     });
   }
   return n;

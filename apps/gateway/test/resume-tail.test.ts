@@ -1,7 +1,8 @@
 /** Where a stream started at `?tail=` begins, and what `tail` values are taken. */
 import { SubjectInfo } from '@fanout/bus';
 import { HttpProblem } from '@fanout/http';
-import { MAX_TAIL, parseTail, planTail } from '../src/resume-position';
+import { MAX_STREAM_TAIL } from '@fanout/contracts';
+import { parseTail, planTail } from '../src/resume-position';
 
 const info = (firstSeq: number, lastSeq: number): SubjectInfo => ({ epoch: 'e1e1e1e1', firstSeq, lastSeq, status: 'running', terminal: false, updatedAt: '' });
 
@@ -19,7 +20,7 @@ test.each<[string, number, SubjectInfo, { afterSeq: number; gap?: object }]>([
 test('planTail never starts past the gap it reports, nor skips a retained event of the tail', () => {
   for (let first = 1; first <= 30; first += 1) {
     for (let last = first - 1; last <= 40; last += 1) {
-      for (const tail of [1, 2, 5, 10, 40, MAX_TAIL]) {
+      for (const tail of [1, 2, 5, 10, 40, MAX_STREAM_TAIL]) {
         const plan = planTail(tail, info(first, last));
         const start = (plan.gap ? plan.gap.firstAvailableSeq - 1 : plan.afterSeq) + 1;
         expect(start).toBe(Math.max(first, last - tail + 1, 1));

@@ -3,7 +3,7 @@ import { FRAME_NAMES, parseFrame } from './frames';
 import { normalizeSubjects, streamUrl, subjectKey } from './subjects';
 import { SharedFrame, SubscriptionState } from './subscription-state';
 import { browserTabSharing, shareAcrossTabs } from './tab-sharing';
-import { EVENT_TYPE_NAMES, Subject } from '@fanout/contracts';
+import { EVENT_TYPE_NAMES, MAX_STREAM_TAIL, Subject } from '@fanout/contracts';
 import { DEFAULT_SHARED_HISTORY_LIMIT, SubscribeOptions } from './types';
 
 /**
@@ -43,13 +43,10 @@ export function subscribe(options: SubscribeOptions): () => void {
   return shareAcrossTabs(key!, state, sharing, lead, options.onRole);
 }
 
-/** The most events `tail` starts back from the end (the gateway's bound). */
-const MAX_TAIL = 10_000;
-
 /** `tail`, `types` and `conflate` as the gateway takes them: a TypeError here, not a 400 that ends the subscription. */
 function checkDeliveryOptions({ tail, types, conflate }: Pick<SubscribeOptions, 'tail' | 'types' | 'conflate'>): void {
-  if (tail !== undefined && !(Number.isInteger(tail) && tail >= 1 && tail <= MAX_TAIL)) {
-    throw new TypeError(`@fanout/client: tail must be a whole number from 1 to ${MAX_TAIL}, not ${String(tail)}`);
+  if (tail !== undefined && !(Number.isInteger(tail) && tail >= 1 && tail <= MAX_STREAM_TAIL)) {
+    throw new TypeError(`@fanout/client: tail must be a whole number from 1 to ${MAX_STREAM_TAIL}, not ${String(tail)}`);
   }
   const unknown = types?.find((type) => !(EVENT_TYPE_NAMES as readonly string[]).includes(type));
   if (unknown !== undefined) throw new TypeError(`@fanout/client: ${JSON.stringify(unknown)} is not an event type; types takes ${EVENT_TYPE_NAMES.join(', ')}`);

@@ -87,13 +87,16 @@ export const PublishConflictSchema = ProblemSchema.extend({
 });
 
 /** Query parameters of every stream route. */
+/** The most events `?tail=` starts back from the end of a subject's history. */
+export const MAX_STREAM_TAIL = 10_000;
+
 export const StreamQuerySchema = z.object({
   lastEventId: z.string().optional().describe('the resume position when the Last-Event-ID header cannot be set (the header wins)'),
   tail: z.coerce
     .number()
     .int()
     .min(1)
-    .max(10_000)
+    .max(MAX_STREAM_TAIL)
     .optional()
     .describe(
       "without a resume position: start at the subject's last `tail` events (a pack run's latest status event and each step's latest step event are sent first, in seq order, with their own ids, when they are older than the tail); a resume position wins over it",
