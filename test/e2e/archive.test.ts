@@ -111,15 +111,17 @@ function finishedPackRun(lines: number) {
 }
 
 const objectKey = (kind: Kind, id: string): string => `${stack.tenant}/${kind}/${id}`;
-const metaKey = (kind: Kind, id: string): string => `fo:{${stack.tenant}:${kind}:${id}}:m`;
-const storeHolds = async (kind: Kind, id: string): Promise<boolean> => (await stack.redis.client().exists(metaKey(kind, id))) === 1;
+const subjectKey = (kind: Kind, id: string, suffix: string): string => `fo:{${stack.tenant}:${kind}:${id}}:${suffix}`;
+/** Whether Redis still holds the subject's history (once archived, only its meta hash is kept). */
+const storeHolds = async (kind: Kind, id: string): Promise<boolean> => (await stack.redis.client().exists(subjectKey(kind, id, 's'))) === 1;
 
 describe('the archive of finished subjects', () => {
   it('archives a finished pack run (trimmed) and a job, deletes their Redis keys, and serves every read route from the archive as from Redis', async () => {
     // Held: each subject is read from Redis while its archive write is under way, then archived.
     s3.holdPuts(true);
     const job = jobEvents(stack.tenant, uniqueId('archived-job'));
-    await publishAll([job.status('pending'), job.status('scheduled'), job.status('leased'), job.status('running'), ...range(1, 20).map((n) => job.progress(n * 5)), job.status('succeeded')]);
+    const jobDone = job.status('succeeded');
+    await publishAll([job.status('pending'), job.status('scheduled'), job.status('leased'), job.status('running'), ...range(1, 20).map((n) => job.progress(n * 5)), jobDone]);
     const { p, events } = finishedPackRun(MAXLEN + 150);
     await publishAll(events);
     const last = events.length;
@@ -145,10 +147,21 @@ describe('the archive of finished subjects', () => {
     await waitFor('both subjects archived and gone from Redis', async () => !(await storeHolds('pack-run', p.id)) && !(await storeHolds('job', job.id)), 30_000);
     // A watcher count (`:w`) written by a report while a read above was open leaves with the gateway's
     // next report of 0 (every 2 s), which may come after the archive deleted the subject's keys.
-    const keysLeft = () => stack.redis.client().keys(`fo:{${stack.tenant}:*`);
-    await waitFor('no key of the subjects left in Redis', async () => (await keysLeft()).length === 0, 10_000);
-    expect(await keysLeft()).toEqual([]);
+    const metaKeys = [subjectKey('job', job.id, 'm'), subjectKey('pack-run', p.id, 'm')];
+    const keysLeft = async () => (await stack.redis.client().keys(`fo:{${stack.tenant}:*`)).sort();
+    await waitFor('no key of the subjects left in Redis but their meta', async () => (await keysLeft()).length === 2, 10_000);
+    expect(await keysLeft()).toEqual(metaKeys);
     expect(await s3.exists(objectKey('pack-run', p.id))).toBe(true);
+
+    // The kept meta is what finishes the subject: its terminal event re-sent is a duplicate of its
+    // seq, and any other event a 409, so nothing starts a new history over the archived one.
+    expect(await stack.publishOk(jobDone)).toEqual([{ eventId: jobDone.eventId, seq: 25, duplicate: true }]);
+    for (const refusedEvent of [job.status('pending'), job.progress(50)]) {
+      const refused = await stack.publish(refusedEvent);
+      expect(refused.status).toBe(409);
+      expect(refused.text).toContain('succeeded');
+    }
+    expect(await storeHolds('job', job.id)).toBe(false);
 
     const fromArchive = {
       pack: await readEverything('pack-run', p.id, { kind: 'job', id: job.id }),

@@ -16,7 +16,7 @@ const DEFAULT_ARCHIVE_REGION = 'us-east-1';
 export interface ArchiveConfig {
   /** FANOUT_ARCHIVE_S3_BUCKET, FANOUT_ARCHIVE_S3_PREFIX, FANOUT_ARCHIVE_S3_ENDPOINT, FANOUT_ARCHIVE_S3_REGION (or AWS_REGION), FANOUT_ARCHIVE_S3_FORCE_PATH_STYLE. */
   s3: S3ArchiveSettings;
-  /** FANOUT_ARCHIVE_KEEP_S: seconds a subject's keys stay in Redis once archived; 0 deletes them at once. @default {@link DEFAULT_ARCHIVE_KEEP_SECONDS} */
+  /** FANOUT_ARCHIVE_KEEP_S: seconds a subject's history stays in Redis once archived (its meta hash stays to its history TTL); 0 deletes it at once. @default {@link DEFAULT_ARCHIVE_KEEP_SECONDS} */
   keepSeconds: number;
   /** FANOUT_ARCHIVE_LEASE_MS: how long a publisher holds a subject it archives; a failed or crashed write is retried after it. @default {@link DEFAULT_ARCHIVE_LEASE_MS} */
   leaseMs: number;

@@ -56,7 +56,7 @@ describe('the archiver', () => {
     try {
       await waitFor('the failed write counted', () => counts.failed === 1);
       s3.failPuts(false);
-      expect(await redis.client().exists(subjectKeys(subject).meta)).toBe(1);
+      expect(await redis.client().exists(subjectKeys(subject).stream)).toBe(1);
       await waitFor('the subject archived on the retry', () => counts.archived === 1, 10_000);
     } finally {
       await worker.stop();
@@ -64,7 +64,7 @@ describe('the archiver', () => {
     const key = archiveObjectKey('', subject);
     const archived = decodeArchivedSubject((await s3.object(key))!, key);
     expect(archived.entries.map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect(await redis.client().exists(subjectKeys(subject).meta)).toBe(0);
+    expect(await redis.client().exists(subjectKeys(subject).stream)).toBe(0);
     expect(await redis.client().zscore(ARCHIVE_PENDING_KEY, archiveMember(subject))).toBeNull();
   });
 

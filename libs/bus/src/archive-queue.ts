@@ -11,8 +11,9 @@ export interface ArchiveQueue {
   /** Takes at most `limit` due subjects, each for `leaseMs`. */
   claim(leaseMs: number, limit: number): Promise<TenantSubject[]>;
   /**
-   * The subject's history up to `lastSeq` of `epoch` is archived: its keys go (at once with
-   * keepSeconds 0, else within keepSeconds) and it leaves the pending set.
+   * The subject's history up to `lastSeq` of `epoch` is archived: its history goes (at once with
+   * keepSeconds 0, else within keepSeconds), its meta stays marked archived until it expires (so
+   * the finished subject is not started again), and it leaves the pending set.
    */
   finish(subject: TenantSubject, epoch: string, lastSeq: number, keepSeconds: number): Promise<void>;
   /** Leaves the pending set without archiving (the subject is gone from the store, or not finished). */

@@ -42,7 +42,7 @@ export class RedisArchiveQueue implements ArchiveQueue {
   async finish(subject: TenantSubject, epoch: string, lastSeq: number, keepSeconds: number): Promise<void> {
     const keys = subjectKeys(subject);
     const applied = await this.command.fanoutFinishArchive(keys.meta, keys.stream, keys.ids, keys.steps, epoch, lastSeq, keepSeconds);
-    // The tenant's quota counts the subject until its keys go: now sooner (its own slot in Redis Cluster, so a command of its own).
+    // The tenant's quota counts the subject until its history goes: now sooner (its own slot in Redis Cluster, so a command of its own).
     if (applied === 1) await this.command.zadd(tenantIndexKeys(subject.tenant).live, 'XX', 'LT', Date.now() + keepSeconds * 1000, subjectMember(subject));
     await this.drop(subject);
   }

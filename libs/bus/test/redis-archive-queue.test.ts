@@ -81,7 +81,7 @@ describe('the archive queue on Redis', () => {
     expect(await other.archiveQueue.claim(400, 10)).toEqual([subject]);
   });
 
-  it('finishes a subject by deleting its keys, or letting them expire within keepSeconds, only for the epoch and last seq archived', async () => {
+  it('finishes a subject by deleting its history, or letting it expire within keepSeconds, only for the epoch and last seq archived', async () => {
     const bus = await open(true);
     const deleted = await finishedPackRun(bus, 'tenant-q');
     const kept = await finishedPackRun(bus, 'tenant-q');
@@ -93,10 +93,13 @@ describe('the archive queue on Redis', () => {
     await bus.archiveQueue.finish(deleted, info.epoch, info.lastSeq - 1, 0);
     expect(await client.exists(...keysOf(deleted))).toBe(4);
     await bus.archiveQueue.finish(deleted, info.epoch, info.lastSeq, 0);
-    expect(await client.exists(...keysOf(deleted))).toBe(0);
+    // Its meta alone is kept, until the history TTL its terminal event set: readers no longer see it.
+    expect(await client.exists(...keysOf(deleted))).toBe(1);
+    expect(await client.hmget(subjectKeys(deleted).meta, 'ar', 'x')).toEqual(['1', '1']);
+    expect(await client.ttl(subjectKeys(deleted).meta)).toBeGreaterThan(3000);
     expect(await bus.info(deleted)).toBeNull();
 
-    // The tenant's quota stops counting a subject when its keys go, not a history TTL later.
+    // The tenant's quota stops counting a subject when its history goes, not a history TTL later.
     const live = tenantIndexKeys(deleted.tenant).live;
     expect(Number(await client.zscore(live, subjectMember(deleted)))).toBeLessThanOrEqual(Date.now());
     expect(Number(await client.zscore(live, subjectMember(kept)))).toBeGreaterThan(Date.now() + 3000 * 1000);
@@ -107,9 +110,33 @@ describe('the archive queue on Redis', () => {
     for (const key of keysOf(kept)) {
       const ttl = await client.ttl(key);
       expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(30);
+      if (key === subjectKeys(kept).meta) expect(ttl).toBeGreaterThan(3000);
+      else expect(ttl).toBeLessThanOrEqual(30);
     }
     expect(await client.hget(subjectKeys(kept).meta, 'ar')).toBe('1');
+    expect(await pending()).toEqual([]);
+  });
+
+  it('keeps an archived subject finished once its history left Redis: its terminal event again is a duplicate, any other event a 409, and it is not recorded again', async () => {
+    const bus = await open(true);
+    const subject = newSubject('job', 'tenant-t');
+    const terminal = status(subject, 'succeeded');
+    const stored = [status(subject, 'pending'), status(subject, 'scheduled'), status(subject, 'leased'), status(subject, 'running'), terminal];
+    expectStored(await bus.append(subject, stored), [1, 2, 3, 4, 5]);
+    const info = (await bus.info(subject))!;
+    await bus.archiveQueue.finish(subject, info.epoch, info.lastSeq, 0);
+    const index = tenantIndexKeys(subject.tenant);
+    await client.del(index.recent, index.recorded);
+
+    expect(await bus.append(subject, [terminal])).toEqual([expect.objectContaining({ eventId: terminal.eventId, seq: 5, duplicate: true })]);
+    // An earlier event's id left with the history: it is refused as any event after the end.
+    for (const event of [stored[0]!, status(subject, 'pending'), status(subject, 'canceled')]) {
+      const [refused] = await bus.append(subject, [event]);
+      expect(refused).toMatchObject({ eventId: event.eventId, error: { code: 'transition', current: 'succeeded' } });
+    }
+    expect(await bus.info(subject)).toBeNull();
+    expect(await client.exists(subjectKeys(subject).stream, subjectKeys(subject).ids)).toBe(0);
+    expect(await client.exists(index.recent, index.recorded)).toBe(0);
     expect(await pending()).toEqual([]);
   });
 

@@ -168,7 +168,11 @@ describe('the archive queue on Redis Cluster', () => {
     const pendingOfTenant = async () => (await client.zrange(ARCHIVE_PENDING_KEY, 0, -1)).filter((m) => m.startsWith(`${tenant}:`)).sort();
     try {
       await waitFor('the archiving bus to pass a probe', () => archiving.probe(1000).then(() => true), 15_000, 5);
-      const finish = async (on: RedisBus, subject: TenantSubject) => expectStored(await on.append(subject, [status(subject, 'pending'), status(subject, 'canceled')]), [1, 2]);
+      const terminals = new Map<TenantSubject, ReturnType<typeof status>>();
+      const finish = async (on: RedisBus, subject: TenantSubject) => {
+        terminals.set(subject, status(subject, 'canceled'));
+        expectStored(await on.append(subject, [status(subject, 'pending'), terminals.get(subject)!]), [1, 2]);
+      };
       const marked = newSubject('job', tenant);
       await finish(archiving, marked);
       // Finished without a mark (as if their publisher died after the append), on several masters.
@@ -188,6 +192,13 @@ describe('the archive queue on Redis Cluster', () => {
         await archiving.archiveQueue.finish(subject, info.epoch, info.lastSeq, 0);
         expect(await archiving.info(subject)).toBeNull();
       }
+      // Archived and gone from Redis, a subject stays finished (append-4.lua's path): no new history.
+      const [again] = claimed;
+      const terminal = [...terminals].find(([s]) => s.id === again!.id)![1];
+      expect(await archiving.append(again!, [terminal])).toEqual([{ eventId: terminal.eventId, seq: 2, duplicate: true }]);
+      const [refused] = await archiving.append(again!, [status(again!, 'pending')]);
+      expect(refused).toMatchObject({ error: { code: 'transition', current: 'canceled' } });
+      expect(await archiving.info(again!)).toBeNull();
       expect(await pendingOfTenant()).toEqual([]);
     } finally {
       await Promise.all([bus.close(), archiving.close()]);

@@ -112,7 +112,7 @@ local function appendEvents(keys, a)
     if late > 0 then return redis.error_reply(DEADLINE_PASSED .. ' ' .. late), {} end
   end
 
-  local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu')
+  local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu', 'ar', 'ti')
   if not meta[1] and a.onNewSubject then
     local instead = a.onNewSubject()
     if instead then return instead, {} end
@@ -134,8 +134,10 @@ local function appendEvents(keys, a)
   local function stateAfter(lastSeq, storedAt, terminal, liveUntil)
     return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt, liveUntil }
   end
+  -- An archived subject (finish-archive-4.lua) is not recorded again: its tenant's keys let it go.
+  local archived = meta[9] == '1'
   local function unchangedState()
-    if not meta[1] then return {} end
+    if not meta[1] or archived then return {} end
     return stateAfter(storedSeq, meta[6] or '', meta[5] == '1', '')
   end
 
@@ -198,7 +200,8 @@ local function appendEvents(keys, a)
   for i = 1, count do
     local b = BASE + (i - 1) * FIELDS
     local eventId, etype, reqStatus, reqAttempt, stepIndex = argv[b + 1], argv[b + 2], argv[b + 3], argv[b + 4], argv[b + 5]
-    local duplicateOf = seenInBatch[eventId] or redis.call('HGET', idsKey, eventId)
+    -- Once archived, `ids` may be gone with the history: the terminal event's id is kept in meta.
+    local duplicateOf = seenInBatch[eventId] or redis.call('HGET', idsKey, eventId) or (archived and eventId == meta[10] and meta[2])
     if duplicateOf then
       results[i] = { DUPLICATE, tonumber(duplicateOf) }
     else
