@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Ajv from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
+import { DASHBOARD_DIR } from '@fanout/gateway';
 import { loadConfig, Role } from '@fanout/server';
 import { runK8sTool } from '../support/k8s-tools';
 import { validateKubernetesObjects } from '../support/k8s-schema';
@@ -323,11 +324,16 @@ describe('charts/fanout', () => {
         // Heartbeats come well before nginx would time a quiet stream out.
         expect(values.ingress.streamTimeoutSeconds * 1000).toBeGreaterThan(2 * values.config.heartbeatMs);
         expect(ingress.spec.tls).toEqual(values.ingress.tls);
-        const paths = ingress.spec.rules[0].http.paths.map((p: Json) => [p.path, p.backend.service.name, p.backend.service.port.name]);
-        expect(paths).toEqual([
-          ['/api/v1/events', `${full}-publisher`, 'http'],
-          ['/', `${full}-gateway`, 'http'],
-        ]);
+        const paths = ingress.spec.rules[0].http.paths.map((p: Json) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.name]);
+        // The dashboard's files as the build leaves them, each by name: nothing else of the gateway
+        // but the API is public (not /metrics, /healthz, /readyz).
+        const dashboardFiles = readdirSync(DASHBOARD_DIR).sort();
+        expect(dashboardFiles).toContain('index.html');
+        expect([...paths].sort()).toEqual([
+          ['/api/v1/events', 'Exact', `${full}-publisher`, 'http'],
+          ['/api', 'Prefix', `${full}-gateway`, 'http'],
+          ...['/', ...dashboardFiles.map((file) => `/${file}`)].map((path) => [path, 'Exact', `${full}-gateway`, 'http']),
+        ].sort());
       });
 
       it('the ServiceMonitor scrapes /metrics of both Services', () => {
