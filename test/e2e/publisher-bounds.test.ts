@@ -135,6 +135,28 @@ describe('request body limit', () => {
   });
 });
 
+test('a publish whose body stops coming is answered 408 (problem+json) after a 15 s pause, its connection closed, and nothing of it stored', async () => {
+  const port = Number(new URL(stack.publisher.url).port);
+  const job = jobEvents(stack.tenant);
+  const body = Buffer.from(JSON.stringify(job.status('pending')));
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(`POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Tenant: ${stack.tenant}\r\nContent-Length: ${body.length}\r\n\r\n`);
+  socket.write(body.subarray(0, 10));
+  const paused = Date.now();
+  const closedAt = await closed;
+  console.log(`a body paused was answered and closed after ${closedAt - paused} ms`);
+  expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+  expect(text).toMatch(/\r\nContent-Type: application\/problem\+json/i);
+  expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, detail: expect.stringContaining('15 s') });
+  // Nothing of it was stored: the same event is the subject's first.
+  expect(await stack.publishOk(job.status('pending'))).toEqual([expect.objectContaining({ seq: 1, duplicate: false })]);
+}, 60_000);
+
 test('a body that ends after an early answer keeps its connection: the next request on it is served', async () => {
   const port = Number(new URL(stack.publisher.url).port);
   const socket = connect(port, '127.0.0.1');

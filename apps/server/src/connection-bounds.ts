@@ -81,6 +81,11 @@ export class ConnectionBounds {
     };
   }
 
+  /** Whether the connection has sent a request that was dispatched (answered or not). */
+  hasHadRequest(socket: Socket): boolean {
+    return this.unanswered.has(socket);
+  }
+
   /** A connection just accepted: idle until its first request. */
   connected(socket: Socket): void {
     this.becameIdle(socket);

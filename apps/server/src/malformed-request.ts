@@ -13,10 +13,27 @@ function refusalOf(error: NodeJS.ErrnoException): Refusal {
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, title: 'Request Header Fields Too Large', detail: 'the request headers are over the size limit' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, title: 'Request Timeout', detail: 'the request did not arrive whole in time (headers within 10 s, the whole request within 30 s)' };
+      return { status: 408, title: 'Request Timeout', detail: 'the request did not arrive whole in time (its headers within 10 s, its body with no pause of 15 s, all of it within 30 s)' };
     default:
       return { status: 400, title: 'Bad Request', detail: 'the request is not valid HTTP/1.x' };
   }
+}
+
+const REQUEST_TIMEOUT = Object.assign(new Error('the request did not arrive whole in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+
+/**
+ * A connection's timeout passed (server.ts sets it: the first request's, then each answer's
+ * stall timeout). A request begun and not whole (headers cut short, or a body that stopped coming)
+ * is answered 408, as Node answers the same request after its own headersTimeout and
+ * requestTimeout; a connection that sent nothing, sits idle between requests, or stopped reading
+ * an answer is closed.
+ * @param requestBegun whether bytes of a request not yet dispatched arrived (before its headers ended)
+ */
+export function answerTimedOut(socket: Duplex, requestBegun: boolean): void {
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } })._httpMessage;
+  const bodyStopped = answering !== undefined && !answering.headersSent && answering.req?.complete === false;
+  if (bodyStopped || (answering === undefined && requestBegun)) answerMalformedRequest(REQUEST_TIMEOUT, socket);
+  else socket.destroy();
 }
 
 /**

@@ -10,7 +10,7 @@ import { createBus, describeBus } from './bus';
 import { FanoutConfig } from './config';
 import { ConnectionBounds, MAX_UNANSWERED_REQUESTS, RESPONSE_STALL_TIMEOUT_MS } from './connection-bounds';
 import { createHttpApp } from './http-app';
-import { answerMalformedRequest } from './malformed-request';
+import { answerMalformedRequest, answerTimedOut } from './malformed-request';
 import { lowOpenFileLimit, readProcessLimits } from './open-file-limit';
 
 export interface RunningServer {
@@ -24,7 +24,7 @@ const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
 /**
  * Sockets that carry no response are bounded in time: a new connection must start a request within
  * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
- * (checked every second), and a kept-alive socket closes after 5 s without a request (Node's
+ * (checked every second) with no pause of RESPONSE_STALL_TIMEOUT_MS (answered 408), and a kept-alive socket closes after 5 s without a request (Node's
  * keepAliveTimeout). Node itself never times out a connection that sends nothing. How many such
  * sockets a process holds at once, and an answer in progress, are bounded by connection-bounds.ts.
  */
@@ -173,11 +173,12 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     });
     s.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve(s));
   });
-  // With no 'timeout' listener of the server's own, Node's HTTP server destroys a socket that times out.
   server.on('connection', (socket: Socket) => {
     socket.setTimeout(FIRST_REQUEST_TIMEOUT_MS);
     bounds.connected(socket);
   });
+  // Replaces Node's default for a socket that times out (destroy it): a request cut short gets a 408.
+  server.on('timeout', (socket: Socket) => answerTimedOut(socket, socket.bytesRead > 0 && !bounds.hasHadRequest(socket)));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: error.message, code: error.code }, 'malformed request');
     answerMalformedRequest(error, socket);
