@@ -1,7 +1,7 @@
 import { TenantSubject } from '@fanout/contracts';
 import { archiveMember } from '@fanout/bus';
 import { ArchivedSubject, decodeArchivedSubject } from './archived-subject';
-import { ArchiveStore } from './archive-store';
+import { ArchiveStore, ArchivedObjectTooLargeError } from './archive-store';
 
 export const DEFAULT_ARCHIVE_CACHE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_ARCHIVE_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
@@ -12,7 +12,7 @@ export const DEFAULT_ARCHIVE_CACHE_TTL_MS = 60_000;
  * per subject per this, not one per request.
  */
 export const DEFAULT_ARCHIVE_MISS_TTL_MS = 5_000;
-/** Subjects found unarchived that a process remembers at most (the oldest is forgotten first). */
+/** Subjects found unarchived, or too large to read, that a process remembers at most (the oldest is forgotten first). */
 export const MAX_REMEMBERED_MISSES = 10_000;
 
 export interface ArchiveReadSettings {
@@ -20,10 +20,16 @@ export interface ArchiveReadSettings {
   cacheBytes: number;
   /** A larger object is refused unread (at most cacheBytes). @default {@link DEFAULT_ARCHIVE_MAX_OBJECT_BYTES} */
   maxObjectBytes: number;
-  /** @default {@link DEFAULT_ARCHIVE_CACHE_TTL_MS} */
+  /** Also how long an object over maxObjectBytes is refused without another GET. @default {@link DEFAULT_ARCHIVE_CACHE_TTL_MS} */
   cacheTtlMs?: number;
   /** @default {@link DEFAULT_ARCHIVE_MISS_TTL_MS} */
   missTtlMs?: number;
+}
+
+/** What a GET found that is not an object to keep: none (null), or one too large to read. */
+interface Verdict {
+  at: number;
+  tooLarge: ArchivedObjectTooLargeError | null;
 }
 
 interface Cached {
@@ -38,13 +44,14 @@ interface Cached {
  * read memory. An archived object changes only when its id is used again (a new history, archived
  * in turn over the old one): a kept object is read again after `cacheTtlMs`, and forgotten when
  * the store is seen to hold the subject again. A subject found unarchived is answered null without
- * a GET for `missTtlMs` (at most {@link MAX_REMEMBERED_MISSES} of them), or until the store holds it.
+ * a GET for `missTtlMs`, and one whose object is over `maxObjectBytes` is refused without a GET for
+ * `cacheTtlMs` (at most {@link MAX_REMEMBERED_MISSES} of both), or until the store holds it.
  */
 export class ArchivedSubjects {
   private readonly cache = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<ArchivedSubject | null>>();
-  /** Subject → when its GET found no object, oldest first. */
-  private readonly misses = new Map<string, number>();
+  /** Subject → when its GET found no object, or one too large, oldest first. */
+  private readonly verdicts = new Map<string, Verdict>();
   private cachedBytes = 0;
 
   constructor(
@@ -58,10 +65,11 @@ export class ArchivedSubjects {
 
   load(subject: TenantSubject): Promise<ArchivedSubject | null> {
     const key = archiveMember(subject);
-    const missedAt = this.misses.get(key);
-    if (missedAt !== undefined) {
-      if (Date.now() - missedAt <= (this.settings.missTtlMs ?? DEFAULT_ARCHIVE_MISS_TTL_MS)) return Promise.resolve(null);
-      this.misses.delete(key);
+    const verdict = this.verdicts.get(key);
+    if (verdict !== undefined) {
+      const believedMs = verdict.tooLarge ? (this.settings.cacheTtlMs ?? DEFAULT_ARCHIVE_CACHE_TTL_MS) : (this.settings.missTtlMs ?? DEFAULT_ARCHIVE_MISS_TTL_MS);
+      if (Date.now() - verdict.at <= believedMs) return verdict.tooLarge ? Promise.reject(verdict.tooLarge) : Promise.resolve(null);
+      this.verdicts.delete(key);
     }
     const cached = this.cache.get(key);
     if (cached && Date.now() - cached.loadedAt > (this.settings.cacheTtlMs ?? DEFAULT_ARCHIVE_CACHE_TTL_MS)) this.drop(key, cached);
@@ -81,20 +89,26 @@ export class ArchivedSubjects {
   /** Drops what is kept of the subject (the store holds it again: a new history of the same id). */
   forget(subject: TenantSubject): void {
     const key = archiveMember(subject);
-    this.misses.delete(key);
+    this.verdicts.delete(key);
     const cached = this.cache.get(key);
     if (cached) this.drop(key, cached);
   }
 
-  /** Subjects remembered as unarchived (bounded by {@link MAX_REMEMBERED_MISSES}). */
+  /** Subjects remembered as unarchived or too large (bounded by {@link MAX_REMEMBERED_MISSES}). */
   get rememberedMisses(): number {
-    return this.misses.size;
+    return this.verdicts.size;
   }
 
   private async fetch(subject: TenantSubject, key: string): Promise<ArchivedSubject | null> {
-    const bytes = await this.store.get(subject, this.settings.maxObjectBytes);
+    let bytes: Buffer | null;
+    try {
+      bytes = await this.store.get(subject, this.settings.maxObjectBytes);
+    } catch (error) {
+      if (error instanceof ArchivedObjectTooLargeError) this.rememberVerdict(key, error);
+      throw error;
+    }
     if (!bytes) {
-      this.rememberMiss(key);
+      this.rememberVerdict(key, null);
       return null;
     }
     const archived = decodeArchivedSubject(bytes, key);
@@ -105,10 +119,10 @@ export class ArchivedSubjects {
     return archived;
   }
 
-  private rememberMiss(key: string): void {
-    this.misses.delete(key);
-    this.misses.set(key, Date.now());
-    if (this.misses.size > MAX_REMEMBERED_MISSES) this.misses.delete(this.misses.keys().next().value!);
+  private rememberVerdict(key: string, tooLarge: ArchivedObjectTooLargeError | null): void {
+    this.verdicts.delete(key);
+    this.verdicts.set(key, { at: Date.now(), tooLarge });
+    if (this.verdicts.size > MAX_REMEMBERED_MISSES) this.verdicts.delete(this.verdicts.keys().next().value!);
   }
 
   private remember(key: string, entry: Cached): void {

@@ -74,11 +74,16 @@ describe('archived subjects as a gateway reads them (S3 on loopback)', () => {
     expect(gets).toEqual([a.subject.id, b.subject.id, c.subject.id, b.subject.id]);
   });
 
-  it('refuses an object over maxObjectBytes unread, and one that holds another subject', async () => {
+  it('refuses an object over maxObjectBytes unread, without another GET for cacheTtlMs, and one that holds another subject', async () => {
     const big = await put(archivedSubject(200));
-    const reader = new ArchivedSubjects(store, { cacheBytes: big.bytes, maxObjectBytes: big.bytes - 1 });
-    await expect(reader.load(big.subject)).rejects.toThrow(ArchivedObjectTooLargeError);
+    const { gets, store: countingStore } = counting();
+    const reader = new ArchivedSubjects(countingStore, { cacheBytes: big.bytes, maxObjectBytes: big.bytes - 1, cacheTtlMs: 300 });
+    for (let i = 0; i < 5; i += 1) await expect(reader.load(big.subject)).rejects.toThrow(ArchivedObjectTooLargeError);
+    expect(gets).toHaveLength(1);
     expect(reader.heldBytes).toBe(0);
+    await sleep(400);
+    await expect(reader.load(big.subject)).rejects.toThrow(ArchivedObjectTooLargeError);
+    expect(gets).toHaveLength(2);
 
     const other = archivedSubject(2);
     const impostor = { tenant: 'acme', kind: 'pack-run' as const, id: 'impostor' };
