@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './fanout-process';
@@ -59,7 +59,10 @@ export function openStalledClients(port: number, request: string, options: { cou
     for (const wake of waiters.splice(0)) wake();
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  exited.then(() => running.delete(child));
+  exited.then(() => {
+    running.delete(child);
+    rmSync(dir, { recursive: true, force: true });
+  });
   return {
     opened: () => opened,
     async untilOpened(n, timeoutMs) {
