@@ -9,7 +9,7 @@ import { Socket, connect } from 'node:net';
 import { runCli } from '../support/cli';
 import { millionDeepBodies } from '../support/deep-json';
 import { startFanout } from '../support/fanout-process';
-import { closeAllStreams } from '../support/sse-client';
+import { closeAllStreams, within } from '../support/sse-client';
 import { PublishResult, Stack, jobEvents, packRunEvents, postBytes, runEvents, startStack } from '../support/stack';
 import { sleep, waitFor } from '../support/wait';
 
@@ -155,6 +155,37 @@ test('a publish whose body stops coming is answered 408 (problem+json) after a 1
   expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, detail: expect.stringContaining('15 s') });
   // Nothing of it was stored: the same event is the subject's first.
   expect(await stack.publishOk(job.status('pending'))).toEqual([expect.objectContaining({ seq: 1, duplicate: false })]);
+}, 60_000);
+
+test('a kept-alive connection idle past 5 s is closed with nothing more sent, and the process serves on (publisher and gateway, after a publish and a GET)', async () => {
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const body = JSON.stringify(job.status('scheduled'));
+  const targets = [
+    { process: stack.publisher, request: `POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Tenant: ${stack.tenant}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, status: 202 },
+    { process: stack.publisher, request: 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', status: 200 },
+    { process: stack.gateways[0]!, request: `GET /api/v1/jobs/${job.id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tenant: ${stack.tenant}\r\n\r\n`, status: 200 },
+  ];
+  await Promise.all(
+    targets.map(async ({ process, request, status }) => {
+      const socket = connect(Number(new URL(process.url).port), '127.0.0.1');
+      let text = '';
+      socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(request);
+      await waitFor(`the answer of ${request.split(' ', 2).join(' ')}`, () => /\r\n\r\n/.test(text), 10_000);
+      expect(text.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+      expect(text).toMatch(/\r\nConnection: keep-alive\r\n/i);
+      await within('the idle connection to be closed', closed, 20_000);
+      expect(text).not.toContain('HTTP/1.1 408');
+    }),
+  );
+  await sleep(500);
+  expect({ publisherExited: stack.publisher.exited, gatewayExited: stack.gateways[0]!.exited }).toEqual({ publisherExited: false, gatewayExited: false });
+  expect((await fetch(`${stack.publisher.url}/healthz`)).status).toBe(200);
+  expect((await fetch(`${stack.gateways[0]!.url}/healthz`)).status).toBe(200);
 }, 60_000);
 
 test('a body that ends after an early answer keeps its connection: the next request on it is served', async () => {

@@ -30,9 +30,10 @@ const REQUEST_TIMEOUT = Object.assign(new Error('the request did not arrive whol
  * @param requestBegun whether bytes of a request not yet dispatched arrived (before its headers ended)
  */
 export function answerTimedOut(socket: Duplex, requestBegun: boolean): void {
-  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } })._httpMessage;
-  const bodyStopped = answering !== undefined && !answering.headersSent && answering.req?.complete === false;
-  if (bodyStopped || (answering === undefined && requestBegun)) answerMalformedRequest(REQUEST_TIMEOUT, socket);
+  // null once an answer is done (a kept-alive socket), undefined before the first request.
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } | null })._httpMessage;
+  const bodyStopped = answering != null && !answering.headersSent && answering.req?.complete === false;
+  if (bodyStopped || (answering == null && requestBegun)) answerMalformedRequest(REQUEST_TIMEOUT, socket);
   else socket.destroy();
 }
 
