@@ -141,6 +141,7 @@ describe('the archive of finished subjects', () => {
     expect(idsOf(fromRedis.pack.tail!.body)).toHaveLength(4);
     expect(fromRedis.pack.log!.headers).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'fanout-first-seq': String(last - MAXLEN + 1), 'fanout-last-seq': String(last) });
     expect(fromRedis.pack.log!.body).toContain('[fanout] history trimmed');
+    expect(fromRedis.pack.historyBackwards!.headers).toMatchObject({ 'fanout-first-seq': String(last - MAXLEN + 1), 'fanout-last-seq': String(last) });
 
     s3.holdPuts(false);
     s3.releaseHeld();

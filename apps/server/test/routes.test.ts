@@ -360,10 +360,12 @@ describe('the JSON history and subjects routes', () => {
     for (const [query, seqs, next] of cases) {
       const page = await get(query);
       const body = JSON.parse(page.text) as Json;
-      expect({ query, status: page.status, type: page.headers['content-type'], seqs: body.events.map((e: Json) => e.seq), next: body.next }).toEqual({
+      const retained = [page.headers['fanout-first-seq'], page.headers['fanout-last-seq']];
+      expect({ query, status: page.status, type: page.headers['content-type'], retained, seqs: body.events.map((e: Json) => e.seq), next: body.next }).toEqual({
         query,
         status: 200,
         type: expect.stringMatching(/^application\/json\b/),
+        retained: ['1', '250'],
         seqs,
         next,
       });

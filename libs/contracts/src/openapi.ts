@@ -335,7 +335,14 @@ function buildPaths(): Record<string, unknown> {
         security: READ_SECURITY,
         parameters: [ID_PARAMETER, TENANT_HEADER, ...queryParameters(HistoryQuerySchema), ...queryParameters(StreamQuerySchema).filter((p) => p['name'] === 'access_token')],
         responses: {
-          '200': { description: 'a page of events', content: { 'application/json': { schema: ref('HistoryPage') } } },
+          '200': {
+            description: 'a page of events',
+            headers: {
+              'Fanout-First-Seq': { description: 'the first retained seq when the request arrived (above 1: the history was trimmed)', schema: { type: 'integer' } },
+              'Fanout-Last-Seq': { description: "the subject's last seq when the request arrived", schema: { type: 'integer' } },
+            },
+            content: { 'application/json': { schema: ref('HistoryPage') } },
+          },
           '400': problemResponse('invalid query parameters or subject id'),
           ...AUTH_ERRORS,
           '404': problemResponse("no such subject (another tenant's looks the same)"),

@@ -1,6 +1,6 @@
 import { Request, Response, Router } from 'express';
 import { HistoryQuerySchema, SubjectsQuerySchema, TenantSubject } from '@fanout/contracts';
-import { Bus, HistoryEntry, dataJsonBytesOf } from '@fanout/bus';
+import { Bus, HistoryEntry, SubjectInfo, dataJsonBytesOf } from '@fanout/bus';
 import { Authenticator, HttpProblem } from '@fanout/http';
 import { Logger } from '@fanout/observability';
 import { ANSWER_ROOM_WAIT_MS, AnswerBudget } from '../answer-budget';
@@ -23,6 +23,12 @@ interface PageRange {
   count: number;
   /** Entries from this seq on are not part of the page (a page before `before`). */
   endSeq?: number;
+}
+
+/** The subject's retained seqs when the request arrived, answered as headers (as the log route does). */
+function setRetainedSeqs(res: Response, info: SubjectInfo): void {
+  res.setHeader('Fanout-First-Seq', String(info.firstSeq));
+  res.setHeader('Fanout-Last-Seq', String(info.lastSeq));
 }
 
 const PAGE_OPENING = Buffer.from('{"events":[');
@@ -48,6 +54,7 @@ async function writePage(
   page: { bus: Bus; budget: AnswerBudget; logger: Logger },
   subject: TenantSubject,
   range: PageRange,
+  info: SubjectInfo,
   req: Request,
   res: Response,
   nextOf: (firstSeq: number | undefined, lastSeq: number | undefined) => number | null,
@@ -62,6 +69,7 @@ async function writePage(
     if (range.count > 0 && !(await share.forRead(Math.min(range.count, HISTORY_READ_CHUNK), ANSWER_ROOM_WAIT_MS))) return;
     let chunk = range.count > 0 ? await readChunk(range.afterSeq, range.count).catch(STORE_FAILED.readingHistory) : [];
     res.status(200).type('application/json');
+    setRetainedSeqs(res, info);
     if (req.method === 'HEAD') {
       res.end();
       return;
@@ -124,14 +132,14 @@ export function historyRoutes(bus: Bus, budget: AnswerBudget, authenticate: Auth
     const info = await bus.info(subject).catch(STORE_FAILED.readingSubject);
     if (!info) throw unknownSubject(subject);
     if (before === undefined) {
-      await writePage({ bus, budget, logger }, subject, { afterSeq: after, count: limit }, req, res, (_firstSeq, lastSeq) => (lastSeq !== undefined && lastSeq < info.lastSeq ? lastSeq : null));
+      await writePage({ bus, budget, logger }, subject, { afterSeq: after, count: limit }, info, req, res, (_firstSeq, lastSeq) => (lastSeq !== undefined && lastSeq < info.lastSeq ? lastSeq : null));
     } else {
       // The page before `before` is the history after (before − 1 − limit): the seqs from − 1 … end − 1.
       // Seqs are gapless but for a hole where a store lost some, which makes the page shorter (even
       // empty): `next` is `from` all the same, so paging on reaches every event before it.
       const end = Math.min(before, info.lastSeq + 1);
       const from = Math.max(end - limit, info.firstSeq);
-      await writePage({ bus, budget, logger }, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, req, res, () =>
+      await writePage({ bus, budget, logger }, subject, { afterSeq: from - 1, count: Math.max(end - from, 0), endSeq: end }, info, req, res, () =>
         from > info.firstSeq ? from : null,
       );
     }
