@@ -170,10 +170,20 @@ export function parseCorsOrigins(text: string): string[] {
   });
 }
 
+/** A Redis URL as an error message shows it: the password it may hold never goes into the message. */
+function shownRedisUrl(text: string): string {
+  return JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@'));
+}
+
+/**
+ * The longest FANOUT_SUBJECT_IDLE_TTL_S (ten years): the append script renews expiries in
+ * milliseconds, which a longer one would write as a number Redis refuses.
+ */
+const MAX_SUBJECT_IDLE_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
 /** A single Redis's URL: a host, a port from 1 to 65535 if any, and a database number if any. */
 function checkRedisUrl(text: string): void {
-  // The URL may hold a password: it never goes into the message.
-  const shown = JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@'));
+  const shown = shownRedisUrl(text);
   let url: URL;
   try {
     url = new URL(text);
@@ -236,6 +246,7 @@ export function loadConfig(role: Role, givenEnv: NodeJS.ProcessEnv): FanoutConfi
     'REDIS_URL',
     z.string().regex(/^rediss?(\+cluster)?:\/\/[^\s]+$/, 'must be a redis://host:port/db or redis+cluster://host:port,host:port URL'),
     undefined,
+    shownRedisUrl,
   );
   if (redisUrl && isClusterUrl(redisUrl)) {
     try {
@@ -280,7 +291,7 @@ export function loadConfig(role: Role, givenEnv: NodeJS.ProcessEnv): FanoutConfi
     auth = { mode: 'none' };
   } else {
     const secret = read<string | undefined>(env, 'FANOUT_JWT_SECRET', z.string().min(1), undefined);
-    const jwksUrl = read<string | undefined>(env, 'FANOUT_JWKS_URL', z.url({ message: 'must be a URL' }), undefined);
+    const jwksUrl = read<string | undefined>(env, 'FANOUT_JWKS_URL', z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }), undefined);
     if (!secret && !jwksUrl) throw new ConfigError('FANOUT_JWT_SECRET', 'FANOUT_JWT_SECRET or FANOUT_JWKS_URL is required when FANOUT_AUTH=jwt');
     auth = {
       mode: 'jwt',
@@ -334,7 +345,7 @@ export function loadConfig(role: Role, givenEnv: NodeJS.ProcessEnv): FanoutConfi
     compression: read(env, 'FANOUT_COMPRESSION', z.enum(COMPRESSION_MODES), DEFAULT_COMPRESSION),
     historyMaxLen: read(env, 'FANOUT_HISTORY_MAXLEN', positiveInt, DEFAULT_HISTORY_MAX_LEN),
     historyTtlSeconds: read(env, 'FANOUT_HISTORY_TTL_S', positiveInt, DEFAULT_HISTORY_TTL_SECONDS),
-    subjectIdleTtlSeconds: read(env, 'FANOUT_SUBJECT_IDLE_TTL_S', wholeNumber(0), DEFAULT_SUBJECT_IDLE_TTL_SECONDS),
+    subjectIdleTtlSeconds: read(env, 'FANOUT_SUBJECT_IDLE_TTL_S', wholeNumber(0, MAX_SUBJECT_IDLE_TTL_SECONDS), DEFAULT_SUBJECT_IDLE_TTL_SECONDS),
     redisWaitReplicas: read(env, 'FANOUT_REDIS_WAIT_REPLICAS', wholeNumber(0, 16), DEFAULT_WAIT_REPLICAS),
     redisWaitTimeoutMs: read(env, 'FANOUT_REDIS_WAIT_TIMEOUT_MS', positiveMs, DEFAULT_WAIT_TIMEOUT_MS),
     shutdownGraceMs,

@@ -23,12 +23,15 @@ export function recordingReads(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv
   return { env: recorded, names };
 }
 
-/** A variable of the environment parsed by `schema`, or `fallback` when unset or empty; else a ConfigError naming it. */
-export function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodType<T>, fallback: T): T {
+/**
+ * A variable of the environment parsed by `schema`, or `fallback` when unset or empty; else a
+ * ConfigError naming it, with the value as `show` writes it (one that may hold a secret hides it).
+ */
+export function read<T>(env: NodeJS.ProcessEnv, variable: string, schema: z.ZodType<T>, fallback: T, show: (raw: string) => string = JSON.stringify): T {
   const raw = env[variable];
   if (raw === undefined || raw === '') return fallback;
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(variable, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+  if (!parsed.success) throw new ConfigError(variable, `${parsed.error.issues[0]?.message ?? 'invalid'} (got ${show(raw)})`);
   return parsed.data;
 }
 

@@ -33,6 +33,13 @@ describe('Redis Cluster configuration', () => {
     expect(configError({ REDIS_URL: 'http://a:1' }).variable).toBe('REDIS_URL');
   });
 
+  it('never shows the password of a REDIS_URL it refuses', () => {
+    for (const url of ['http://user:s3cret@a:1', 'redis://:s3cret@a:0', 'redis://:s3cret@a:1/x']) {
+      const error = configError({ REDIS_URL: url });
+      expect({ url, variable: error.variable, leaks: error.message.includes('s3cret') }).toEqual({ url, variable: 'REDIS_URL', leaks: false });
+    }
+  });
+
   it('refuses both REDIS_URL and REDIS_CLUSTER_NODES, and neither for a server', () => {
     expect(configError({ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' }).message).toMatch(/REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES/);
     expect(configError({}).message).toMatch(/^REDIS_URL: is required by fanout gateway .*REDIS_CLUSTER_NODES/);

@@ -31,3 +31,20 @@ describe('FANOUT_JWT_MAX_TTL_S', () => {
     expect((refusal as ConfigError).message).not.toContain('\n');
   });
 });
+
+describe('FANOUT_JWKS_URL', () => {
+  const jwksOf = (url: string) => {
+    const { auth } = loadConfig('gateway', { ...base, FANOUT_JWT_SECRET: '', FANOUT_JWKS_URL: url });
+    return auth.mode === 'jwt' ? auth.jwksUrl : 'no jwt';
+  };
+
+  it('takes an http or https URL', () => {
+    expect(jwksOf('https://issuer.example/.well-known/jwks.json')).toBe('https://issuer.example/.well-known/jwks.json');
+    expect(jwksOf('http://127.0.0.1:9000/jwks')).toBe('http://127.0.0.1:9000/jwks');
+  });
+
+  // Another scheme cannot be fetched: every token would be a 401 for the server's own setting.
+  it.each(['ftp://127.0.0.1/jwks', 'file:///etc/jwks.json', 'jwks'])('refuses %j at start, naming the variable', (url) => {
+    expect(() => jwksOf(url)).toThrow(/^FANOUT_JWKS_URL: must be an http:\/\/ or https:\/\/ URL/);
+  });
+});

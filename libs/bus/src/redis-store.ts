@@ -362,6 +362,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   }
 
   async info(ref: StreamRef): Promise<SubjectInfo | null> {
+    this.assertDatabaseAccepted();
     const keys = streamKeys(ref);
     const raw = await this.command.fanoutStreamInfo(keys.meta, keys.stream);
     if (raw.length === 0) return null;
@@ -385,6 +386,8 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
   history(ref: StreamRef, afterSeq: number, limit: number): Promise<HistoryEntry[]> {
     // XRANGE … COUNT 0 answers nil, not an empty list.
     if (limit <= 0) return Promise.resolve([]);
+    // Not another database's data: ioredis goes on in database 0 after a refused SELECT.
+    if (this.databaseRefused) return Promise.reject(this.databaseRefused);
     const { stream } = streamKeys(ref);
     return this.historyReads.run(async () => {
       const entries: HistoryEntry[] = [];
@@ -410,6 +413,7 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
    * from the tenant's indexes, so it no longer counts either.
    */
   async recentSubjects(tenant: string, kind: SubjectKind | undefined, limit: number): Promise<SubjectSummary[]> {
+    this.assertDatabaseAccepted();
     const index = tenantIndexKeys(tenant);
     const pageSize = Math.max(limit, 100);
     const summaries: SubjectSummary[] = [];

@@ -60,13 +60,21 @@ describe('RedisBus specifics', () => {
     await Promise.allSettled(clients.splice(0).map((c) => c.quit()));
   });
 
-  test('a database Redis refuses (REDIS_URL …/99 on a 16-database server) is never ready and stores nothing, in database 0 or anywhere', async () => {
+  test('a database Redis refuses (REDIS_URL …/99 on a 16-database server) is never ready, stores nothing, in database 0 or anywhere, and reads nothing of database 0', async () => {
     const bus = new RedisBus({ url: `${redis.url}/99`, historyMaxLen: 100, historyTtlSeconds: 60 });
     buses.push(bus);
     await waitFor('the refused SELECT to be seen', () => bus.probe(500).then(() => false, (error: Error) => /database/.test(error.message)), 10_000, 20);
     const subject = newSubject('job');
     await expect(bus.append(subject, [status(subject, 'pending')])).rejects.toThrow(/refused the database/);
     expect(await keysOf(client(), subject)).toEqual([]);
+    // What database 0 holds is not answered as the URL's database (the publisher's readiness asks info).
+    const inZero = newSubject('job');
+    const zero = await openReadyRedisBus({ url: redis.url, historyMaxLen: 100, historyTtlSeconds: 60 });
+    buses.push(zero);
+    expectStored(await zero.append(inZero, [status(inZero, 'pending')]), [1]);
+    await expect(bus.info(inZero)).rejects.toThrow(/refused the database/);
+    await expect(bus.history(inZero, 0, 10)).rejects.toThrow(/refused the database/);
+    await expect(bus.recentSubjects(inZero.tenant, undefined, 10)).rejects.toThrow(/refused the database/);
   });
 
   async function keysOf(c: Redis, subject: TenantSubject): Promise<string[]> {
