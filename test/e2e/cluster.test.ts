@@ -254,3 +254,37 @@ test('failover: a replica is added to one master, the master is killed (SIGKILL)
     clients.forEach((c) => c.close());
   }
 });
+
+test('failover of a frozen master (SIGSTOP): once its replica is promoted, publishes to its subjects are answered 202 by the new master and every gateway is ready, while the old one is still frozen; every client gets every event', async () => {
+  const EVENTS_EACH = 60;
+  const masters = await runningMasters();
+  const victim = masters[masters.length - 1]!;
+  const replica = await cluster.addReplica(victim);
+  const subjects = await subjectsOn([victim], 2, EVENTS_EACH);
+  await Promise.all(subjects.map((s) => stack.publishOk(s.events[0]!)));
+  await cluster.replicaCaughtUp(victim, replica);
+  const clients = await connect(subjects);
+  const log: RetryLog = { unavailable: 0, networkErrors: 0 };
+  process.kill(victim.pid, 'SIGSTOP');
+  try {
+    const frozenAt = Date.now();
+    await waitFor(`replica ${replica.address} to be a master`, async () => /role:master/.test(String(await cluster.nodeClient(replica.port).info('replication'))), 20_000, 50);
+    const promotedAt = Date.now();
+    // The old master answers nothing and never will again in this test: only the new one can answer.
+    const answers = await within(
+      'the producers to get 202 for every event from the new master',
+      Promise.all(subjects.map((s) => publishPaced(stack, s.events.slice(1), { batchSize: 5, pauseMs: 0, log, deadline: Date.now() + 30_000 }))),
+      35_000,
+    );
+    for (const [i, s] of subjects.entries()) expectContiguous(answers[i]!.map((r) => r.seq!), 2, EVENTS_EACH, `seqs answered for ${s.id}`);
+    await expectEverything(clients, subjects, { oneConnection: false });
+    for (const g of stack.gateways) await waitFor(`${g.url}/readyz 200 with the old master frozen`, async () => (await readyStatus(g.url)) === 200, 20_000, 100);
+    console.log(
+      `frozen master ${victim.address}: replica promoted after ${promotedAt - frozenAt} ms, every event answered 202 ${Date.now() - promotedAt} ms after; ` +
+        `${log.unavailable} answers 503 and ${log.networkErrors} failed requests, each retried with the same eventIds`,
+    );
+  } finally {
+    clients.forEach((c) => c.close());
+    await cluster.killNode(victim);
+  }
+}, 120_000);

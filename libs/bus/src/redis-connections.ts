@@ -160,6 +160,14 @@ function sentinelConnection(target: RedisSentinelTarget, base: RedisOptions): Re
 }
 
 /**
+ * How often a Redis Cluster's slot map is read again (CLUSTER SLOTS). A master that hangs (a frozen
+ * process, a partitioned host) answers no command, so no MOVED ever says a replica took its slots:
+ * without this, commands went on to it, and failed, until it came back, and then it took writes for
+ * a moment before it learnt it was demoted (writes that its new master's history then lacks).
+ */
+const SLOTS_REFRESH_INTERVAL_MS = 1000;
+
+/**
  * The command connection: a Redis, or an ioredis Cluster that sends each command (and each Lua
  * script, by its first key) to the master of its slot and follows MOVED and ASK. Commands are not
  * queued while a node is away: after a few quick retries (a failover) they fail, and the publisher
@@ -184,6 +192,7 @@ export function createCommandConnection(target: RedisTarget, base: RedisOptions)
     retryDelayOnTryAgain: 50,
     maxRedirections: 16,
     scaleReads: 'master',
+    slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS,
   });
 }
 
@@ -199,8 +208,9 @@ export function createSubscriberConnection(target: RedisTarget, base: RedisOptio
     redisOptions: { ...options, connectionName: 'fanout-topology' },
     enableOfflineQueue: false,
     clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
-    // A safety net: losses are normally seen at once (a closed connection, MOVED, a server-side SUNSUBSCRIBE).
-    slotsRefreshInterval: 5000,
+    // Losses are normally seen at once (a closed connection, MOVED, a server-side SUNSUBSCRIBE), but
+    // not a master that hangs and is failed over: its connection stays open and answers nothing.
+    slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS,
   });
   return new ClusterSubscriber(topology, options, logger);
 }
