@@ -51,6 +51,8 @@ export class Archiver {
   /** Set by stop(): no pass starts, and one under way ends after its current subject. */
   private stopped = true;
   private nextRepairAt = 0;
+  /** Passes in a row that could not reach the store. */
+  private failedPasses = 0;
 
   constructor(private readonly options: ArchiverOptions) {}
 
@@ -105,8 +107,12 @@ export class Archiver {
         this.nextRepairAt = Date.now() + Math.min(REPAIR_EVERY_MS, (this.options.settings.historyTtlSeconds * 1000) / 4);
       }
       await this.archiveDue();
+      this.failedPasses = 0;
     } catch (error) {
-      this.options.logger.warn({ err: (error as Error).message }, 'the archiver could not reach the store; trying again');
+      // One pass that fails is no news: the first one of a process may run before its connection is
+      // up (commands are not queued). Two in a row are.
+      this.failedPasses += 1;
+      if (this.failedPasses >= 2) this.options.logger.warn({ err: (error as Error).message, failedPasses: this.failedPasses }, 'the archiver could not reach the store; trying again');
     }
   }
 
