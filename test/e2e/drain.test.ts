@@ -5,6 +5,7 @@
  * 503 with Retry-After (so a proxy retries elsewhere), not a refused connection; then it exits 0
  * within FANOUT_SHUTDOWN_GRACE_MS. Real redis-server and processes on loopback.
  */
+import { connect } from 'node:net';
 import { EventSource } from 'eventsource';
 import { FanoutProcess } from '../support/fanout-process';
 import { closeAllStreams } from '../support/sse-client';
@@ -89,4 +90,23 @@ test('with no grace (FANOUT_SHUTDOWN_GRACE_MS=0) every stream still gets end {"r
   const exited = gateway.stop('SIGTERM');
   for (const stream of streams) expect(JSON.parse((await stream.waitForFrame('end', 10_000)).data)).toEqual({ reason: 'shutdown' });
   expect(await exited).toBe(0);
+});
+
+test('a request still arriving when the drain ends is cut before the grace is over, and the gateway says so, not that the store did not answer', async () => {
+  const gateway: FanoutProcess = await stack.addGateway({ FANOUT_SHUTDOWN_GRACE_MS: 3000 });
+  const halfSent = connect(gateway.port, '127.0.0.1');
+  halfSent.on('error', () => undefined);
+  await new Promise<void>((resolve) => halfSent.once('connect', () => resolve()));
+  halfSent.write('GET /api/v1/jobs/x/events HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  try {
+    const signalledAt = Date.now();
+    expect(await gateway.stop('SIGTERM')).toBe(0);
+    console.log(`a gateway with a 3 s grace and a half-sent request exited after ${Date.now() - signalledAt} ms`);
+    const messages = gateway.logs.map((line) => (JSON.parse(line.replace(/^\[stderr\] /, '')) as { msg?: string }).msg);
+    expect(messages).toContain('closing the connections still open at the end of the drain');
+    expect(messages).toContain('stopped');
+    expect(messages.filter((m) => m?.includes('before the store answered'))).toEqual([]);
+  } finally {
+    halfSent.destroy();
+  }
 });

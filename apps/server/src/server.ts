@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import { Bus } from '@fanout/bus';
 import { DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_REPLAY_PAGE_SIZE, RevocationList, createGateway, refuseRevoked } from '@fanout/gateway';
 import { apiHeadersFor, createAuthenticator, streamHeadersFor } from '@fanout/http';
-import { Logger, createLogger, createRegistry, redactUrl, throttledWarning } from '@fanout/observability';
+import { Logger, createLogger, createRegistry, logConsoleWarnings, redactUrl, throttledWarning } from '@fanout/observability';
 import { createPublisher } from '@fanout/publisher';
 import { startArchive } from './archive';
 import { createBus, describeBus } from './bus';
@@ -21,6 +21,12 @@ export interface RunningServer {
 }
 
 const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
+/** The end of a shutdown's grace kept for closing the store's connections (at most a quarter of it). */
+const CLOSING_RESERVE_MS = 500;
+
+function connectionCount(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
+}
 /**
  * Sockets that carry no response are bounded in time: a new connection must start a request within
  * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
@@ -95,6 +101,7 @@ function warnOfUnreadVariables(config: FanoutConfig, logger: Logger): void {
 /** Composes the process for its role (gateway, publisher, or both for dev): config → bus → apps → listen. */
 export async function startServer(config: FanoutConfig): Promise<RunningServer> {
   const logger = createLogger({ level: config.logLevel, name: `fanout-${config.role}` });
+  const restoreConsoleWarn = logConsoleWarnings(logger);
   warnOfAWeakSecret(config, logger);
   warnOfALowOpenFileLimit(config, logger);
   warnOfUnreadVariables(config, logger);
@@ -206,7 +213,11 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       await until(Math.min(lingerUntil, deadline) - Date.now());
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await Promise.race([closed, until(deadline - Date.now())]);
+      // Connections still busy (a request still arriving, an answer not taken) are cut a moment before
+      // the deadline, so the steps after it have that moment too.
+      const closingReserveMs = Math.min(CLOSING_RESERVE_MS, config.shutdownGraceMs / 4);
+      const connectionsClosed = await Promise.race([closed.then(() => true), until(deadline - closingReserveMs - Date.now()).then(() => false)]);
+      if (!connectionsClosed) logger.info({ connections: await connectionCount(server) }, 'closing the connections still open at the end of the drain');
       server.closeAllConnections();
       revocations.stop();
       const closing = (async () => {
@@ -218,6 +229,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
       const closedInTime = await Promise.race([closing.then(() => true), until(deadline - Date.now()).then(() => false)]);
       if (closedInTime) logger.info('stopped');
       else logger.warn('stopped at the end of the grace, before the store answered the last calls');
+      restoreConsoleWarn();
     },
   };
 }
