@@ -89,6 +89,8 @@ const DEFAULT_LINGER_MS = 5;
 const DEFAULT_MAX_QUEUED = 10_000;
 const DEFAULT_MAX_IN_FLIGHT = 16;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Network errors of a request that was never sent: no connection, no such host. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 /** `{"events":[` … `]}` and the commas: a request stays under the 4 MiB limit with room to spare. */
 const MAX_BODY_BYTES = MAX_REQUEST_BYTES - 1024;
 
@@ -294,6 +296,9 @@ export function createProducer(options: ProducerOptions): Producer {
     const sent: SentEvent[] = batch.map((e) => ({ eventId: e.eventId, subject: e.subject }));
     const started = Date.now();
     let delay = retry.initialDelayMs;
+    // Whether some attempt may have reached a publisher that stored the batch: not when every one was
+    // refused before it was sent, or answered 503 (the publisher's "nothing stored").
+    let mayBeStored = false;
     for (let attempt = 1; ; attempt++) {
       let reason: string;
       try {
@@ -302,13 +307,16 @@ export function createProducer(options: ProducerOptions): Producer {
         const outcome = readAnswer(response.status, text, sent, response.headers.get('retry-after'));
         if (outcome.kind === 'events') return outcome.outcomes;
         reason = outcome.reason;
+        if (response.status !== 503) mayBeStored = true;
       } catch (error) {
-        const cause = (error as { cause?: { message?: string } }).cause?.message;
-        reason = `no answer from ${options.url}: ${cause ?? (error as Error).message}`;
+        const cause = (error as { cause?: { message?: string; code?: string } }).cause;
+        reason = `no answer from ${options.url}: ${cause?.message ?? (error as Error).message}`;
+        if (!NOT_SENT_CODES.has(cause?.code ?? '')) mayBeStored = true;
       }
       const wait = Math.random() * delay;
       if (Date.now() - started + wait >= retry.maxElapsedMs) {
-        const message = `${reason} (gave up after ${attempt} attempts; the events may be stored: publish them again with the same eventIds to know)`;
+        const stored = mayBeStored ? 'the events may be stored: publish them again with the same eventIds to know' : 'nothing was stored';
+        const message = `${reason} (gave up after ${attempt} attempts; ${stored})`;
         return batch.map((entry) => ({ kind: 'rejected', error: new ProducerUnavailableError(message, 0, entry.eventId) }));
       }
       options.onRetry?.(reason, attempt);

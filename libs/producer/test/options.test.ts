@@ -1,4 +1,5 @@
 /** What createProducer and publish refuse before anything is sent (no server: a fetch that records its calls). */
+import { AddressInfo, createServer } from 'node:net';
 import { MAX_EVENT_BYTES } from '@fanout/contracts';
 import { ProducerUnavailableError, ValidationError, createProducer } from '../src';
 
@@ -102,4 +103,30 @@ test('events given up on (retry.maxElapsedMs) reject each with its own ProducerU
   ]);
   expect(errors[0]!.message).toMatch(/ECONNREFUSED.*gave up after \d+ attempts/);
   await producer.close().catch(() => undefined);
+});
+
+test('giving up says whether the events may be stored: not when every attempt was refused before it was sent, or answered 503', async () => {
+  const job = { eventId: 'e1', subject: { kind: 'job' as const, id: 'j1' }, type: 'job.status' as const, data: { status: 'pending' as const } };
+  // A port nothing listens on (fetch refuses port 1 itself as a bad port).
+  const closedPort = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const failing = (fetchImpl: typeof fetch) => createProducer({ url: `http://127.0.0.1:${closedPort}`, tenant: 't', fetch: fetchImpl, lingerMs: 0, retry: { initialDelayMs: 10, maxElapsedMs: 100 } });
+  const messageOf = async (fetchImpl: typeof fetch): Promise<string> => {
+    const producer = failing(fetchImpl);
+    const error = (await producer.publish(job).then(() => undefined, (e: Error) => e))!;
+    await producer.close().catch(() => undefined);
+    return error.message;
+  };
+  // A closed port, with the real fetch.
+  expect(await messageOf(fetch)).toMatch(/ECONNREFUSED.*; nothing was stored\)$/);
+  expect(await messageOf((async () => new Response('{"title":"x","status":503,"detail":"d"}', { status: 503 })) as typeof fetch)).toMatch(/nothing was stored\)$/);
+  const reset = (async () => {
+    throw new TypeError('fetch failed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+  }) as typeof fetch;
+  expect(await messageOf(reset)).toMatch(/ECONNRESET.*the events may be stored: publish them again with the same eventIds/);
+  expect(await messageOf((async () => new Response('bad gateway', { status: 502 })) as typeof fetch)).toMatch(/the events may be stored/);
 });
