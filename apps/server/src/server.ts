@@ -24,15 +24,13 @@ const STORE_WAIT_BEFORE_LISTEN_MS = 10_000;
 /** The end of a shutdown's grace kept for closing the store's connections (at most a quarter of it). */
 const CLOSING_RESERVE_MS = 500;
 
-function connectionCount(server: Server): Promise<number> {
-  return new Promise((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
-}
 /**
  * Sockets that carry no response are bounded in time: a new connection must start a request within
  * FIRST_REQUEST_TIMEOUT_MS, send its headers within 10 s and its whole request within 30 s
- * (checked every second) with no pause of RESPONSE_STALL_TIMEOUT_MS (answered 408), and a kept-alive socket closes after 5 s without a request (Node's
- * keepAliveTimeout). Node itself never times out a connection that sends nothing. How many such
- * sockets a process holds at once, and an answer in progress, are bounded by connection-bounds.ts.
+ * (checked every second) with no pause of RESPONSE_STALL_TIMEOUT_MS (else it is answered 408), and a
+ * kept-alive socket closes after 5 s without a request (Node's keepAliveTimeout). Node itself never
+ * times out a connection that sends nothing. How many such sockets a process holds at once, and an
+ * answer in progress, are bounded by connection-bounds.ts.
  */
 const IDLE_SOCKET_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 } as const;
 const FIRST_REQUEST_TIMEOUT_MS = 10_000;
@@ -96,6 +94,10 @@ function warnOfUnreadVariables(config: FanoutConfig, logger: Logger): void {
     { variables: config.unreadVariables },
     `set but not read by fanout ${config.role}: misspelt, or of no effect with this configuration (docs/configuration.md lists every setting)`,
   );
+}
+
+function connectionCount(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
 }
 
 /** Composes the process for its role (gateway, publisher, or both for dev): config → bus → apps → listen. */
