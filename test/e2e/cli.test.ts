@@ -315,4 +315,12 @@ describe('fanout servers', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: fanout <command>/);
   });
+
+  it('fanout --version prints the version of the package', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'apps/cli/package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const run = await runCli([flag]);
+      expect({ flag, code: run.code, stdout: run.stdout }).toEqual({ flag, code: 0, stdout: `fanout ${version}\n` });
+    }
+  });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, ROLES, Role, runServer } from '@fanout/server';
 import { UsageError } from './client/endpoint';
 import { emitCommand } from './commands/emit';
@@ -12,7 +14,7 @@ servers
   dev         gateway + publisher + dashboard in one process on 127.0.0.1:8080;
               the embedded in-memory bus when REDIS_URL is unset
 
-clients (\`fanout <command> --help\` for each one's options)
+clients (\`fanout <command> --help\` for each one's options; \`fanout --version\`)
   emit        publish events from the command line, a JSON file or stdin
   tail        follow a subject's stream (job, pack-run, run) to its end, resuming by itself
   run-pack    execute a task pack (YAML) on this machine and publish it as a pack run
@@ -44,10 +46,19 @@ async function runClient(name: string, command: (args: string[]) => Promise<numb
   process.exit(code);
 }
 
+/** The version of this package (apps/cli/package.json, beside dist/ and src/ alike). */
+function version(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 async function main(args: string[]): Promise<void> {
   const role = args[0];
   if (role === '--help' || role === '-h' || role === 'help') {
     console.log(USAGE);
+    return;
+  }
+  if (role === '--version' || role === '-V' || role === 'version') {
+    console.log(`fanout ${version()}`);
     return;
   }
   const client = role === undefined ? undefined : CLIENT_COMMANDS[role];
