@@ -39,6 +39,13 @@ export interface ArchiverOptions {
 }
 
 /**
+ * How long after start a pass that cannot reach the store is not warned of, until one has: the first
+ * passes of a process run while its connection to the store is still being made (commands are not
+ * queued), and a store that stays unreachable is warned of by the connection itself at once.
+ */
+const STARTUP_QUIET_MS = 10_000;
+
+/**
  * Moves finished subjects from the store to the archive: claims due subjects (leased), reads each
  * one's retained history, writes it as one object (a retry writes the same bytes to the same key),
  * then finishes it in the store (its keys deleted or set to expire soon). A subject that fails is
@@ -51,14 +58,16 @@ export class Archiver {
   /** Set by stop(): no pass starts, and one under way ends after its current subject. */
   private stopped = true;
   private nextRepairAt = 0;
-  /** Passes in a row that could not reach the store. */
-  private failedPasses = 0;
+  /** Until the store first answered a pass, or this time: a pass that fails is not warned of. */
+  private quietUntil = 0;
+  private reachedStore = false;
 
   constructor(private readonly options: ArchiverOptions) {}
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.quietUntil = Date.now() + STARTUP_QUIET_MS;
     this.schedule(0);
   }
 
@@ -107,12 +116,11 @@ export class Archiver {
         this.nextRepairAt = Date.now() + Math.min(REPAIR_EVERY_MS, (this.options.settings.historyTtlSeconds * 1000) / 4);
       }
       await this.archiveDue();
-      this.failedPasses = 0;
+      this.reachedStore = true;
     } catch (error) {
-      // One pass that fails is no news: the first one of a process may run before its connection is
-      // up (commands are not queued). Two in a row are.
-      this.failedPasses += 1;
-      if (this.failedPasses >= 2) this.options.logger.warn({ err: (error as Error).message, failedPasses: this.failedPasses }, 'the archiver could not reach the store; trying again');
+      if (this.reachedStore || Date.now() >= this.quietUntil) {
+        this.options.logger.warn({ err: (error as Error).message }, 'the archiver could not reach the store; trying again');
+      }
     }
   }
 
