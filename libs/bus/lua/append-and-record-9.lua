@@ -62,9 +62,10 @@ local reply, statusChanges = appendEvents(subjectKeys, {
 })
 if reply.err or overQuota then return reply end
 
-local epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil = unpack(reply[2])
-if epoch == nil then
+local epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil, archived = unpack(reply[2])
+if epoch == nil or archived == '1' then
   -- The subject has no history: nothing to record, and a reservation made for it no longer counts.
+  -- An archived one: its tenant's keys let it go when its history went.
   if reservedUntil ~= '' then releaseReservation(tenantKeys.live, member, reservedUntil) end
   return reply
 end

@@ -26,7 +26,7 @@ export function appendReplyLua(): string {
 
 /** Per event: stored or duplicate with its seq, or refused: {REFUSED, rule, current, requested, expectedAttempt?}. */
 type RawOutcome = [typeof STORED | typeof DUPLICATE, number] | [typeof REFUSED, string, string, string, number?];
-type RawState = [] | [string, number, string, '0' | '1', string | number, string, string, number | ''];
+type RawState = [] | [string, number, string, '0' | '1', string | number, string, string, number | '', '1' | ''];
 
 type RawOverQuota = [typeof OVER_QUOTA, number];
 
@@ -83,7 +83,9 @@ export function parseAppendReply(kind: SubjectKind, events: readonly PublishedEv
   const [rawOutcomes, rawState, activity] = raw as [RawOutcome[], RawState, string?];
   const answered = rawOutcomes.map((r, i) => toOutcome(kind, events[i]!, r));
   if (rawState.length === 0) return { outcomes: withholdAfterRefusal(answered, 0) };
-  const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil] = rawState;
+  const [epoch, lastSeq, storedAt, terminal, statusSeq, status, statusAt, liveUntil, archived] = rawState;
+  // An archived subject takes nothing, and its tenant's record leaves it alone (lua/finish-archive-4.lua).
+  if (archived === '1') return { outcomes: withholdAfterRefusal(answered, Number(lastSeq)) };
   const state: SubjectState = { epoch, lastSeq: Number(lastSeq), storedAt, terminal: terminal === '1' };
   if (liveUntil !== undefined && liveUntil !== '') state.liveUntilMs = Number(liveUntil);
   if (statusSeq !== '') state.previousStatus = { seq: Number(statusSeq), status, at: statusAt };

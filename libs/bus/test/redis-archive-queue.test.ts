@@ -129,6 +129,12 @@ describe('the archive queue on Redis', () => {
     await client.del(index.recent, index.recorded);
 
     expect(await bus.append(subject, [terminal])).toEqual([expect.objectContaining({ eventId: terminal.eventId, seq: 5, duplicate: true })]);
+    // In a batch beside an event refused, the terminal event is still reported stored, as a duplicate.
+    const late = status(subject, 'canceled');
+    expect(await bus.append(subject, [terminal, late])).toEqual([
+      { eventId: terminal.eventId, seq: 5, duplicate: true },
+      { eventId: late.eventId, error: expect.objectContaining({ code: 'transition', current: 'succeeded' }) },
+    ]);
     // An earlier event's id left with the history: it is refused as any event after the end.
     for (const event of [stored[0]!, status(subject, 'pending'), status(subject, 'canceled')]) {
       const [refused] = await bus.append(subject, [event]);

@@ -196,7 +196,8 @@ describe('the archive queue on Redis Cluster', () => {
       const [again] = claimed;
       const terminal = [...terminals].find(([s]) => s.id === again!.id)![1];
       expect(await archiving.append(again!, [terminal])).toEqual([{ eventId: terminal.eventId, seq: 2, duplicate: true }]);
-      const [refused] = await archiving.append(again!, [status(again!, 'pending')]);
+      const [duplicate, refused] = await archiving.append(again!, [terminal, status(again!, 'pending')]);
+      expect(duplicate).toEqual({ eventId: terminal.eventId, seq: 2, duplicate: true });
       expect(refused).toMatchObject({ error: { code: 'transition', current: 'canceled' } });
       expect(await archiving.info(again!)).toBeNull();
       expect(await pendingOfTenant()).toEqual([]);

@@ -18,9 +18,10 @@ Returns reply, statusChanges. reply is {outcomes, state}. outcomes, per event: {
 {DUPLICATE, seq}, or {REFUSED, rule, current, requested[, expectedAttempt]}; when one is refused
 nothing is written and the caller answers the others not stored. state, for the tenant's record of
 the subject: {} when the subject has no history, else {epoch, lastSeq, storedAt, terminal (0|1),
-statusSeq, status, statusAt, liveUntil}, the status being the last status event stored before this
+statusSeq, status, statusAt, liveUntil, archived}, the status being the last status event stored before this
 call ('' for a subject this call created), liveUntil the epoch ms its unfinished history now expires
-when this call renewed that expiry, else ''. statusChanges: the status events this call stored, {seq, status}
+when this call renewed that expiry, else '', archived '1' for a subject whose history was archived
+(finish-archive-4.lua), which its tenant's record leaves alone, else ''. statusChanges: the status events this call stored, {seq, status}
 in seq order.
 reply is the error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after
 storeBy (by its own clock).
@@ -131,13 +132,12 @@ local function appendEvents(keys, a)
   local statusSeq, statusAt = meta[7] or '', meta[8] or ''
 
   -- What the tenant's record needs: the subject as it stands, with its last status before this call.
-  local function stateAfter(lastSeq, storedAt, terminal, liveUntil)
-    return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt, liveUntil }
-  end
-  -- An archived subject (finish-archive-4.lua) is not recorded again: its tenant's keys let it go.
   local archived = meta[9] == '1'
+  local function stateAfter(lastSeq, storedAt, terminal, liveUntil)
+    return { epoch, lastSeq, storedAt, terminal and '1' or '0', statusSeq, meta[3] or '', statusAt, liveUntil, archived and '1' or '' }
+  end
   local function unchangedState()
-    if not meta[1] or archived then return {} end
+    if not meta[1] then return {} end
     return stateAfter(storedSeq, meta[6] or '', meta[5] == '1', '')
   end
 
