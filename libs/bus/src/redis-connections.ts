@@ -239,5 +239,6 @@ export async function closeConnection(connection: CommandConnection | Subscriber
   const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
   await Promise.race([connection.quit().then(() => undefined, () => undefined), waited]);
   clearTimeout(timer);
-  connection.disconnect();
+  // Once ended, disconnect() would only arm ioredis's 2 s timer to destroy a socket already gone.
+  if (connection.status !== 'end') connection.disconnect();
 }

@@ -128,6 +128,9 @@ export class RedisStore implements Pick<Bus, 'append' | 'info' | 'history' | 're
       if (/\bDB index is out of range\b/i.test(error.message)) {
         this.databaseRefused ??= new Error(`Redis refused the database of the URL (${error.message}): not ready, and nothing is stored`);
         this.logger.error({ err: error.message }, 'redis refused the database of REDIS_URL');
+        // Closed for good: nothing that shares the connection (revocations, watcher counts, the
+        // archive's queue) may read or write database 0, which may be another deployment's.
+        this.command.disconnect();
         return;
       }
       this.logger.warn({ err: error.message }, 'redis command connection error');

@@ -75,6 +75,14 @@ describe('RedisBus specifics', () => {
     await expect(bus.info(inZero)).rejects.toThrow(/refused the database/);
     await expect(bus.history(inZero, 0, 10)).rejects.toThrow(/refused the database/);
     await expect(bus.recentSubjects(inZero.tenant, undefined, 10)).rejects.toThrow(/refused the database/);
+    // Nor does anything else that shares the connection: revocations, watcher counts.
+    const keysBefore = (await client().keys('*')).sort();
+    const now = Date.now();
+    const revocation = { id: unique('revocation'), tenant: 'other-deployment', expiresAt: new Date(now + 60_000).toISOString(), createdAt: new Date(now).toISOString() };
+    await expect(bus.addRevocation(revocation, 100)).rejects.toThrow();
+    await expect(bus.activeRevocations()).rejects.toThrow();
+    await expect(bus.reportWatchers('replica-db99', [{ subject: inZero, count: 1 }], 10_000)).rejects.toThrow();
+    expect((await client().keys('*')).sort()).toEqual(keysBefore);
   });
 
   async function keysOf(c: Redis, subject: TenantSubject): Promise<string[]> {
