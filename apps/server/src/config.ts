@@ -170,9 +170,14 @@ export function parseCorsOrigins(text: string): string[] {
   });
 }
 
-/** A Redis URL as an error message shows it: the password it may hold never goes into the message. */
-function shownRedisUrl(text: string): string {
-  return JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@'));
+/** `text` with the credentials of any URL or address in it (`user:password@`) hidden. */
+function hideCredentials(text: string): string {
+  return text.replace(/[^\s"',/@]+@/g, '***@');
+}
+
+/** A URL as an error message shows it: the password it may hold never goes into the message. */
+function shownUrl(text: string): string {
+  return JSON.stringify(hideCredentials(text));
 }
 
 /**
@@ -183,7 +188,7 @@ const MAX_SUBJECT_IDLE_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 /** A single Redis's URL: a host, a port from 1 to 65535 if any, and a database number if any. */
 function checkRedisUrl(text: string): void {
-  const shown = shownRedisUrl(text);
+  const shown = shownUrl(text);
   let url: URL;
   try {
     url = new URL(text);
@@ -192,6 +197,12 @@ function checkRedisUrl(text: string): void {
   }
   if (!url.hostname) throw new ConfigError('REDIS_URL', `has no host (got ${shown}; expected redis://host:port/db)`);
   if (url.port === '0') throw new ConfigError('REDIS_URL', `the port must be from 1 to 65535 (got ${shown})`);
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw new ConfigError('REDIS_URL', `the user or password has a malformed %-escape (got ${shown}; write % as %25)`);
+  }
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d{1,5}$/.test(db)) {
     throw new ConfigError('REDIS_URL', `the database must be a number, as in redis://host:port/0 (got ${shown})`);
@@ -246,13 +257,13 @@ export function loadConfig(role: Role, givenEnv: NodeJS.ProcessEnv): FanoutConfi
     'REDIS_URL',
     z.string().regex(/^rediss?(\+cluster)?:\/\/[^\s]+$/, 'must be a redis://host:port/db or redis+cluster://host:port,host:port URL'),
     undefined,
-    shownRedisUrl,
+    shownUrl,
   );
   if (redisUrl && isClusterUrl(redisUrl)) {
     try {
       parseClusterUrl(redisUrl);
     } catch (error) {
-      throw new ConfigError('REDIS_URL', (error as Error).message);
+      throw new ConfigError('REDIS_URL', hideCredentials((error as Error).message));
     }
   } else if (redisUrl) {
     checkRedisUrl(redisUrl);
@@ -291,7 +302,7 @@ export function loadConfig(role: Role, givenEnv: NodeJS.ProcessEnv): FanoutConfi
     auth = { mode: 'none' };
   } else {
     const secret = read<string | undefined>(env, 'FANOUT_JWT_SECRET', z.string().min(1), undefined);
-    const jwksUrl = read<string | undefined>(env, 'FANOUT_JWKS_URL', z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }), undefined);
+    const jwksUrl = read<string | undefined>(env, 'FANOUT_JWKS_URL', z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }), undefined, shownUrl);
     if (!secret && !jwksUrl) throw new ConfigError('FANOUT_JWT_SECRET', 'FANOUT_JWT_SECRET or FANOUT_JWKS_URL is required when FANOUT_AUTH=jwt');
     auth = {
       mode: 'jwt',

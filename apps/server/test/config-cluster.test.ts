@@ -34,7 +34,7 @@ describe('Redis Cluster configuration', () => {
   });
 
   it('never shows the password of a REDIS_URL it refuses', () => {
-    for (const url of ['http://user:s3cret@a:1', 'redis://:s3cret@a:0', 'redis://:s3cret@a:1/x']) {
+    for (const url of ['http://user:s3cret@a:1', 'redis://:s3cret@a:0', 'redis://:s3cret@a:1/x', 'redis://u:s3cret%zz@a:1', 'redis+cluster://u:s3cret@', 'redis+cluster://u:s3cret@a:1,u2:s3cret2@b']) {
       const error = configError({ REDIS_URL: url });
       expect({ url, variable: error.variable, leaks: error.message.includes('s3cret') }).toEqual({ url, variable: 'REDIS_URL', leaks: false });
     }

@@ -44,7 +44,8 @@ describe('FANOUT_JWKS_URL', () => {
   });
 
   // Another scheme cannot be fetched: every token would be a 401 for the server's own setting.
-  it.each(['ftp://127.0.0.1/jwks', 'file:///etc/jwks.json', 'jwks'])('refuses %j at start, naming the variable', (url) => {
+  it.each(['ftp://127.0.0.1/jwks', 'file:///etc/jwks.json', 'jwks', 'http://u:s3cret@/jwks'])('refuses %j at start, naming the variable and no password', (url) => {
     expect(() => jwksOf(url)).toThrow(/^FANOUT_JWKS_URL: must be an http:\/\/ or https:\/\/ URL/);
+    expect(() => jwksOf(url)).not.toThrow(/s3cret/);
   });
 });

@@ -297,7 +297,8 @@ export function createProducer(options: ProducerOptions): Producer {
     const started = Date.now();
     let delay = retry.initialDelayMs;
     // Whether some attempt may have reached a publisher that stored the batch: not when every one was
-    // refused before it was sent, or answered 503 (the publisher's "nothing stored").
+    // refused before it was sent. An answer, even a 503, may come after a store (a replica that did
+    // not acknowledge in time, a tenant's record that failed after the append).
     let mayBeStored = false;
     for (let attempt = 1; ; attempt++) {
       let reason: string;
@@ -307,7 +308,7 @@ export function createProducer(options: ProducerOptions): Producer {
         const outcome = readAnswer(response.status, text, sent, response.headers.get('retry-after'));
         if (outcome.kind === 'events') return outcome.outcomes;
         reason = outcome.reason;
-        if (response.status !== 503) mayBeStored = true;
+        mayBeStored = true;
       } catch (error) {
         const cause = (error as { cause?: { message?: string; code?: string } }).cause;
         reason = `no answer from ${options.url}: ${cause?.message ?? (error as Error).message}`;

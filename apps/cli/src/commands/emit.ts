@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EVENT_TYPES, EventType, MAX_BATCH_EVENTS } from '@fanout/contracts';
-import { ProducerError, ProducerEvent, StoredResult, ValidationError, checkEvent, createProducer } from '@fanout/producer';
+import { ProducerError, ProducerEvent, ProducerUnavailableError, StoredResult, ValidationError, checkEvent, createProducer } from '@fanout/producer';
 import { UsageError, resolveEndpoint } from '../client/endpoint';
 import { completeEvent } from '../client/publish';
 import { styleFor } from '../client/terminal';
@@ -149,7 +149,8 @@ export async function emitCommand(args: string[]): Promise<number> {
   const print = (event: Json, outcome: PromiseSettledResult<StoredResult>) => {
     if (values.json) return;
     const label = `${subjectLabel(event)} ${String(event['type'])}`;
-    if (outcome.status === 'rejected') console.log(`${style.red('refused')}  ${label}  ${firstLine(outcome.reason)}`);
+    // Refused by the publisher (409, 400, quota), or no answer it could give in time (may be stored: see the message).
+    if (outcome.status === 'rejected') console.log(`${style.red(outcome.reason instanceof ProducerUnavailableError ? 'failed' : 'refused')}  ${label}  ${firstLine(outcome.reason)}`);
     else if (outcome.value.duplicate) console.log(`${style.yellow('duplicate')}  ${label}  seq ${outcome.value.seq} (already stored)`);
     else console.log(`${style.green('stored')}  ${label}  seq ${outcome.value.seq}`);
   };
@@ -188,7 +189,7 @@ export async function emitCommand(args: string[]): Promise<number> {
   const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
   const messages = [...new Set(refused.map((o) => (o.reason as ProducerError).message))];
   for (const message of messages) console.error(`fanout emit: ${message}`);
-  if (refused.length > 0 && events.length > 1) console.error(`fanout emit: ${events.length - refused.length} of ${events.length} events stored, ${refused.length} not`);
+  if (refused.length > 0 && events.length > 1) console.error(`fanout emit: ${events.length - refused.length} of ${events.length} events stored, ${refused.length} refused or failed`);
   return refused.length > 0 ? 1 : 0;
 }
 
