@@ -271,6 +271,39 @@ describe('dashboard with FANOUT_AUTH=jwt', () => {
     }
   });
 
+  it('a subject opened from a link before any token: the panel asks (not "refused"), says when a token lacks stream:read, and the subject streams once a good token comes, even after its stream gave up on two refused ones', async () => {
+    const { dev, id, env } = await devWithAJob();
+    try {
+      const page = await newPage();
+      const reason = () => page.textContent('#token-reason');
+      const give = async (token: string) => {
+        await page.fill('#token-input', token);
+        await page.keyboard.press('Enter');
+      };
+      await page.goto(`${dev.url}/#/job/${id}`);
+      await page.waitForSelector('#token-panel:not([hidden])', { timeout: 10_000 });
+      expect(await reason()).toMatch(/^Paste a JWT with the stream:read scope/);
+
+      await give(await sign('events:write'));
+      await page.waitForFunction(() => /lacks the stream:read scope/.test(document.getElementById('token-reason')!.textContent ?? '') && !document.getElementById('token-panel')!.hidden, undefined, { timeout: 10_000 });
+      await give('not-a-jwt');
+      // The subject's stream was refused twice in a row: the client gave it up.
+      await page.waitForFunction(() => document.getElementById('connection')!.dataset['state'] === 'error', undefined, { timeout: 10_000 });
+      await page.waitForSelector('#token-panel:not([hidden])', { timeout: 10_000 });
+
+      await give(await sign('stream:read'));
+      await page.waitForFunction(() => document.getElementById('subject-status')!.textContent === 'scheduled', undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.getElementById('connection')!.dataset['state'] === 'live', undefined, { timeout: 10_000 });
+      expect((await runCli(['emit', 'job.status', id, 'status=leased'], { env })).code).toBe(0);
+      await page.waitForFunction(() => document.getElementById('subject-status')!.textContent === 'leased', undefined, { timeout: 10_000 });
+      expect(await page.isHidden('#token-panel')).toBe(true);
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+      await page.close();
+    } finally {
+      await dev.stop();
+    }
+  });
+
   it('asks once when several reads are refused together: a read refused after the token was given uses it', async () => {
     const { dev, id } = await devWithAJob();
     try {

@@ -160,7 +160,7 @@ export class Connection<F> {
     const message = detail ?? (status ? `the gateway answered ${status}` : 'the stream could not be opened');
     if ((status === 401 || status === 403) && this.options.getToken && this.authRetries < MAX_AUTH_RETRIES) {
       this.authRetries += 1;
-      void this.renewTokenAndReopen();
+      void this.renewTokenAndReopen(status);
       return;
     }
     if (status !== undefined && FATAL_STATUSES.has(status)) {
@@ -181,14 +181,15 @@ export class Connection<F> {
     this.retryTimer = setTimeout(() => this.open(), delay);
   }
 
-  private async renewTokenAndReopen(): Promise<void> {
+  /** @param refusedWith the status the gateway refused the token with; none when it expired. */
+  private async renewTokenAndReopen(refusedWith?: 401 | 403): Promise<void> {
     this.state.setState('reconnecting');
     if (!this.options.getToken) {
       this.state.error({ kind: 'token', message: 'the token expired and there is no getToken to renew it', final: true });
       return this.finish();
     }
     try {
-      this.token = await this.options.getToken();
+      this.token = await this.options.getToken(refusedWith);
     } catch (error) {
       this.state.error({ kind: 'token', message: `getToken failed: ${(error as Error)?.message ?? String(error)}`, final: true });
       return this.finish();

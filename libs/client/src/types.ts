@@ -59,8 +59,12 @@ export interface StreamOptions {
   baseUrl: string;
   /** A JWT with `stream:read`; sent as `?access_token=` (EventSource cannot set headers). */
   token?: string;
-  /** Called for a new token when the stream ends with `token_expired` (and on auth failures). */
-  getToken?: () => string | Promise<string>;
+  /**
+   * Called for a new token when the stream ends with `token_expired` (no argument), and when the
+   * gateway refuses the token (`refusedWith`: 401 for a missing, malformed, expired or badly signed
+   * one, 403 for one without `stream:read`), at most twice in a row.
+   */
+  getToken?: (refusedWith?: 401 | 403) => string | Promise<string>;
   /**
    * `X-Tenant` for a gateway with `FANOUT_AUTH=none`. Only fetch-based EventSource implementations
    * (such as the `eventsource` package) can send it; a browser's EventSource cannot.

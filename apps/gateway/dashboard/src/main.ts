@@ -24,7 +24,13 @@ const NO_SCOPE = 'The token lacks the stream:read scope: paste another.';
 
 const connectionStates: Shown[] = [];
 const badge = new ConnectionBadge(connectionStates);
-const tokens = new TokenPanel(() => void start());
+/** A stream gave up on refused tokens (the client asks twice in a row, then ends it): the next token given starts the page again. */
+let streamGaveUp = false;
+const tokens = new TokenPanel((someoneWaited) => {
+  if (someoneWaited && !streamGaveUp) return;
+  streamGaveUp = false;
+  void start();
+});
 /** How many events a pack run's stream starts with (?tail=): its latest lines; earlier ones are paged in as the log scrolls up. */
 const LOG_TAIL = 1000;
 /** Earlier lines are read in pages of this many events (the history route's most). */
@@ -73,9 +79,12 @@ function streamOptions(owner: Owner): StreamOptions {
   return {
     baseUrl: '',
     token: sent,
-    getToken: async () => (sent = await tokens.ask(sent, REFUSED)),
+    // No token sent yet (a link opened before one was given): the panel's own words, not "refused".
+    getToken: async (refusedWith) => (sent = await tokens.ask(sent, sent === undefined ? undefined : refusedWith === 403 ? NO_SCOPE : REFUSED)),
     ...badge.follow(owner, (error) => {
-      if (refusedToken(error)) tokens.show(error.status === 403 ? NO_SCOPE : REFUSED);
+      if (!refusedToken(error)) return;
+      streamGaveUp = true;
+      tokens.show(error.status === 403 ? NO_SCOPE : REFUSED);
     }),
   };
 }

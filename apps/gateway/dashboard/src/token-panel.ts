@@ -13,8 +13,8 @@ export class TokenPanel {
   private readonly defaultReason = this.reason.textContent ?? '';
   private waiting: ((token: string) => void)[] = [];
 
-  /** `onChanged`: a token was given that nobody was waiting for (the page starts again with it). */
-  constructor(onChanged: () => void) {
+  /** `onChanged`: a token was given, after those waiting for one have it (`someoneWaited`: there were). */
+  constructor(onChanged: (someoneWaited: boolean) => void) {
     element('token-form', HTMLFormElement).addEventListener('submit', (event) => {
       event.preventDefault();
       const token = this.input.value.trim();
@@ -25,8 +25,8 @@ export class TokenPanel {
       this.change.hidden = false;
       const waiting = this.waiting;
       this.waiting = [];
-      if (waiting.length === 0) onChanged();
       for (const resolve of waiting) resolve(token);
+      onChanged(waiting.length > 0);
     });
     this.change.addEventListener('click', () => this.show('Paste a new token (JWT with the stream:read scope).'));
     this.change.hidden = storedToken() === undefined;
