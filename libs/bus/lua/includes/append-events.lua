@@ -18,11 +18,11 @@ Returns reply, statusChanges. reply is {outcomes, state}. outcomes, per event: {
 {DUPLICATE, seq}, or {REFUSED, rule, current, requested[, expectedAttempt]}; when one is refused
 nothing is written and the caller answers the others not stored. state, for the tenant's record of
 the subject: {} when the subject has no history, else {epoch, lastSeq, storedAt, terminal (0|1),
-statusSeq, status, statusAt, liveUntil, archived}, the status being the last status event stored before this
-call ('' for a subject this call created), liveUntil the epoch ms its unfinished history now expires
-when this call renewed that expiry, else '', archived '1' for a subject whose history was archived
-(finish-archive-4.lua), which its tenant's record leaves alone, else ''. statusChanges: the status events this call stored, {seq, status}
-in seq order.
+statusSeq, status, statusAt, liveUntil, archived}, the status being the last status event stored
+before this call ('' for a subject this call created), liveUntil the epoch ms its unfinished history
+now expires when this call renewed that expiry, else '', archived '1' for a subject whose history was
+archived (finish-archive-4.lua), which its tenant's record leaves alone, else ''. statusChanges: the
+status events this call stored, {seq, status} in seq order.
 reply is the error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after
 storeBy (by its own clock).
 ]]
