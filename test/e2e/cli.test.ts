@@ -302,7 +302,7 @@ describe('fanout run-pack and fanout tail', () => {
 });
 
 describe('fanout servers', () => {
-  it('refuse arguments (they are configured by environment variables) with exit 2 and one line saying so; --help prints the usage', async () => {
+  it("refuse arguments (they are configured by environment variables) with exit 2 and one line saying so; --help prints the server's own usage", async () => {
     for (const role of ['gateway', 'publisher', 'dev']) {
       const result = await runCli([role, '--port', '9999'], { env: { REDIS_URL: 'redis://127.0.0.1:1/0', FANOUT_AUTH: 'none', HOST: '127.0.0.1' } });
       expect({ code: result.code, stderr: result.stderr.trim() }).toEqual({
@@ -311,9 +311,17 @@ describe('fanout servers', () => {
       });
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     }
-    const help = await runCli(['gateway', '--help']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^usage: fanout <command>/);
+    for (const [role, port] of [
+      ['gateway', '8080'],
+      ['publisher', '8081'],
+      ['dev', '8080'],
+    ]) {
+      const help = await runCli([role!, '--help']);
+      expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(help.stdout).toMatch(new RegExp(`^usage: fanout ${role}\n`));
+      expect(help.stdout).toMatch(new RegExp(`PORT, HOST +${port}`));
+      expect(help.stdout).toContain('docs/configuration.md');
+    }
   });
 
   it('fanout --version prints the version of the package', async () => {

@@ -172,6 +172,71 @@ describe('dashboard log view', () => {
     await page.close();
   });
 
+  it('keeps a page left open on a long run within its limit: the oldest lines go while it follows the tail and load again as it is scrolled up, up to twice the limit', async () => {
+    // The view's limit (LOG_LIMIT in log-view.ts) is 100,000 lines or 32 Mi UTF-16 units of messages.
+    // Messages of 8,000 characters reach the second first: 4,194 lines; twice the limit, 8,388.
+    const limitChars = 32 * 1024 * 1024;
+    const width = 8_000;
+    const total = 10_000;
+    const pr = packRunEvents(TENANT);
+    await stack.publishOk([pr.status('running', { packName: 'long', steps: [{ index: 0, name: 'print' }] }), pr.step(0, 'print', 'running')]);
+    const { page, problems } = await newPage();
+    await page.goto(`${stack.gateways[0]!.url}/#/pack-run/${pr.id}`);
+    await page.waitForFunction(() => document.getElementById('log-count')?.textContent === '0 lines', undefined, { timeout: 30_000 });
+    const line = (n: number) => pr.log(0, n, 'stdout', `${String(n).padStart(6, '0')} ${'y'.repeat(width - 7)}`);
+    // Batches under the client buffer (1 MiB): each arrives as one write.
+    for (const batch of chunk(Array.from({ length: total }, (_, i) => line(i + 1)), 100)) await stack.publishOk(batch);
+    await page.waitForSelector(`.log-row[data-line="1:${total}"]`, { timeout: 120_000 });
+    type Loaded = { count: number; chars: number; first: number; contiguous: boolean };
+    const loaded = (): Promise<Loaded> =>
+      page.evaluate(() => {
+        const lines = (window as any).fanoutDashboard.lines() as { lineNo: number; message: string }[];
+        return {
+          count: lines.length,
+          chars: lines.reduce((sum, l) => sum + l.message.length, 0),
+          first: lines[0]?.lineNo ?? 0,
+          contiguous: lines.every((l, i) => l.lineNo === lines[0]!.lineNo + i),
+        };
+      });
+    const following = await loaded();
+    expect(following.chars).toBeLessThanOrEqual(limitChars);
+    expect(following.count).toBeGreaterThan(0.8 * (limitChars / width));
+    expect(following).toMatchObject({ contiguous: true, first: total - following.count + 1 });
+    expect((await rows(page)).find((r) => r.line === `1:${total}`)!.visible).toBe(true);
+    expect(await page.textContent('#log-more')).toContain(`before event ${following.first + 2}`);
+    // The step's line counts are of the loaded lines.
+    expect(await page.textContent('#steps-body')).toContain(`${following.count} / 0`);
+
+    // Scrolled up, the dropped lines load again, page by page, until twice the limit.
+    let last = following;
+    for (let pages = 0; pages < 20 && !/download the log/.test((await page.textContent('#log-more')) ?? ''); pages += 1) {
+      await page.evaluate(() => {
+        document.getElementById('log')!.scrollTop = 0;
+      });
+      await page.waitForFunction(
+        (n) => (window as any).fanoutDashboard.lines().length > n || /download the log/.test(document.getElementById('log-more')!.textContent ?? ''),
+        last.count,
+        { timeout: 30_000 },
+      );
+      await page.waitForFunction(() => document.getElementById('log-more')!.textContent !== 'Loading earlier lines…', undefined, { timeout: 30_000 });
+      last = await loaded();
+    }
+    expect(await page.textContent('#log-more')).toMatch(/^The page holds as many lines as it keeps: download the log for those before event \d+\.$/);
+    expect(last.contiguous).toBe(true);
+    expect(last.count).toBeGreaterThan(following.count);
+    expect(last.first).toBeGreaterThan(1);
+    expect(last.chars).toBeGreaterThan(2 * limitChars - width);
+    expect(last.chars).toBeLessThanOrEqual(2 * limitChars + 1_000 * width); // one page of history past it at most
+    // A permalink to a line before what the page keeps says so.
+    await page.evaluate(() => {
+      location.hash = location.hash.replace(/\/L.*$/, '') + '/L1:1';
+    });
+    await page.waitForFunction(() => /before the lines this page keeps/.test(document.getElementById('log-notice')!.textContent ?? ''), undefined, { timeout: 30_000 });
+    expect((await loaded()).count).toBe(last.count);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 300_000);
+
   describe('a pack run of 100,000 lines', () => {
     const total = 100_000;
     const needleLine = 20_000;

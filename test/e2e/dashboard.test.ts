@@ -152,6 +152,48 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it("shows a running pack run whose first events were trimmed honestly: its status from the tenant's activity, a step whose events are gone as unknown (not pending), each updated by the events that follow", async () => {
+    const small = await startStack({ gateways: 1, tenant: TENANT, env: { FANOUT_HISTORY_MAXLEN: 50 } });
+    try {
+      const pr = packRunEvents(TENANT);
+      const steps = [
+        { index: 0, name: 'build' },
+        { index: 1, name: 'test' },
+        { index: 2, name: 'deploy' },
+      ];
+      const events = [
+        pr.status('running', { packName: 'trimmed', steps }),
+        pr.step(0, 'build', 'running'),
+        ...Array.from({ length: 20 }, (_, i) => pr.log(0, i + 1, 'stdout', `build ${i + 1}`)),
+        pr.step(0, 'build', 'succeeded', { exitCode: 0 }),
+        pr.step(1, 'test', 'running'),
+        ...Array.from({ length: 400 }, (_, i) => pr.log(1, i + 1, 'stdout', `test ${i + 1}`)),
+      ];
+      for (const batch of chunk(events, 100)) await small.publishOk(batch);
+      const retained = await small.history('pack-run', pr.id, { after: 0, limit: 1, tenant: TENANT });
+      expect(retained.json.events[0].seq).toBeGreaterThan(24); // every status and step event is gone
+
+      const page = await newPage();
+      await page.goto(`${small.gateways[0]!.url}/#/pack-run/${pr.id}`);
+      await page.waitForFunction(() => (window as any).fanoutDashboard.lines().some((l: PageLine) => l.message === 'test 400'), undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => document.querySelector('#steps-body tr[data-step="1"]')?.getAttribute('data-status') === 'unknown', undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.getElementById('subject-status')!.textContent === 'running', undefined, { timeout: 10_000 });
+      expect((await pageState(page)).steps).toEqual(['1 unknown']);
+      expect(await page.getAttribute('#steps-body tr[data-step="1"] .badge', 'title')).toBe('The history no longer holds its step events');
+
+      await small.publishOk([pr.step(1, 'test', 'succeeded', { exitCode: 0 }), pr.step(2, 'deploy', 'running'), pr.log(2, 1, 'stdout', 'deploying')]);
+      await page.waitForFunction(() => document.querySelector('#steps-body tr[data-step="2"]')?.getAttribute('data-status') === 'running', undefined, { timeout: 10_000 });
+      expect((await pageState(page)).steps).toEqual(['1 succeeded', '2 running']);
+      await small.publishOk([pr.step(2, 'deploy', 'succeeded', { exitCode: 0 }), pr.status('succeeded')]);
+      await page.waitForFunction(() => document.getElementById('subject-status')!.textContent === 'succeeded', undefined, { timeout: 10_000 });
+      await page.screenshot({ path: join(OUTPUT, 'pack-run-trimmed.png') });
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+      await page.close();
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('keeps 100,000 log lines responsive: virtualised rows, filters and scrolling stay fast', async () => {
     // A stack of its own whose history holds every line.
     const big = await startStack({ gateways: 1, tenant: TENANT, env: { FANOUT_HISTORY_MAXLEN: 200_000 } });

@@ -22,6 +22,33 @@ clients (\`fanout <command> --help\` for each one's options; \`fanout --version\
 Servers read their configuration from environment variables; see docs/configuration.md.
 Clients read FANOUT_URL (or FANOUT_PUBLISHER_URL / FANOUT_GATEWAY_URL), FANOUT_TOKEN, FANOUT_TENANT.`;
 
+const SERVER_SETTINGS = `Configured by environment variables only (no flags); every one is in docs/configuration.md.`;
+
+/** `fanout <server> --help`: what the server runs and the settings it needs first. */
+const SERVER_USAGE: Record<Role, string> = {
+  gateway: `usage: fanout gateway
+
+A stateless SSE gateway replica: streams, history, the dashboard at /, /healthz, /readyz, /metrics.
+${SERVER_SETTINGS}
+  PORT, HOST              8080, 0.0.0.0
+  REDIS_URL               redis://host:port/db (required; or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)
+  FANOUT_AUTH             jwt (FANOUT_JWT_SECRET or FANOUT_JWKS_URL), or none bound to loopback`,
+  publisher: `usage: fanout publisher
+
+The publisher worker: POST /api/v1/events validates, orders, stores and publishes; /healthz, /readyz, /metrics.
+${SERVER_SETTINGS}
+  PORT, HOST              8081, 0.0.0.0
+  REDIS_URL               redis://host:port/db (required; or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)
+  FANOUT_AUTH             jwt (FANOUT_JWT_SECRET or FANOUT_JWKS_URL), or none bound to loopback`,
+  dev: `usage: fanout dev
+
+Gateway, publisher and dashboard in one process on one port (npm start runs it).
+${SERVER_SETTINGS}
+  PORT, HOST              8080, 127.0.0.1
+  REDIS_URL               unset: the embedded in-memory bus (nothing survives a restart)
+  FANOUT_AUTH             none (the tenant is X-Tenant, else default), or jwt`,
+};
+
 /** The client commands: each resolves with its exit status. */
 const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   emit: emitCommand,
@@ -74,7 +101,7 @@ async function main(args: string[]): Promise<void> {
   }
   const extra = args.slice(1);
   if (extra.includes('--help') || extra.includes('-h')) {
-    console.log(USAGE);
+    console.log(SERVER_USAGE[role as Role]);
     return;
   }
   if (extra.length > 0) {

@@ -154,6 +154,8 @@ export function parseCorsOrigins(text: string): string[] {
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
+  // Set to commas and spaces alone is a mistake, not a wish for no cross-origin access (unset is that).
+  if (!entries.length && text.trim()) throw new ConfigError('FANOUT_CORS_ORIGINS', `${JSON.stringify(text.slice(0, 100))} lists no origin (expected * or a comma-separated list such as https://app.example.com,http://localhost:3000; unset for none)`);
   return entries.map((entry) => {
     if (entry === '*') return entry;
     const invalid = (why: string) => new ConfigError('FANOUT_CORS_ORIGINS', `${JSON.stringify(entry.replace(/\/\/[^@/]*@/, '//***@').slice(0, 100))} is not an origin: ${why} (expected * or a comma-separated list such as https://app.example.com,http://localhost:3000)`);

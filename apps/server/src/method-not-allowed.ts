@@ -43,7 +43,8 @@ export function methodNotAllowed(serves: { gateway: boolean; publisher: boolean 
     if (!route) return next();
     // As every other answer of a stream route that is not a stream.
     if (req.path.startsWith(STREAM_PREFIX)) res.setHeader('Connection', 'close');
-    sendProblem(res, new HttpProblem(405, `${req.method} is not a method of ${req.path}: use ${route.allow}`, {}, { Allow: route.allow }));
+    // OPTIONS is answered too (corsOnServedPaths): Allow lists every method the path answers.
+    sendProblem(res, new HttpProblem(405, `${req.method} is not a method of ${req.path}: use ${route.allow}`, {}, { Allow: `${route.allow}, OPTIONS` }));
   };
 }
 

@@ -48,6 +48,7 @@ describe('FANOUT_CORS_ORIGINS', () => {
     ]);
     expect(configOf({ FANOUT_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
     expect(configOf({}).corsOrigins).toEqual([]);
+    expect(configOf({ FANOUT_CORS_ORIGINS: '' }).corsOrigins).toEqual([]);
   });
 
   it.each([
@@ -59,6 +60,8 @@ describe('FANOUT_CORS_ORIGINS', () => {
     ['http://a.example:99999', /not a URL/],
     ['http://*.example.com', /wildcard/],
     ['https://good.example,bad', /"bad" is not an origin/],
+    [',', /lists no origin.*unset for none/],
+    [' , ,', /lists no origin/],
   ])('refuses %j, naming it', (value, why) => {
     const error = refusal({ FANOUT_CORS_ORIGINS: value });
     expect(error.variable).toBe('FANOUT_CORS_ORIGINS');

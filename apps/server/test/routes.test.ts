@@ -203,7 +203,7 @@ describe('405 and 404', () => {
   ];
   const STREAMS = ['/api/v1/stream/jobs/x', '/api/v1/stream/pack-runs/x', '/api/v1/stream/runs/x', '/api/v1/stream?subjects=job:x', '/api/v1/stream/subjects'];
   const EVERY_ROLE = ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json'];
-  /** Every route, the methods it takes (the `Allow` of its 405), and the roles that serve it. */
+  /** Every route, the methods it takes (the `Allow` of its 405, with OPTIONS), and the roles that serve it. */
   const ROUTES: [path: string, allow: string, roles: Role[]][] = [
     ['/api/v1/events', 'POST', ['publisher', 'dev']],
     ...STREAMS.map((path): [string, string, Role[]] => [path, 'GET', ['gateway', 'dev']]),
@@ -233,7 +233,7 @@ describe('405 and 404', () => {
         for (const method of METHODS.filter((m) => !allow.split(', ').includes(m))) {
           const answer = await ask(servers()[role], method, path);
           const seen = { status: answer.status, allow: answer.headers.allow, type: answer.headers['content-type'] };
-          if (seen.status !== 405 || seen.allow !== allow || (method !== 'HEAD' && !PROBLEM.test(seen.type ?? ''))) {
+          if (seen.status !== 405 || seen.allow !== `${allow}, OPTIONS` || (method !== 'HEAD' && !PROBLEM.test(seen.type ?? ''))) {
             failures.push(`${role} ${method} ${path}: ${JSON.stringify(seen)}`);
           }
           // Every answer of a stream route that is not a stream closes its connection (docs/api.md).

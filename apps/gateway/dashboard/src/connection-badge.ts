@@ -1,5 +1,6 @@
 import { ClientError, ConnectionState, StreamOptions } from '@fanout/client';
 import { element } from './dom';
+import { pushRecent } from './recent-list';
 
 /** Whose connection the badge shows: the open subject's stream, else the tenant's activity. */
 export type Owner = 'activity' | 'subject';
@@ -14,6 +15,7 @@ const TEXT: Record<Shown, string> = {
   error: 'Disconnected',
 };
 const AUTH = 'auth';
+const STATES_KEPT = 1_000;
 
 /** The visible connection state (a polite live region): live, reconnecting, ended, or why it stopped. */
 export class ConnectionBadge {
@@ -22,7 +24,7 @@ export class ConnectionBadge {
   private owner: Owner = 'activity';
   private readonly last = new Map<Owner, { state: Shown; detail: string }>();
 
-  /** `history`: every state shown, in order (the page's debug hooks). */
+  /** `history`: the last STATES_KEPT states shown, in order (the page's debug hooks). */
   constructor(private readonly history: Shown[]) {}
 
   show(owner: Owner, state: Shown, detail = ''): void {
@@ -65,7 +67,7 @@ export class ConnectionBadge {
     if (state === 'ended' && detail) text = `Ended (${detail})`;
     if (state === 'error') text = detail === AUTH ? 'Token needed' : detail ? `Disconnected: ${detail}` : text;
     this.text.textContent = text;
-    this.history.push(state);
+    pushRecent(this.history, state, STATES_KEPT);
   }
 }
 

@@ -27,7 +27,7 @@ export class JobView {
       return;
     }
     const { data } = event;
-    this.header.setStatus(data.status);
+    this.header.setStatus(data.status, event.seq);
     const details = [`attempt ${data.attempt ?? 1}`];
     if (data.reason) details.push(`reason: ${data.reason}`);
     if (data.jobType) details.push(`type ${data.jobType}`);

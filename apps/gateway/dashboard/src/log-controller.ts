@@ -81,6 +81,17 @@ export class LogController {
     if (this.pendingTarget) this.scheduleTarget();
   }
 
+  /** The view dropped its oldest lines (they were the first loaded): earlier pages start after them now. */
+  dropped(lines: readonly LogLine[]): void {
+    const first = this.view.lines[0];
+    if (!lines.length || !first) return;
+    this.from = first.seq;
+    this.exhausted = false;
+    // A dropped step's first line is no longer loaded.
+    this.stepStarts.clear();
+    this.showMore();
+  }
+
   get allLoaded(): boolean {
     return this.exhausted;
   }
@@ -89,13 +100,14 @@ export class LogController {
     if (this.from === undefined) this.show.more('');
     else if (this.loading) this.show.more('Loading earlier lines…');
     else if (this.exhausted) this.show.more(this.view.lines.length ? 'The whole log is loaded.' : '');
+    else if (this.view.full) this.show.more(`The page holds as many lines as it keeps: download the log for those before event ${this.from}.`);
     else this.show.more(`Earlier lines (before event ${this.from}) load as you scroll up.`);
   }
 
   /** Loads the page before the first loaded event; resolves with the number of lines it added (0: none left, or busy with another subject). */
   loadEarlier(): Promise<number> {
     if (this.loading) return this.loading;
-    if (!this.subject || this.from === undefined || this.exhausted) return Promise.resolve(0);
+    if (!this.subject || this.from === undefined || this.exhausted || this.view.full) return Promise.resolve(0);
     const { subject, generation, from } = this;
     const load = (async () => {
       try {
@@ -130,13 +142,15 @@ export class LogController {
     return load;
   }
 
-  /** Loads pages until `done()` or the start of the history; `done` is asked before each page. */
+  /** Loads pages until `done()`, the start of the history or the view's limit; `done` is asked before each page. */
   private async loadUntil(done: () => boolean): Promise<boolean> {
     const generation = this.generation;
+    // Following the tail, the view would drop the pages this loads as soon as it held LOG_LIMIT.
+    this.view.setFollowing(false);
     for (let pages = 0; pages < 100_000; pages += 1) {
       if (generation !== this.generation) return false;
       if (done()) return true;
-      if (this.exhausted) return false;
+      if (this.exhausted || this.view.full) return false;
       await this.loadEarlier();
     }
     return false;
@@ -202,6 +216,9 @@ export class LogController {
       } else if (this.older(step, lineNo) && this.exhausted) {
         this.pendingTarget = undefined;
         this.show.notice(`Line ${step + 1}:${lineNo} is not in the retained log.`);
+      } else if (this.older(step, lineNo) && this.view.full) {
+        this.pendingTarget = undefined;
+        this.show.notice(`Line ${step + 1}:${lineNo} is before the lines this page keeps: download the log to read it.`);
       } else if (this.withinLoaded(step, lineNo)) {
         this.pendingTarget = undefined;
         this.show.notice(`The log has no line ${step + 1}:${lineNo}.`);
@@ -334,6 +351,7 @@ export class LogController {
       });
       if (generation !== this.generation || query !== this.query) return;
       if (found) this.select(found, this.loadedMatches());
+      else if (this.view.full) this.show.search('The match is before the lines this page keeps: download the log to read it.');
       else this.show.search('The match is no longer retained.');
     } catch (error) {
       this.show.search(`The server could not be searched: ${(error as Error).message}`);

@@ -1,8 +1,11 @@
-// A virtualised log: every loaded line is kept, only the rows in view are in the DOM (a fixed pool,
+// A virtualised log: the loaded lines are kept, only the rows in view are in the DOM (a fixed pool,
 // recycled), so 100,000 lines scroll, append and prepend as smoothly as 100. Rows have one fixed
 // height (--row in dashboard.css). Lines arrive at the end (live) and at the start (earlier pages,
 // loaded as the person scrolls up: the view keeps its place). A message is drawn by ansi.ts as
 // styled runs (never as HTML); search matches are wrapped in <mark>.
+// A page left open on a long run must not grow without end: past LIMIT (lines, or UTF-16 units of
+// messages) the oldest lines are dropped while the tail is followed (they load again from history as
+// the person scrolls up), and past twice LIMIT in any case; earlier pages stop loading at twice LIMIT.
 
 import { appendRuns, displayText, matchRanges, renderMessage, RenderedMessage } from './ansi';
 import { frameScheduler } from './dom';
@@ -10,6 +13,10 @@ import { timeOf } from './format';
 
 const ROW = 20;
 const OVERSCAN = 20;
+
+export const LOG_LIMIT = { lines: 100_000, chars: 32 * 1024 * 1024 };
+/** What is left after dropping, as a share of the limit passed (drops come in chunks, not per line). */
+const KEEP_AFTER_DROP = 0.9;
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -55,6 +62,8 @@ function span(className: string): HTMLSpanElement {
 export class LogView {
   /** Every loaded line, in seq order. */
   private all: LogLine[] = [];
+  /** The length of every loaded line's message. */
+  private chars = 0;
   /** Indices into `all` that pass the filter (undefined: every line). */
   private view: number[] | undefined;
   private filter: LogFilter = { step: 'all', stream: 'all' };
@@ -73,7 +82,8 @@ export class LogView {
 
   /**
    * `container` scrolls; `spacer`, its child, is as tall as every row; `onChange` after each render;
-   * `linkOf` gives a line's permalink; `onNearTop` when the view is close to the first loaded line.
+   * `linkOf` gives a line's permalink; `onNearTop` when the view is close to the first loaded line;
+   * `onDropped` after the oldest lines were dropped to keep within LOG_LIMIT.
    */
   constructor(
     private readonly container: HTMLElement,
@@ -81,6 +91,7 @@ export class LogView {
     private readonly onChange: (info: LogViewInfo) => void,
     private readonly linkOf: (line: LogLine) => string,
     private readonly onNearTop: () => void,
+    private readonly onDropped: (dropped: readonly LogLine[]) => void,
   ) {
     container.addEventListener('scroll', () => {
       if (this.programmaticScroll) {
@@ -101,10 +112,16 @@ export class LogView {
     return this.followingTail;
   }
 
+  /** No earlier page may be loaded: the view holds twice LOG_LIMIT. */
+  get full(): boolean {
+    return this.over(2);
+  }
+
   clear(): void {
     // (Only a log that had lines can be scrolled: touching scrollTop forces a layout of the page.)
     if (this.all.length) this.setScrollTop(0);
     this.all = [];
+    this.chars = 0;
     this.view = undefined;
     this.followingTail = true;
     this.currentMatch = undefined;
@@ -115,14 +132,50 @@ export class LogView {
 
   append(line: LogLine): void {
     this.all.push(line);
+    this.chars += line.message.length;
     if (this.view && this.matches(line)) this.view.push(this.all.length - 1);
+    const times = this.followingTail ? 1 : 2;
+    if (this.over(times)) this.dropOldest(times);
     this.schedule();
+  }
+
+  private over(times: number): boolean {
+    return this.all.length > LOG_LIMIT.lines * times || this.chars > LOG_LIMIT.chars * times;
+  }
+
+  /** Drops the oldest lines until the view holds KEEP_AFTER_DROP of `times` LOG_LIMIT; the rows in view stay where they are. */
+  private dropOldest(times: number): void {
+    const lines = LOG_LIMIT.lines * times * KEEP_AFTER_DROP;
+    const chars = LOG_LIMIT.chars * times * KEEP_AFTER_DROP;
+    let count = 0;
+    let left = this.chars;
+    while (count < this.all.length - 1 && (this.all.length - count > lines || left > chars)) {
+      left -= this.all[count]!.message.length;
+      count += 1;
+    }
+    const dropped = this.all.splice(0, count);
+    this.chars = left;
+    let shownDropped = count;
+    if (this.view) {
+      const view = this.view;
+      let kept = 0;
+      while (kept < view.length && view[kept]! < count) kept += 1;
+      shownDropped = kept;
+      this.view = view.slice(kept).map((index) => index - count);
+    }
+    const first = this.all[0]!;
+    if (this.currentMatch && this.currentMatch.seq < first.seq) this.currentMatch = undefined;
+    if (this.target && this.target.seq < first.seq) this.target = undefined;
+    this.updateHeight();
+    if (!this.followingTail && shownDropped) this.setScrollTop(Math.max(0, this.container.scrollTop - shownDropped * ROW));
+    this.onDropped(dropped);
   }
 
   /** Earlier lines (in seq order, all before the first loaded one): the rows in view stay where they are. */
   prepend(lines: readonly LogLine[]): void {
     if (!lines.length) return;
     this.all = [...lines, ...this.all];
+    for (const line of lines) this.chars += line.message.length;
     let added = lines.length;
     if (this.view) {
       const view: number[] = [];

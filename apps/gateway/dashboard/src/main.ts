@@ -2,7 +2,7 @@
 // status timeline and progress, a pack run's steps and log, a run's counts — streamed with
 // @fanout/client. scripts/build-dashboard.js bundles it; the page's CSP forbids inline scripts.
 
-import { history, HistoryError, normalizeSubjects, StreamOptions, Subject, subscribe, subscribeActivity } from '@fanout/client';
+import { history, HistoryError, normalizeSubjects, StreamOptions, Subject, SubjectUpdate, subscribe, subscribeActivity } from '@fanout/client';
 import { SubjectsListSchema } from '@fanout/contracts';
 import { ApiError, getJson, getText, storedToken } from './api';
 import { ConnectionBadge, Owner, refusedToken, Shown } from './connection-badge';
@@ -43,6 +43,7 @@ const page = new SubjectPage(
     subscribe({ ...streamOptions('subject'), subjects: [subject], shareAcrossTabs: false, ...(subject.kind === 'pack-run' ? { tail: LOG_TAIL } : {}), ...handlers }),
   {
     fetchPage: (subject, before) => withToken(() => history({ baseUrl: '', subject, before, limit: LOG_PAGE, token: storedToken() })),
+    firstRetainedSeq: async (subject) => (await withToken(() => history({ baseUrl: '', subject, after: 0, limit: 1, token: storedToken() }))).events[0]?.seq ?? 1,
     fetchLogText: async (subject, filter) => {
       const query = new URLSearchParams({ ansi: 'strip' });
       if (filter.step !== 'all') query.set('step', String(filter.step));
@@ -117,11 +118,16 @@ async function withToken<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
+function noteActivity(update: SubjectUpdate): void {
+  recent.note(update);
+  page.noteStatus(update);
+}
+
 /** The recent subjects from the listing: the activity stream retains only the latest changes. */
 async function loadRecent(): Promise<void> {
   try {
     const { subjects } = SubjectsListSchema.parse(await getJsonWithToken('/api/v1/subjects?limit=100'));
-    for (const entry of subjects) recent.note(entry);
+    for (const entry of subjects) noteActivity(entry);
   } catch (error) {
     console.warn(`fanout: the recent subjects could not be read: ${(error as Error).message}`);
   }
@@ -153,6 +159,8 @@ function route(): boolean {
     openKind.value = subject.kind;
     openId.value = subject.id;
     page.open(subject);
+    const known = recent.latest(subject);
+    if (known) page.noteStatus(known);
     badge.setOwner('subject');
     if (match?.[3] && match[4]) page.goToLine(Number(match[3]) - 1, Number(match[4]));
   } else {
@@ -175,7 +183,7 @@ async function start(): Promise<void> {
   route();
   await loadRecent();
   if (run !== starts) return;
-  stopActivity = subscribeActivity({ ...streamOptions('activity'), onUpdate: (update) => recent.note(update), onGap: () => void loadRecent() });
+  stopActivity = subscribeActivity({ ...streamOptions('activity'), onUpdate: noteActivity, onGap: () => void loadRecent() });
   recent.render();
 }
 

@@ -5,6 +5,9 @@ import { FetchLogText, FetchPage, LogController, lineOf } from './log-controller
 import { LogStream, LogView } from './log-view';
 import { SubjectHeader } from './subject-header';
 
+/** The seq of the subject's first retained event (1: its history was never trimmed). */
+export type FirstRetainedSeq = (subject: Subject) => Promise<number>;
+
 export type PackRunEvent = Extract<StreamedEvent, { type: 'pack_run.status' | 'pack_run.step' | 'pack_run.log' }>;
 
 const FINISHED_STEP = new Set(['succeeded', 'failed', 'skipped']);
@@ -12,7 +15,8 @@ const FINISHED_STEP = new Set(['succeeded', 'failed', 'skipped']);
 interface Step {
   index: number;
   name: string;
-  status: string;
+  /** Its latest step event's status; undefined: none received (not started, or no longer retained). */
+  status: string | undefined;
   /** When it started running (ms since the epoch), for the duration of a step still running. */
   startedAt?: number;
   durationMs?: number;
@@ -44,11 +48,15 @@ export class PackRunView {
   readonly logs: LogController;
   readonly scheduleSteps = frameScheduler(() => this.renderSteps());
 
-  /** `fetchPage` and `fetchLogText` read the gateway (with the page's token); `downloadUrl` is the log route's address for a link. */
+  /**
+   * `fetchPage`, `fetchLogText` and `firstRetainedSeq` read the gateway (with the page's token);
+   * `downloadUrl` is the log route's address for a link.
+   */
   constructor(
     private readonly header: SubjectHeader,
     fetchPage: FetchPage,
     fetchLogText: FetchLogText,
+    private readonly firstRetainedSeq: FirstRetainedSeq,
     private readonly downloadUrl: (subject: Subject) => string,
   ) {
     this.log = new LogView(
@@ -61,6 +69,11 @@ export class PackRunView {
       },
       (line) => `#/pack-run/${encodeURIComponent(this.subject?.id ?? '')}/L${line.step + 1}:${line.lineNo}`,
       () => void this.logs.loadEarlier().catch(() => undefined),
+      (dropped) => {
+        for (const line of dropped) this.count(line.step, line.stream, -1);
+        this.logs.dropped(dropped);
+        this.scheduleSteps();
+      },
     );
     this.logs = new LogController(this.log, fetchPage, fetchLogText, {
       more: (text) => {
@@ -139,6 +152,23 @@ export class PackRunView {
     this.packNamed = false;
     this.firstErrorButton.disabled = true;
     this.download.href = this.downloadUrl(subject);
+    this.trimmed = undefined;
+    void this.checkTrimmed(subject);
+  }
+
+  /** Whether the history lost the run's first events (its status and step events may be gone with them). */
+  private trimmed: boolean | undefined;
+  private async checkTrimmed(subject: Subject): Promise<void> {
+    let first: number;
+    try {
+      first = await this.firstRetainedSeq(subject);
+    } catch {
+      return; // unknown: steps without events show pending, as before the page knew better
+    }
+    if (this.subject !== subject) return;
+    this.trimmed = first > 1;
+    if (this.trimmed) this.header.setStatusUnknown();
+    this.scheduleSteps();
   }
 
   private packNamed = false;
@@ -163,7 +193,7 @@ export class PackRunView {
     switch (event.type) {
       case 'pack_run.status': {
         const { data } = event;
-        this.header.setStatus(data.status);
+        this.header.setStatus(data.status, event.seq);
         for (const step of data.steps ?? []) this.stepOf(step.index, step.name);
         if (data.packName) this.setPackName(data.packName, data.packVersion);
         break;
@@ -188,17 +218,17 @@ export class PackRunView {
     this.scheduleSteps();
   }
 
-  /** One more loaded line of a step. */
-  private count(index: number, stream: LogStream): void {
+  /** One more (or, `by` -1, one fewer) loaded line of a step. */
+  private count(index: number, stream: LogStream, by = 1): void {
     const step = this.stepOf(index);
-    if (stream === 'stderr') step.err += 1;
-    else step.out += 1;
+    if (stream === 'stderr') step.err += by;
+    else step.out += by;
   }
 
   private stepOf(index: number, name?: string): Step {
     let step = this.steps.get(index);
     if (!step) {
-      step = { index, name: name ?? `step ${index}`, status: 'pending', out: 0, err: 0 };
+      step = { index, name: name ?? `step ${index}`, status: undefined, out: 0, err: 0 };
       this.steps.set(index, step);
       this.stepSelect.append(new Option(`${index + 1}. ${step.name}`, String(index)));
     }
@@ -209,7 +239,7 @@ export class PackRunView {
   private renderSteps(): void {
     const steps = [...this.steps.values()].sort((a, b) => a.index - b.index);
     this.stepsBody.replaceChildren(...steps.map((step) => this.stepRow(step)));
-    const done = steps.filter((step) => FINISHED_STEP.has(step.status)).length;
+    const done = steps.filter((step) => step.status !== undefined && FINISHED_STEP.has(step.status)).length;
     this.progress.max = Math.max(1, steps.length);
     this.progress.value = done;
     this.progressText.textContent = steps.length ? `${done} of ${steps.length} steps` : '';
@@ -218,10 +248,14 @@ export class PackRunView {
 
   private stepRow(step: Step): HTMLTableRowElement {
     const tr = document.createElement('tr');
+    // A step with no step event is pending, unless the history was trimmed: its events may be gone.
+    const shown = step.status ?? (this.trimmed ? 'unknown' : 'pending');
     tr.dataset['step'] = String(step.index);
-    tr.dataset['status'] = step.status;
+    tr.dataset['status'] = shown;
     const status = document.createElement('td');
-    status.append(badge(step.status));
+    const pill = badge(shown);
+    if (shown === 'unknown') pill.title = 'The history no longer holds its step events';
+    status.append(pill);
     const running = step.status === 'running' && step.startedAt !== undefined ? Date.now() - step.startedAt : undefined;
     const duration = step.durationMs ?? running;
     tr.append(

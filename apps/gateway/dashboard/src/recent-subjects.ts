@@ -26,6 +26,11 @@ export class RecentSubjects {
     this.render();
   }
 
+  /** The latest status known of a subject, if it is among the recent ones. */
+  latest(subject: Subject): SubjectUpdate | undefined {
+    return this.entries.get(keyOf(subject));
+  }
+
   private draw(): void {
     const kind = this.kind.value;
     const shown = [...this.entries.values()]

@@ -25,7 +25,7 @@ export class RunView {
 
   onEvent(event: RunEvent): void {
     if (event.type === 'run.status') {
-      this.header.setStatus(event.data.status);
+      this.header.setStatus(event.data.status, event.seq);
       this.timeline.append(timelineItem(event, event.data.status));
       return;
     }

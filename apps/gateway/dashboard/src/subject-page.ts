@@ -1,9 +1,10 @@
-import { GapNotice, StreamedEvent, Subject, SubscribeOptions } from '@fanout/client';
+import { GapNotice, StreamedEvent, Subject, SubjectUpdate, SubscribeOptions } from '@fanout/client';
 import { element } from './dom';
 import { JobView } from './job-view';
 import { FetchLogText, FetchPage } from './log-controller';
 import { LogLine } from './log-view';
-import { PackRunView } from './pack-run-view';
+import { FirstRetainedSeq, PackRunView } from './pack-run-view';
+import { pushRecent } from './recent-list';
 import { RunView } from './run-view';
 import { SubjectHeader } from './subject-header';
 
@@ -13,6 +14,8 @@ export interface AppliedFrame {
   event: string;
   seq: number;
 }
+
+const FRAMES_KEPT = 10_000;
 
 /** Opens the stream of `subject` with these callbacks (the page adds the token and the connection state); returns its unsubscribe. */
 export type Connect = (subject: Subject, handlers: Pick<SubscribeOptions, 'onEvent' | 'onGap'>) => () => void;
@@ -30,17 +33,17 @@ export class SubjectPage {
   private readonly views: { job: JobView; 'pack-run': PackRunView; run: RunView };
   private readonly panes = { job: element('job-view', HTMLDivElement), 'pack-run': element('pack-view', HTMLDivElement), run: element('run-view', HTMLDivElement) };
   private current: { subject: Subject; unsubscribe: () => void } | undefined;
-  /** Every frame applied to the subject on screen, in order. */
+  /** The last FRAMES_KEPT frames applied to the subject on screen, in order. */
   frames: AppliedFrame[] = [];
 
   /** `logs`: what a pack run's log reads besides its stream (earlier pages, the log's text, the download's address). */
   constructor(
     private readonly connect: Connect,
-    logs: { fetchPage: FetchPage; fetchLogText: FetchLogText; downloadUrl: (subject: Subject) => string },
+    logs: { fetchPage: FetchPage; fetchLogText: FetchLogText; firstRetainedSeq: FirstRetainedSeq; downloadUrl: (subject: Subject) => string },
   ) {
     this.views = {
       job: new JobView(this.header),
-      'pack-run': new PackRunView(this.header, logs.fetchPage, logs.fetchLogText, logs.downloadUrl),
+      'pack-run': new PackRunView(this.header, logs.fetchPage, logs.fetchLogText, logs.firstRetainedSeq, logs.downloadUrl),
       run: new RunView(this.header),
     };
     // A running step's duration ticks once a second (one timer for the page).
@@ -63,7 +66,7 @@ export class SubjectPage {
     this.reset(subject);
     const unsubscribe = this.connect(subject, {
       onEvent: (event, meta) => {
-        this.frames.push({ id: meta.id, event: event.type, seq: event.seq });
+        pushRecent(this.frames, { id: meta.id, event: event.type, seq: event.seq }, FRAMES_KEPT);
         this.apply(event);
       },
       onGap: (gap) => {
@@ -73,6 +76,12 @@ export class SubjectPage {
       },
     });
     this.current = { subject, unsubscribe };
+  }
+
+  /** The tenant's activity (or its listing) says what a subject's status is: the one on screen shows it unless its stream gave a later one. */
+  noteStatus(update: SubjectUpdate): void {
+    const open = this.current?.subject;
+    if (open?.kind === update.subject.kind && open.id === update.subject.id) this.header.setStatus(update.status, update.seq);
   }
 
   /** On a pack run's page: scrolls to a line (step index from 0) and outlines it, loading earlier pages as needed. */
