@@ -116,7 +116,47 @@ describe('fanout emit', () => {
     const usage = await runCli(['emit', 'job.nope', id], { env });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('unknown event type');
+    const badTenant = await runCli(['emit', 'job.status', id, 'status=canceled', '--tenant', 'a b'], { env });
+    expect({ code: badTenant.code, stderr: badTenant.stderr }).toEqual({ code: 2, stderr: expect.stringContaining('--tenant (or FANOUT_TENANT): "a b" is not a tenant id') });
+
+    // --json: what came of each event, and the refusal's problem without the results of the one request
+    // that the producer then followed with another (they said the first event was not stored).
+    const other = uniqueId('job');
+    const file = join(scratch, 'conflict.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { subject: { kind: 'job', id: other }, type: 'job.status', data: { status: 'pending' } },
+        { subject: { kind: 'job', id: other }, type: 'job.status', data: { status: 'running' } },
+      ]),
+    );
+    const batch = await runCli(['emit', '--file', file, '--json'], { env });
+    expect(batch.code).toBe(1);
+    const line = JSON.parse(batch.stdout.trim()) as Json;
+    expect(line).toMatchObject({ status: 409, problem: { status: 409, current: 'pending', requested: 'running' }, results: [{ seq: 1, duplicate: false }, { error: expect.stringContaining('409') }] });
+    expect(line.problem).not.toHaveProperty('results');
   });
+
+  it('gives up on a publisher that does not answer after 5 s, as documented, printing the eventId to send again', async () => {
+    const id = uniqueId('job');
+    process.kill(stack.publisher.pid, 'SIGSTOP');
+    let run: Awaited<ReturnType<typeof runCli>>;
+    const started = Date.now();
+    try {
+      run = await runCli(['emit', 'job.status', id, 'status=pending'], { env });
+    } finally {
+      process.kill(stack.publisher.pid, 'SIGCONT');
+    }
+    const tookMs = Date.now() - started;
+    expect(run.code).toBe(1);
+    const eventId = /^failed\s+job:\S+ job\.status\s+eventId (\S+)\s+no answer from \S+ within \d+ ms \(gave up after/.exec(run.stdout)?.[1];
+    expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tookMs).toBeLessThan(20_000); // 5 s, where the attempt's own 30 s deadline used to hold it
+    // Sent again with that eventId: stored once, whether the stopped publisher had stored it or not.
+    const again = await runCli(['emit', 'job.status', id, 'status=pending', '--event-id', eventId!], { env });
+    expect(again.code).toBe(0);
+    expect((await allEvents('job', id)).map((e) => e.eventId)).toEqual([eventId]);
+  }, 60_000);
 });
 
 describe('fanout run-pack and fanout tail', () => {

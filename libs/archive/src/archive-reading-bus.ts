@@ -77,15 +77,22 @@ export class ArchiveReadingBus implements Bus {
     return this.load(subject);
   }
 
-  /** A failed read of the archive answers like a failed store (503); why is logged here. */
+  /**
+   * A failed read of the archive answers like a failed store (503); why is logged here, once per
+   * failure: a refusal the reader remembers (an object too large) rejects every read with the same error.
+   */
   private async load(subject: TenantSubject): Promise<ArchivedSubject | null> {
     try {
       return await this.archived.load(subject);
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message, subject: archiveMember(subject) }, 'reading the archive failed');
+      if (!this.logged.has(error as object)) {
+        this.logged.add(error as object);
+        this.logger.warn({ err: (error as Error).message, subject: archiveMember(subject) }, 'reading the archive failed');
+      }
       throw error;
     }
   }
+  private readonly logged = new WeakSet<object>();
 
   append(subject: TenantSubject, events: readonly PublishedEvent[], deadline?: number): Promise<AppendOutcome[]> {
     return this.bus.append(subject, events, deadline);

@@ -74,6 +74,25 @@ describe('the bus the gateway reads through with the archive on', () => {
     expect(loads).toEqual(['acme:pack-run:nope', 'acme:pack-run:nope']);
   });
 
+  it('logs a failed read of the archive once per failure, not once per read a remembered refusal answers', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_: object, message: string) => warnings.push(message), info: () => undefined, error: () => undefined };
+    const remembered = new Error('the archived object is too large');
+    let failures = 0;
+    const failing = new ArchiveReadingBus(
+      store,
+      {
+        load: (s) => Promise.reject(s.id === 'big' ? remembered : new Error(`failure ${(failures += 1)}`)),
+        forget: () => undefined,
+      },
+      logger,
+    );
+    for (let i = 0; i < 3; i += 1) await expect(failing.history({ ...subject, id: 'big' }, 0, 10)).rejects.toBe(remembered);
+    expect(warnings).toHaveLength(1);
+    for (let i = 0; i < 2; i += 1) await expect(failing.info({ ...subject, id: 'other' })).rejects.toThrow(/failure/);
+    expect(warnings).toHaveLength(3);
+  });
+
   it('answers another tenant\'s subject of the same id as unknown', async () => {
     expect(await reading.info({ ...subject, tenant: 'other' })).toBeNull();
   });

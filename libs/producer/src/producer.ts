@@ -19,7 +19,7 @@ export interface RetryPolicy {
   maxDelayMs?: number;
   /** Each wait is this many times the previous one (with full jitter). @default 2 */
   multiplier?: number;
-  /** Give up after this long (the events reject with ProducerUnavailableError). @default Infinity: never give up */
+  /** Give up after this long, cutting an attempt still in flight (the events reject with ProducerUnavailableError). @default Infinity: never give up */
   maxElapsedMs?: number;
 }
 
@@ -134,7 +134,7 @@ function publisherUrl(url: unknown): string {
 
 function numberOption(name: string, value: number, { integer = false, zero = false } = {}): number {
   const ok = Number.isFinite(value) && (zero ? value >= 0 : value > 0) && (!integer || Number.isInteger(value));
-  if (!ok) throw new RangeError(`${name} must be ${integer ? 'a whole number' : 'a number'} ${zero ? '≥ 0' : '> 0'}, not ${value}`);
+  if (!ok) throw new RangeError(`${name} must be ${integer ? 'a whole number' : 'a finite number'} ${zero ? '≥ 0' : '> 0'}, not ${value}`);
   return value;
 }
 
@@ -169,6 +169,10 @@ export function createProducer(options: ProducerOptions): Producer {
   if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
   const defaultTenant = options.tenant ?? (options.token ? undefined : 'default');
   const tokenTenant = options.token ? tenantOfToken(options.token) : undefined;
+  // Every event left without a tenant would be refused (403): a mistake of the options, said now.
+  if (options.tenant !== undefined && tokenTenant !== undefined && options.tenant !== tokenTenant) {
+    throw new RangeError(`tenant ${JSON.stringify(options.tenant)} is not the token's tenant (${JSON.stringify(tokenTenant)}): the publisher would refuse its events (403)`);
+  }
   const headerTenant = options.tenant ?? tokenTenant ?? 'default';
   headers['X-Tenant'] = headerTenant;
 
@@ -302,8 +306,10 @@ export function createProducer(options: ProducerOptions): Producer {
     let mayBeStored = false;
     for (let attempt = 1; ; attempt++) {
       let reason: string;
+      // An attempt ends at its own deadline or the policy's, whichever comes first.
+      const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, retry.maxElapsedMs - (Date.now() - started)));
       try {
-        const response = await fetchImpl(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(requestTimeoutMs) });
+        const response = await fetchImpl(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
         const text = await response.text();
         const outcome = readAnswer(response.status, text, sent, response.headers.get('retry-after'));
         if (outcome.kind === 'events') return outcome.outcomes;
@@ -311,13 +317,13 @@ export function createProducer(options: ProducerOptions): Producer {
         mayBeStored = true;
       } catch (error) {
         const cause = (error as { cause?: { message?: string; code?: string } }).cause;
-        reason = `no answer from ${options.url}: ${cause?.message ?? (error as Error).message}`;
+        reason = (error as Error).name === 'TimeoutError' ? `no answer from ${options.url} within ${Math.round(timeoutMs)} ms` : `no answer from ${options.url}: ${cause?.message ?? (error as Error).message}`;
         if (!NOT_SENT_CODES.has(cause?.code ?? '')) mayBeStored = true;
       }
       const wait = Math.random() * delay;
       if (Date.now() - started + wait >= retry.maxElapsedMs) {
         const stored = mayBeStored ? 'the events may be stored: publish them again with the same eventIds to know' : 'nothing was stored';
-        const message = `${reason} (gave up after ${attempt} attempts; ${stored})`;
+        const message = `${reason} (gave up after ${attempt} ${attempt === 1 ? 'attempt' : 'attempts'}; ${stored})`;
         return batch.map((entry) => ({ kind: 'rejected', error: new ProducerUnavailableError(message, 0, entry.eventId) }));
       }
       options.onRetry?.(reason, attempt);

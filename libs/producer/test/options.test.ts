@@ -19,16 +19,18 @@ test.each([
   [{ url: 'http://127.0.0.1:1', maxInFlight: 0 }, /maxInFlight must be a whole number > 0, not 0/],
   [{ url: 'http://127.0.0.1:1', maxInFlight: Number.NaN }, /maxInFlight/],
   [{ url: 'http://127.0.0.1:1', maxInFlight: 1.5 }, /maxInFlight/],
-  [{ url: 'http://127.0.0.1:1', requestTimeoutMs: -1 }, /requestTimeoutMs must be a number > 0, not -1/],
-  [{ url: 'http://127.0.0.1:1', lingerMs: -5 }, /lingerMs must be a number ≥ 0/],
+  [{ url: 'http://127.0.0.1:1', requestTimeoutMs: -1 }, /requestTimeoutMs must be a finite number > 0, not -1/],
+  [{ url: 'http://127.0.0.1:1', requestTimeoutMs: Infinity }, /requestTimeoutMs must be a finite number > 0, not Infinity/],
+  [{ url: 'http://127.0.0.1:1', lingerMs: -5 }, /lingerMs must be a finite number ≥ 0/],
   [{ url: 'http://127.0.0.1:1', maxQueued: 1.5 }, /maxQueued must be a whole number > 0, not 1.5/],
-  [{ url: 'http://127.0.0.1:1', retry: { initialDelayMs: Number.NaN } }, /retry.initialDelayMs must be a number > 0, not NaN/],
+  [{ url: 'http://127.0.0.1:1', retry: { initialDelayMs: Number.NaN } }, /retry.initialDelayMs must be a finite number > 0, not NaN/],
   [{ url: 'http://127.0.0.1:1', retry: { initialDelayMs: -1 } }, /retry.initialDelayMs/],
   [{ url: 'http://127.0.0.1:1', retry: { maxDelayMs: Infinity } }, /retry.maxDelayMs/],
   [{ url: 'http://127.0.0.1:1', retry: { multiplier: 0.5 } }, /retry.multiplier must be a number ≥ 1, not 0.5/],
   [{ url: 'http://127.0.0.1:1', retry: { maxElapsedMs: -1 } }, /retry.maxElapsedMs must be a number > 0/],
   [{ url: 'http://127.0.0.1:1', retry: { maxElapsedMs: Number.NaN } }, /retry.maxElapsedMs/],
   [{ url: 'http://127.0.0.1:1', tenant: 'bad tenant' }, /tenant must match/],
+  [{ url: 'http://127.0.0.1:1', token: tokenFor('acme'), tenant: 'other' }, /tenant "other" is not the token's tenant \("acme"\)/],
   [{ url: 'http://127.0.0.1:1', fetch: 'x' as unknown as typeof fetch }, /fetch must be a function/],
 ])('createProducer(%j) is a RangeError saying what it takes', (options, message) => {
   expect(() => createProducer({ fetch: recordingFetch, ...options })).toThrow(RangeError);
@@ -101,9 +103,35 @@ test('events given up on (retry.maxElapsedMs) reject each with its own ProducerU
     ['ProducerUnavailableError', 0, 'e1'],
     ['ProducerUnavailableError', 0, 'e2'],
   ]);
-  expect(errors[0]!.message).toMatch(/ECONNREFUSED.*gave up after \d+ attempts/);
+  expect(errors[0]!.message).toMatch(/ECONNREFUSED.*gave up after \d+ attempts?;/);
   await producer.close().catch(() => undefined);
 });
+
+test('retry.maxElapsedMs also cuts an attempt in flight: a publisher that takes the request and never answers is given up on then, not after requestTimeoutMs', async () => {
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((socket) => {
+    held.push(socket);
+    socket.resume();
+  });
+  const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)));
+  try {
+    const producer = createProducer({ url: `http://127.0.0.1:${port}`, tenant: 't', lingerMs: 0, requestTimeoutMs: 60_000, retry: { maxElapsedMs: 500 } });
+    const started = Date.now();
+    const error = await producer.publish({ eventId: 'e1', subject: { kind: 'job', id: 'j1' }, type: 'job.status', data: { status: 'pending' } }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    const tookMs = Date.now() - started;
+    expect(error).toBeInstanceOf(ProducerUnavailableError);
+    expect(error!.message).toMatch(/no answer from http:\/\/127.0.0.1:\d+ within 500 ms \(gave up after 1 attempt; the events may be stored/);
+    expect(held.length).toBeGreaterThan(0); // the request reached the server
+    expect(tookMs).toBeLessThan(30_000); // 0.5 s, far from the attempt's own 60 s
+    await producer.close().catch(() => undefined);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+}, 90_000);
 
 test('giving up says whether the events may be stored: not when every attempt was refused before it was sent; after any answer, even a 503, they may be', async () => {
   const job = { eventId: 'e1', subject: { kind: 'job' as const, id: 'j1' }, type: 'job.status' as const, data: { status: 'pending' as const } };

@@ -1,3 +1,5 @@
+import { TENANT_PATTERN } from '@fanout/contracts';
+
 /** Where a client command talks to, and as whom: from flags first, then the environment. */
 export interface Endpoint {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8081`. */
@@ -47,6 +49,7 @@ export function resolveEndpoint(
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url: must be http(s), not ${url.protocol}`);
   const token = flags.token || env['FANOUT_TOKEN'] || undefined;
   const tenant = flags.tenant || env['FANOUT_TENANT'] || (token && tenantOfToken(token)) || DEFAULT_TENANT;
+  if (!TENANT_PATTERN.test(tenant)) throw new UsageError(`--tenant (or FANOUT_TENANT): ${JSON.stringify(tenant)} is not a tenant id (it must match ${TENANT_PATTERN.source})`);
   return { url: url.toString().replace(/\/+$/, ''), token, tenant };
 }
 

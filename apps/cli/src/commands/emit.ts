@@ -150,7 +150,9 @@ export async function emitCommand(args: string[]): Promise<number> {
     if (values.json) return;
     const label = `${subjectLabel(event)} ${String(event['type'])}`;
     // Refused by the publisher (409, 400, quota), or no answer it could give in time (may be stored: see the message).
-    if (outcome.status === 'rejected') console.log(`${style.red(outcome.reason instanceof ProducerUnavailableError ? 'failed' : 'refused')}  ${label}  ${firstLine(outcome.reason)}`);
+    // An event given up on may be stored: its eventId is what publishing it again needs.
+    if (outcome.status === 'rejected' && outcome.reason instanceof ProducerUnavailableError) console.log(`${style.red('failed')}  ${label}  eventId ${outcome.reason.eventId}  ${firstLine(outcome.reason)}`);
+    else if (outcome.status === 'rejected') console.log(`${style.red('refused')}  ${label}  ${firstLine(outcome.reason)}`);
     else if (outcome.value.duplicate) console.log(`${style.yellow('duplicate')}  ${label}  seq ${outcome.value.seq} (already stored)`);
     else console.log(`${style.green('stored')}  ${label}  seq ${outcome.value.seq}`);
   };
@@ -197,10 +199,15 @@ function firstLine(error: unknown): string {
   return String((error as Error).message).split('\n')[0]!;
 }
 
-/** One --json line for up to 500 events: the 202's shape when all were stored, else the first refusal's status and problem. */
+/**
+ * One --json line for up to 500 events: the 202's shape when all were stored, else the first
+ * refusal's status and problem. The problem's own `results` are left out: they were of one request,
+ * and the producer sent again the events that request did not store; `results` says what came of each.
+ */
 function jsonLine(chunk: PromiseSettledResult<StoredResult>[]): Json {
   const results = chunk.map((o) => (o.status === 'fulfilled' ? o.value : { eventId: (o.reason as ProducerError).eventId, error: firstLine(o.reason) }));
   const refusal = chunk.find((o): o is PromiseRejectedResult => o.status === 'rejected')?.reason as ProducerError | undefined;
   if (!refusal) return { status: 202, results };
-  return { status: refusal.status, problem: refusal.problem ?? null, results };
+  const problem = refusal.problem ? Object.fromEntries(Object.entries(refusal.problem).filter(([key]) => key !== 'results')) : null;
+  return { status: refusal.status, problem, results };
 }
