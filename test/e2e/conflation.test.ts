@@ -6,6 +6,7 @@
  * spawned through the CLI, a raw node:http client that pauses its response. Timeouts are hang guards.
  */
 import { IncomingMessage, request } from 'node:http';
+import { connect, Socket } from 'node:net';
 import { createParser } from 'eventsource-parser';
 import { jobEvents, chunk, packRunEvents, Stack, startStack, TestEvent } from '../support/stack';
 import { waitFor } from '../support/wait';
@@ -171,3 +172,75 @@ test('what a conflating stream holds counts towards FANOUT_CLIENT_BUFFER_BYTES: 
   expect(lineNos.length).toBeLessThan(5000);
   stream.close();
 });
+
+test('a conflating client that is behind but takes some bytes in every heartbeat interval is not dropped, however rarely it reads within one; no heartbeats pile up behind what is held', async () => {
+  // Heartbeats every 3 s: the gateway's sweep looks every 300 ms. The client takes 256 KB once a second.
+  const heartbeatMs = 3_000;
+  const own = await startStack({ gateways: 1, gatewayEnv: { FANOUT_HEARTBEAT_MS: heartbeatMs } });
+  let socket: Socket | undefined;
+  let publishing = true;
+  try {
+    const job = jobEvents(own.tenant);
+    await own.publishOk(job.status('pending'));
+    const dropped = async (): Promise<number> => (await own.gateways[0]!.metric('fanout_gateway_disconnects_total', { reason: 'slow_consumer' })) ?? 0;
+    const droppedBefore = await dropped();
+    socket = connect(own.gateways[0]!.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket!.once('connect', resolve);
+      socket!.once('error', reject);
+    });
+    const url = new URL(own.streamUrl('job', job.id, 0, { conflate: 'progress' }));
+    const stream = socket;
+    stream.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nX-Tenant: ${own.tenant}\r\n\r\n`);
+    const received: Buffer[] = [];
+    let closed = false;
+    stream.on('close', () => (closed = true));
+    // Enough at a time for the kernel to open its window again (a few KB would not reach the gateway).
+    const take = async (bytes: number) => {
+      const until = Date.now() + 200;
+      while (bytes > 0 && Date.now() < until) {
+        const chunkRead = stream.read() as Buffer | null;
+        if (chunkRead === null) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          continue;
+        }
+        received.push(chunkRead);
+        bytes -= chunkRead.length;
+      }
+    };
+    // Progress published faster than the client reads: the gateway stays behind and holds what comes next.
+    const padding = 'z'.repeat(2_000);
+    let n = 0;
+    const publisher = (async () => {
+      while (publishing) {
+        await own.publishOk(Array.from({ length: 100 }, () => job.progress(((n += 1) % 100) + 0.5, `${n} ${padding}`)));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    const started = Date.now();
+    while (Date.now() - started < 4 * heartbeatMs) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await take(256 * 1024);
+    }
+    publishing = false;
+    await publisher;
+    expect(closed).toBe(false);
+    expect(await dropped()).toBe(droppedBefore);
+
+    // Now it reads everything: the latest progress arrives, and only a few heartbeats came meanwhile.
+    await own.publishOk(job.status('canceled'));
+    stream.on('data', (data: Buffer) => received.push(data));
+    stream.resume();
+    await waitFor('the end of the stream', () => Buffer.concat(received).includes('event: end'), 60_000);
+    const text = Buffer.concat(received).toString('utf8');
+    const heartbeats = text.split('\nevent: heartbeat\n').length - 1 + (text.includes('\r\n\r\nevent: heartbeat\n') ? 1 : 0);
+    expect(heartbeats).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / heartbeatMs) + 1);
+    expect(text).toContain('event: job.status\ndata: ');
+    expect(text).toMatch(/"status":"canceled"/);
+    expect(await dropped()).toBe(droppedBefore);
+  } finally {
+    publishing = false;
+    socket?.destroy();
+    await own.stop();
+  }
+}, 120_000);

@@ -34,6 +34,7 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
   private lastEventAt = Date.now();
   /** Unsent bytes right after the last heartbeat: none taken since then means a stalled reader. */
   private unsentAtHeartbeat = Number.POSITIVE_INFINITY;
+  private lastHeartbeatAt = 0;
   private releaseListener: ((session: StreamSession) => void) | undefined;
   /** What is held back while the client is behind (`?conflate=progress` only). */
   private readonly held: ConflationQueue | undefined;
@@ -118,18 +119,27 @@ export abstract class StreamSession implements Sweepable, FeedSink, CloseListene
     const { expiresAt } = this.principal;
     if (expiresAt !== undefined && now >= expiresAt) return this.ended('token_expired');
     if (now - this.lastEventAt >= idleTimeoutMs) return this.ended('idle_timeout');
-    if (now - this.conn.lastWriteAt >= heartbeatMs) {
+    if (now - this.quietSince() >= heartbeatMs) {
       const unsent = this.conn.unsentBytes;
       if (unsent > 0 && unsent >= this.unsentAtHeartbeat) {
         this.dropSlowConsumer();
         return Infinity;
       }
-      this.writeControl(heartbeatFrame(new Date(now)));
-      if (this.closed) return Infinity;
-      this.services.metrics.heartbeats.inc();
+      this.lastHeartbeatAt = now;
+      // While conflation holds frames back, the client has data on its way: a heartbeat would only queue behind it.
+      if (!this.held || this.held.isEmpty) {
+        this.writeControl(heartbeatFrame(new Date(now)));
+        if (this.closed) return Infinity;
+        this.services.metrics.heartbeats.inc();
+      }
       this.unsentAtHeartbeat = this.conn.unsentBytes;
     }
-    return Math.min(expiresAt ?? Infinity, this.lastEventAt + idleTimeoutMs, this.conn.lastWriteAt + heartbeatMs);
+    return Math.min(expiresAt ?? Infinity, this.lastEventAt + idleTimeoutMs, this.quietSince() + heartbeatMs);
+  }
+
+  /** The last write, or the last heartbeat due (which writes nothing while conflation holds frames back). */
+  private quietSince(): number {
+    return Math.max(this.conn.lastWriteAt, this.lastHeartbeatAt);
   }
 
   private ended(reason: EndReason): number {
