@@ -463,6 +463,21 @@ describe('answers before streaming', () => {
     expect(withoutSentinel(both.events()).map((f) => dataOf(f).seq)).toEqual([2, 3]);
   });
 
+  test('?lastEventId= given more than once: the last non-empty one counts (a polyfill appends the newer one to the URL)', async () => {
+    const job = jobEvents(stack.tenant);
+    await stack.publishOk([job.status('pending'), job.status('scheduled'), job.status('leased')]);
+    const s = await stack.open('job', job.id);
+    await s.waitForEvents(3);
+    const [first, second] = [idOfSeq(s, 1), idOfSeq(s, 2)];
+    s.close();
+    const url = `${stack.streamUrl('job', job.id, 1)}?lastEventId=${encodeURIComponent(first)}&lastEventId=${encodeURIComponent(second)}&lastEventId=`;
+    const resumed = await openStream(url, { headers: { 'X-Tenant': stack.tenant } });
+    expect(resumed.status).toBe(200);
+    await resumed.waitForEvents(1);
+    const withoutSentinel = await untilSentinels(resumed, (e) => stack.publishOk(e), [sentinelEvent(stack.tenant, job)]);
+    expect(withoutSentinel(resumed.events()).map((f) => dataOf(f).seq)).toEqual([3]);
+  });
+
   test('an empty Last-Event-ID counts as none', async () => {
     const job = jobEvents(stack.tenant);
     await stack.publishOk([job.status('pending'), job.status('scheduled')]);

@@ -313,7 +313,8 @@ const FILTER_SCAN_PAGE = 100;
 
 /**
  * Stream options that take one value (`subjects` and `types` add up when repeated). `lastEventId` is
- * not judged: EventSource polyfills append it to a URL that may hold one already, and the header wins.
+ * not judged: EventSource polyfills append it to a URL that may hold one already (the last one
+ * given counts), and the header wins.
  */
 const SINGLE_VALUED = ['tail', 'conflate'] as const;
 
@@ -338,7 +339,9 @@ const waitingStreams = new WeakMap<Socket, number>();
 
 function resumeOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
   const header = req.headers['last-event-id'];
-  return resumeText(Array.isArray(header) ? header[0] : header, query.get('lastEventId') ?? undefined);
+  // Given more than once, the last non-empty one: what a polyfill appends to a URL that held one is the newer.
+  const given = query.getAll('lastEventId').filter((value) => value !== '');
+  return resumeText(Array.isArray(header) ? header[0] : header, given[given.length - 1]);
 }
 
 /** The resume position of a single-subject (or activity) stream: none, or a valid event id (else 400). */
