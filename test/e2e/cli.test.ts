@@ -3,12 +3,15 @@
  * a publisher and two gateways, with a loopback proxy in front of the gateways so a test can cut
  * `tail`'s connection. Timeouts are hang guards only.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { BalancingProxy, startBalancingProxy } from '../support/balancing-proxy';
 import { killAllCli, runCli, startCli } from '../support/cli';
 import { REPO_ROOT } from '../support/fanout-process';
+import { freePort } from '../support/ports';
 import { expectFramesValid } from '../support/frames';
 import { SseFrame } from '../support/sse-client';
 import { Stack, startStack, uniqueId } from '../support/stack';
@@ -363,6 +366,36 @@ describe('fanout servers', () => {
       expect(help.stdout).toContain('docs/configuration.md');
     }
   });
+
+  it.each(['SIGTERM', 'SIGKILL'] as const)('started with npx, stop when the npx is sent %s (npm runs them under a shell that does not pass signals on): the port closes, no server lingers', async (signal) => {
+    const port = await freePort();
+    // Its own process group: whatever happens, the finally below ends every process of it.
+    const npx = spawn('npx', ['fanout', 'dev'], { cwd: REPO_ROOT, detached: true, env: { ...process.env, PORT: String(port), REDIS_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    npx.stderr!.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+    const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
+    const listening = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    try {
+      await waitFor('the server started by npx to be ready', ready, 60_000);
+      npx.kill(signal);
+      await waitFor('the port to close', async () => !(await listening()), 30_000);
+      expect(stderr).toMatch(/fanout dev: the npm exec \(npx\) that started it \(pid \d+\) ended: stopping as on SIGTERM/);
+    } finally {
+      try {
+        process.kill(-npx.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+  }, 90_000);
 
   it('fanout --version prints the version of the package', async () => {
     const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'apps/cli/package.json'), 'utf8')) as { version: string };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, ROLES, Role, runServer } from '@fanout/server';
 import { UsageError } from './client/endpoint';
 import { emitCommand } from './commands/emit';
+import { stopWhenNpxEnds } from './launcher-watch';
 import { runPackCommand } from './commands/run-pack';
 import { tailCommand } from './commands/tail';
 
@@ -111,6 +112,10 @@ async function main(args: string[]): Promise<void> {
   }
   try {
     await runServer(role as Role, process.env);
+    stopWhenNpxEnds(process.env, (why) => {
+      console.error(`fanout ${role}: ${why}: stopping as on SIGTERM`);
+      process.kill(process.pid, 'SIGTERM');
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`fanout ${role}: invalid configuration: ${error.message}`);
