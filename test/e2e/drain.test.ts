@@ -5,6 +5,7 @@
  * 503 with Retry-After (so a proxy retries elsewhere), not a refused connection; then it exits 0
  * within FANOUT_SHUTDOWN_GRACE_MS. Real redis-server and processes on loopback.
  */
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { EventSource } from 'eventsource';
 import { FanoutProcess } from '../support/fanout-process';
@@ -109,4 +110,54 @@ test('a request still arriving when the drain ends is cut before the grace is ov
   } finally {
     halfSent.destroy();
   }
+});
+
+test('while it drains, every answer closes its connection: clients that keep sockets alive never have a kept-alive socket closed under their next request', async () => {
+  const gateway: FanoutProcess = await stack.addGateway({ FANOUT_SHUTDOWN_GRACE_MS: GRACE_MS });
+  const job = jobEvents(stack.tenant);
+  await stack.publishOk(job.status('pending'));
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const { port } = new URL(gateway.url);
+  const outcomes = { answered: 0, answeredWhileDraining: 0, keptAliveWhileDraining: 0, refused: 0, resetInQueue: 0, other: [] as string[] };
+  let draining = false;
+  let signalledAt = 0;
+  const get = () =>
+    new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: `/api/v1/jobs/${job.id}/events`, agent, headers: { 'X-Tenant': stack.tenant } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          outcomes.answered += 1;
+          // 200 ms after the signal the gateway surely drains (answers before that may predate it).
+          if (draining && Date.now() - signalledAt > 200) {
+            outcomes.answeredWhileDraining += 1;
+            if (res.headers.connection !== 'close') outcomes.keptAliveWhileDraining += 1;
+          }
+          resolve();
+        });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ECONNREFUSED') outcomes.refused += 1;
+        // A new connection still in the port's accept queue when it closes is reset by the kernel: no
+        // server avoids that (the load balancer has taken the replica out by then: /readyz is 503).
+        else if (!req.reusedSocket && error.code === 'ECONNRESET') outcomes.resetInQueue += 1;
+        else outcomes.other.push(`${error.code ?? error.message} on a ${req.reusedSocket ? 'kept-alive' : 'new'} socket ${Date.now() - signalledAt} ms after the signal`);
+        resolve();
+      });
+      req.end();
+    });
+  const loop = async () => {
+    for (let i = 0; i < 5_000 && outcomes.refused === 0; i += 1) await get();
+  };
+  const loops = Promise.all([loop(), loop(), loop(), loop()]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  draining = true;
+  signalledAt = Date.now();
+  const exited = gateway.stop('SIGTERM');
+  await loops;
+  expect(await exited).toBe(0);
+  agent.destroy();
+  expect(outcomes.other).toEqual([]);
+  expect(outcomes.answeredWhileDraining).toBeGreaterThan(0);
+  expect(outcomes.keptAliveWhileDraining).toBe(0);
+  expect(outcomes.refused).toBeGreaterThan(0);
 });
