@@ -11,7 +11,7 @@ ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (e
       NEW_SUBJECT), eventCount, idleTtlSeconds (0: none), known (see appendEvents), then per event:
       eventId, type, status, attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply {outcomes, state} (state for record-subject-5.lua), NEW_SUBJECT, or the
-error `DEADLINE_PASSED <ms late>` with nothing stored.
+error `DEADLINE_PASSED <ms late>` or `PUBLISH_DENIED <channel>` with nothing stored.
 ]]
 --- @include "append-events"
 

@@ -19,8 +19,8 @@ ARGV: channel, kind, maxlen, ttlSeconds, epochCandidate, publishedAt, storeBy (e
       appendEvents), activityKnown (see recordSubject), then per event: eventId, type, status,
       attempt, stepIndex, jsonHead, jsonTail
 Returns appendEvents' reply with the record's answer added, {outcomes, state, activity}, {OVER_QUOTA, msUntilAnEntryLapses} when a new subject
-is refused for its tenant's quota (nothing stored), or the error `DEADLINE_PASSED <ms late>` with
-nothing stored.
+is refused for its tenant's quota (nothing stored), or the error `DEADLINE_PASSED <ms late>` or
+`PUBLISH_DENIED <channel>` with nothing stored.
 ]]
 --- @include "append-events"
 --- @include "admit-subject"
@@ -33,6 +33,10 @@ local tenantKeys = { recent = KEYS[5], live = KEYS[6], recorded = KEYS[7], activ
 local maxlen, ttl, publishedAt = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
 local member, subjectJson = ARGV[10], ARGV[11]
 local maxSubjects = tonumber(ARGV[12])
+
+-- Before the quota's admission writes anything (appendEvents asks again for the subject's channel).
+local denied = publishDenied({ ARGV[1], ARGV[8] })
+if denied then return denied end
 
 local reservedUntil = ''
 local overQuota = false

@@ -14,6 +14,8 @@ const NEW_SUBJECT = 'new';
 const OVER_QUOTA = 'quota';
 /** The error the script answers, followed by how many ms late it ran, when it stored nothing because it ran after the append's deadline. */
 const DEADLINE_PASSED = 'FANOUT_DEADLINE';
+/** The error the script answers, followed by the channel, when the Redis user's ACL may not publish on it: nothing stored. */
+const PUBLISH_DENIED = 'FANOUT_NOPUBLISH';
 
 export function appendReplyLua(): string {
   return [
@@ -21,6 +23,7 @@ export function appendReplyLua(): string {
     `local NEW_SUBJECT = ${luaString(NEW_SUBJECT)}`,
     `local OVER_QUOTA = ${luaString(OVER_QUOTA)}`,
     `local DEADLINE_PASSED = ${luaString(DEADLINE_PASSED)}`,
+    `local PUBLISH_DENIED = ${luaString(PUBLISH_DENIED)}`,
   ].join('\n');
 }
 
@@ -42,11 +45,15 @@ export function overQuotaReply(raw: RawAppendReply): { msUntilAnEntryLapses: num
   return { msUntilAnEntryLapses: Number(raw[1]) };
 }
 
-/** The bus's own error for the script's deadline answer; any other error as it was. */
+/** The bus's own error for the script's deadline and publish-denied answers; any other error as it was. */
 export function appendError(error: unknown): unknown {
   const message = error instanceof Error ? error.message : '';
-  if (!message.startsWith(`${DEADLINE_PASSED} `)) return error;
-  return new AppendDeadlineError(Number(message.slice(DEADLINE_PASSED.length + 1)));
+  if (message.startsWith(`${DEADLINE_PASSED} `)) return new AppendDeadlineError(Number(message.slice(DEADLINE_PASSED.length + 1)));
+  if (message.startsWith(`${PUBLISH_DENIED} `)) {
+    const channel = message.slice(PUBLISH_DENIED.length + 1);
+    return new Error(`the Redis user may not publish on ${channel} (its ACL lacks the channel: allow &fo:*): nothing was stored`);
+  }
+  return error;
 }
 
 /** The last status event of a subject. */

@@ -215,7 +215,8 @@ export function createSubscriberConnection(target: RedisTarget, base: RedisOptio
   return new ClusterSubscriber(topology, options, logger);
 }
 
-const CANARY_PREFIX = 'fanout-canary';
+/** Under fanout's prefix, as every key and channel: an ACL user with `&fo:*` may use them all. */
+const CANARY_PREFIX = 'fo:canary';
 
 /** A replica's canary channels: one per master in a cluster, so a probe proves every shard's path. */
 export function canaryChannelsOf(subscriber: SubscriberConnection, id: string): string[] {

@@ -13,6 +13,9 @@ export type ControlListener = (message: Buffer) => void;
  * network keeps looking up until TCP gives up on it, which takes minutes).
  */
 export const SILENT_PATH_RESET_MS = 5000;
+/** The first and the longest wait before reconnecting after resubscribing failed. */
+const RESUBSCRIBE_MIN_DELAY_MS = 100;
+const RESUBSCRIBE_MAX_DELAY_MS = 5000;
 
 /**
  * The store as the subscription path uses it: the readiness canary is published through it, and a
@@ -42,6 +45,9 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
   /** The path was lost since it was last up: the next `ready` is a recovery. */
   private recovering = false;
   private closed = false;
+  /** Resubscribing failed this many times in a row (the wait before the next try doubles). */
+  private failedResubscribes = 0;
+  private resubscribeTimer: NodeJS.Timeout | undefined;
   /** When the first of the canaries published but not received in a row failed (undefined: the last one came back). */
   private silentSince: number | undefined;
 
@@ -133,6 +139,7 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.resubscribeTimer);
     this.listeners.clear();
     this.controlListeners.clear();
     await closeConnection(this.subscriber);
@@ -161,10 +168,18 @@ export class RedisSubscriptionPath implements Pick<Bus, 'subscribe' | 'unsubscri
     try {
       await this.subscriber.ssubscribe(...canaryChannelsOf(this.subscriber, this.canaryId), ...this.controlListeners.keys(), ...this.listeners.keys());
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message }, 'resubscribing failed; waiting for the next reconnect');
-      this.subscriber.disconnect(true);
+      if (this.closed) return;
+      // A refusal that lasts (an ACL without the channels) must not become a reconnect loop: backoff.
+      const retryInMs = Math.min(RESUBSCRIBE_MIN_DELAY_MS * 2 ** this.failedResubscribes, RESUBSCRIBE_MAX_DELAY_MS);
+      this.failedResubscribes += 1;
+      this.logger.warn({ err: (error as Error).message, retryInMs }, 'resubscribing failed; reconnecting');
+      clearTimeout(this.resubscribeTimer);
+      this.resubscribeTimer = setTimeout(() => {
+        if (!this.closed) this.subscriber.disconnect(true);
+      }, retryInMs).unref();
       return;
     }
+    this.failedResubscribes = 0;
     this.up = true;
     if (!this.recovering) return;
     // Recovering means every client reads its history from the store: wait until it is back too.

@@ -6,6 +6,7 @@ import {
   REPLICA_LIVENESS_KEY,
   REVOCATION_KEYS,
   RedisBus,
+  RevocationChange,
   WATCHER_KEY_TTL_MS,
   activityFrame,
   closeEventJson,
@@ -122,6 +123,81 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
     await expect(refused).rejects.toThrow(/^the append ran \d+ ms after its deadline; nothing was stored$/);
     expect(await bus.info(s)).toBeNull();
     expect(await keysOf(client(), s)).toEqual([]);
+  });
+
+  it('works with a Redis user held to the keys and channels under fo: (~fo:* &fo:*): the canary, appends, live batches, the tenant\'s records, revocations', async () => {
+    const c = client();
+    await c.call('ACL', 'SETUSER', 'fanout-only', 'on', '>pw', '~fo:*', '&fo:*', '+@all');
+    try {
+      const url = new URL(redis.url);
+      url.username = 'fanout-only';
+      url.password = 'pw';
+      const bus = await openReadyRedisBus({ url: url.toString(), historyMaxLen: 1000, historyTtlSeconds: 3600 });
+      buses.push(bus);
+      const s = newSubject('job');
+      const live = collector();
+      await bus.subscribe(s, live.listener);
+      expectStored(await bus.append(s, [status(s, 'pending'), status(s, 'scheduled')]), [1, 2]);
+      await waitFor('the live batch', () => live.batches.length > 0, 5_000);
+      expect(live.batches.map((b) => [b.firstSeq, b.lastSeq])).toEqual([[1, 2]]);
+      expect((await bus.recentSubjects(s.tenant, undefined, 10)).map((r) => r.id)).toEqual([s.id]);
+      expect((await bus.history(activityOf(s.tenant), 0, 10)).map((e) => e.seq)).toEqual([1, 2]);
+      const changes: RevocationChange[] = [];
+      bus.onRevocationChange((change) => changes.push(change));
+      const revocation = { id: unique('rev'), jti: unique('jti'), expiresAt: new Date(Date.now() + 60_000).toISOString(), createdAt: new Date().toISOString() };
+      expect(await bus.addRevocation(revocation, 100_000)).toBe(true);
+      await waitFor('the revocation announced', () => changes.length === 1, 5_000);
+      expect((await bus.activeRevocations()).map((r) => r.id)).toContain(revocation.id);
+      expect(await bus.removeRevocation(revocation.id)).toBe(true);
+      expect((await c.call('ACL', 'LOG')) as unknown[]).toEqual([]);
+    } finally {
+      await c.call('ACL', 'DELUSER', 'fanout-only');
+    }
+  });
+
+  it('a subscription path that Redis keeps refusing (an ACL without its channels) tries again with a backoff, not in a loop, and recovers once allowed', async () => {
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, error: () => undefined, warn: (_: object, message: string) => warnings.push(message) };
+    const bus = await openRedisBus({ historyMaxLen: 1000, historyTtlSeconds: 3600, logger });
+    buses.push(bus);
+    const c = client();
+    try {
+      // Redis drops the subscriber (its channels are no longer allowed); every resubscription is refused.
+      await c.call('ACL', 'SETUSER', 'default', 'resetchannels');
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const failed = warnings.filter((w) => w.startsWith('resubscribing failed')).length;
+      // 100, 200, 400, 800, 1600 ms: about five in 3 s, where the reconnects came every few ms.
+      expect(failed).toBeGreaterThan(0);
+      expect(failed).toBeLessThanOrEqual(8);
+    } finally {
+      await c.call('ACL', 'SETUSER', 'default', 'allchannels');
+    }
+    await waitFor('the path to recover', () => bus.probe(1000).then(() => true), 15_000, 100);
+  });
+
+  it("an append whose Redis user may not publish on the subject's or the tenant's channel (its ACL) stores nothing and says why, where the script failed after storing", async () => {
+    const bus = await open();
+    const c = client();
+    const s = newSubject('job');
+    const subjectChannel = subjectKeys(s).channel;
+    const activityChannel = activityKeys(activityOf(s.tenant)).channel;
+    try {
+      for (const [allowed, denied] of [
+        [activityChannel, subjectChannel],
+        [subjectChannel, activityChannel],
+      ]) {
+        await c.call('ACL', 'SETUSER', 'default', 'resetchannels', `&${allowed}`);
+        const refused = bus.append(s, [status(s, 'pending')]);
+        await expect(refused).rejects.toThrow(`the Redis user may not publish on ${denied} (its ACL lacks the channel: allow &fo:*): nothing was stored`);
+        expect(await keysOf(c, s)).toEqual([]);
+        expect(await c.exists(...Object.values(tenantIndexKeys(s.tenant)))).toBe(0);
+      }
+    } finally {
+      await c.call('ACL', 'SETUSER', 'default', 'allchannels');
+    }
+    expectStored(await bus.append(s, [status(s, 'pending')]), [1]);
+    // Its subscriber was dropped with its channels: back before the bus closes.
+    await waitFor('the path to recover', () => bus.probe(1000).then(() => true), 15_000, 100);
   });
 
   it("after a terminal event every key of the subject expires in about historyTtlSeconds (none before, with no idle expiry)", async () => {

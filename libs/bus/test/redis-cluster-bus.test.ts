@@ -97,7 +97,7 @@ describe('RedisBus on Redis Cluster specifics', () => {
     const channels = new Set<string>();
     for (const node of cluster.nodes.filter((n) => n.running)) {
       const c = cluster.nodeClient(node.port);
-      const own = (await c.call('PUBSUB', 'SHARDCHANNELS', 'fanout-canary:*')) as string[];
+      const own = (await c.call('PUBSUB', 'SHARDCHANNELS', 'fo:canary:*')) as string[];
       for (const channel of own) {
         expect((await cluster.ownerOfSlot(keySlot(channel))).port).toBe(node.port);
         channels.add(channel);

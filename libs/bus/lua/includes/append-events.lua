@@ -24,7 +24,8 @@ now expires when this call renewed that expiry, else '', archived '1' for a subj
 archived (finish-archive-4.lua), which its tenant's record leaves alone, else ''. statusChanges: the
 status events this call stored, {seq, status} in seq order.
 reply is the error `DEADLINE_PASSED <ms late>`, with nothing stored, when Redis runs the script after
-storeBy (by its own clock).
+storeBy (by its own clock), and `PUBLISH_DENIED <channel>`, with nothing stored, when the Redis user
+may not publish on the channel (publishDenied).
 ]]
 --- @include "append-reply"
 --- @include "state-machines"
@@ -102,6 +103,16 @@ local function sweepOldIds(metaKey, streamKey, idsKey, lastSeq, retained)
   redis.call('HSET', metaKey, 'ic', reply[1])
 end
 
+-- The error to answer when the Redis user's ACL does not let it publish on one of the channels, else
+-- nil. Asked before anything is written: a SPUBLISH refused after the XADD would fail the script
+-- with the events stored, where its 503 says nothing was.
+local function publishDenied(channels)
+  for _, channel in ipairs(channels) do
+    if not redis.acl_check_cmd('SPUBLISH', channel, '') then return redis.error_reply(PUBLISH_DENIED .. ' ' .. channel) end
+  end
+  return nil
+end
+
 local function appendEvents(keys, a)
   local metaKey, streamKey, idsKey, stepsKey = keys.meta, keys.stream, keys.ids, keys.steps
   local kind, publishedAt, count, argv = a.kind, a.publishedAt, a.count, a.argv
@@ -112,6 +123,8 @@ local function appendEvents(keys, a)
     local late = nowMs() - a.storeBy
     if late > 0 then return redis.error_reply(DEADLINE_PASSED .. ' ' .. late), {} end
   end
+  local denied = publishDenied({ a.channel })
+  if denied then return denied, {} end
 
   local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu', 'ar', 'ti')
   if not meta[1] and a.onNewSubject then
