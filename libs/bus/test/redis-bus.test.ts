@@ -158,7 +158,7 @@ return { storedFrame(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]), activityFram
   it('a subscription path that Redis keeps refusing (an ACL without its channels) tries again with a backoff, not in a loop, and recovers once allowed', async () => {
     const warnings: string[] = [];
     const logger = { info: () => undefined, error: () => undefined, warn: (_: object, message: string) => warnings.push(message) };
-    const bus = await openRedisBus({ historyMaxLen: 1000, historyTtlSeconds: 3600, logger });
+    const bus = await openReadyRedisBus({ url: redis.url, historyMaxLen: 1000, historyTtlSeconds: 3600, logger });
     buses.push(bus);
     const c = client();
     try {
