@@ -4,7 +4,7 @@
  * `tail`'s connection. Timeouts are hang guards only.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -388,6 +388,48 @@ describe('fanout servers', () => {
       npx.kill(signal);
       await waitFor('the port to close', async () => !(await listening()), 30_000);
       expect(stderr).toMatch(/fanout dev: the npm exec \(npx\) that started it \(pid \d+\) ended: stopping as on SIGTERM/);
+    } finally {
+      try {
+        process.kill(-npx.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
+  }, 90_000);
+
+  it('started with npx, stop when the npx is stopped while they are still starting', async () => {
+    const port = await freePort();
+    const npx = spawn('npx', ['fanout', 'dev'], { cwd: REPO_ROOT, detached: true, env: { ...process.env, PORT: String(port), REDIS_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    npx.stderr!.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+    /** Processes under `pid`, from /proc (pid → parent). */
+    const descendants = (pid: number): number[] => {
+      const parents = new Map<number, number>();
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+          parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+        } catch {
+          // gone meanwhile
+        }
+      }
+      const found: number[] = [];
+      for (let frontier = [pid]; frontier.length; ) {
+        const children = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([child]) => child);
+        found.push(...children);
+        frontier = children;
+      }
+      return found;
+    };
+    const alive = (pid: number) => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    let server: number | undefined;
+    try {
+      // The server's node process exists (started by npm's shell), before it listens.
+      await waitFor('the server process', () => (server = descendants(npx.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node')) !== undefined, 60_000, 5);
+      npx.kill('SIGTERM');
+      await waitFor('the server to exit', () => !alive(server!), 30_000);
+      expect(stderr).toMatch(/fanout dev: the npm exec \(npx\) that started it (had )?ended/);
     } finally {
       try {
         process.kill(-npx.pid!, 'SIGKILL');

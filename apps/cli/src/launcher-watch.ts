@@ -34,15 +34,22 @@ function alive(pid: number): boolean {
 /**
  * `npx fanout gateway` runs the server under `npm exec` → `sh -c fanout`: npm forwards SIGTERM to
  * the shell, and a shell that does not exec its command (Debian's dash) dies alone, leaving the
- * server running with its port. Under npm exec, the server therefore watches that shell and npm:
- * when either is gone it stops itself as on SIGTERM (draining). Run any other way, it watches nothing.
+ * server running with its port. Under npm exec, the server therefore watches that shell and npm
+ * from its start: when either is gone (already, or later) it stops itself as on SIGTERM (draining
+ * once it serves). Run any other way, it watches nothing.
  */
 export function stopWhenNpxEnds(env: NodeJS.ProcessEnv, onEnded: (launcher: string) => void): void {
   if (env['npm_command'] !== 'exec' || cluster.isWorker || process.platform !== 'linux') return;
   const parent = process.ppid;
-  const watched = [parent];
   const grandparent = SHELLS.has(commandName(parent)) ? parentOf(parent) : undefined;
-  if (grandparent !== undefined && grandparent > 1) watched.push(grandparent);
+  // Gone before this process got here: it was handed to init (pid 1), or its shell was, unless pid
+  // 1 is npm itself (a container whose command is npx).
+  const orphaned = parent === 1 || (grandparent === 1 && !/^(npm|node)/.test(commandName(1)));
+  if (orphaned) {
+    onEnded('the npm exec (npx) that started it had ended');
+    return;
+  }
+  const watched = grandparent !== undefined && grandparent > 1 ? [parent, grandparent] : [parent];
   const timer = setInterval(() => {
     if (process.ppid === parent && watched.every(alive)) return;
     clearInterval(timer);

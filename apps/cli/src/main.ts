@@ -110,12 +110,13 @@ async function main(args: string[]): Promise<void> {
     console.error(`fanout ${role}: unexpected argument ${JSON.stringify(extra[0])}: servers read their configuration from environment variables (PORT, HOST, REDIS_URL, …; see docs/configuration.md)`);
     process.exit(2);
   }
+  // From the start: an npx stopped while the server starts would otherwise leave it running.
+  stopWhenNpxEnds(process.env, (why) => {
+    console.error(`fanout ${role}: ${why}: stopping as on SIGTERM`);
+    process.kill(process.pid, 'SIGTERM');
+  });
   try {
     await runServer(role as Role, process.env);
-    stopWhenNpxEnds(process.env, (why) => {
-      console.error(`fanout ${role}: ${why}: stopping as on SIGTERM`);
-      process.kill(process.pid, 'SIGTERM');
-    });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`fanout ${role}: invalid configuration: ${error.message}`);

@@ -152,8 +152,8 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
   // headers Express would give it.
   const bounds = new ConnectionBounds(config.maxIdleSockets, loggingIdleSocketsClosed(logger, config.maxIdleSockets));
   const dispatch = (req: IncomingMessage, res: ServerResponse): void => {
-    // Draining, every answer closes its connection: a client sends its next request on a new one
-    // (refused once the port closes), never on a kept-alive socket the drain is about to close.
+    // Draining, a request's answer closes its connection: the client sends its next request on a new
+    // one (refused once the port closes), not on a kept-alive socket the drain is about to close.
     if (draining) res.shouldKeepAlive = false;
     if (!bounds.admit(req, res)) {
       logger.debug({ limit: MAX_UNANSWERED_REQUESTS }, 'a connection sent too many requests without reading their answers: closed');
