@@ -180,6 +180,11 @@ describe('dashboard', () => {
       await page.waitForFunction(() => document.getElementById('subject-status')!.textContent === 'running', undefined, { timeout: 10_000 });
       expect((await pageState(page)).steps).toEqual(['1 unknown']);
       expect(await page.getAttribute('#steps-body tr[data-step="1"] .badge', 'title')).toBe('The history no longer holds its step events');
+      // Scrolled up: nothing earlier is retained, and the page says so (not "the whole log").
+      await page.evaluate(() => {
+        document.getElementById('log')!.scrollTop = 0;
+      });
+      await page.waitForFunction(() => /^Events before \d+ are no longer retained: the log starts there\.$/.test(document.getElementById('log-more')!.textContent ?? ''), undefined, { timeout: 10_000 });
 
       await small.publishOk([pr.step(1, 'test', 'succeeded', { exitCode: 0 }), pr.step(2, 'deploy', 'running'), pr.log(2, 1, 'stdout', 'deploying')]);
       await page.waitForFunction(() => document.querySelector('#steps-body tr[data-step="2"]')?.getAttribute('data-status') === 'running', undefined, { timeout: 10_000 });
@@ -192,6 +197,17 @@ describe('dashboard', () => {
     } finally {
       await small.stop();
     }
+  });
+
+  it('says so in the page when the subject does not exist (the gateway answered 404), not only in the connection badge', async () => {
+    const page = await newPage();
+    const id = uniqueId('nope');
+    await page.goto(`${proxy.url}/#/job/${id}`);
+    await page.waitForSelector('#notice:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#notice')).toBe(`There is no job ${id} for this tenant: it has no event yet, or its history has expired. Reload the page once it has events.`);
+    expect(await page.getAttribute('#connection', 'data-detail')).toBe('not found');
+    expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+    await page.close();
   });
 
   it('keeps 100,000 log lines responsive: virtualised rows, filters and scrolling stay fast', async () => {

@@ -99,6 +99,7 @@ export class LogController {
   private showMore(): void {
     if (this.from === undefined) this.show.more('');
     else if (this.loading) this.show.more('Loading earlier lines…');
+    else if (this.exhausted && this.from > 1) this.show.more(`Events before ${this.from} are no longer retained: the log starts there.`);
     else if (this.exhausted) this.show.more(this.view.lines.length ? 'The whole log is loaded.' : '');
     else if (this.view.full) this.show.more(`The page holds as many lines as it keeps: download the log for those before event ${this.from}.`);
     else this.show.more(`Earlier lines (before event ${this.from}) load as you scroll up.`);

@@ -83,6 +83,7 @@ function streamOptions(owner: Owner): StreamOptions {
     // No token sent yet (a link opened before one was given): the panel's own words, not "refused".
     getToken: async (refusedWith) => (sent = await tokens.ask(sent, sent === undefined ? undefined : refusedWith === 403 ? NO_SCOPE : REFUSED)),
     ...badge.follow(owner, (error) => {
+      if (owner === 'subject' && error.status === 404) page.showNotFound();
       if (!refusedToken(error)) return;
       streamGaveUp = true;
       tokens.show(error.status === 403 ? NO_SCOPE : REFUSED);

@@ -94,6 +94,13 @@ export class SubjectPage {
     this.current = undefined;
   }
 
+  /** The gateway answered 404 for the subject on screen (its stream has ended for good). */
+  showNotFound(): void {
+    const subject = this.current?.subject;
+    if (!subject) return;
+    this.header.showNotice(`There is no ${subject.kind} ${subject.id} for this tenant: it has no event yet, or its history has expired. Reload the page once it has events.`);
+  }
+
   /** No subject: the welcome text instead. */
   showWelcome(): void {
     this.close();
