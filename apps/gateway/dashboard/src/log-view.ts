@@ -3,9 +3,9 @@
 // height (--row in dashboard.css). Lines arrive at the end (live) and at the start (earlier pages,
 // loaded as the person scrolls up: the view keeps its place). A message is drawn by ansi.ts as
 // styled runs (never as HTML); search matches are wrapped in <mark>.
-// A page left open on a long run must not grow without end: past LIMIT (lines, or UTF-16 units of
+// A page left open on a long run must not grow without end: past LOG_LIMIT (lines, or UTF-16 units of
 // messages) the oldest lines are dropped while the tail is followed (they load again from history as
-// the person scrolls up), and past twice LIMIT in any case; earlier pages stop loading at twice LIMIT.
+// the person scrolls up), and past twice that in any case; earlier pages stop loading at twice that.
 
 import { appendRuns, displayText, matchRanges, renderMessage, RenderedMessage } from './ansi';
 import { frameScheduler } from './dom';
