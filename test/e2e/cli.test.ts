@@ -3,7 +3,7 @@
  * a publisher and two gateways, with a loopback proxy in front of the gateways so a test can cut
  * `tail`'s connection. Timeouts are hang guards only.
  */
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -344,6 +344,21 @@ describe('fanout run-pack and fanout tail', () => {
   });
 });
 
+/** `npx fanout dev` on `port`, in a process group of its own: `endGroup()` kills every process of it, whatever became of them. */
+function npxDev(port: number): { npx: ChildProcess; stderr: () => string; endGroup: () => void } {
+  const npx = spawn('npx', ['fanout', 'dev'], { cwd: REPO_ROOT, detached: true, env: { ...process.env, PORT: String(port), REDIS_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  npx.stderr!.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+  const endGroup = () => {
+    try {
+      process.kill(-npx.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
+  return { npx, stderr: () => stderr, endGroup };
+}
+
 describe('fanout servers', () => {
   it("refuse arguments (they are configured by environment variables) with exit 2 and one line saying so; --help prints the server's own usage", async () => {
     for (const role of ['gateway', 'publisher', 'dev']) {
@@ -369,10 +384,7 @@ describe('fanout servers', () => {
 
   it.each(['SIGTERM', 'SIGKILL'] as const)('started with npx, stop when the npx is sent %s (npm runs them under a shell that does not pass signals on): the port closes, no server lingers', async (signal) => {
     const port = await freePort();
-    // Its own process group: whatever happens, the finally below ends every process of it.
-    const npx = spawn('npx', ['fanout', 'dev'], { cwd: REPO_ROOT, detached: true, env: { ...process.env, PORT: String(port), REDIS_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    npx.stderr!.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+    const { npx, stderr, endGroup } = npxDev(port);
     const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
     const listening = () =>
       new Promise<boolean>((resolve) => {
@@ -387,21 +399,14 @@ describe('fanout servers', () => {
       await waitFor('the server started by npx to be ready', ready, 60_000);
       npx.kill(signal);
       await waitFor('the port to close', async () => !(await listening()), 30_000);
-      expect(stderr).toMatch(/fanout dev: the npm exec \(npx\) that started it \(pid \d+\) ended: stopping as on SIGTERM/);
+      expect(stderr()).toMatch(/fanout dev: the npm exec \(npx\) that started it \(pid \d+\) ended: stopping as on SIGTERM/);
     } finally {
-      try {
-        process.kill(-npx.pid!, 'SIGKILL');
-      } catch {
-        // the group is gone already
-      }
+      endGroup();
     }
   }, 90_000);
 
   it('started with npx, stop when the npx is stopped while they are still starting', async () => {
-    const port = await freePort();
-    const npx = spawn('npx', ['fanout', 'dev'], { cwd: REPO_ROOT, detached: true, env: { ...process.env, PORT: String(port), REDIS_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    npx.stderr!.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+    const { npx, stderr, endGroup } = npxDev(await freePort());
     /** Processes under `pid`, from /proc (pid → parent). */
     const descendants = (pid: number): number[] => {
       const parents = new Map<number, number>();
@@ -429,13 +434,9 @@ describe('fanout servers', () => {
       await waitFor('the server process', () => (server = descendants(npx.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node')) !== undefined, 60_000, 5);
       npx.kill('SIGTERM');
       await waitFor('the server to exit', () => !alive(server!), 30_000);
-      expect(stderr).toMatch(/fanout dev: the npm exec \(npx\) that started it (had )?ended/);
+      expect(stderr()).toMatch(/fanout dev: the npm exec \(npx\) that started it (had )?ended/);
     } finally {
-      try {
-        process.kill(-npx.pid!, 'SIGKILL');
-      } catch {
-        // the group is gone already
-      }
+      endGroup();
     }
   }, 90_000);
 
