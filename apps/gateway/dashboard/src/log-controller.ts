@@ -60,6 +60,7 @@ export class LogController {
     this.from = undefined;
     this.lastSeq = undefined;
     this.exhausted = false;
+    this.firstRetained = 1;
     this.loading = undefined;
     this.stepStarts.clear();
     this.pendingTarget = undefined;
@@ -74,12 +75,21 @@ export class LogController {
   noteEvent(seq: number): void {
     if (this.lastSeq === undefined || seq !== this.lastSeq + 1) {
       this.from = seq;
-      this.exhausted = seq <= 1;
+      this.exhausted = seq <= this.firstRetained;
       this.showMore();
     }
     this.lastSeq = seq;
     if (this.pendingTarget) this.scheduleTarget();
   }
+
+  /** The history's first retained seq, as read when the subject opened (it only grows): nothing before it can be loaded. */
+  retainedFrom(seq: number): void {
+    this.firstRetained = seq;
+    if (this.from === undefined || this.from > seq || this.exhausted) return;
+    this.exhausted = true;
+    this.showMore();
+  }
+  private firstRetained = 1;
 
   /** The view dropped its oldest lines (they were the first loaded): earlier pages start after them now. */
   dropped(lines: readonly LogLine[]): void {

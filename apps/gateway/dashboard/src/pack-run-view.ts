@@ -167,6 +167,7 @@ export class PackRunView {
     }
     if (this.subject !== subject) return;
     this.trimmed = first > 1;
+    this.logs.retainedFrom(first);
     if (this.trimmed) this.header.setStatusUnknown();
     this.scheduleSteps();
   }
