@@ -459,37 +459,44 @@ test('an answer its client does not read is dropped 15 to 30 s after the client 
   console.log(`an unread 8 MB answer was dropped ${Date.now() - heldAt} ms after it filled the socket`);
 }, 90_000);
 
-test('a socket that sends no request is closed by the gateway; one that never completes its headers, or trickles them past 10 s, is answered 408', async () => {
+test('a socket that sends no request is closed by the gateway; one that never completes its headers, or trickles them past 10 s, is answered 408, on a new connection as on one kept alive after an answer', async () => {
   const gateway = await stack.addGateway();
   await untilNoSockets(gateway);
   const silent = connect(gateway.port, '127.0.0.1');
   const partial = connect(gateway.port, '127.0.0.1');
   const trickling = connect(gateway.port, '127.0.0.1');
-  for (const socket of [silent, partial, trickling]) socket.on('error', () => undefined);
+  // Kept alive after a first answer: then nothing, or the start of a second request.
+  const keptSilent = connect(gateway.port, '127.0.0.1');
+  const keptPartial = connect(gateway.port, '127.0.0.1');
+  const sockets = [silent, partial, trickling, keptSilent, keptPartial];
+  for (const socket of sockets) socket.on('error', () => undefined);
   partial.write('GET /api/v1/stream/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\n');
   trickling.write('GET /api/v1/stream/jobs/x HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  for (const socket of [keptSilent, keptPartial]) socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
   let header = 0;
   const trickle = setInterval(() => trickling.write(`X-Trickle-${header++}: 1\r\n`), 2000);
-  const answers = new Map([silent, partial, trickling].map((socket) => [socket, [] as Buffer[]]));
+  const answers = new Map(sockets.map((socket) => [socket, [] as Buffer[]]));
   for (const [socket, answer] of answers) socket.on('data', (chunk: Buffer) => answer.push(chunk));
+  const text = (socket: typeof silent) => Buffer.concat(answers.get(socket)!).toString('utf8');
+  await waitFor('the first answers of the kept-alive sockets', () => [keptSilent, keptPartial].every((socket) => text(socket).includes('\r\n\r\n')), 10_000);
+  keptPartial.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
   const closedAt = (socket: typeof silent) => new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
   const started = Date.now();
   try {
-    const [silentClosed, partialClosed, tricklingClosed] = await within(
-      'the three sockets to be closed',
-      Promise.all([closedAt(silent), closedAt(partial), closedAt(trickling)]),
-      30_000,
-    );
-    console.log(`idle sockets closed after ${silentClosed - started} ms (no bytes), ${partialClosed - started} ms (partial headers), ${tricklingClosed - started} ms (trickled headers)`);
+    const closed = await within('the sockets to be closed', Promise.all(sockets.map(closedAt)), 30_000);
+    console.log(`idle sockets closed after ${closed.map((at) => at - started).join(', ')} ms (no bytes, partial headers, trickled headers, kept alive with nothing, kept alive with partial headers)`);
   } finally {
     clearInterval(trickle);
   }
   expect(answers.get(silent)).toEqual([]);
-  for (const socket of [partial, trickling]) {
-    const text = Buffer.concat(answers.get(socket)!).toString('utf8');
-    expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-    expect(text).toMatch(/\r\nContent-Type: application\/problem\+json/i);
-    expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, title: 'Request Timeout' });
+  const answerCount = (socket: typeof silent) => text(socket).split('HTTP/1.1 ').length - 1;
+  expect([answerCount(keptSilent), text(keptSilent)]).toEqual([1, expect.stringMatching(/^HTTP\/1\.1 200 OK\r\n/)]);
+  expect(answerCount(keptPartial)).toBe(2);
+  for (const socket of [partial, trickling, keptPartial]) {
+    const answer = text(socket).slice(text(socket).lastIndexOf('HTTP/1.1 '));
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(answer).toMatch(/\r\nContent-Type: application\/problem\+json/i);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408, title: 'Request Timeout' });
   }
   expect(establishedOnPort(gateway.port)).toBe(0);
 }, 60_000);

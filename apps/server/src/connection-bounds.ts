@@ -52,6 +52,8 @@ export class ConnectionBounds {
   private readonly unanswered = new WeakMap<Socket, number>();
   /** In the order they became idle: a Set keeps insertion order. */
   private readonly idle = new Set<Socket>();
+  /** How many bytes an idle socket had read when it became idle. */
+  private readonly readWhenIdle = new WeakMap<Socket, number>();
   /** Shared by every response and socket, so a connection holds no closure of its own. */
   private readonly answered: (this: ServerResponse) => void;
   private readonly forget: (this: Socket) => void;
@@ -81,9 +83,9 @@ export class ConnectionBounds {
     };
   }
 
-  /** Whether the connection has sent a request that was dispatched (answered or not). */
-  hasHadRequest(socket: Socket): boolean {
-    return this.unanswered.has(socket);
+  /** Whether an idle connection (new, or kept alive) has sent part of a request since it became idle. */
+  beganRequestWhileIdle(socket: Socket): boolean {
+    return this.idle.has(socket) && socket.bytesRead > (this.readWhenIdle.get(socket) ?? 0);
   }
 
   /** A connection just accepted: idle until its first request. */
@@ -112,6 +114,7 @@ export class ConnectionBounds {
   private becameIdle(socket: Socket): void {
     if (!this.idle.delete(socket)) socket.on('close', this.forget);
     this.idle.add(socket);
+    this.readWhenIdle.set(socket, socket.bytesRead);
     if (this.idle.size <= this.maxIdleSockets) return;
     const longestIdle = this.idle.values().next().value as Socket;
     this.idle.delete(longestIdle);

@@ -190,7 +190,7 @@ export async function startServer(config: FanoutConfig): Promise<RunningServer> 
     bounds.connected(socket);
   });
   // Replaces Node's default for a socket that times out (destroy it): a request cut short gets a 408.
-  server.on('timeout', (socket: Socket) => answerTimedOut(socket, socket.bytesRead > 0 && !bounds.hasHadRequest(socket)));
+  server.on('timeout', (socket: Socket) => answerTimedOut(socket, bounds.beganRequestWhileIdle(socket)));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: error.message, code: error.code }, 'malformed request');
     answerMalformedRequest(error, socket);
