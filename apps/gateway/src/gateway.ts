@@ -154,6 +154,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     isRevoked: (principal) => revocations.refuses(principal),
     headersFor: options.streamHeaders,
   });
+  // A tenant's data, often asked for with ?access_token= (no Authorization header to stop a shared cache): never stored.
+  router.use('/api/v1', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   router.use(historyRoutes(bus, answers, options.authenticate, logger));
   router.use(watchersRoute(bus, options.authenticate));
   router.use(revocationRoutes(bus, revocations, options.authenticate, settings.maxRevocations));

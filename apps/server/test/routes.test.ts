@@ -291,6 +291,15 @@ describe('405 and 404', () => {
 });
 
 describe('the JSON history and subjects routes', () => {
+  test("the gateway's JSON answers (history, log, subjects, watchers) are never stored by a cache: Cache-Control: no-store, errors included", async () => {
+    const pack = packRunEvents();
+    expect((await publish({ events: [pack.status('running')] })).status).toBe(202);
+    for (const path of [`/api/v1/pack-runs/${pack.id}/events`, `/api/v1/pack-runs/${pack.id}/events?before=5`, `/api/v1/pack-runs/${pack.id}/log`, '/api/v1/subjects', `/api/v1/pack-runs/${pack.id}/watchers`, '/api/v1/jobs/nope/events']) {
+      const answer = await request(dev.server).get(path).set('X-Tenant', TENANT);
+      expect({ path, status: answer.status < 500, cacheControl: answer.headers['cache-control'] }).toEqual({ path, status: true, cacheControl: 'no-store' });
+    }
+  });
+
   test('400 problem+json naming the parameter for a bad after, limit or kind; 400 for a bad subject id; 404 for an unknown kind or subject', async () => {
     const job = jobEvents();
     expect((await publish({ events: [job.status('pending'), job.status('scheduled')] })).status).toBe(202);

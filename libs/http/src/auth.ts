@@ -32,8 +32,13 @@ export type AuthConfig =
 export type Authenticator = (req: IncomingMessage, scope: Scope) => Promise<Principal>;
 
 const DEFAULT_TENANT = 'default';
-/** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3). */
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+/** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3); one for a token sent and refused says so. */
+const NO_TOKEN_CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
+/** A token with an unknown `kid` refetches the key set at most this often: forged kids cannot make every request a fetch. */
+const JWKS_REFETCH_COOLDOWN_MS = 2000;
+/** The longest `jti` or `sub` a revocation can name (@fanout/contracts' admin API): a token's must fit. */
+const MAX_REVOCABLE_CLAIM_LENGTH = 256;
 
 /**
  * Refuses a principal (throws an HttpProblem) before its scope is looked at: a revoked token is a 401
@@ -52,8 +57,8 @@ export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = 
   }
 
   const secret = config.secret ? new TextEncoder().encode(config.secret) : undefined;
-  // A token with an unknown `kid` refetches the key set (keys rotate without a restart), at most every 100 ms.
-  const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: 100 }) : undefined;
+  // A token with an unknown `kid` refetches the key set (keys rotate without a restart).
+  const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl), { cooldownDuration: JWKS_REFETCH_COOLDOWN_MS }) : undefined;
   // With both, each token is checked by its own algorithm (which `algorithms` bounds): HS256 with the secret, RS256/ES256 with the key set.
   const keyFor: JWTVerifyGetKey = (header, token) => (header.alg === 'HS256' || !jwks ? secret! : jwks(header, token));
   const verifyOptions = {
@@ -65,7 +70,7 @@ export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = 
   };
   return async (req, scope) => {
     const token = bearerToken(req);
-    if (!token) throw new HttpProblem(401, 'a token is required: Authorization: Bearer <jwt>, or ?access_token=', {}, CHALLENGE);
+    if (!token) throw new HttpProblem(401, 'a token is required: Authorization: Bearer <jwt>, or ?access_token=', {}, NO_TOKEN_CHALLENGE);
     let payload: JWTPayload;
     try {
       payload = (await jwtVerify(token, keyFor, verifyOptions)).payload;
@@ -73,24 +78,31 @@ export function createAuthenticator(config: AuthConfig, check: PrincipalCheck = 
       if (isKeySetUnreachable(error)) {
         throw new HttpProblem(503, `the signing keys could not be fetched: ${(error as Error).message}`, {}, { 'Retry-After': '1' });
       }
-      throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, CHALLENGE);
+      throw new HttpProblem(401, `the token was refused: ${(error as Error).message}`, {}, INVALID_TOKEN);
     }
     if (config.maxTtlSeconds !== undefined) refuseLongLived(payload, config.maxTtlSeconds);
     const tenant = payload['tenant'];
     if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) {
-      throw new HttpProblem(401, 'the token has no valid tenant claim', {}, CHALLENGE);
+      throw new HttpProblem(401, 'the token has no valid tenant claim', {}, INVALID_TOKEN);
+    }
+    // A token a revocation could not name (a number, or too long) would outlive its revocation.
+    for (const claim of ['jti', 'sub'] as const) {
+      const value = payload[claim];
+      if (value !== undefined && (typeof value !== 'string' || value.length < 1 || value.length > MAX_REVOCABLE_CLAIM_LENGTH)) {
+        throw new HttpProblem(401, `the token's ${claim} claim must be a string of 1 to ${MAX_REVOCABLE_CLAIM_LENGTH} characters`, {}, INVALID_TOKEN);
+      }
     }
     const principal: Principal = {
       tenant,
       fromToken: true,
       expiresAt: payload.exp !== undefined ? payload.exp * 1000 : undefined,
-      tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
-      subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+      tokenId: payload.jti,
+      subject: payload.sub,
     };
     const waiting = check(principal);
     if (waiting) await waiting;
     const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
-    if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`);
+    if (!scopes.includes(scope)) throw new HttpProblem(403, `the token lacks the ${scope} scope`, {}, { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"` });
     return principal;
   };
 }
@@ -114,7 +126,7 @@ function refuseLongLived(payload: JWTPayload, maxTtlSeconds: number): void {
     401,
     `the token lives too long: ${shown} (exp − ${lifetime.from}), over this server's maximum of ${maxTtlSeconds} s; use a token that expires sooner`,
     {},
-    CHALLENGE,
+    INVALID_TOKEN,
   );
 }
 

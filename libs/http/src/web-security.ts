@@ -43,7 +43,7 @@ function varyByOrigin(res: Pick<ServerResponse, 'getHeader' | 'setHeader'>): voi
 }
 
 /** Answer headers a cross-origin page may read: beyond the CORS-safelisted ones, those the API documents. */
-const EXPOSED_HEADERS = ['Retry-After', 'Location', 'Content-Disposition', 'Fanout-First-Seq', 'Fanout-Last-Seq'] as const;
+const EXPOSED_HEADERS = ['Retry-After', 'Location', 'Content-Disposition', 'Fanout-First-Seq', 'Fanout-Last-Seq', 'WWW-Authenticate'] as const;
 
 /** The headers of a stream answer for the request's origin. */
 export type StreamHeaders = (origin: string | undefined) => Readonly<Record<string, string>>;

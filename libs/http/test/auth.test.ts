@@ -69,11 +69,11 @@ describe('createAuthenticator (jwt, HS256)', () => {
     for (const scope of [undefined, '', 'stream:readx', 'stream', 'events:write', ['stream:read']]) {
       const token = await mint(scope === undefined ? { tenant: 'acme' } : { tenant: 'acme', scope });
       const problem = await problemOf(authenticate(fakeRequest({ Authorization: `Bearer ${token}` }), 'stream:read'));
-      expect(problem.status).toBe(403);
+      expect({ status: problem.status, challenge: problem.headers['WWW-Authenticate'] }).toEqual({ status: 403, challenge: 'Bearer error="insufficient_scope", scope="stream:read"' });
     }
   });
 
-  test('refused tokens are 401 with WWW-Authenticate: Bearer, and the detail never echoes the token', async () => {
+  test('refused tokens are 401 with WWW-Authenticate: Bearer (error="invalid_token" when one was sent), and the detail never echoes the token', async () => {
     const other = new TextEncoder().encode('another-secret-0123456789abcdef');
     const rsa = await generateKeyPair('RS256');
     const header = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -96,10 +96,15 @@ describe('createAuthenticator (jwt, HS256)', () => {
       'no exp claim': await new SignJWT({ tenant: 'acme', scope: 'stream:read' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(KEY),
       'no tenant claim': await mint({ scope: 'stream:read' }),
       'a malformed tenant claim': await mint({ tenant: 'a/b', scope: 'stream:read' }),
+      // A revocation names a jti or sub of 1 to 256 characters: a token it could not name is refused.
+      'a numeric jti': await mint({ tenant: 'acme', scope: 'stream:read', jti: 777 }),
+      'a numeric sub': await mint({ tenant: 'acme', scope: 'stream:read', sub: 888 }),
+      'an empty jti': await mint({ tenant: 'acme', scope: 'stream:read', jti: '' }),
+      'a jti of 257 characters': await mint({ tenant: 'acme', scope: 'stream:read', jti: 'j'.repeat(257) }),
     };
     for (const [name, token] of Object.entries(cases)) {
       const problem = await problemOf(authenticate(fakeRequest(token === undefined ? {} : { Authorization: `Bearer ${token}` }), 'stream:read'));
-      expect({ name, status: problem.status, challenge: problem.headers['WWW-Authenticate'] }).toEqual({ name, status: 401, challenge: 'Bearer' });
+      expect({ name, status: problem.status, challenge: problem.headers['WWW-Authenticate'] }).toEqual({ name, status: 401, challenge: token === undefined ? 'Bearer' : 'Bearer error="invalid_token"' });
       if (token) {
         const answer = JSON.stringify(problem.toProblem());
         for (const part of token.split('.').filter((p) => p.length > 8)) expect(answer).not.toContain(part);
@@ -178,7 +183,7 @@ describe('createAuthenticator (jwt, maximum token lifetime)', () => {
     ];
     for (const [name, token, detail] of cases) {
       const problem = await problemOf(authenticate(fakeRequest({ Authorization: `Bearer ${token}` }), 'stream:read'));
-      expect({ name, status: problem.status, challenge: problem.headers['WWW-Authenticate'], detail: problem.detail }).toEqual({ name, status: 401, challenge: 'Bearer', detail: expect.stringMatching(detail) });
+      expect({ name, status: problem.status, challenge: problem.headers['WWW-Authenticate'], detail: problem.detail }).toEqual({ name, status: 401, challenge: 'Bearer error="invalid_token"', detail: expect.stringMatching(detail) });
     }
   });
 
