@@ -142,16 +142,23 @@ function tenantFromHeader(req: IncomingMessage): string {
   return header;
 }
 
+/** The request's token; a 401 for a Bearer header that holds no single token, or `access_token` given twice (which would win is a guess). */
 function bearerToken(req: IncomingMessage): string | undefined {
   const header = headerOf(req, 'authorization');
   // A Bearer header is the token. Another scheme (a Basic-auth proxy in front of a browser, whose
   // EventSource sends it on every request) is not ours: the token is then in the query.
-  if (header && /^bearer\b/i.test(header)) return /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  if (header && /^bearer\b/i.test(header)) {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (!token) throw new HttpProblem(401, 'the Authorization header is not "Bearer <jwt>"', {}, INVALID_TOKEN);
+    return token;
+  }
   // Express rewrites req.url inside mounted routers; originalUrl is the request's own.
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
   const queryAt = url.indexOf('?');
   if (queryAt < 0) return undefined;
-  return new URLSearchParams(url.slice(queryAt + 1)).get('access_token') || undefined;
+  const given = new URLSearchParams(url.slice(queryAt + 1)).getAll('access_token').filter((token) => token !== '');
+  if (given.length > 1) throw new HttpProblem(401, 'access_token is given more than once: send one token', {}, INVALID_TOKEN);
+  return given[0];
 }
 
 const UNREACHABLE_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH']);
