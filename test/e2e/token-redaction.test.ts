@@ -52,8 +52,9 @@ const SPELLINGS: Spelling[] = [
     accepted: true,
     build: (path, token) => (path.includes('?') ? undefined : { target: `${path}??access_token=${token}`, headers: {} }),
   },
+  inQuery('repeated, the first one empty', true, (token) => `access_token=&access%5Ftoken=${token}`),
   // Refused spellings carry a token all the same.
-  inQuery('repeated, the first one empty', false, (token) => `access_token=&access%5Ftoken=${token}`),
+  inQuery('two different tokens', false, (token) => `access_token=${token}&access_token=${token.slice(0, -2)}xx`),
   inQuery('?access+token=', false, (token) => `access+token=${token}`),
   inQuery('?token=', false, (token) => `token=${token}`),
   inQuery('a # after the value', false, (token) => `access_token=${token}#${token}`),

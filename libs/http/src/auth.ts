@@ -142,7 +142,7 @@ function tenantFromHeader(req: IncomingMessage): string {
   return header;
 }
 
-/** The request's token; a 401 for a Bearer header that holds no single token, or `access_token` given twice (which would win is a guess). */
+/** The request's token; a 401 for a Bearer header that holds no single token, or two different `access_token`s (which would win is a guess). */
 function bearerToken(req: IncomingMessage): string | undefined {
   const header = headerOf(req, 'authorization');
   // A Bearer header is the token. Another scheme (a Basic-auth proxy in front of a browser, whose
@@ -156,9 +156,10 @@ function bearerToken(req: IncomingMessage): string | undefined {
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
   const queryAt = url.indexOf('?');
   if (queryAt < 0) return undefined;
-  const given = new URLSearchParams(url.slice(queryAt + 1)).getAll('access_token').filter((token) => token !== '');
-  if (given.length > 1) throw new HttpProblem(401, 'access_token is given more than once: send one token', {}, INVALID_TOKEN);
-  return given[0];
+  // An empty one counts as none; the same one twice is that one.
+  const given = new Set(new URLSearchParams(url.slice(queryAt + 1)).getAll('access_token').filter((token) => token !== ''));
+  if (given.size > 1) throw new HttpProblem(401, 'access_token is given more than once, with different tokens: send one', {}, INVALID_TOKEN);
+  return given.values().next().value;
 }
 
 const UNREACHABLE_CODES = new Set(['ERR_JWKS_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH']);
