@@ -612,6 +612,8 @@ describe('CORS and security headers', () => {
     expect(ok.headers.get('access-control-allow-methods')).toMatch(/\bDELETE\b/);
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toEqual(expect.stringContaining('authorization'));
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toEqual(expect.stringContaining('content-type'));
+    // A compressed body (docs/api.md) needs Content-Encoding from a browser.
+    expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toEqual(expect.stringContaining('content-encoding'));
     // Another origin, or none, gets no CORS header at all: the preflight is a bare 204, other answers as they are.
     const no = await preflight(OTHER_ORIGIN);
     expect({ status: no.status, cors: corsHeadersOf(Object.fromEntries(no.headers)) }).toEqual({ status: 204, cors: [] });

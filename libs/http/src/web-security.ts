@@ -17,7 +17,7 @@ export function corsFor(origins: readonly string[]): RequestHandler {
   const options = {
     origin: true,
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'X-Tenant'],
+    allowedHeaders: ['Authorization', 'Content-Encoding', 'Content-Type', 'Last-Event-ID', 'X-Tenant'],
     exposedHeaders: [...EXPOSED_HEADERS],
     maxAge: 600,
   };
