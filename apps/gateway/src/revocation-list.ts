@@ -1,6 +1,6 @@
 import { Revocation } from '@fanout/contracts';
 import { Bus, RevocationChange, RevocationStore } from '@fanout/bus';
-import { HttpProblem, Principal, PrincipalCheck } from '@fanout/http';
+import { HttpProblem, INVALID_TOKEN, Principal, PrincipalCheck } from '@fanout/http';
 import { Logger } from '@fanout/observability';
 
 /**
@@ -171,5 +171,5 @@ export function refuseRevoked(revocations: RevocationList): PrincipalCheck {
 }
 
 export function revokedProblem(): HttpProblem {
-  return new HttpProblem(401, 'the token was revoked', {}, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+  return new HttpProblem(401, 'the token was revoked', {}, INVALID_TOKEN);
 }

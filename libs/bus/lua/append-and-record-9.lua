@@ -63,6 +63,7 @@ local reply, statusChanges = appendEvents(subjectKeys, {
   argv = ARGV,
   base = 18,
   onNewSubject = maxSubjects > 0 and admitNewSubject or nil,
+  channelChecked = true,
 })
 if reply.err or overQuota then return reply end
 

@@ -34,7 +34,8 @@ export type Authenticator = (req: IncomingMessage, scope: Scope) => Promise<Prin
 const DEFAULT_TENANT = 'default';
 /** Every 401 names the scheme (RFC 9110 §15.5.2, RFC 6750 §3); one for a token sent and refused says so. */
 const NO_TOKEN_CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
-const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
+/** The challenge of a 401 for a token that was sent and refused (a revoked one too). */
+export const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' } as const;
 /** A token with an unknown `kid` refetches the key set at most this often: forged kids cannot make every request a fetch. */
 const JWKS_REFETCH_COOLDOWN_MS = 2000;
 /** The longest `jti` or `sub` a revocation can name (@fanout/contracts' admin API): a token's must fit. */

@@ -91,6 +91,11 @@ export class LogController {
   }
   private firstRetained = 1;
 
+  /** The history had lost its first events when the subject opened. */
+  get trimmed(): boolean {
+    return this.firstRetained > 1;
+  }
+
   /** The view dropped its oldest lines (they were the first loaded): earlier pages start after them now. */
   dropped(lines: readonly LogLine[]): void {
     const first = this.view.lines[0];

@@ -152,12 +152,10 @@ export class PackRunView {
     this.packNamed = false;
     this.firstErrorButton.disabled = true;
     this.download.href = this.downloadUrl(subject);
-    this.trimmed = undefined;
     void this.checkTrimmed(subject);
   }
 
-  /** Whether the history lost the run's first events (its status and step events may be gone with them). */
-  private trimmed: boolean | undefined;
+  /** Whether the history lost the run's first events (its status and step events may be gone with them): the log controller keeps it. */
   private async checkTrimmed(subject: Subject): Promise<void> {
     let first: number;
     try {
@@ -166,9 +164,8 @@ export class PackRunView {
       return; // unknown: steps without events show pending, as before the page knew better
     }
     if (this.subject !== subject) return;
-    this.trimmed = first > 1;
     this.logs.retainedFrom(first);
-    if (this.trimmed) this.header.setStatusUnknown();
+    if (this.logs.trimmed) this.header.setStatusUnknown();
     this.scheduleSteps();
   }
 
@@ -250,7 +247,7 @@ export class PackRunView {
   private stepRow(step: Step): HTMLTableRowElement {
     const tr = document.createElement('tr');
     // A step with no step event is pending, unless the history was trimmed: its events may be gone.
-    const shown = step.status ?? (this.trimmed ? 'unknown' : 'pending');
+    const shown = step.status ?? (this.logs.trimmed ? 'unknown' : 'pending');
     tr.dataset['step'] = String(step.index);
     tr.dataset['status'] = shown;
     const status = document.createElement('td');

@@ -69,7 +69,6 @@ export function logRoute(bus: Bus, budget: AnswerBudget, authenticate: Authentic
 
     res.status(200);
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Fanout-First-Seq', String(info.firstSeq));
     res.setHeader('Fanout-Last-Seq', String(info.lastSeq));
     if (query.download === '1') res.setHeader('Content-Disposition', `attachment; filename="pack-run-${subject.id}.log"`);

@@ -123,7 +123,8 @@ local function appendEvents(keys, a)
     local late = nowMs() - a.storeBy
     if late > 0 then return redis.error_reply(DEADLINE_PASSED .. ' ' .. late), {} end
   end
-  local denied = publishDenied({ a.channel })
+  -- (append-and-record-9.lua asked already, before its quota's admission wrote anything.)
+  local denied = not a.channelChecked and publishDenied({ a.channel })
   if denied then return denied, {} end
 
   local meta = redis.call('HMGET', metaKey, 'e', 's', 'st', 'a', 'x', 'u', 'ls', 'lu', 'ar', 'ti')
